@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { InputError } from './errors.js';
+
+/** Temporary files being written right now; removed by cleanupPendingWrites() when a run is stopped. */
+const pending = new Set<string>();
+
+export function temporaryPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/**
+ * Write `path` atomically: `produce` writes a temporary file in the same folder, which is fsynced and
+ * renamed onto `path` only when complete. A reader therefore sees either no file or the whole file,
+ * also when the process is killed mid-write.
+ */
+export async function writeAtomic(path: string, produce: (temporaryPath: string) => Promise<void>): Promise<void> {
+  try {
+    await mkdir(dirname(path), { recursive: true });
+  } catch (error) {
+    throw new InputError(dirname(path), `cannot create the output folder (${(error as Error).message})`, { cause: error });
+  }
+  const temporary = temporaryPathFor(path);
+  pending.add(temporary);
+  try {
+    await produce(temporary);
+    const handle = await open(temporary, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    if (error instanceof Error && 'code' in error && (error.code === 'EACCES' || error.code === 'EROFS')) {
+      throw new InputError(path, `cannot write here (${error.code})`, { cause: error });
+    }
+    throw error;
+  } finally {
+    pending.delete(temporary);
+  }
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await writeAtomic(path, async (temporary) => {
+    const handle = await open(temporary, 'w');
+    try {
+      await handle.writeFile(data);
+    } finally {
+      await handle.close();
+    }
+  });
+}
+
+/** Synchronously removes every temporary file still being written (for signal handlers). */
+export function cleanupPendingWrites(): void {
+  for (const temporary of pending) rmSync(temporary, { force: true });
+  pending.clear();
+}

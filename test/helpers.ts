@@ -1,0 +1,56 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Tests run compiled from dist/test; the repository root is three levels up from this file. */
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+export function fixture(...parts: string[]): string {
+  return join(repoRoot, 'fixtures', ...parts);
+}
+
+/** Debian's python3 with nibabel and scipy (the pyenv python on PATH may lack them). */
+export const python = process.env.LONGISEG_TEST_PYTHON ?? '/usr/bin/python3';
+
+export function runPythonJson<T>(script: string, args: string[]): T {
+  const output = execFileSync(python, [join(repoRoot, 'test', 'reference', script), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return JSON.parse(output) as T;
+}
+
+export function makeTempDir(prefix = 'longiseg-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real executable, as a user would. */
+export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
+  const result = spawnSync(process.execPath, [join(repoRoot, 'bin', 'longiseg'), ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: { ...process.env, ...options.env },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+export function flat(matrix: number[][]): number[] {
+  return matrix.flat();
+}

@@ -43,9 +43,11 @@ export async function readConfigFile(path: string): Promise<ConfigObject> {
 
 /** Validates `input` against `schema`; the error names `source`, every key path at fault and what is allowed. */
 export function validateConfig<S extends z.ZodType>(schema: S, input: unknown, source: string): z.output<S> {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => `  ${describeIssue(issue, schema)}`);
+  // A misspelt key usually explains the missing one, so unknown keys come first.
+  const issues = [...result.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+  const lines = issues.map((issue) => `  ${describeIssue(issue, schema)}`);
   throw new UsageError(`${source}: invalid configuration\n${lines.join('\n')}`);
 }
 

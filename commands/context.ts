@@ -1,0 +1,68 @@
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { z } from 'zod';
+import { readConfigFile, resolveOptions, type ConfigObject } from '../src/runtime/config.js';
+import { createLogger, type LogFormat, type Logger } from '../src/runtime/logging.js';
+import { Progress } from '../src/runtime/progress.js';
+
+/** Options every command accepts. */
+export interface GlobalArgs {
+  logFormat?: LogFormat;
+  quiet?: boolean;
+  backend?: string;
+  seed?: number;
+  config?: string;
+}
+
+export function addGlobalOptions<T>(yargs: Argv<T>): Argv<T & GlobalArgs> {
+  return yargs
+    .option('log-format', { choices: ['pretty', 'json'] as const, describe: 'Log lines for people or JSON lines for machines (default: pretty on a terminal, json otherwise)', global: true })
+    .option('quiet', { type: 'boolean', describe: 'Only warnings and errors', global: true })
+    .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, describe: 'tfjs back end (default auto: tfjs-node-gpu, tfjs-node, else WebAssembly)', global: true })
+    .option('seed', { type: 'number', describe: 'Seed of every random choice in the run (default 0)', global: true })
+    .option('config', { type: 'string', describe: 'Options from a JSON or YAML file (snake_case keys); flags override it', global: true }) as Argv<T & GlobalArgs>;
+}
+
+/** Config keys shared by all commands. */
+export const globalSchema = z.object({
+  seed: z.number().int().min(0).default(0),
+  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+});
+
+/** What a command handler gets besides its options. */
+export interface RunContext {
+  logger: Logger;
+  signal: AbortSignal;
+  /** Whether progress is shown as a spinner (terminal) or as log lines. */
+  interactive: boolean;
+  progress(label: string, total: number): Progress;
+}
+
+export function createContext(args: GlobalArgs, signal: AbortSignal): RunContext {
+  const logger = createLogger({ format: args.logFormat, quiet: args.quiet });
+  const interactive = process.stderr.isTTY === true && args.logFormat !== 'json' && !args.quiet;
+  return {
+    logger,
+    signal,
+    interactive,
+    progress: (label, total) => new Progress({ logger, label, total, interactive }),
+  };
+}
+
+/**
+ * The command's validated options: the config file (when --config is given) overlaid with the
+ * flags the user typed. yargs declares no defaults, so every defined flag was given explicitly;
+ * defaults live in the zod schema only.
+ */
+export async function resolveCommandOptions<S extends z.ZodObject>(
+  schema: S,
+  argv: ArgumentsCamelCase<GlobalArgs>,
+): Promise<z.output<S>> {
+  const fromFile: ConfigObject | undefined = argv.config ? await readConfigFile(argv.config) : undefined;
+  const flags: ConfigObject = {};
+  for (const key of Object.keys(schema.shape)) {
+    const flag = key.replace(/_/g, '-');
+    if ((argv as Record<string, unknown>)[flag] !== undefined) flags[flag] = (argv as Record<string, unknown>)[flag];
+  }
+  const source = argv.config ? `${argv.config} and command-line flags` : 'command-line flags';
+  return resolveOptions(schema, fromFile, flags, source);
+}

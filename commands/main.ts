@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { cleanupPendingWrites } from '../src/runtime/atomic.js';
 import { ExitCode, InterruptedError, LongisegError, exitCodeOf } from '../src/runtime/errors.js';
+import { toolVersion } from '../src/runtime/version.js';
 import { toYargsModule } from './command.js';
 import { addGlobalOptions } from './context.js';
 import { commands } from './registry.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** Seconds a handler gets to stop cleanly after SIGINT/SIGTERM before the process exits anyway. */
 const GRACE_SECONDS = 10;
@@ -45,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   let cli = addGlobalOptions(yargs(argv))
     .scriptName('longiseg')
     .usage('$0 <command> [options]\n\nLongitudinal brain-MRI segmentation: preprocessing, spatiotemporal pretraining, fine-tuning, inference and evaluation.')
-    .version(version)
+    .version(toolVersion)
     .strict()
     .demandCommand(1, 'Name a command (longiseg --help lists them).')
     .recommendCommands()

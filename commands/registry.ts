@@ -1,6 +1,7 @@
 import type { LongisegCommand } from './command.js';
 import { doctorCommand } from './doctor.js';
+import { evaluateCommand } from './evaluate.js';
 
 /** Every subcommand; each new one joins this list. Options differ per command, hence `any`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: LongisegCommand<any>[] = [doctorCommand];
+export const commands: LongisegCommand<any>[] = [doctorCommand, evaluateCommand];

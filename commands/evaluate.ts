@@ -1,0 +1,83 @@
+import type { Argv } from 'yargs';
+import { z } from 'zod';
+import { evaluateFolders, HD_DEFINITION, type LabelSelection } from '../src/metrics/evaluate.js';
+import { SUMMARY_TOOL, writeEvaluation } from '../src/metrics/report.js';
+import { ExitCode } from '../src/runtime/errors.js';
+import type { Progress } from '../src/runtime/progress.js';
+import { toolVersion } from '../src/runtime/version.js';
+import type { LongisegCommand } from './command.js';
+import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
+import { formatEvaluationTable } from './evaluate-table.js';
+
+export const evaluateSchema = globalSchema
+  .extend({
+    pred: z.string().min(1),
+    ref: z.string().min(1),
+    out: z.string().min(1).optional(),
+    labels: z.union([z.string().min(1), z.array(z.number().int().positive()).min(1)]).optional(),
+    ignore_label: z.number().int().min(0).optional(),
+    longitudinal: z.boolean().default(false),
+    annualize: z.boolean().default(false),
+    hd_percentile: z.number().gt(0).max(100).default(95),
+    workers: z.number().int().min(1).optional(),
+    resample: z.boolean().default(false),
+    allow_missing: z.boolean().default(false),
+  })
+  .strict();
+
+export function parseLabelSelection(value: string | number[] | undefined): LabelSelection {
+  if (value === undefined) return { kind: 'auto' };
+  if (Array.isArray(value)) return { kind: 'list', labels: value };
+  if (/^\s*\d+(\s*,\s*\d+)*\s*$/.test(value)) return { kind: 'list', labels: value.split(',').map((v) => Number(v.trim())) };
+  return { kind: 'table', path: value };
+}
+
+export const evaluateCommand: LongisegCommand<Record<string, unknown>> = {
+  command: 'evaluate',
+  describe: 'Dice, IoU, HD95 and (--longitudinal) STCS and ASPC of a folder of predictions against references',
+  builder: (yargs: Argv<GlobalArgs>) =>
+    yargs
+      .usage('$0 evaluate --pred DIR --ref DIR [options]\n\n' + `HD: ${HD_DEFINITION}`)
+      .option('pred', { type: 'string', describe: 'Folder of predicted label maps (BIDS derivative or flat, nnU-Net style)' })
+      .option('ref', { type: 'string', describe: 'Folder of reference label maps' })
+      .option('out', { type: 'string', describe: 'Where per_case.tsv, longitudinal.tsv and summary.json go (default: --pred)' })
+      .option('labels', { type: 'string', describe: 'A dseg.tsv label table, or a list such as 1,2,3 (default: dseg.tsv next to the references, else every label found)' })
+      .option('ignore-label', { type: 'number', describe: 'Reference voxels with this value are left out of every metric' })
+      .option('longitudinal', { type: 'boolean', describe: 'Also STCS and ASPC between every pair of sessions of a subject' })
+      .option('annualize', { type: 'boolean', describe: 'Divide ASPC by the years between sessions (from sub-*_sessions.tsv)' })
+      .option('hd-percentile', { type: 'number', describe: 'Percentile of the surface distances (default 95; 100 gives the Hausdorff distance)' })
+      .option('workers', { type: 'number', describe: 'Worker threads (default: one per CPU)' })
+      .option('resample', { type: 'boolean', describe: 'Resample predictions onto the reference grid (nearest neighbour) instead of refusing' })
+      .option('allow-missing', { type: 'boolean', describe: 'Evaluate the cases that have a prediction when some references have none' })
+      .example('$0 evaluate --pred derivatives/longiseg --ref derivatives/labels --longitudinal', 'BIDS trees, with longitudinal statistics')
+      .example('$0 evaluate --pred predsTs --ref labelsTs --labels 1,2,3', 'flat folders paired by file name'),
+  async run(argv, context) {
+    const options = await resolveCommandOptions(evaluateSchema, argv);
+    let progress: Progress | undefined;
+    const evaluation = await evaluateFolders(
+      {
+        pred: options.pred,
+        ref: options.ref,
+        labels: parseLabelSelection(options.labels),
+        ignoreLabel: options.ignore_label,
+        longitudinal: options.longitudinal,
+        annualize: options.annualize,
+        hdPercentile: options.hd_percentile,
+        workers: options.workers,
+        resample: options.resample,
+        allowMissing: options.allow_missing,
+      },
+      {
+        signal: context.signal,
+        onWarning: (message) => context.logger.warn(message),
+        onStart: (cases) => (progress = context.progress('evaluate: cases', cases)),
+        meta: { tool: SUMMARY_TOOL, version: toolVersion, date: new Date().toISOString(), command: ['longiseg', ...process.argv.slice(2)].join(' ') },
+      },
+    );
+    progress?.succeed(`evaluated ${evaluation.cases.length} cases, ${evaluation.labels.length} labels`);
+    const files = await writeEvaluation(options.out ?? options.pred, evaluation);
+    process.stdout.write(formatEvaluationTable(evaluation));
+    context.logger.info({ files }, `wrote ${files.join(', ')}`);
+    return ExitCode.ok;
+  },
+};

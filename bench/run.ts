@@ -1,0 +1,10 @@
+/** Runs one bench by name: npm run bench -- evaluate */
+const benches: Record<string, () => Promise<unknown>> = {
+  evaluate: () => import('./evaluate.js'),
+};
+const name = process.argv[2];
+if (!name || !benches[name]) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
+  process.exit(2);
+}
+await benches[name]();

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
-import { resampleToGrid } from '../../src/io/resample.js';
+import { resampleThroughField, resampleToGrid } from '../../src/io/resample.js';
 import { axisCodes, toClosestCanonical, reorient } from '../../src/io/orientation.js';
 import { applyAffine, affineToQuaternion, invertAffine, quaternionToAffine } from '../../src/io/affine.js';
 import { createVolume, cropOrPad, sameGrid } from '../../src/io/volume.js';
@@ -30,6 +30,24 @@ describe('resampling onto another grid matches scipy.ndimage.map_coordinates', (
     const image = await readNifti(fixture('resample', 'image.nii.gz'));
     expect(maxAbsDiff(resampleToGrid(image, image, 'linear').data, image.data)).toBeLessThan(1e-6);
     expect(maxAbsDiff(resampleToGrid(image, image, 'nearest').data, image.data)).toBe(0);
+  });
+});
+
+describe('resampling through a displacement field', () => {
+  test('a constant field equals resampling onto the grid moved by that vector', async () => {
+    const image = await readNifti(fixture('resample', 'image.nii.gz'));
+    const target = await readNifti(fixture('resample', 'image_expected.nii.gz'));
+    const shift = [1.7, -2.2, 0.9];
+    const count = target.data.length;
+    const field = createVolume(new Float32Array(count * 3), [...target.shape, 3], target.affine);
+    for (let c = 0; c < 3; c++) field.data.fill(shift[c], c * count, (c + 1) * count);
+    const moved = target.affine.map((row, r) => (r < 3 ? [row[0], row[1], row[2], row[3] + shift[r]] : [...row]));
+    for (const mode of ['linear', 'nearest'] as const) {
+      const viaField = resampleThroughField(image, field, mode);
+      const viaGrid = resampleToGrid(image, { ...target, affine: moved }, mode);
+      expect(maxAbsDiff(viaField.data, viaGrid.data)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(flat(viaField.affine), flat(target.affine))).toBe(0);
+    }
   });
 });
 

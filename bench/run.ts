@@ -1,6 +1,7 @@
 /** Runs one bench by name: npm run bench -- evaluate */
 const benches: Record<string, () => Promise<unknown>> = {
   evaluate: () => import('./evaluate.js'),
+  synth: () => import('./synth.js'),
 };
 const name = process.argv[2];
 if (!name || !benches[name]) {

@@ -1,7 +1,8 @@
 import type { LongisegCommand } from './command.js';
 import { doctorCommand } from './doctor.js';
 import { evaluateCommand } from './evaluate.js';
+import { synthCommand } from './synth.js';
 
 /** Every subcommand; each new one joins this list. Options differ per command, hence `any`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: LongisegCommand<any>[] = [doctorCommand, evaluateCommand];
+export const commands: LongisegCommand<any>[] = [doctorCommand, evaluateCommand, synthCommand];

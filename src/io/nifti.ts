@@ -234,6 +234,8 @@ function checkValues(volume: Volume, path: string, options: ReadOptions): void {
 export interface WriteOptions {
   datatype?: DataTypeName;
   description?: string;
+  /** Store round((value − intercept) / slope) with scl_slope/scl_inter set, so readers get value back. */
+  scaling?: { slope: number; intercept: number };
 }
 
 /** The smallest integer datatype that holds every value of a label map. */
@@ -255,8 +257,9 @@ const NIFTI1_VOX_OFFSET = 352;
 /** Writes a NIfTI-1 file (.nii.gz compressed, .nii plain) atomically, keeping the volume's geometry. */
 export async function writeNifti(path: string, volume: Volume, options: WriteOptions = {}): Promise<void> {
   const datatype = options.datatype ?? 'float32';
-  const header = encodeNifti1Header(volume, datatype, options.description ?? 'longiseg');
-  const data = encodeData(volume.data, datatype, path);
+  const scaling = options.scaling ?? { slope: 1, intercept: 0 };
+  const header = encodeNifti1Header(volume, datatype, options.description ?? 'longiseg', scaling);
+  const data = encodeData(volume.data, datatype, path, scaling);
   await writeAtomic(path, async (temporary) => {
     const chunks = Readable.from([header, data]);
     if (path.endsWith('.gz')) {
@@ -267,7 +270,7 @@ export async function writeNifti(path: string, volume: Volume, options: WriteOpt
   });
 }
 
-function encodeNifti1Header(volume: Volume, datatype: DataTypeName, description: string): Uint8Array {
+function encodeNifti1Header(volume: Volume, datatype: DataTypeName, description: string, scaling: { slope: number; intercept: number }): Uint8Array {
   const bytes = new Uint8Array(NIFTI1_VOX_OFFSET);
   const view = new DataView(bytes.buffer);
   const type = DATA_TYPES[datatype];
@@ -280,8 +283,8 @@ function encodeNifti1Header(volume: Volume, datatype: DataTypeName, description:
   const pixdim = [xforms.quaternion.qfac, spacing[0], spacing[1], spacing[2], xforms.timeStep, 1, 1, 1];
   pixdim.forEach((value, i) => view.setFloat32(76 + i * 4, value, true));
   view.setFloat32(108, NIFTI1_VOX_OFFSET, true);
-  view.setFloat32(112, 1, true); // scl_slope
-  view.setFloat32(116, 0, true); // scl_inter
+  view.setFloat32(112, scaling.slope, true);
+  view.setFloat32(116, scaling.intercept, true);
   view.setUint8(123, xforms.xyztUnits);
   new TextEncoder().encodeInto(description.slice(0, 79), bytes.subarray(148, 228));
   view.setInt16(252, xforms.qformCode, true);
@@ -295,14 +298,16 @@ function encodeNifti1Header(volume: Volume, datatype: DataTypeName, description:
   return bytes;
 }
 
-function encodeData(data: VoxelArray, datatype: DataTypeName, path: string): Uint8Array {
+function encodeData(data: VoxelArray, datatype: DataTypeName, path: string, scaling: { slope: number; intercept: number }): Uint8Array {
   const type = DATA_TYPES[datatype];
   const Target = type.array as unknown as { new (length: number): VoxelArray };
-  if (data.constructor === Target) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const unscaled = scaling.slope === 1 && scaling.intercept === 0;
+  if (data.constructor === Target && unscaled) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Target(data.length);
   const integer = type.min !== -Infinity;
   for (let i = 0; i < data.length; i++) {
-    const value = integer ? Math.round(data[i]) : data[i];
+    const stored = unscaled ? data[i] : (data[i] - scaling.intercept) / scaling.slope;
+    const value = integer ? Math.round(stored) : stored;
     if (integer && !(value >= type.min && value <= type.max)) {
       throw new RangeError(`${path}: value ${data[i]} at voxel ${i} does not fit datatype ${datatype}`);
     }

@@ -1,7 +1,13 @@
 import { invertAffine, multiply4 } from './affine.js';
 import { spatialShape, voxelCount, type Grid, type Volume, type VoxelArray } from './volume.js';
 
-export type Interpolation = 'linear' | 'nearest';
+/**
+ * 'linear': trilinear (images, float32 result). 'nearest': nearest neighbour (labels; keeps the
+ * datatype). 'label': ANTs' GenericLabel[Linear] — each label's indicator is interpolated
+ * trilinearly and the label with the largest weight wins, which places label boundaries between
+ * voxel centres instead of snapping them to the nearest one (keeps the datatype).
+ */
+export type Interpolation = 'linear' | 'nearest' | 'label';
 
 /** Positions within this many voxels of the edge count as inside (affine round-off on identical grids). */
 const EDGE_TOLERANCE = 1e-6;
@@ -28,7 +34,7 @@ class VoxelSampler {
 
   createOutput(targetVoxels: number): VoxelArray {
     const length = targetVoxels * this.frames;
-    return this.interpolation === 'nearest'
+    return this.interpolation !== 'linear'
       ? new (this.source.data.constructor as new (n: number) => VoxelArray)(length)
       : new Float32Array(length);
   }
@@ -58,6 +64,26 @@ class VoxelSampler {
     const dy = y0 < sy - 1 ? sx : 0;
     const dz = z0 < sz - 1 ? plane : 0;
     const base = x0 + sx * y0 + plane * z0;
+    if (this.interpolation === 'label') {
+      const offsets = [0, dx, dy, dy + dx, dz, dz + dx, dz + dy, dz + dy + dx];
+      const weights = [(1 - fx) * (1 - fy) * (1 - fz), fx * (1 - fy) * (1 - fz), (1 - fx) * fy * (1 - fz), fx * fy * (1 - fz), (1 - fx) * (1 - fy) * fz, fx * (1 - fy) * fz, (1 - fx) * fy * fz, fx * fy * fz];
+      for (let t = 0; t < this.frames; t++) {
+        const o = base + t * this.frameSize;
+        let best = d[o];
+        let bestWeight = -1;
+        for (let a = 0; a < 8; a++) {
+          const label = d[o + offsets[a]];
+          let weight = 0;
+          for (let b = 0; b < 8; b++) if (d[o + offsets[b]] === label) weight += weights[b];
+          if (weight > bestWeight) {
+            bestWeight = weight;
+            best = label;
+          }
+        }
+        out[index + t * outFrame] = best;
+      }
+      return;
+    }
     for (let t = 0; t < this.frames; t++) {
       const o = base + t * this.frameSize;
       const c00 = d[o] * (1 - fx) + d[o + dx] * fx;

@@ -55,8 +55,38 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   });
 }
 
-/** Synchronously removes every temporary file still being written (for signal handlers). */
+/**
+ * Builds a whole output folder at once: `produce` fills a staging folder beside `path`, which then
+ * replaces `path` (an earlier folder there is removed only after the new one is in place). An
+ * interrupted or failed run leaves `path` as it was.
+ */
+export async function writeFolderAtomic(path: string, produce: (stagingPath: string) => Promise<void>): Promise<void> {
+  const staging = `${path}.partial-${process.pid}`;
+  const previous = `${path}.previous-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  pending.add(staging);
+  try {
+    await produce(staging);
+    let hadPrevious = true;
+    try {
+      await rename(path, previous);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      hadPrevious = false;
+    }
+    await rename(staging, path);
+    if (hadPrevious) await rm(previous, { recursive: true, force: true });
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  } finally {
+    pending.delete(staging);
+  }
+}
+
+/** Synchronously removes every temporary file and staging folder still being written (for signal handlers). */
 export function cleanupPendingWrites(): void {
-  for (const temporary of pending) rmSync(temporary, { force: true });
+  for (const temporary of pending) rmSync(temporary, { recursive: true, force: true });
   pending.clear();
 }

@@ -33,6 +33,26 @@ describe('resampling onto another grid matches scipy.ndimage.map_coordinates', (
   });
 });
 
+describe("label interpolation (ANTs' GenericLabel[Linear])", () => {
+  const identity = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+  const labels = createVolume(Uint8Array.of(1, 1, 2, 2, 1, 1, 2, 2), [4, 2, 1], identity);
+  const sampleAt = (x: number) => resampleToGrid(labels, createVolume(new Uint8Array(1), [1, 1, 1], [[1, 0, 0, x], [0, 1, 0, 0.5], [0, 0, 1, 0], [0, 0, 0, 1]]), 'label').data[0];
+
+  test('the label with the larger interpolated weight wins; the datatype is kept', () => {
+    expect(sampleAt(1.4)).toBe(1);
+    expect(sampleAt(1.6)).toBe(2);
+    expect(resampleToGrid(labels, labels, 'label').data).toEqual(labels.data);
+  });
+
+  test('with three labels around a point, the largest summed weight wins, not the nearest voxel', () => {
+    // at (0.45, 0.5): voxel (0,0) labelled 3 is nearest, but label 5 holds 0.55·0.5 + 0.45·0.5 + … more weight
+    const mixed = createVolume(Uint8Array.of(3, 5, 5, 5), [2, 2, 1], identity);
+    const target = createVolume(new Uint8Array(1), [1, 1, 1], [[1, 0, 0, 0.45], [0, 1, 0, 0.45], [0, 0, 1, 0], [0, 0, 0, 1]]);
+    expect(resampleToGrid(mixed, target, 'nearest').data[0]).toBe(3);
+    expect(resampleToGrid(mixed, target, 'label').data[0]).toBe(5);
+  });
+});
+
 describe('resampling through a displacement field', () => {
   test('a constant field equals resampling onto the grid moved by that vector', async () => {
     const image = await readNifti(fixture('resample', 'image.nii.gz'));

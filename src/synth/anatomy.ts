@@ -1,0 +1,239 @@
+import { invertAffine, multiply4, type Mat4, type Vec3 } from '../io/affine.js';
+import { Random } from '../runtime/random.js';
+
+/**
+ * A procedural brain in "atlas" coordinates where the brain is roughly the unit ball (x to the
+ * right, y anterior, z superior, as RAS). Structures are deliberately larger than real anatomy
+ * relative to the brain so that every label stays resolvable at 2 mm voxels.
+ */
+export const enum Tissue {
+  Background = 0,
+  Cortex = 1,
+  WhiteMatter = 2,
+  Csf = 3,
+}
+
+interface Ellipsoid {
+  name: string;
+  centre: Vec3;
+  semiAxes: Vec3;
+  /** How the structure's volume changes per year of age in the aging cohort (fraction). */
+  agingRate: number;
+  /** Where ellipsoids overlap, the lower number wins (small structures are not carved away). */
+  priority: number;
+}
+
+/**
+ * Paired structures: the left one (x < 0) first; fine label = 4 + 2·pair + (0 left, 1 right).
+ * Sizes keep every structure above ~500 voxels at 2 mm, so that resampling a label map once costs
+ * well under 10 % Dice.
+ */
+const PAIRS: Ellipsoid[] = [
+  { name: 'Lateral-Ventricle', centre: [0.14, 0.0, 0.22], semiAxes: [0.11, 0.38, 0.15], agingRate: 0.025, priority: 0 },
+  { name: 'Thalamus', centre: [0.17, -0.18, 0.0], semiAxes: [0.15, 0.24, 0.17], agingRate: -0.005, priority: 4 },
+  { name: 'Caudate', centre: [0.29, 0.27, 0.2], semiAxes: [0.14, 0.26, 0.17], agingRate: -0.006, priority: 3 },
+  { name: 'Putamen', centre: [0.44, 0.04, -0.02], semiAxes: [0.12, 0.27, 0.18], agingRate: -0.006, priority: 5 },
+  { name: 'Pallidum', centre: [0.3, 0.0, -0.17], semiAxes: [0.15, 0.2, 0.16], agingRate: -0.004, priority: 1 },
+  { name: 'Hippocampus', centre: [0.35, -0.32, -0.32], semiAxes: [0.14, 0.3, 0.14], agingRate: -0.015, priority: 6 },
+  { name: 'Amygdala', centre: [0.34, 0.12, -0.42], semiAxes: [0.15, 0.16, 0.14], agingRate: -0.015, priority: 2 },
+];
+
+export const FINE_LABEL_NAMES: string[] = [
+  'background',
+  'Cortex',
+  'Cerebral-White-Matter',
+  'CSF',
+  ...PAIRS.flatMap((pair) => [`Left-${pair.name}`, `Right-${pair.name}`]),
+];
+
+const FIRST_VENTRICLE = 4;
+/** Fine labels that are CSF (external CSF and both lateral ventricles). */
+export function isCsf(fine: number): boolean {
+  return fine === Tissue.Csf || fine === FIRST_VENTRICLE || fine === FIRST_VENTRICLE + 1;
+}
+
+export type LabelSet = 'tissue' | 'structures';
+
+/** Label tables (dseg.tsv rows). Tissue follows the BIDS generic labels: 1 GM, 2 WM, 3 CSF. */
+export function labelTable(set: LabelSet): [number, string][] {
+  if (set === 'tissue') {
+    return [
+      [0, 'background'],
+      [1, 'GM'],
+      [2, 'WM'],
+      [3, 'CSF'],
+    ];
+  }
+  return FINE_LABEL_NAMES.map((name, index) => [index, name]);
+}
+
+/** Maps fine labels to the chosen label set. */
+export function labelLookup(set: LabelSet): Uint8Array {
+  const lookup = new Uint8Array(FINE_LABEL_NAMES.length);
+  for (let fine = 0; fine < lookup.length; fine++) {
+    if (set === 'structures') lookup[fine] = fine;
+    else lookup[fine] = fine === 0 ? 0 : isCsf(fine) ? 3 : fine === Tissue.WhiteMatter ? 2 : 1;
+  }
+  return lookup;
+}
+
+/** What makes one subject's brain its own: shape of the atlas mapping, deformation and folding. */
+export interface SubjectAnatomy {
+  /** Atlas → subject space (mm): size, orientation, shear and position of the brain. */
+  atlasToSubject: Mat4;
+  /** Smooth pull-back deformation: u = v + Σ amplitude·sin(frequency·v + phase), per atlas axis. */
+  warp: { amplitude: number; frequency: Vec3; phase: number }[][];
+  /** Folding pattern of the cortex (gyri and sulci). */
+  folds: { frequency: Vec3; phase: Vec3 };
+}
+
+/** Per session: structure sizes (longitudinal change) as factors on each pair's semi-axes. */
+export interface SessionAnatomy {
+  pairScale: number[];
+}
+
+export function randomSubjectAnatomy(random: Random, brainSemiAxesMm: Vec3): SubjectAnatomy {
+  const angle = () => random.uniform(-6, 6) * (Math.PI / 180);
+  const [ax, ay, az] = [angle(), angle(), angle()];
+  const rotation = multiply4(multiply4(rotationZ(az), rotationY(ay)), rotationX(ax));
+  const scale = brainSemiAxesMm.map((s) => s * random.uniform(0.93, 1.07));
+  const shear = random.uniform(-0.04, 0.04);
+  const shape: Mat4 = [
+    [scale[0], shear * scale[1], 0, 0],
+    [0, scale[1], 0, 0],
+    [0, 0, scale[2], 0],
+    [0, 0, 0, 1],
+  ];
+  const atlasToSubject = multiply4(rotation, shape);
+  for (let r = 0; r < 3; r++) atlasToSubject[r][3] = random.uniform(-4, 4);
+  const warp = [0, 1, 2].map(() =>
+    [0, 1].map(() => ({
+      amplitude: random.uniform(0.015, 0.035),
+      frequency: [random.uniform(1, 3), random.uniform(1, 3), random.uniform(1, 3)] as Vec3,
+      phase: random.uniform(0, 2 * Math.PI),
+    })),
+  );
+  const folds = {
+    frequency: [random.uniform(17, 23), random.uniform(17, 23), random.uniform(15, 21)] as Vec3,
+    phase: [random.uniform(0, 6.3), random.uniform(0, 6.3), random.uniform(0, 6.3)] as Vec3,
+  };
+  return { atlasToSubject, warp, folds };
+}
+
+/** Structure sizes at `yearsSinceBaseline` for the aging cohort (volume change per year → semi-axis factor). */
+export function agingAnatomy(yearsSinceBaseline: number): SessionAnatomy {
+  return { pairScale: PAIRS.map((pair) => Math.cbrt(Math.max(0.2, 1 + pair.agingRate * yearsSinceBaseline))) };
+}
+
+export function staticAnatomy(): SessionAnatomy {
+  return { pairScale: PAIRS.map(() => 1) };
+}
+
+/**
+ * Renders fine labels on a grid: voxel (i, j, k) of a grid with affine `voxelToSubject` (voxel →
+ * subject-space mm, through any session transform the caller folds in) is labelled by the anatomy
+ * at that point. Voxels on a boundary take the majority label of 8 sub-samples (±¼ voxel), as a
+ * rater labels the tissue that fills most of the voxel.
+ */
+export function renderFineLabels(shape: Vec3, voxelToSubject: Mat4, subject: SubjectAnatomy, session: SessionAnatomy): Uint8Array {
+  const labelAt = anatomyFunction(multiply4(invertAffine(subject.atlasToSubject), voxelToSubject), subject, session);
+  const [nx, ny, nz] = shape;
+  const centre = new Uint8Array(nx * ny * nz);
+  for (let k = 0, n = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, n++) centre[n] = labelAt(i, j, k);
+  const labels = Uint8Array.from(centre);
+  const votes = new Uint8Array(FINE_LABEL_NAMES.length);
+  const plane = nx * ny;
+  for (let k = 1, n = 0; k < nz - 1; k++) {
+    for (let j = 1; j < ny - 1; j++) {
+      for (let i = 1; i < nx - 1; i++) {
+        n = i + nx * (j + ny * k);
+        const c = centre[n];
+        if (centre[n - 1] === c && centre[n + 1] === c && centre[n - nx] === c && centre[n + nx] === c && centre[n - plane] === c && centre[n + plane] === c) continue;
+        votes.fill(0);
+        for (const dk of SUBSAMPLE) for (const dj of SUBSAMPLE) for (const di of SUBSAMPLE) votes[labelAt(i + di, j + dj, k + dk)]++;
+        let best = c;
+        for (let label = 0; label < votes.length; label++) if (votes[label] > votes[best]) best = label;
+        labels[n] = best;
+      }
+    }
+  }
+  return labels;
+}
+
+const SUBSAMPLE = [-0.25, 0.25];
+
+/** The fine label at a continuous voxel position, for one subject and session. */
+function anatomyFunction(toAtlas: Mat4, subject: SubjectAnatomy, session: SessionAnatomy): (i: number, j: number, k: number) => number {
+  const pairs = PAIRS.map((pair, p) => ({
+    centre: pair.centre,
+    inverse: pair.semiAxes.map((s) => 1 / (s * session.pairScale[p])) as Vec3,
+    label: FIRST_VENTRICLE + 2 * p,
+    priority: pair.priority,
+  })).sort((a, b) => a.priority - b.priority);
+  const { warp, folds } = subject;
+  return (i, j, k) => {
+    const vx = toAtlas[0][0] * i + toAtlas[0][1] * j + toAtlas[0][2] * k + toAtlas[0][3];
+    const vy = toAtlas[1][0] * i + toAtlas[1][1] * j + toAtlas[1][2] * k + toAtlas[1][3];
+    const vz = toAtlas[2][0] * i + toAtlas[2][1] * j + toAtlas[2][2] * k + toAtlas[2][3];
+    if (vx * vx + vy * vy + vz * vz > 1.6) return Tissue.Background;
+    const ux = vx + warpAt(warp[0], vx, vy, vz);
+    const uy = vy + warpAt(warp[1], vx, vy, vz);
+    const uz = vz + warpAt(warp[2], vx, vy, vz);
+    const r = Math.sqrt(ux * ux + uy * uy + uz * uz);
+    if (r > 1.1) return Tissue.Background;
+    const fold =
+      Math.sin(folds.frequency[0] * (ux / (r + 1e-9)) + folds.phase[0]) *
+      Math.sin(folds.frequency[1] * (uy / (r + 1e-9)) + folds.phase[1]) *
+      Math.sin(folds.frequency[2] * (uz / (r + 1e-9)) + folds.phase[2]);
+    if (r > 1 - 0.14 * Math.max(0, -fold)) return Tissue.Csf;
+    if (r > 0.8 + 0.07 * fold) return Tissue.Cortex;
+    // pairs are in priority order: the first structure containing the point wins.
+    for (const pair of pairs) {
+      const ay = (uy - pair.centre[1]) * pair.inverse[1];
+      const az = (uz - pair.centre[2]) * pair.inverse[2];
+      const rest = 1 - ay * ay - az * az;
+      if (rest <= 0) continue;
+      const left = (ux + pair.centre[0]) * pair.inverse[0];
+      if (left * left < rest) return pair.label;
+      const right = (ux - pair.centre[0]) * pair.inverse[0];
+      if (right * right < rest) return pair.label + 1;
+    }
+    return Tissue.WhiteMatter;
+  };
+}
+
+function warpAt(terms: SubjectAnatomy['warp'][number], x: number, y: number, z: number): number {
+  let sum = 0;
+  for (const t of terms) sum += t.amplitude * Math.sin(t.frequency[0] * x + t.frequency[1] * y + t.frequency[2] * z + t.phase);
+  return sum;
+}
+
+export function rotationX(angle: number): Mat4 {
+  const [c, s] = [Math.cos(angle), Math.sin(angle)];
+  return [
+    [1, 0, 0, 0],
+    [0, c, -s, 0],
+    [0, s, c, 0],
+    [0, 0, 0, 1],
+  ];
+}
+
+export function rotationY(angle: number): Mat4 {
+  const [c, s] = [Math.cos(angle), Math.sin(angle)];
+  return [
+    [c, 0, s, 0],
+    [0, 1, 0, 0],
+    [-s, 0, c, 0],
+    [0, 0, 0, 1],
+  ];
+}
+
+export function rotationZ(angle: number): Mat4 {
+  const [c, s] = [Math.cos(angle), Math.sin(angle)];
+  return [
+    [c, -s, 0, 0],
+    [s, c, 0, 0],
+    [0, 0, 1, 0],
+    [0, 0, 0, 1],
+  ];
+}

@@ -1,0 +1,259 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Small differentiable ops for [N, D, H, W, C] tensors, written so that no slow path of the wasm
+ * back end is hit: rank-5 concat, slice, transpose and reverse gradients are slow there, and matMul
+ * with a transpose flag is 20–50× slower than without.
+ */
+
+type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
+
+/** tf.customGrad with the callback typed by its real arguments (tfjs types them as a variadic union). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function customOp<F extends (...args: any[]) => tf.Tensor>(f: (...args: any[]) => { value: tf.Tensor; gradFunc: GradFunc }): F {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as F;
+}
+
+/** Identity whose gradient is zero: the stop-gradient of SimSiam (tfjs has no tf.stopGradient). */
+export const detach = customOp<<T extends tf.Tensor>(x: T) => T>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([]);
+  return { value: x.clone(), gradFunc: (dy: tf.Tensor) => [tf.zerosLike(dy)] };
+});
+
+/** Nearest-neighbour ×2 upsampling (PyTorch nn.Upsample(scale_factor=2, mode='nearest')). */
+export const upsampleNearest2 = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([]);
+  const [n, d, h, w, c] = x.shape;
+  const input = x.dataSync() as Float32Array;
+  const out = new Float32Array(n * 8 * d * h * w * c);
+  const [od, oh, ow] = [2 * d, 2 * h, 2 * w];
+  for (let b = 0, o = 0; b < n; b++) {
+    for (let z = 0; z < od; z++) {
+      for (let y = 0; y < oh; y++) {
+        const rowBase = (((b * d + (z >> 1)) * h + (y >> 1)) * w) * c;
+        for (let xx = 0; xx < ow; xx++) {
+          const source = rowBase + (xx >> 1) * c;
+          for (let ch = 0; ch < c; ch++) out[o++] = input[source + ch];
+        }
+      }
+    }
+  }
+  return {
+    value: tf.tensor5d(out, [n, od, oh, ow, c]),
+    gradFunc: (dy: tf.Tensor) => {
+      const g = dy.dataSync() as Float32Array;
+      const dx = new Float32Array(n * d * h * w * c);
+      for (let b = 0, o = 0; b < n; b++) {
+        for (let z = 0; z < od; z++) {
+          for (let y = 0; y < oh; y++) {
+            const rowBase = (((b * d + (z >> 1)) * h + (y >> 1)) * w) * c;
+            for (let xx = 0; xx < ow; xx++) {
+              const target = rowBase + (xx >> 1) * c;
+              for (let ch = 0; ch < c; ch++) dx[target + ch] += g[o++];
+            }
+          }
+        }
+      }
+      return [tf.tensor5d(dx, [n, d, h, w, c])];
+    },
+  };
+});
+
+/** 2×2×2 max pooling, stride 2; the gradient goes to the first maximum of each window (as PyTorch). */
+export const maxPool2 = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([]);
+  const [n, d, h, w, c] = x.shape;
+  const [od, oh, ow] = [d >> 1, h >> 1, w >> 1];
+  const input = x.dataSync() as Float32Array;
+  const out = new Float32Array(n * od * oh * ow * c);
+  const argmax = new Int32Array(out.length);
+  for (let b = 0, o = 0; b < n; b++) {
+    for (let z = 0; z < od; z++) {
+      for (let y = 0; y < oh; y++) {
+        for (let xx = 0; xx < ow; xx++) {
+          for (let ch = 0; ch < c; ch++, o++) {
+            let best = -Infinity;
+            let where = 0;
+            for (let dz = 0; dz < 2; dz++) {
+              for (let dy = 0; dy < 2; dy++) {
+                const base = (((b * d + 2 * z + dz) * h + 2 * y + dy) * w + 2 * xx) * c + ch;
+                for (let dx = 0; dx < 2; dx++) {
+                  const index = base + dx * c;
+                  if (input[index] > best) {
+                    best = input[index];
+                    where = index;
+                  }
+                }
+              }
+            }
+            out[o] = best;
+            argmax[o] = where;
+          }
+        }
+      }
+    }
+  }
+  return {
+    value: tf.tensor5d(out, [n, od, oh, ow, c]),
+    gradFunc: (dy: tf.Tensor) => {
+      const g = dy.dataSync() as Float32Array;
+      const dx = new Float32Array(input.length);
+      for (let o = 0; o < g.length; o++) dx[argmax[o]] += g[o];
+      return [tf.tensor5d(dx, [n, d, h, w, c])];
+    },
+  };
+});
+
+/** Concatenation along channels, [a, b] (encoder skip first), done on rank-2 views. */
+export function concatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
+  const [n, d, h, w] = a.shape;
+  const joined = tf.concat([a.reshape([-1, a.shape[4]]), b.reshape([-1, b.shape[4]])], 1);
+  return joined.reshape([n, d, h, w, a.shape[4] + b.shape[4]]);
+}
+
+/** x·W with a gradient of plain matMuls on explicit transposes (the wasm matMul is slow with transpose flags). */
+export const dense = customOp<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => [
+      tf.matMul(dy as tf.Tensor2D, tf.transpose(ws as tf.Tensor2D)),
+      tf.matMul(tf.transpose(xs as tf.Tensor2D), dy as tf.Tensor2D),
+    ],
+  };
+});
+
+export interface BatchNormState {
+  /** γ and β; absent for a non-affine norm (the projector's last BatchNorm1d). */
+  gamma?: tf.Variable;
+  beta?: tf.Variable;
+  runningMean: tf.Variable;
+  runningVar: tf.Variable;
+  /** PyTorch's num_batches_tracked. */
+  batches: number;
+}
+
+export const BN_EPS = 1e-5;
+export const BN_MOMENTUM = 0.1;
+
+/**
+ * Batch normalisation with PyTorch semantics over every axis but the last (channels): training
+ * normalises with the biased batch variance and updates the running variance with the unbiased
+ * one (momentum 0.1, eps 1e-5); evaluation uses the running statistics. Training mode is one fused
+ * op whose statistics and gradient are accumulated in float64 (tfjs's float32 reductions over
+ * 10⁵ rows drift by ~1e-5, which compounds through a U-Net):
+ * dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂)), dγ = Σ dy·x̂, dβ = Σ dy.
+ */
+export function batchNorm<T extends tf.Tensor>(x: T, state: BatchNormState, training: boolean): T {
+  const channels = x.shape[x.rank - 1];
+  if (!training) {
+    const rows = x.reshape([-1, channels]);
+    let y = rows.sub(state.runningMean).mul(tf.rsqrt(state.runningVar.add(BN_EPS)));
+    if (state.gamma && state.beta) y = y.mul(state.gamma).add(state.beta);
+    return y.reshape(x.shape) as T;
+  }
+  const { y, mean, variance, count } = state.gamma && state.beta ? affineNorm(x, state.gamma, state.beta) : plainNorm(x);
+  tf.tidy(() => {
+    const unbiased = variance.map((v) => (v * count) / Math.max(1, count - 1));
+    state.runningMean.assign(state.runningMean.mul(1 - BN_MOMENTUM).add(tf.tensor1d(Float32Array.from(mean)).mul(BN_MOMENTUM)));
+    state.runningVar.assign(state.runningVar.mul(1 - BN_MOMENTUM).add(tf.tensor1d(Float32Array.from(unbiased)).mul(BN_MOMENTUM)));
+  });
+  state.batches += 1;
+  return y as T;
+}
+
+interface NormStatistics {
+  mean: Float64Array;
+  variance: Float64Array;
+  count: number;
+}
+
+function statistics(data: Float32Array, channels: number): NormStatistics {
+  const count = data.length / channels;
+  const mean = new Float64Array(channels);
+  const variance = new Float64Array(channels);
+  for (let i = 0; i < data.length; i += channels) for (let c = 0; c < channels; c++) mean[c] += data[i + c];
+  for (let c = 0; c < channels; c++) mean[c] /= count;
+  for (let i = 0; i < data.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const d = data[i + c] - mean[c];
+      variance[c] += d * d;
+    }
+  }
+  for (let c = 0; c < channels; c++) variance[c] /= count;
+  return { mean, variance, count };
+}
+
+/** Normalises rows and returns x̂ (float64) with the per-channel 1/σ, for the forward and the backward. */
+function normalise(data: Float32Array, channels: number, stats: NormStatistics): { normalised: Float64Array; inverseStd: Float64Array } {
+  const inverseStd = stats.variance.map((v) => 1 / Math.sqrt(v + BN_EPS));
+  const normalised = new Float64Array(data.length);
+  for (let i = 0; i < data.length; i += channels) for (let c = 0; c < channels; c++) normalised[i + c] = (data[i + c] - stats.mean[c]) * inverseStd[c];
+  return { normalised, inverseStd };
+}
+
+/** dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)), with Σdy and Σdy·x̂ returned for dβ and dγ. */
+function normBackward(dy: Float32Array, normalised: Float64Array, inverseStd: Float64Array, gamma: Float32Array | undefined, channels: number) {
+  const count = dy.length / channels;
+  const sumDy = new Float64Array(channels);
+  const sumDyX = new Float64Array(channels);
+  for (let i = 0; i < dy.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      sumDy[c] += dy[i + c];
+      sumDyX[c] += dy[i + c] * normalised[i + c];
+    }
+  }
+  const dx = new Float32Array(dy.length);
+  for (let i = 0; i < dy.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const scale = (gamma ? gamma[c] : 1) * inverseStd[c];
+      dx[i + c] = scale * (dy[i + c] - sumDy[c] / count - (normalised[i + c] * sumDyX[c]) / count);
+    }
+  }
+  return { dx, sumDy, sumDyX };
+}
+
+interface NormOutput extends NormStatistics {
+  y: tf.Tensor;
+}
+
+function affineNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): NormOutput {
+  let stats: NormStatistics | undefined;
+  const op = customOp<(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor>((xs: tf.Tensor, gs: tf.Tensor, bs: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    const channels = xs.shape[xs.rank - 1];
+    const data = xs.dataSync() as Float32Array;
+    const g = gs.dataSync() as Float32Array;
+    const b = bs.dataSync() as Float32Array;
+    stats = statistics(data, channels);
+    const { normalised, inverseStd } = normalise(data, channels, stats);
+    const y = new Float32Array(data.length);
+    for (let i = 0; i < data.length; i += channels) for (let c = 0; c < channels; c++) y[i + c] = g[c] * normalised[i + c] + b[c];
+    return {
+      value: tf.tensor(y, xs.shape),
+      gradFunc: (dy: tf.Tensor) => {
+        const { dx, sumDy, sumDyX } = normBackward(dy.dataSync() as Float32Array, normalised, inverseStd, g, channels);
+        return [tf.tensor(dx, xs.shape), tf.tensor1d(Float32Array.from(sumDyX)), tf.tensor1d(Float32Array.from(sumDy))];
+      },
+    };
+  });
+  const y = op(x, gamma, beta);
+  return { y, ...stats! };
+}
+
+function plainNorm(x: tf.Tensor): NormOutput {
+  let stats: NormStatistics | undefined;
+  const op = customOp<(x: tf.Tensor) => tf.Tensor>((xs: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    const channels = xs.shape[xs.rank - 1];
+    const data = xs.dataSync() as Float32Array;
+    stats = statistics(data, channels);
+    const { normalised, inverseStd } = normalise(data, channels, stats);
+    return {
+      value: tf.tensor(Float32Array.from(normalised), xs.shape),
+      gradFunc: (dy: tf.Tensor) => [tf.tensor(normBackward(dy.dataSync() as Float32Array, normalised, inverseStd, undefined, channels).dx, xs.shape)],
+    };
+  });
+  const y = op(x);
+  return { y, ...stats! };
+}

@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs';
+import { dense, detach } from '../engine/ops.js';
+
+/**
+ * Mean negative cosine between matching rows, as torch's CosineSimilarity(dim=1, eps=1e-8):
+ * p·z / sqrt(max(‖p‖²‖z‖², eps²)). A zero row (a predictor row that the ReLU zeroed) gets a
+ * finite gradient z/eps there, as in the reference, where norm-based formulas give NaN.
+ */
+export function negativeCosine(p: tf.Tensor2D, z: tf.Tensor2D): tf.Scalar {
+  const dot = p.mul(z).sum(1);
+  const norms = p.square().sum(1).mul(z.square().sum(1)).maximum(1e-16).sqrt();
+  return dot.div(norms).mean().neg() as tf.Scalar;
+}
+
+/**
+ * Lsim of one layer (method.md §3.1): ½·D(p_A, sg(z_B)) + ½·D(p_B, sg(z_A)); rows are the sampled
+ * positions of timepoint A followed by those of timepoint B.
+ */
+export function similarityLoss(p: tf.Tensor2D, z: tf.Tensor2D): tf.Scalar {
+  const half = p.shape[0] / 2;
+  const [pA, pB] = tf.split(p, [half, half], 0) as [tf.Tensor2D, tf.Tensor2D];
+  const [zA, zB] = tf.split(z, [half, half], 0) as [tf.Tensor2D, tf.Tensor2D];
+  return negativeCosine(pA, detach(zB)).add(negativeCosine(pB, detach(zA))).mul(0.5) as tf.Scalar;
+}
+
+/** LS of one layer (§3.2): per timepoint, mean over channels of max(0, η − sqrt(unbiased var + ε)); averaged over A and B. */
+export function varianceLoss(z: tf.Tensor2D, eta = 1, epsilon = 1e-4): tf.Scalar {
+  const half = z.shape[0] / 2;
+  const parts = tf.split(z, [half, half], 0);
+  const hinge = (x: tf.Tensor) => {
+    const n = x.shape[0];
+    const centred = x.sub(x.mean(0));
+    const std = centred.square().sum(0).div(n - 1).add(epsilon).sqrt();
+    return tf.relu(tf.scalar(eta).sub(std)).mean();
+  };
+  return hinge(parts[0]).add(hinge(parts[1])).mul(0.5) as tf.Scalar;
+}
+
+/** LC of one layer (§3.3): Σ_{u≠v} Cov[u,v]² / width per timepoint, summed over A and B. */
+export function covarianceLoss(z: tf.Tensor2D): tf.Scalar {
+  const half = z.shape[0] / 2;
+  const width = z.shape[1];
+  const parts = tf.split(z, [half, half], 0) as tf.Tensor2D[];
+  const offDiagonal = (x: tf.Tensor2D) => {
+    const centred = x.sub(x.mean(0)) as tf.Tensor2D;
+    const cov = dense(tf.transpose(centred), centred).div(x.shape[0] - 1);
+    return cov.square().sum().sub(cov.mul(tf.eye(width)).square().sum()).div(width);
+  };
+  return offDiagonal(parts[0]).add(offDiagonal(parts[1])) as tf.Scalar;
+}
+
+/** LO (§3.4): mean over rows of the squared cosine between encoder and decoder projections at the same positions. */
+export function orthogonalityLoss(e: tf.Tensor2D, d: tf.Tensor2D): tf.Scalar {
+  const unit = (x: tf.Tensor2D) => x.div(x.norm('euclidean', 1, true).add(1e-7));
+  return unit(e).mul(unit(d)).sum(1).square().mean() as tf.Scalar;
+}
+
+/** Lrec (§3.5): mean squared error. */
+export function reconstructionLoss(prediction: tf.Tensor, target: tf.Tensor): tf.Scalar {
+  return prediction.sub(target).square().mean() as tf.Scalar;
+}

@@ -1,0 +1,131 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BatchNormState } from '../engine/ops.js';
+import { InputError } from '../runtime/errors.js';
+import type { Random } from '../runtime/random.js';
+import { convFromTorch, convToTorch, transpose2d } from './layout.js';
+import type { NamedTensor } from './safetensors.js';
+import type { UNet } from './unet.js';
+import type { ProjectionHead } from './heads.js';
+
+/**
+ * A U-Net's tensors under the reference's PyTorch names (model.{idx}.weight, .bias, .running_mean,
+ * .running_var, .num_batches_tracked) and layouts, so that files move between longiseg and PyTorch.
+ */
+export function unetTensors(unet: UNet): Map<string, NamedTensor> {
+  const tensors = new Map<string, NamedTensor>();
+  const f32 = (variable: tf.Variable) => variable.dataSync() as Float32Array;
+  unet.modules.forEach((module, index) => {
+    if (module.kind === 'conv') {
+      const weight = unet.weights.get(index)!;
+      const { data, shape } = convToTorch(f32(weight), weight.shape);
+      tensors.set(`model.${index}.weight`, { dtype: 'F32', shape, data });
+    } else if (module.kind === 'bn') {
+      addNorm(tensors, `model.${index}`, unet.norms.get(index)!);
+    }
+  });
+  return tensors;
+}
+
+export function addNorm(tensors: Map<string, NamedTensor>, prefix: string, norm: BatchNormState): void {
+  const vector = (v: tf.Variable): NamedTensor => ({ dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array });
+  if (norm.gamma && norm.beta) {
+    tensors.set(`${prefix}.weight`, vector(norm.gamma));
+    tensors.set(`${prefix}.bias`, vector(norm.beta));
+  }
+  tensors.set(`${prefix}.running_mean`, vector(norm.runningMean));
+  tensors.set(`${prefix}.running_var`, vector(norm.runningVar));
+  tensors.set(`${prefix}.num_batches_tracked`, { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(norm.batches)) });
+}
+
+export function linearToTorch(variable: tf.Variable): NamedTensor {
+  const { data, shape } = transpose2d(variable.dataSync() as Float32Array, variable.shape);
+  return { dtype: 'F32', shape, data };
+}
+
+export interface LoadReport {
+  /** The output head was re-initialised because the number of classes differs. */
+  reinitialisedHead: boolean;
+}
+
+/**
+ * Loads U-Net tensors by name. Every mismatch (missing, unexpected, wrong shape) is listed in one
+ * error; only the output head may differ (a new number of classes), and is then re-initialised, as
+ * the reference does when it finetunes for another label set.
+ */
+export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, source: string, random: Random): LoadReport {
+  const expected = unetTensors(unet);
+  const headName = `model.${unet.modules.length - 1}.weight`;
+  const problems: string[] = [];
+  let reinitialisedHead = false;
+  for (const [name, want] of expected) {
+    const got = tensors.get(name);
+    if (!got) {
+      problems.push(`missing ${name} ${JSON.stringify(want.shape)}`);
+    } else if (JSON.stringify(got.shape) !== JSON.stringify(want.shape)) {
+      if (name === headName && got.shape[1] === want.shape[1]) reinitialisedHead = true;
+      else problems.push(`${name}: shape ${JSON.stringify(got.shape)} in the file, ${JSON.stringify(want.shape)} in the model`);
+    }
+  }
+  const unexpected = [...tensors.keys()].filter((name) => name.startsWith('model.') && !expected.has(name));
+  problems.push(...unexpected.map((name) => `unexpected ${name}`));
+  if (problems.length > 0) throw new InputError(source, `does not match the model:\n  ${problems.join('\n  ')}`);
+
+  unet.modules.forEach((module, index) => {
+    if (module.kind === 'conv') {
+      const name = `model.${index}.weight`;
+      if (name === headName && reinitialisedHead) {
+        const std = Math.sqrt(2 / (27 * module.inChannels));
+        unet.weights.get(index)!.assign(tf.randomNormal(unet.weights.get(index)!.shape, 0, std, 'float32', random.uint32()));
+        return;
+      }
+      const tensor = tensors.get(name)!;
+      const { data, shape } = convFromTorch(tensor.data as Float32Array, tensor.shape);
+      unet.weights.get(index)!.assign(tf.tensor(data, shape));
+    } else if (module.kind === 'bn') {
+      loadNorm(unet.norms.get(index)!, `model.${index}`, tensors);
+    }
+  });
+  return { reinitialisedHead };
+}
+
+export function loadNorm(norm: BatchNormState, prefix: string, tensors: Map<string, NamedTensor>): void {
+  const assign = (variable: tf.Variable | undefined, name: string) => {
+    const tensor = tensors.get(name);
+    if (variable && tensor) variable.assign(tf.tensor(Float32Array.from(tensor.data as Float32Array), variable.shape));
+  };
+  assign(norm.gamma, `${prefix}.weight`);
+  assign(norm.beta, `${prefix}.bias`);
+  assign(norm.runningMean, `${prefix}.running_mean`);
+  assign(norm.runningVar, `${prefix}.running_var`);
+  const batches = tensors.get(`${prefix}.num_batches_tracked`);
+  if (batches) norm.batches = Number(batches.data[0]);
+}
+
+export function linearFromTorch(variable: tf.Variable, tensor: NamedTensor): void {
+  const { data } = transpose2d(tensor.data as Float32Array, tensor.shape);
+  variable.assign(tf.tensor(data, variable.shape));
+}
+
+/** A projection head's tensors under netF.mlp_{k}.{j} / netF.pred_{k}.{j} (PyTorch Sequential indices). */
+export function headTensors(head: ProjectionHead): Map<string, NamedTensor> {
+  const tensors = new Map<string, NamedTensor>();
+  [0, 3, 6].forEach((j, n) => tensors.set(`${head.name}.${j}.weight`, linearToTorch(head.projector[n].weight)));
+  [1, 4, 7].forEach((j, n) => addNorm(tensors, `${head.name}.${j}`, head.projectorNorms[n]));
+  tensors.set(`${head.predictorName}.0.weight`, linearToTorch(head.predictor[0].weight));
+  addNorm(tensors, `${head.predictorName}.1`, head.predictorNorm);
+  tensors.set(`${head.predictorName}.3.weight`, linearToTorch(head.predictor[1].weight));
+  const bias = head.predictor[1].bias!;
+  tensors.set(`${head.predictorName}.3.bias`, { dtype: 'F32', shape: bias.shape, data: bias.dataSync() as Float32Array });
+  return tensors;
+}
+
+export function loadHeadTensors(head: ProjectionHead, tensors: Map<string, NamedTensor>, source: string): void {
+  const missing = [...headTensors(head).keys()].filter((name) => !tensors.has(name));
+  if (missing.length > 0) throw new InputError(source, `does not match the heads: missing ${missing.join(', ')}`);
+  [0, 3, 6].forEach((j, n) => linearFromTorch(head.projector[n].weight, tensors.get(`${head.name}.${j}.weight`)!));
+  [1, 4, 7].forEach((j, n) => loadNorm(head.projectorNorms[n], `${head.name}.${j}`, tensors));
+  linearFromTorch(head.predictor[0].weight, tensors.get(`${head.predictorName}.0.weight`)!);
+  loadNorm(head.predictorNorm, `${head.predictorName}.1`, tensors);
+  linearFromTorch(head.predictor[1].weight, tensors.get(`${head.predictorName}.3.weight`)!);
+  head.predictor[1].bias!.assign(tf.tensor(Float32Array.from(tensors.get(`${head.predictorName}.3.bias`)!.data as Float32Array)));
+}

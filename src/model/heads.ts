@@ -1,0 +1,138 @@
+import * as tf from '@tensorflow/tfjs';
+import { conv3dSame } from '../engine/conv.js';
+import { batchNorm, customOp, dense, type BatchNormState } from '../engine/ops.js';
+import type { Random } from '../runtime/random.js';
+
+export interface HeadConfig {
+  /** Projector width (netF_nc, 2048 in the reference). */
+  width: number;
+  /** Predictor bottleneck (width/4 = 512 in the code; the paper says 256). */
+  bottleneck: number;
+}
+
+interface Linear {
+  weight: tf.Variable;
+  bias?: tf.Variable;
+}
+
+function kaimingLinear(inputs: number, outputs: number, random: Random, name: string, bias = false): Linear {
+  const weight = tf.variable(tf.randomNormal([inputs, outputs], 0, Math.sqrt(2 / inputs), 'float32', random.uint32()), true);
+  return { weight, bias: bias ? tf.variable(tf.zeros([outputs]), true) : undefined };
+}
+
+/** BatchNorm1d with PyTorch's default init (γ = 1, β = 0): the reference's init skips 1d norms. */
+function norm1d(channels: number, name: string, affine: boolean): BatchNormState {
+  return {
+    gamma: affine ? tf.variable(tf.ones([channels]), true) : undefined,
+    beta: affine ? tf.variable(tf.zeros([channels]), true) : undefined,
+    runningMean: tf.variable(tf.zeros([channels]), false),
+    runningVar: tf.variable(tf.ones([channels]), false),
+    batches: 0,
+  };
+}
+
+function apply(linear: Linear, x: tf.Tensor2D): tf.Tensor2D {
+  const y = dense(x, linear.weight as unknown as tf.Tensor2D);
+  return linear.bias ? y.add(linear.bias) : y;
+}
+
+/**
+ * SimSiam projector and predictor of one tapped layer (archF 2, method.md §2.1):
+ * projector Linear→BN→ReLU→Linear→BN→ReLU→Linear→BN(affine=False), no biases;
+ * predictor Linear→BN→ReLU→Linear(with bias).
+ */
+export class ProjectionHead {
+  readonly projector: Linear[];
+  readonly projectorNorms: BatchNormState[];
+  readonly predictor: Linear[];
+  readonly predictorNorm: BatchNormState;
+
+  constructor(inputs: number, config: HeadConfig, random: Random, readonly name: string, readonly predictorName: string) {
+    this.projector = [
+      kaimingLinear(inputs, config.width, random, `${name}.0`),
+      kaimingLinear(config.width, config.width, random, `${name}.3`),
+      kaimingLinear(config.width, config.width, random, `${name}.6`),
+    ];
+    this.projectorNorms = [norm1d(config.width, `${name}.1`, true), norm1d(config.width, `${name}.4`, true), norm1d(config.width, `${name}.7`, false)];
+    this.predictor = [kaimingLinear(config.width, config.bottleneck, random, `${predictorName}.0`), kaimingLinear(config.bottleneck, config.width, random, `${predictorName}.3`, true)];
+    this.predictorNorm = norm1d(config.bottleneck, `${predictorName}.1`, true);
+  }
+
+  project(rows: tf.Tensor2D, training: boolean): tf.Tensor2D {
+    let h = tf.relu(batchNorm(apply(this.projector[0], rows), this.projectorNorms[0], training));
+    h = tf.relu(batchNorm(apply(this.projector[1], h), this.projectorNorms[1], training));
+    return batchNorm(apply(this.projector[2], h), this.projectorNorms[2], training);
+  }
+
+  predict(z: tf.Tensor2D, training: boolean): tf.Tensor2D {
+    return apply(this.predictor[1], tf.relu(batchNorm(apply(this.predictor[0], z), this.predictorNorm, training)));
+  }
+
+  trainableVariables(): tf.Variable[] {
+    const linear = [...this.projector, ...this.predictor].flatMap((l) => (l.bias ? [l.weight, l.bias] : [l.weight]));
+    const norms = [...this.projectorNorms, this.predictorNorm].flatMap((n) => (n.gamma ? [n.gamma, n.beta!] : []));
+    return [...linear, ...norms];
+  }
+}
+
+/** netRec: one 3×3×3 reflect-padded conv from the logits back to intensity, no bias (pretraining only). */
+export class ReconstructionHead {
+  readonly weight: tf.Variable;
+
+  constructor(classes: number, channels: number, random: Random) {
+    this.weight = tf.variable(tf.randomNormal([3, 3, 3, classes, channels], 0, Math.sqrt(2 / (27 * classes)), 'float32', random.uint32()), true);
+  }
+
+  apply(logits: tf.Tensor5D): tf.Tensor5D {
+    return conv3dSame(logits, this.weight as unknown as tf.Tensor5D);
+  }
+}
+
+/**
+ * Patch positions of one tapped layer: min(M, voxels) flat voxel indices drawn without replacement,
+ * shared by every batch item and both timepoints (method.md §2.2).
+ */
+export function samplePositions(voxels: number, count: number, random: Random): Int32Array {
+  const order = Int32Array.from({ length: voxels }, (_, i) => i);
+  const take = Math.min(count, voxels);
+  for (let i = 0; i < take; i++) {
+    const j = i + Math.floor(random.next() * (voxels - i));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order.slice(0, take);
+}
+
+/**
+ * Rows [N·M, C] (batch-major) of a feature map [N, D, H, W, C] at the given flat voxel indices; the
+ * gradient scatters back (tfjs's gather gradient needs UnsortedSegmentSum, absent on wasm).
+ */
+export function gatherRows(feature: tf.Tensor5D, positions: Int32Array): tf.Tensor2D {
+  return gatherOp(feature, tf.tensor1d(positions, 'int32'));
+}
+
+const gatherOp = customOp<(feature: tf.Tensor5D, positions: tf.Tensor1D) => tf.Tensor2D>((feature: tf.Tensor, positions: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([]);
+  const [n, d, h, w, c] = feature.shape;
+  const voxels = d * h * w;
+  const at = positions.dataSync() as Int32Array;
+  const input = feature.dataSync() as Float32Array;
+  const rows = new Float32Array(n * at.length * c);
+  for (let b = 0, r = 0; b < n; b++) {
+    for (const position of at) rows.set(input.subarray((b * voxels + position) * c, (b * voxels + position + 1) * c), r++ * c);
+  }
+  return {
+    value: tf.tensor2d(rows, [n * at.length, c]),
+    gradFunc: (dy: tf.Tensor) => {
+      const g = dy.dataSync() as Float32Array;
+      const dx = new Float32Array(input.length);
+      for (let b = 0, r = 0; b < n; b++) {
+        for (const position of at) {
+          const base = (b * voxels + position) * c;
+          for (let ch = 0; ch < c; ch++) dx[base + ch] += g[r * c + ch];
+          r++;
+        }
+      }
+      return [tf.tensor(dx, feature.shape), tf.zerosLike(positions)];
+    },
+  };
+});

@@ -1,0 +1,143 @@
+import * as tf from '@tensorflow/tfjs';
+import { conv3dSame } from '../engine/conv.js';
+import { batchNorm, concatChannels, maxPool2, upsampleNearest2, type BatchNormState } from '../engine/ops.js';
+import { Random } from '../runtime/random.js';
+
+export interface UNetConfig {
+  inputChannels: number;
+  outputClasses: number;
+  /** Channels of the first level (ngf). */
+  baseWidth: number;
+  /** Number of poolings (num_downs). */
+  depth: number;
+}
+
+export type Module =
+  | { kind: 'conv'; inChannels: number; outChannels: number }
+  | { kind: 'bn'; channels: number }
+  | { kind: 'relu' }
+  | { kind: 'pool' }
+  /** Upsample ×2, then concatenate [encoder skip, upsampled] along channels. */
+  | { kind: 'up'; skipFrom: number };
+
+/**
+ * The reference generator (UnetGeneratorExpand) as its flat module list: index = the layer id used
+ * by every loss option (../shared/spec/method.md §1.2). 4 levels and ngf 16 give 66 modules.
+ */
+export function unetModules(config: UNetConfig): Module[] {
+  const modules: Module[] = [];
+  const convBlock = (inChannels: number, outChannels: number) => {
+    modules.push({ kind: 'conv', inChannels, outChannels }, { kind: 'bn', channels: outChannels }, { kind: 'relu' });
+  };
+  const width = (level: number) => config.baseWidth * 2 ** level;
+  convBlock(config.inputChannels, width(0));
+  const skips: number[] = [];
+  let channels = width(0);
+  for (let level = 0; level < config.depth; level++) {
+    convBlock(channels, width(level));
+    convBlock(width(level), width(level));
+    skips.push(modules.length - 1);
+    modules.push({ kind: 'pool' });
+    channels = width(level);
+  }
+  convBlock(channels, width(config.depth));
+  convBlock(width(config.depth), width(config.depth));
+  channels = width(config.depth);
+  for (let level = config.depth - 1; level >= 0; level--) {
+    modules.push({ kind: 'up', skipFrom: skips[level] });
+    convBlock(width(level) + channels, width(level));
+    convBlock(width(level), width(level));
+    channels = width(level);
+  }
+  modules.push({ kind: 'conv', inChannels: channels, outChannels: config.outputClasses });
+  return modules;
+}
+
+export interface ForwardResult {
+  logits: tf.Tensor5D;
+  /** Conv outputs (before BatchNorm) of the requested layer ids. */
+  features: Map<number, tf.Tensor5D>;
+}
+
+/** Kaiming normal (fan-in, a = 0) for convs: N(0, 2 / (27·Cin)); BatchNorm γ ~ N(1, 0.02), β = 0. */
+export class UNet {
+  readonly modules: Module[];
+  readonly weights = new Map<number, tf.Variable>();
+  readonly norms = new Map<number, BatchNormState>();
+
+  constructor(
+    readonly config: UNetConfig,
+    random: Random,
+  ) {
+    this.modules = unetModules(config);
+    this.modules.forEach((module, index) => {
+      const seed = random.uint32();
+      if (module.kind === 'conv') {
+        const std = Math.sqrt(2 / (27 * module.inChannels));
+        this.weights.set(index, tf.variable(tf.randomNormal([3, 3, 3, module.inChannels, module.outChannels], 0, std, 'float32', seed), true));
+      } else if (module.kind === 'bn') {
+        this.norms.set(index, {
+          gamma: tf.variable(tf.randomNormal([module.channels], 1, 0.02, 'float32', seed), true),
+          beta: tf.variable(tf.zeros([module.channels]), true),
+          runningMean: tf.variable(tf.zeros([module.channels]), false),
+          runningVar: tf.variable(tf.ones([module.channels]), false),
+          batches: 0,
+        });
+      }
+    });
+  }
+
+  /** Input spatial sizes must be multiples of 2^depth (the skips are concatenated after each upsampling). */
+  checkShape(shape: number[]): void {
+    const multiple = 2 ** this.config.depth;
+    const spatial = shape.slice(1, 4);
+    if (spatial.some((n) => n % multiple !== 0)) {
+      throw new RangeError(`input shape ${spatial.join('×')} is not divisible by ${multiple}: the U-Net pools ${this.config.depth} times`);
+    }
+  }
+
+  forward(x: tf.Tensor5D, options: { training: boolean; taps?: number[] }): ForwardResult {
+    this.checkShape(x.shape);
+    const taps = new Set(options.taps ?? []);
+    const features = new Map<number, tf.Tensor5D>();
+    const outputs: tf.Tensor5D[] = [];
+    let current = x;
+    this.modules.forEach((module, index) => {
+      switch (module.kind) {
+        case 'conv':
+          current = conv3dSame(current, this.weights.get(index) as unknown as tf.Tensor5D);
+          break;
+        case 'bn':
+          current = batchNorm(current, this.norms.get(index)!, options.training);
+          break;
+        case 'relu':
+          current = tf.relu(current);
+          break;
+        case 'pool':
+          current = maxPool2(current);
+          break;
+        case 'up':
+          current = concatChannels(outputs[module.skipFrom], upsampleNearest2(current));
+          break;
+      }
+      outputs.push(current);
+      if (taps.has(index)) features.set(index, current);
+    });
+    return { logits: current, features };
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.weights.values(), ...[...this.norms.values()].flatMap((n) => [n.gamma!, n.beta!])];
+  }
+
+  parameterCount(): number {
+    return this.trainableVariables().reduce((sum, v) => sum + v.size, 0);
+  }
+
+  /** Channels of a layer's output (for sizing the heads of tapped layers). */
+  channelsOf(index: number): number {
+    const module = this.modules[index];
+    if (module.kind !== 'conv') throw new RangeError(`layer ${index} is a ${module.kind}, not a convolution; only conv outputs can be tapped`);
+    return module.outChannels;
+  }
+}

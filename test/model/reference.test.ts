@@ -1,0 +1,184 @@
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import { initBackend } from '../../src/engine/backend.js';
+import { conv3dReflect, conv3dReflectStock } from '../../src/engine/conv3d.js';
+import { headTensors, loadHeadTensors, loadUnetTensors, unetTensors } from '../../src/model/checkpoint.js';
+import { ProjectionHead, ReconstructionHead } from '../../src/model/heads.js';
+import { convFromTorch, transpose2d } from '../../src/model/layout.js';
+import { decodeSafetensors, encodeSafetensors, readSafetensors, type NamedTensor } from '../../src/model/safetensors.js';
+import { UNet } from '../../src/model/unet.js';
+import { pretrainObjective, REFERENCE_WEIGHTS } from '../../src/losses/pretrain.js';
+import { consistencyLoss, diceCrossEntropy } from '../../src/losses/segmentation.js';
+import { Random } from '../../src/runtime/random.js';
+import { InputError } from '../../src/runtime/errors.js';
+import { fixture } from '../helpers.js';
+
+const reference = JSON.parse(readFileSync(fixture('model', 'reference.json'), 'utf8'));
+const { ngf, depth, input_channels, classes, width, bottleneck, taps } = reference.config;
+
+function relativeError(got: tf.Tensor | Float32Array, want: NamedTensor | Float32Array): number {
+  const g = got instanceof Float32Array ? got : (got.dataSync() as Float32Array);
+  const w = want instanceof Float32Array ? want : (want.data as Float32Array);
+  expect(g.length).toBe(w.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < g.length; i++) {
+    diff = Math.max(diff, Math.abs(g[i] - w[i]));
+    scale = Math.max(scale, Math.abs(w[i]));
+  }
+  return diff / scale;
+}
+
+const asTensor = (t: NamedTensor) => tf.tensor(Float32Array.from(t.data as Float32Array), t.shape);
+
+describe('the U-Net and heads against PyTorch (fixtures from test/reference/make_model_fixtures.py)', () => {
+  let tensors: Map<string, NamedTensor>;
+  let unet: UNet;
+  let heads: ProjectionHead[];
+  let rec: ReconstructionHead;
+  let logits: tf.Tensor5D;
+  let features: Map<number, tf.Tensor5D>;
+
+  beforeAll(async () => {
+    await initBackend('wasm');
+    ({ tensors } = await readSafetensors(fixture('model', 'reference.safetensors')));
+    const random = new Random(1);
+    unet = new UNet({ inputChannels: input_channels, outputClasses: classes, baseWidth: ngf, depth }, random);
+    expect(loadUnetTensors(unet, tensors, 'reference', random)).toEqual({ reinitialisedHead: false });
+    // the file holds the running statistics after PyTorch's forward; start from fresh ones, as PyTorch did
+    for (const norm of unet.norms.values()) {
+      norm.runningMean.assign(tf.zerosLike(norm.runningMean));
+      norm.runningVar.assign(tf.onesLike(norm.runningVar));
+      norm.batches = 0;
+    }
+    heads = taps.map((layer: number, k: number) => {
+      const head = new ProjectionHead(unet.channelsOf(layer), { width, bottleneck }, random, `netF.mlp_${k}`, `netF.pred_${k}`);
+      loadHeadTensors(head, tensors, 'reference');
+      return head;
+    });
+    rec = new ReconstructionHead(classes, input_channels, random);
+    const recWeight = tensors.get('netRec.weight')!;
+    rec.weight.assign(tf.tensor(convFromTorch(recWeight.data as Float32Array, recWeight.shape).data, rec.weight.shape));
+    ({ logits, features } = unet.forward(asTensor(tensors.get('expected.x')!) as tf.Tensor5D, { training: true, taps }));
+  });
+
+  test('the full-size model has the reference parameter count (66 modules, 5,906,688 parameters)', () => {
+    const full = new UNet({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }, new Random(0));
+    expect(full.modules).toHaveLength(66);
+    expect(full.parameterCount()).toBe(5_906_688);
+    expect(taps.map((layer: number) => full.channelsOf(layer))).toEqual([16, 32, 64, 128, 128, 256, 128, 64, 32]);
+  });
+
+  test('logits and the nine tapped features match to 1e-4 relative', () => {
+    const errors = [relativeError(logits, tensors.get('expected.logits')!), ...taps.map((layer: number) => relativeError(features.get(layer)!, tensors.get(`expected.feature_${layer}`)!))];
+    expect(Math.max(...errors)).toBeLessThan(1e-4);
+  });
+
+  test('BatchNorm running statistics follow PyTorch (unbiased variance, momentum 0.1)', () => {
+    for (const index of [1, 32, 63]) {
+      const norm = unet.norms.get(index)!;
+      expect(relativeError(norm.runningMean, tensors.get(`model.${index}.running_mean`)!)).toBeLessThan(1e-4);
+      expect(relativeError(norm.runningVar, tensors.get(`model.${index}.running_var`)!)).toBeLessThan(1e-4);
+      expect(norm.batches).toBe(Number(tensors.get(`model.${index}.num_batches_tracked`)!.data[0]));
+    }
+  });
+
+  test('every loss term and gradients of the pretraining objective match', () => {
+    const positions = taps.map((layer: number) => tensors.get(`expected.positions_${layer}`)!.data as Int32Array);
+    const target = asTensor(tensors.get('expected.target')!) as tf.Tensor5D;
+    const x = asTensor(tensors.get('expected.x')!) as tf.Tensor5D;
+    const named = new Map<string, tf.Variable>([
+      ['model.0.weight', unet.weights.get(0)!],
+      ['model.31.weight', unet.weights.get(31)!],
+      ['model.65.weight', unet.weights.get(65)!],
+      ['model.1.weight', unet.norms.get(1)!.gamma!],
+      ['netF.mlp_0.0.weight', heads[0].projector[0].weight],
+      ['netF.pred_8.3.bias', heads[8].predictor[1].bias!],
+    ]);
+    const terms = new Map<string, number>();
+    const { grads } = tf.variableGrads(() => {
+      const forward = unet.forward(x, { training: true, taps });
+      const objective = pretrainObjective(
+        { taps, features: forward.features, logits: forward.logits, target, heads, reconstructionHead: rec, positions, training: true },
+        REFERENCE_WEIGHTS,
+      );
+      for (const [name, value] of objective.terms) terms.set(name, value.dataSync()[0]);
+      return objective.total;
+    }, [...named.values()]);
+    const termErrors = Object.entries<number>(reference.losses)
+      .filter(([name]) => name !== 'dice_ce' && name !== 'consistency')
+      // similarity terms are means of cosines (scale 1) that sit near 0 at init: absolute error there
+      .map(([name, want]) => [name, Math.abs(terms.get(name)! - want) / Math.max(1, Math.abs(want))] as const);
+    expect(termErrors.filter(([, error]) => !(error < 1e-4))).toEqual([]);
+    expect(termErrors).toHaveLength(20 - 2);
+    const gradientErrors = [...named].map(([name, variable]) => {
+      const want = tensors.get(`expected.grad.${name}`)!;
+      const got = grads[variable.name].dataSync() as Float32Array;
+      if (want.shape.length === 5) return [name, relativeError(got, convFromTorch(want.data as Float32Array, want.shape).data)] as const;
+      if (want.shape.length === 2) return [name, relativeError(transpose2d(got, [want.shape[1], want.shape[0]]).data, want)] as const;
+      return [name, relativeError(got, want)] as const;
+    });
+    // The total includes Lrec, whose gradient differs by 1e-3 between PyTorch's own float32 and
+    // float64 runs (measured with a float64 copy of this script): the reference is exact to about that.
+    expect(gradientErrors.filter(([, error]) => !(error < 2e-3))).toEqual([]);
+  });
+
+  test('Dice+CE and the consistency loss match MONAI as the reference uses it', () => {
+    const labels = asTensor(tensors.get('expected.labels')!);
+    expect(Math.abs(diceCrossEntropy(logits, labels).dataSync()[0] - reference.losses.dice_ce)).toBeLessThan(1e-4);
+    expect(Math.abs(consistencyLoss(logits).dataSync()[0] - reference.losses.consistency)).toBeLessThan(1e-4);
+  });
+
+  test('a checkpoint round trip through safetensors gives identical outputs', () => {
+    const bytes = encodeSafetensors(new Map([...unetTensors(unet), ...headTensors(heads[0])]), { config: JSON.stringify(reference.config) });
+    const { tensors: back, metadata } = decodeSafetensors(bytes, 'memory');
+    expect(JSON.parse(metadata.config)).toEqual(reference.config);
+    const copy = new UNet(unet.config, new Random(99));
+    loadUnetTensors(copy, back, 'memory', new Random(0));
+    const x = asTensor(tensors.get('expected.x')!) as tf.Tensor5D;
+    const a = unet.forward(x, { training: false }).logits.dataSync();
+    const b = copy.forward(x, { training: false }).logits.dataSync();
+    expect(relativeError(b as Float32Array, a as Float32Array)).toBe(0);
+  });
+
+  test('a checkpoint that does not fit lists every mismatch; only the output head may differ', () => {
+    const moreClasses = new UNet({ ...unet.config, outputClasses: classes + 2 }, new Random(3));
+    expect(loadUnetTensors(moreClasses, tensors, 'reference', new Random(4))).toEqual({ reinitialisedHead: true });
+    const wider = new UNet({ ...unet.config, baseWidth: ngf * 2 }, new Random(3));
+    let message = '';
+    try {
+      loadUnetTensors(wider, tensors, 'ckpt.safetensors', new Random(4));
+    } catch (error) {
+      expect(error).toBeInstanceOf(InputError);
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^ckpt.safetensors: does not match the model:\n {2}model.0.weight: shape \[4,1,3,3,3\] in the file, \[8,1,3,3,3\] in the model/);
+  });
+
+  test('shapes not divisible by 2^depth are refused with the rule', () => {
+    expect(() => unet.forward(tf.zeros([1, 24, 32, 32, 1]) as tf.Tensor5D, { training: false })).toThrow('input shape 24×32×32 is not divisible by 16: the U-Net pools 4 times');
+  });
+});
+
+describe('conv3d against the stock tfjs kernel', () => {
+  test.each([
+    [1, 5, 4, 3, 2, 3],
+    [2, 6, 5, 7, 3, 4],
+    [1, 2, 3, 4, 1, 2],
+    [1, 8, 8, 8, 16, 8],
+  ])('shape %i×%i×%i×%i×%i → %i: forward and both gradients to 1e-4 relative', async (n, d, h, w, cin, cout) => {
+    await tf.setBackend('cpu');
+    try {
+      const x = tf.randomNormal([n, d, h, w, cin], 0, 1, 'float32', 1) as tf.Tensor5D;
+      const k = tf.randomNormal([3, 3, 3, cin, cout], 0, 1, 'float32', 2) as tf.Tensor5D;
+      const g = tf.randomNormal([n, d, h, w, cout], 0, 1, 'float32', 3);
+      const ours = tf.grads((a: tf.Tensor, b: tf.Tensor) => conv3dReflect(a as tf.Tensor5D, b as tf.Tensor5D).mul(g).sum())([x, k]);
+      const stock = tf.grads((a: tf.Tensor, b: tf.Tensor) => conv3dReflectStock(a as tf.Tensor5D, b as tf.Tensor5D).mul(g).sum())([x, k]);
+      expect(relativeError(conv3dReflect(x, k), conv3dReflectStock(x, k).dataSync() as Float32Array)).toBeLessThan(1e-4);
+      expect(relativeError(ours[0], stock[0].dataSync() as Float32Array)).toBeLessThan(1e-4);
+      expect(relativeError(ours[1], stock[1].dataSync() as Float32Array)).toBeLessThan(1e-4);
+    } finally {
+      await initBackend('wasm');
+    }
+  });
+});

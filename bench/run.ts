@@ -2,6 +2,7 @@
 const benches: Record<string, () => Promise<unknown>> = {
   evaluate: () => import('./evaluate.js'),
   synth: () => import('./synth.js'),
+  model: () => import('./model.js'),
 };
 const name = process.argv[2];
 if (!name || !benches[name]) {

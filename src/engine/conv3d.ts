@@ -6,11 +6,13 @@ import { customOp } from './ops.js';
  * no bias: x [N, D, H, W, Cin], w [3, 3, 3, Cin, Cout] → [N, D, H, W, Cout].
  *
  * On the wasm and cpu back ends tfjs's conv3d kernels run at 0.3 GFLOP/s and the wasm input gradient
- * is wrong (../shared/DESIGN.md), so this is a vol2col convolution: a column matrix with one row per
- * output voxel and the 27·Cin reflected neighbours as columns, times the filter as a [27·Cin, Cout]
- * matrix, in one plain matMul (no transpose flags, which are 20–50× slower on wasm). Gradients:
- * filter = colsᵀ·dy with colsᵀ built directly, input = the full correlation of dy with the flipped
- * kernel, folded back through the reflection. Depth slabs bound every column matrix.
+ * is wrong (../shared/DESIGN.md), so this is a vol2col convolution in plain matMuls (no transpose
+ * flags, which are 20–50× slower on wasm). The column matrix holds, for every voxel, its 9 (kd, kh)
+ * neighbours reflected in z and y (9·Cin columns, a third of full vol2col); one matMul with the
+ * three kw filters side by side [9·Cin, 3·Cout] gives the three x-taps, which are summed with the
+ * x shift and its reflection. Gradients decompose the same way: filter = (shifted dy)ᵀ·cols, input =
+ * the full correlation of dy with the flipped kernel, folded back through the reflection. Depth
+ * slabs bound every column matrix.
  */
 export function conv3dReflect(x: tf.Tensor5D, w: tf.Tensor5D): tf.Tensor5D {
   return customConv(x, w);
@@ -23,7 +25,7 @@ const customConv = customOp<(x: tf.Tensor5D, w: tf.Tensor5D) => tf.Tensor5D>((x:
   save([x, w]);
   const [n, d, h, wd, cin] = x.shape;
   const cout = w.shape[4]!;
-  const value = forward(x.dataSync() as Float32Array, [n, d, h, wd, cin], w.reshape([27 * cin, cout]), cout);
+  const value = forward(x.dataSync() as Float32Array, [n, d, h, wd, cin], w.dataSync() as Float32Array, cout);
   return {
     value: tf.tensor5d(value, [n, d, h, wd, cout]),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -47,157 +49,183 @@ function slabDepth(plane: number, width: number, depth: number): number {
   return Math.max(1, Math.min(depth, Math.floor(COLUMN_BYTES_CAP / (4 * plane * width))));
 }
 
-/** Columns of x for output depths [z0, z1) of batch item b: row = output voxel, col = (kd, kh, kw, c). */
+/**
+ * Columns of x for depths [z0, z1) of batch item b: row = voxel (z, y, x), columns = (kd, kh, c)
+ * of x at (reflect(z+kd−1), reflect(y+kh−1), x): nine contiguous runs of C values per row.
+ */
 function fillColumns(xs: Float32Array, shape: Shape5, b: number, z0: number, z1: number, cols: Float32Array): void {
   const [, d, h, w, c] = shape;
-  const width = 27 * c;
-  let row = 0;
+  const rowBases = new Int32Array(9);
+  let o = 0;
   for (let z = z0; z < z1; z++) {
     for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++, row++) {
-        let col = row * width;
-        for (let kd = -1; kd <= 1; kd++) {
-          const zz = reflect(z + kd, d);
-          for (let kh = -1; kh <= 1; kh++) {
-            const yy = reflect(y + kh, h);
-            const base = (((b * d + zz) * h + yy) * w) * c;
-            for (let kw = -1; kw <= 1; kw++) {
-              const source = base + reflect(x + kw, w) * c;
-              for (let ch = 0; ch < c; ch++) cols[col++] = xs[source + ch];
-            }
-          }
+      for (let kd = 0; kd < 3; kd++) {
+        for (let kh = 0; kh < 3; kh++) rowBases[kd * 3 + kh] = ((b * d + reflect(z + kd - 1, d)) * h + reflect(y + kh - 1, h)) * w * c;
+      }
+      for (let x = 0; x < w; x++) {
+        const offset = x * c;
+        for (let k = 0; k < 9; k++) {
+          const source = rowBases[k] + offset;
+          for (let ch = 0; ch < c; ch++) cols[o++] = xs[source + ch];
         }
       }
     }
   }
 }
 
-function forward(xs: Float32Array, shape: Shape5, filter: tf.Tensor, cout: number): Float32Array {
+/** w [3,3,3,Cin,Cout] as [(kd,kh,c), (kw,o)]: the three kw filters side by side. */
+function filterByKw(w: Float32Array, cin: number, cout: number): Float32Array {
+  const out = new Float32Array(9 * cin * 3 * cout);
+  for (let kd = 0; kd < 3; kd++)
+    for (let kh = 0; kh < 3; kh++)
+      for (let kw = 0; kw < 3; kw++)
+        for (let c = 0; c < cin; c++)
+          for (let o = 0; o < cout; o++) out[((kd * 3 + kh) * cin + c) * 3 * cout + kw * cout + o] = w[((((kd * 3 + kh) * 3 + kw) * cin + c) * cout) + o];
+  return out;
+}
+
+function forward(xs: Float32Array, shape: Shape5, filter: Float32Array, cout: number): Float32Array {
   const [n, d, h, w, cin] = shape;
   const plane = h * w;
-  const width = 27 * cin;
+  const width = 9 * cin;
   const out = new Float32Array(n * d * plane * cout);
   const step = slabDepth(plane, width, d);
   const cols = new Float32Array(step * plane * width);
+  const filters = tf.tensor2d(filterByKw(filter, cin, cout), [width, 3 * cout]);
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < d; z0 += step) {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
       fillColumns(xs, shape, b, z0, z1, cols);
-      const product = tf.tidy(() => tf.matMul(tf.tensor2d(cols.subarray(0, rows * width), [rows, width]), filter as tf.Tensor2D));
-      out.set(product.dataSync() as Float32Array, (b * d + z0) * plane * cout);
+      const product = tf.tidy(() => tf.matMul(tf.tensor2d(cols.subarray(0, rows * width), [rows, width]), filters));
+      const taps = product.dataSync() as Float32Array;
       product.dispose();
+      // y[x] = Σ_kw taps_kw[reflect(x + kw − 1)]
+      let target = (b * d + z0) * plane * cout;
+      for (let line = 0; line < rows; line += w) {
+        for (let x = 0; x < w; x++) {
+          for (let kw = 0; kw < 3; kw++) {
+            const source = (line + reflect(x + kw - 1, w)) * 3 * cout + kw * cout;
+            for (let o = 0; o < cout; o++) out[target + o] += taps[source + o];
+          }
+          target += cout;
+        }
+      }
     }
   }
-  filter.dispose();
+  filters.dispose();
   return out;
 }
 
-/** dW [3,3,3,Cin,Cout] = Σ_slabs colsᵀ · dy, with colsᵀ (col = output voxel) built directly. */
+/**
+ * dW: for each kw, the x-shifted dy (each voxel's gradient moved to the input column it read,
+ * reflection included) transposed, times the columns: [(kw, o), rows]·[rows, (kd, kh, c)].
+ */
 function filterGradient(xs: Float32Array, shape: Shape5, dy: Float32Array, cout: number): tf.Tensor {
   const [n, d, h, w, cin] = shape;
   const plane = h * w;
-  const width = 27 * cin;
+  const width = 9 * cin;
   const step = slabDepth(plane, width, d);
-  const colsT = new Float32Array(width * step * plane);
-  let total: tf.Tensor2D = tf.zeros([width, cout]);
+  const cols = new Float32Array(step * plane * width);
+  const shifted = new Float32Array(3 * cout * step * plane);
+  const total = new Float64Array(3 * cout * width);
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < d; z0 += step) {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
-      let voxel = 0;
-      for (let z = z0; z < z1; z++) {
-        for (let y = 0; y < h; y++) {
-          for (let x = 0; x < w; x++, voxel++) {
-            let k = 0;
-            for (let kd = -1; kd <= 1; kd++) {
-              const zz = reflect(z + kd, d);
-              for (let kh = -1; kh <= 1; kh++) {
-                const base = (((b * d + zz) * h + reflect(y + kh, h)) * w) * cin;
-                for (let kw = -1; kw <= 1; kw++, k++) {
-                  const source = base + reflect(x + kw, w) * cin;
-                  for (let ch = 0; ch < cin; ch++) colsT[(k * cin + ch) * rows + voxel] = xs[source + ch];
-                }
-              }
-            }
+      fillColumns(xs, shape, b, z0, z1, cols);
+      shifted.fill(0, 0, 3 * cout * rows);
+      const start = (b * d + z0) * plane * cout;
+      for (let line = 0; line < rows; line += w) {
+        for (let x = 0; x < w; x++) {
+          const source = start + (line + x) * cout;
+          for (let kw = 0; kw < 3; kw++) {
+            const column = line + reflect(x + kw - 1, w);
+            for (let o = 0; o < cout; o++) shifted[(kw * cout + o) * rows + column] += dy[source + o];
           }
         }
       }
-      const start = (b * d + z0) * plane * cout;
-      const next = tf.tidy(() =>
-        total.add(tf.matMul(tf.tensor2d(colsT.subarray(0, width * rows), [width, rows]), tf.tensor2d(dy.subarray(start, start + rows * cout), [rows, cout]))),
-      ) as tf.Tensor2D;
-      total.dispose();
-      total = next;
+      const product = tf.tidy(() => tf.matMul(tf.tensor2d(shifted.subarray(0, 3 * cout * rows), [3 * cout, rows]), tf.tensor2d(cols.subarray(0, rows * width), [rows, width])));
+      const values = product.dataSync() as Float32Array;
+      product.dispose();
+      for (let i = 0; i < values.length; i++) total[i] += values[i];
     }
   }
-  return total.reshape([3, 3, 3, cin, cout]);
+  const filter = new Float32Array(27 * cin * cout);
+  for (let kd = 0; kd < 3; kd++)
+    for (let kh = 0; kh < 3; kh++)
+      for (let kw = 0; kw < 3; kw++)
+        for (let c = 0; c < cin; c++)
+          for (let o = 0; o < cout; o++) filter[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o] = total[(kw * cout + o) * width + (kd * 3 + kh) * cin + c];
+  return tf.tensor5d(filter, [3, 3, 3, cin, cout]);
 }
 
 /**
- * dx: the gradient w.r.t. the padded input is the full correlation of dy with the flipped kernel,
- * dxp[p] = Σ_k dy[p − k]·w[k] (dy zero outside), built as columns of dy times w as [(k, Cout), Cin];
- * each padded position then adds into the voxel it reflected.
+ * dx: the gradient w.r.t. the padded input is dxp[p] = Σ_k dy[p − k]·w[k] (dy zero outside).
+ * Columns of dy over (kd, kh, o) at padded (zp, yp) and unshifted x, times w as [(kd,kh,o), (kw,c)],
+ * give R; dxp[zp, yp, x + kw] += R_kw[zp, yp, x], and each padded voxel adds into the voxel it reflected.
  */
-function inputGradient(dy: Float32Array, shape: Shape5, w: tf.Tensor, cin: number): tf.Tensor {
-  const [n, d, h, wd, cout] = shape;
-  const [pd, ph, pw] = [d + 2, h + 2, wd + 2];
-  const width = 27 * cout;
-  const filterData = w.dataSync() as Float32Array;
-  // w[kd,kh,kw,c,o] → flipped rows ((kd,kh,kw), o), columns c
-  const flipped = new Float32Array(width * cin);
-  for (let k = 0; k < 27; k++) {
-    for (let c = 0; c < cin; c++) for (let o = 0; o < cout; o++) flipped[(k * cout + o) * cin + c] = filterData[(k * cin + c) * cout + o];
-  }
-  const flippedTensor = tf.tensor2d(flipped, [width, cin]);
-  const dx = new Float32Array(n * d * h * wd * cin);
-  const plane = ph * pw;
+function inputGradient(dy: Float32Array, shape: Shape5, weights: tf.Tensor, cin: number): tf.Tensor {
+  const [n, d, h, w, cout] = shape;
+  const [pd, ph] = [d + 2, h + 2];
+  const width = 9 * cout;
+  const filterData = weights.dataSync() as Float32Array;
+  const flipped = new Float32Array(width * 3 * cin);
+  for (let kd = 0; kd < 3; kd++)
+    for (let kh = 0; kh < 3; kh++)
+      for (let kw = 0; kw < 3; kw++)
+        for (let c = 0; c < cin; c++)
+          for (let o = 0; o < cout; o++) flipped[((kd * 3 + kh) * cout + o) * 3 * cin + kw * cin + c] = filterData[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o];
+  const flippedTensor = tf.tensor2d(flipped, [width, 3 * cin]);
+  const dx = new Float32Array(n * d * h * w * cin);
+  const plane = ph * w;
   const step = slabDepth(plane, width, pd);
   const cols = new Float32Array(step * plane * width);
+  const rowBases = new Int32Array(9);
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < pd; z0 += step) {
       const z1 = Math.min(pd, z0 + step);
       const rows = (z1 - z0) * plane;
       cols.fill(0, 0, rows * width);
-      let row = 0;
+      let o = 0;
       for (let zp = z0; zp < z1; zp++) {
         for (let yp = 0; yp < ph; yp++) {
-          for (let xp = 0; xp < pw; xp++, row++) {
-            let col = row * width;
-            for (let kd = 0; kd < 3; kd++) {
-              const z = zp - kd;
-              for (let kh = 0; kh < 3; kh++) {
-                const y = yp - kh;
-                for (let kw = 0; kw < 3; kw++, col += cout) {
-                  const x = xp - kw;
-                  if (z < 0 || z >= d || y < 0 || y >= h || x < 0 || x >= wd) continue;
-                  const source = (((b * d + z) * h + y) * wd + x) * cout;
-                  for (let o = 0; o < cout; o++) cols[col + o] = dy[source + o];
-                }
-              }
+          for (let kd = 0; kd < 3; kd++) {
+            for (let kh = 0; kh < 3; kh++) {
+              const [z, y] = [zp - kd, yp - kh];
+              rowBases[kd * 3 + kh] = z < 0 || z >= d || y < 0 || y >= h ? -1 : ((b * d + z) * h + y) * w * cout;
+            }
+          }
+          for (let x = 0; x < w; x++) {
+            for (let k = 0; k < 9; k++, o += cout) {
+              if (rowBases[k] < 0) continue;
+              const source = rowBases[k] + x * cout;
+              for (let ch = 0; ch < cout; ch++) cols[o + ch] = dy[source + ch];
             }
           }
         }
       }
       const product = tf.tidy(() => tf.matMul(tf.tensor2d(cols.subarray(0, rows * width), [rows, width]), flippedTensor));
-      const padded = product.dataSync() as Float32Array;
+      const taps = product.dataSync() as Float32Array;
       product.dispose();
-      row = 0;
+      let row = 0;
       for (let zp = z0; zp < z1; zp++) {
         const z = reflect(zp - 1, d);
         for (let yp = 0; yp < ph; yp++) {
-          const y = reflect(yp - 1, h);
-          for (let xp = 0; xp < pw; xp++, row++) {
-            const target = (((b * d + z) * h + y) * wd + reflect(xp - 1, wd)) * cin;
-            const source = row * cin;
-            for (let c = 0; c < cin; c++) dx[target + c] += padded[source + c];
+          const lineBase = ((b * d + z) * h + reflect(yp - 1, h)) * w;
+          for (let x = 0; x < w; x++, row++) {
+            for (let kw = 0; kw < 3; kw++) {
+              const target = (lineBase + reflect(x + kw - 1, w)) * cin;
+              const source = row * 3 * cin + kw * cin;
+              for (let c = 0; c < cin; c++) dx[target + c] += taps[source + c];
+            }
           }
         }
       }
     }
   }
   flippedTensor.dispose();
-  return tf.tensor5d(dx, [n, d, h, wd, cin]);
+  return tf.tensor5d(dx, [n, d, h, w, cin]);
 }
 
 /** The same convolution from tfjs's own ops (reflection by slicing), for the native back end and as a test oracle. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { conv3dSame } from '../engine/conv.js';
+import { conv3dSame, stockKernelsInUse } from '../engine/conv.js';
 import { batchNorm, customOp, dense, type BatchNormState } from '../engine/ops.js';
 import type { Random } from '../runtime/random.js';
 
@@ -32,8 +32,9 @@ function norm1d(channels: number, name: string, affine: boolean): BatchNormState
 }
 
 function apply(linear: Linear, x: tf.Tensor2D): tf.Tensor2D {
-  const y = dense(x, linear.weight as unknown as tf.Tensor2D);
-  return linear.bias ? y.add(linear.bias) : y;
+  const weight = linear.weight as unknown as tf.Tensor2D;
+  const y = stockKernelsInUse() ? tf.matMul(x, weight) : dense(x, weight);
+  return linear.bias ? (y.add(linear.bias) as tf.Tensor2D) : (y as tf.Tensor2D);
 }
 
 /**

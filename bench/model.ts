@@ -1,0 +1,86 @@
+/**
+ * Compute-core bench (issue 5), in one run on the WebAssembly back end:
+ * 1. conv3d forward + both gradients, vol2col vs tfjs's stock kernels (wasm and cpu);
+ * 2. one full pretraining step (U-Net ngf 16, pair of 32³ crops, nine 2048-wide heads, all losses,
+ *    Adam) with longiseg's kernels, with tfjs's stock kernels, and in PyTorch on one thread;
+ * 3. peak memory of a training step on a 64³ pair.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../src/engine/backend.js';
+import { useStockKernels } from '../src/engine/conv.js';
+import { conv3dReflect, conv3dReflectStock } from '../src/engine/conv3d.js';
+import { PretrainModel } from '../src/model/pretrain-model.js';
+import { Random } from '../src/runtime/random.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const only = process.env.BENCH_PART;
+
+function time(run: () => void, repeats = 1): number {
+  run();
+  const start = performance.now();
+  for (let i = 0; i < repeats; i++) run();
+  return (performance.now() - start) / 1000 / repeats;
+}
+
+function convStep(kind: 'ours' | 'stock', shape: number[], cout: number): () => void {
+  const x = tf.randomNormal(shape as [number, number, number, number, number]) as tf.Tensor5D;
+  const w = tf.randomNormal([3, 3, 3, shape[4], cout]) as tf.Tensor5D;
+  const conv = kind === 'ours' ? conv3dReflect : conv3dReflectStock;
+  return () => tf.tidy(() => {
+    const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => conv(a as tf.Tensor5D, b as tf.Tensor5D).sum())([x, w]);
+    gx.dataSync();
+    gw.dataSync();
+  });
+}
+
+async function benchConv(): Promise<void> {
+  for (const [shape, cout] of [[[1, 64, 64, 64, 16], 16], [[1, 16, 16, 16, 64], 64]] as [number[], number][]) {
+    const flops = 3 * 2 * shape.slice(0, 4).reduce((a, b) => a * b) * 27 * shape[4] * cout;
+    await initBackend('wasm');
+    const ours = time(convStep('ours', shape, cout), 2);
+    const stockWasm = time(convStep('stock', shape, cout));
+    await tf.setBackend('cpu');
+    const stockCpu = time(convStep('stock', shape, cout));
+    console.log(
+      `conv3d ${shape.join('×')} → ${cout}, forward + both gradients: longiseg ${ours.toFixed(3)} s (${(flops / ours / 1e9).toFixed(1)} GFLOP/s); ` +
+        `stock wasm ${stockWasm.toFixed(2)} s (${(stockWasm / ours).toFixed(1)}× slower); stock cpu ${stockCpu.toFixed(2)} s (${(stockCpu / ours).toFixed(1)}× slower)`,
+    );
+  }
+}
+
+function trainingStep(size: number, stock: boolean): number {
+  useStockKernels(stock);
+  const random = new Random(0);
+  const model = new PretrainModel({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }, { width: 2048, bottleneck: 512 }, undefined, random);
+  const optimizer = tf.train.adam(2e-4, 0.5, 0.999, 1e-8);
+  const input = tf.randomNormal([2, size, size, size, 1]) as tf.Tensor5D;
+  const seconds = time(() => model.step(input, input, optimizer, 128, random), stock ? 0 : 2);
+  useStockKernels(false);
+  return seconds;
+}
+
+async function benchStep(): Promise<void> {
+  await initBackend('wasm');
+  const ours = trainingStep(32, false);
+  const stock = trainingStep(32, true);
+  const torch = JSON.parse(execFileSync('/usr/bin/python3', [join(root, 'bench', 'pytorch_step.py'), '32', '3'], { encoding: 'utf8' })).seconds_per_step as number;
+  console.log(`pretraining step, pair of 32³, ngf 16, nine 2048-wide heads, all losses, Adam:`);
+  console.log(`  longiseg (wasm): ${ours.toFixed(2)} s; stock tfjs kernels (wasm): ${stock.toFixed(2)} s (${(stock / ours).toFixed(1)}× slower); PyTorch 1 thread: ${torch.toFixed(2)} s (longiseg/PyTorch ${(ours / torch).toFixed(2)}×)`);
+}
+
+async function benchMemory(): Promise<void> {
+  await initBackend('wasm');
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  const seconds = trainingStep(64, false);
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  console.log(`training step on a 64³ pair: ${seconds.toFixed(1)} s, peak RSS ${(peak / 2 ** 30).toFixed(2)} GiB, tfjs tensors ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MiB after the step`);
+}
+
+if (!only || only === 'conv') await benchConv();
+if (!only || only === 'step') await benchStep();
+if (!only || only === 'memory') await benchMemory();

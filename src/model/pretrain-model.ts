@@ -1,0 +1,51 @@
+import * as tf from '@tensorflow/tfjs';
+import { pretrainObjective, REFERENCE_TAPS, REFERENCE_WEIGHTS, type PretrainWeights } from '../losses/pretrain.js';
+import type { Random } from '../runtime/random.js';
+import { ProjectionHead, ReconstructionHead, samplePositions, type HeadConfig } from './heads.js';
+import { UNet, type UNetConfig } from './unet.js';
+
+/** Everything pretraining optimises: the U-Net, one projection head per tapped layer, netRec. */
+export class PretrainModel {
+  readonly unet: UNet;
+  readonly heads: ProjectionHead[];
+  readonly reconstruction: ReconstructionHead;
+
+  constructor(
+    config: UNetConfig,
+    heads: HeadConfig,
+    readonly taps: number[] = REFERENCE_TAPS,
+    random: Random,
+  ) {
+    this.unet = new UNet(config, random);
+    this.heads = taps.map((layer, k) => new ProjectionHead(this.unet.channelsOf(layer), heads, random, `netF.mlp_${k}`, `netF.pred_${k}`));
+    this.reconstruction = new ReconstructionHead(config.outputClasses, config.inputChannels, random);
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.unet.trainableVariables(), ...this.heads.flatMap((h) => h.trainableVariables()), this.reconstruction.weight];
+  }
+
+  /**
+   * One optimiser step on a pair: `input` and `target` are [2·bs, D, H, W, C] with timepoint A in the
+   * first half. Patch positions are drawn afresh per layer. Returns every loss term.
+   */
+  step(input: tf.Tensor5D, target: tf.Tensor5D, optimizer: tf.Optimizer, patches: number, random: Random, weights: PretrainWeights = REFERENCE_WEIGHTS): Map<string, number> {
+    const values = new Map<string, number>();
+    tf.tidy(() => {
+      optimizer.minimize(() => {
+        const { logits, features } = this.unet.forward(input, { training: true, taps: this.taps });
+        const positions = this.taps.map((layer) => {
+          const [, d, h, w] = features.get(layer)!.shape;
+          return samplePositions(d * h * w, patches, random);
+        });
+        const { total, terms } = pretrainObjective(
+          { taps: this.taps, features, logits, target, heads: this.heads, reconstructionHead: this.reconstruction, positions, training: true },
+          weights,
+        );
+        for (const [name, value] of terms) values.set(name, value.dataSync()[0]);
+        return total;
+      }, false, this.trainableVariables());
+    });
+    return values;
+  }
+}

@@ -111,13 +111,16 @@ export function concatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
   return joined.reshape([n, d, h, w, a.shape[4] + b.shape[4]]);
 }
 
-/** x·W with a gradient of plain matMuls on explicit transposes (the wasm matMul is slow with transpose flags). */
+/**
+ * x·W with a gradient of plain matMuls on explicit transposes (the wasm matMul is slow with transpose
+ * flags): dX = (W·dYᵀ)ᵀ and dW = Xᵀ·dY transpose only row-sized tensors, never the weight.
+ */
 export const dense = customOp<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
     value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
     gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => [
-      tf.matMul(dy as tf.Tensor2D, tf.transpose(ws as tf.Tensor2D)),
+      tf.transpose(tf.matMul(ws as tf.Tensor2D, tf.transpose(dy as tf.Tensor2D))),
       tf.matMul(tf.transpose(xs as tf.Tensor2D), dy as tf.Tensor2D),
     ],
   };
@@ -256,4 +259,11 @@ function plainNorm(x: tf.Tensor): NormOutput {
   });
   const y = op(x);
   return { y, ...stats! };
+}
+
+/** A variable from an initial value; tf.variable copies its argument, so the initial tensor is freed. */
+export function variableFrom(initial: tf.Tensor, trainable = true): tf.Variable {
+  const variable = tf.variable(initial, trainable);
+  initial.dispose();
+  return variable;
 }

@@ -36,15 +36,21 @@ export function varianceLoss(z: tf.Tensor2D, eta = 1, epsilon = 1e-4): tf.Scalar
   return hinge(parts[0]).add(hinge(parts[1])).mul(0.5) as tf.Scalar;
 }
 
-/** LC of one layer (§3.3): Σ_{u≠v} Cov[u,v]² / width per timepoint, summed over A and B. */
+/**
+ * LC of one layer (§3.3): Σ_{u≠v} Cov[u,v]² / width per timepoint, summed over A and B.
+ * Computed without the width×width covariance: ‖XᵀX‖²_F = ‖XXᵀ‖²_F (an n×n Gram matrix of the
+ * n sampled rows) and the diagonal is the per-channel variance.
+ */
 export function covarianceLoss(z: tf.Tensor2D): tf.Scalar {
   const half = z.shape[0] / 2;
   const width = z.shape[1];
   const parts = tf.split(z, [half, half], 0) as tf.Tensor2D[];
   const offDiagonal = (x: tf.Tensor2D) => {
+    const n = x.shape[0];
     const centred = x.sub(x.mean(0)) as tf.Tensor2D;
-    const cov = dense(tf.transpose(centred), centred).div(x.shape[0] - 1);
-    return cov.square().sum().sub(cov.mul(tf.eye(width)).square().sum()).div(width);
+    const frobenius = dense(centred, tf.transpose(centred)).square().sum().div((n - 1) ** 2);
+    const diagonal = centred.square().sum(0).div(n - 1).square().sum();
+    return frobenius.sub(diagonal).div(width);
   };
   return offDiagonal(parts[0]).add(offDiagonal(parts[1])) as tf.Scalar;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv3dSame, stockKernelsInUse } from '../engine/conv.js';
-import { batchNorm, customOp, dense, type BatchNormState } from '../engine/ops.js';
+import { batchNorm, customOp, dense, variableFrom, type BatchNormState } from '../engine/ops.js';
 import type { Random } from '../runtime/random.js';
 
 export interface HeadConfig {
@@ -16,17 +16,17 @@ interface Linear {
 }
 
 function kaimingLinear(inputs: number, outputs: number, random: Random, name: string, bias = false): Linear {
-  const weight = tf.variable(tf.randomNormal([inputs, outputs], 0, Math.sqrt(2 / inputs), 'float32', random.uint32()), true);
-  return { weight, bias: bias ? tf.variable(tf.zeros([outputs]), true) : undefined };
+  const weight = variableFrom(tf.randomNormal([inputs, outputs], 0, Math.sqrt(2 / inputs), 'float32', random.uint32()), true);
+  return { weight, bias: bias ? variableFrom(tf.zeros([outputs]), true) : undefined };
 }
 
 /** BatchNorm1d with PyTorch's default init (γ = 1, β = 0): the reference's init skips 1d norms. */
 function norm1d(channels: number, name: string, affine: boolean): BatchNormState {
   return {
-    gamma: affine ? tf.variable(tf.ones([channels]), true) : undefined,
-    beta: affine ? tf.variable(tf.zeros([channels]), true) : undefined,
-    runningMean: tf.variable(tf.zeros([channels]), false),
-    runningVar: tf.variable(tf.ones([channels]), false),
+    gamma: affine ? variableFrom(tf.ones([channels]), true) : undefined,
+    beta: affine ? variableFrom(tf.zeros([channels]), true) : undefined,
+    runningMean: variableFrom(tf.zeros([channels]), false),
+    runningVar: variableFrom(tf.ones([channels]), false),
     batches: 0,
   };
 }
@@ -81,7 +81,7 @@ export class ReconstructionHead {
   readonly weight: tf.Variable;
 
   constructor(classes: number, channels: number, random: Random) {
-    this.weight = tf.variable(tf.randomNormal([3, 3, 3, classes, channels], 0, Math.sqrt(2 / (27 * classes)), 'float32', random.uint32()), true);
+    this.weight = variableFrom(tf.randomNormal([3, 3, 3, classes, channels], 0, Math.sqrt(2 / (27 * classes)), 'float32', random.uint32()), true);
   }
 
   apply(logits: tf.Tensor5D): tf.Tensor5D {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { pretrainObjective, REFERENCE_TAPS, REFERENCE_WEIGHTS, type PretrainWeights } from '../losses/pretrain.js';
 import type { Random } from '../runtime/random.js';
+import type { HostAdam } from '../train/adam.js';
 import { ProjectionHead, ReconstructionHead, samplePositions, type HeadConfig } from './heads.js';
 import { UNet, type UNetConfig } from './unet.js';
 
@@ -29,10 +30,9 @@ export class PretrainModel {
    * One optimiser step on a pair: `input` and `target` are [2·bs, D, H, W, C] with timepoint A in the
    * first half. Patch positions are drawn afresh per layer. Returns every loss term.
    */
-  step(input: tf.Tensor5D, target: tf.Tensor5D, optimizer: tf.Optimizer, patches: number, random: Random, weights: PretrainWeights = REFERENCE_WEIGHTS): Map<string, number> {
+  step(input: tf.Tensor5D, target: tf.Tensor5D, optimizer: HostAdam, patches: number, random: Random, weights: PretrainWeights = REFERENCE_WEIGHTS): Map<string, number> {
     const values = new Map<string, number>();
-    tf.tidy(() => {
-      optimizer.minimize(() => {
+    const { value, grads } = tf.variableGrads(() => {
         const { logits, features } = this.unet.forward(input, { training: true, taps: this.taps });
         const positions = this.taps.map((layer) => {
           const [, d, h, w] = features.get(layer)!.shape;
@@ -42,10 +42,11 @@ export class PretrainModel {
           { taps: this.taps, features, logits, target, heads: this.heads, reconstructionHead: this.reconstruction, positions, training: true },
           weights,
         );
-        for (const [name, value] of terms) values.set(name, value.dataSync()[0]);
+        for (const [name, term] of terms) values.set(name, term.dataSync()[0]);
         return total;
-      }, false, this.trainableVariables());
-    });
+    }, optimizer.variables);
+    value.dispose();
+    optimizer.apply(grads);
     return values;
   }
 }

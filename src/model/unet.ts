@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv3dSame } from '../engine/conv.js';
-import { batchNorm, concatChannels, maxPool2, upsampleNearest2, type BatchNormState } from '../engine/ops.js';
+import { batchNorm, concatChannels, maxPool2, upsampleNearest2, variableFrom, type BatchNormState } from '../engine/ops.js';
 import { Random } from '../runtime/random.js';
 
 export interface UNetConfig {
@@ -74,13 +74,13 @@ export class UNet {
       const seed = random.uint32();
       if (module.kind === 'conv') {
         const std = Math.sqrt(2 / (27 * module.inChannels));
-        this.weights.set(index, tf.variable(tf.randomNormal([3, 3, 3, module.inChannels, module.outChannels], 0, std, 'float32', seed), true));
+        this.weights.set(index, variableFrom(tf.randomNormal([3, 3, 3, module.inChannels, module.outChannels], 0, std, 'float32', seed), true));
       } else if (module.kind === 'bn') {
         this.norms.set(index, {
-          gamma: tf.variable(tf.randomNormal([module.channels], 1, 0.02, 'float32', seed), true),
-          beta: tf.variable(tf.zeros([module.channels]), true),
-          runningMean: tf.variable(tf.zeros([module.channels]), false),
-          runningVar: tf.variable(tf.ones([module.channels]), false),
+          gamma: variableFrom(tf.randomNormal([module.channels], 1, 0.02, 'float32', seed), true),
+          beta: variableFrom(tf.zeros([module.channels]), true),
+          runningMean: variableFrom(tf.zeros([module.channels]), false),
+          runningVar: variableFrom(tf.ones([module.channels]), false),
           batches: 0,
         });
       }

@@ -1,0 +1,71 @@
+import * as tf from '@tensorflow/tfjs';
+
+export interface AdamOptions {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+/** The reference's optimiser settings: Adam, lr 2e-4, β1 0.5 (the code's default), β2 0.999, eps 1e-8. */
+export const REFERENCE_ADAM: AdamOptions = { learningRate: 2e-4, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
+
+/**
+ * Adam (PyTorch's update: m̂/(√v̂ + ε) with bias corrections) whose moments live in JS memory.
+ * The wasm heap tops out near 2 GB and the reference's nine 2048-wide heads hold 96 M parameters:
+ * with tfjs's optimiser, weights, gradients and two moments would not fit. Here only the weights
+ * (and, during a step, the gradients) are tensors.
+ */
+export class HostAdam {
+  private readonly first: Float32Array[];
+  private readonly second: Float32Array[];
+  private steps = 0;
+
+  constructor(
+    readonly variables: tf.Variable[],
+    public options: AdamOptions = REFERENCE_ADAM,
+  ) {
+    this.first = variables.map((v) => new Float32Array(v.size));
+    this.second = variables.map((v) => new Float32Array(v.size));
+  }
+
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  /** Applies gradients (keyed by variable name, as tf.variableGrads returns them) and disposes them. */
+  apply(gradients: tf.NamedTensorMap): void {
+    this.steps += 1;
+    const { learningRate, beta1, beta2, epsilon } = this.options;
+    const correction1 = 1 - beta1 ** this.steps;
+    const correction2 = 1 - beta2 ** this.steps;
+    this.variables.forEach((variable, index) => {
+      const gradient = gradients[variable.name];
+      if (!gradient) return;
+      const g = gradient.dataSync() as Float32Array;
+      gradient.dispose();
+      const weights = Float32Array.from(variable.dataSync() as Float32Array);
+      const m = this.first[index];
+      const v = this.second[index];
+      for (let i = 0; i < g.length; i++) {
+        m[i] = beta1 * m[i] + (1 - beta1) * g[i];
+        v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+        weights[i] -= (learningRate * (m[i] / correction1)) / (Math.sqrt(v[i] / correction2) + epsilon);
+      }
+      const updated = tf.tensor(weights, variable.shape);
+      variable.assign(updated);
+      updated.dispose();
+    });
+  }
+
+  /** Moments and step count, for checkpoints that resume. */
+  state(): { steps: number; first: Float32Array[]; second: Float32Array[] } {
+    return { steps: this.steps, first: this.first, second: this.second };
+  }
+
+  restore(state: { steps: number; first: Float32Array[]; second: Float32Array[] }): void {
+    this.steps = state.steps;
+    state.first.forEach((m, i) => this.first[i].set(m));
+    state.second.forEach((v, i) => this.second[i].set(v));
+  }
+}

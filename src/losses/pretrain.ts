@@ -15,6 +15,8 @@ export interface PretrainWeights {
   /** β and the (encoder, decoder) layer ids whose projections must be orthogonal. */
   orthogonality: number;
   orthogonalPair?: [number, number];
+  /** The code squares the cosine (default); the paper's Eq. 2 uses it plainly. */
+  orthogonalitySquared?: boolean;
   /** α. */
   reconstruction: number;
 }
@@ -72,7 +74,7 @@ export function pretrainObjective(inputs: PretrainInputs, weights: PretrainWeigh
     const d = inputs.taps.indexOf(decoder);
     const encoded = inputs.heads[e].project(gatherRows(inputs.features.get(encoder)!, inputs.positions[e]), inputs.training);
     const decoded = inputs.heads[d].project(gatherRows(inputs.features.get(decoder)!, inputs.positions[e]), inputs.training);
-    const ortho = orthogonalityLoss(encoded, decoded);
+    const ortho = orthogonalityLoss(encoded, decoded, weights.orthogonalitySquared ?? true);
     terms.set('ortho', ortho);
     total = total.add(ortho.mul(weights.orthogonality));
   }

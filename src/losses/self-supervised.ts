@@ -55,10 +55,14 @@ export function covarianceLoss(z: tf.Tensor2D): tf.Scalar {
   return offDiagonal(parts[0]).add(offDiagonal(parts[1])) as tf.Scalar;
 }
 
-/** LO (§3.4): mean over rows of the squared cosine between encoder and decoder projections at the same positions. */
-export function orthogonalityLoss(e: tf.Tensor2D, d: tf.Tensor2D): tf.Scalar {
+/**
+ * LO (§3.4): mean over rows of the squared cosine between encoder and decoder projections at the
+ * same positions (the code); `squared: false` gives the paper's plain dot product of unit vectors.
+ */
+export function orthogonalityLoss(e: tf.Tensor2D, d: tf.Tensor2D, squared = true): tf.Scalar {
   const unit = (x: tf.Tensor2D) => x.div(x.norm('euclidean', 1, true).add(1e-7));
-  return unit(e).mul(unit(d)).sum(1).square().mean() as tf.Scalar;
+  const cosine = unit(e).mul(unit(d)).sum(1);
+  return (squared ? cosine.square() : cosine).mean() as tf.Scalar;
 }
 
 /** Lrec (§3.5): mean squared error. */

@@ -1,7 +1,7 @@
 import type { LabelTable } from '../io/labels.js';
 import type { LabelMetrics } from './case.js';
 import type { CaseResult } from './group.js';
-import { describe, type Statistics } from './statistics.js';
+import { describe } from './statistics.js';
 
 export interface LongitudinalRow {
   subject: string;
@@ -50,13 +50,10 @@ export function buildSummary(inputs: SummaryInputs): Record<string, unknown> {
     resampled: c.resampled,
     metrics: Object.fromEntries(c.metrics.map((m) => [String(m.label), caseMetricsJson(m, hdKey)])),
   }));
-  const perLabel: Record<StatName, Record<string, Record<string, number | null>>> = { mean: {}, median: {}, std: {} };
-  const counts: Record<string, Record<string, number>> = {};
-  const pooled: Record<string, number[]> = { Dice: [], IoU: [], [hdKey]: [] };
-  const labelMeans: Record<string, number[]> = { Dice: [], IoU: [], [hdKey]: [] };
-  for (const label of labels) {
-    const entries = cases.map((c) => ({ m: c.metrics.find((m) => m.label === label) ?? absentLabel(label), diagonal: c.diagonalMm }));
-    const series: Record<string, number[]> = {
+  const entriesOf = (label: number) => cases.map((c) => ({ m: c.metrics.find((m) => m.label === label) ?? absentLabel(label), diagonal: c.diagonalMm }));
+  const statistics = labelStatistics(labels, ['Dice', 'IoU', hdKey], (label) => {
+    const entries = entriesOf(label);
+    return {
       Dice: entries.flatMap(({ m }) => (m.dice === null ? [] : [m.dice])),
       IoU: entries.flatMap(({ m }) => (m.iou === null ? [] : [m.iou])),
       [hdKey]: entries.flatMap(({ m, diagonal }) => {
@@ -71,34 +68,60 @@ export function buildSummary(inputs: SummaryInputs): Record<string, unknown> {
       vol_pred_mm3: entries.map(({ m }) => m.volPredMm3),
       vol_ref_mm3: entries.map(({ m }) => m.volRefMm3),
     };
-    addStatistics(perLabel, String(label), series);
-    for (const key of Object.keys(pooled)) {
-      pooled[key].push(...series[key]);
-      const mean = describe(series[key]).mean;
-      if (mean !== null) labelMeans[key].push(mean);
-    }
-    counts[String(label)] = {
-      cases: entries.length,
-      dice_undefined: entries.filter(({ m }) => m.dice === null).length,
-      hd_both_empty: entries.filter(({ m }) => m.hdStatus === 'both_empty').length,
-      hd_pred_empty: entries.filter(({ m }) => m.hdStatus === 'pred_empty').length,
-      hd_ref_empty: entries.filter(({ m }) => m.hdStatus === 'ref_empty').length,
-      hd_penalised: entries.filter(({ m }) => m.hdStatus === 'pred_empty' || m.hdStatus === 'ref_empty').length,
-    };
-  }
+  });
+  const counts = Object.fromEntries(
+    labels.map((label) => {
+      const entries = entriesOf(label);
+      const count = (test: (m: LabelMetrics) => boolean) => entries.filter(({ m }) => test(m)).length;
+      return [
+        String(label),
+        {
+          cases: entries.length,
+          dice_undefined: count((m) => m.dice === null),
+          hd_both_empty: count((m) => m.hdStatus === 'both_empty'),
+          hd_pred_empty: count((m) => m.hdStatus === 'pred_empty'),
+          hd_ref_empty: count((m) => m.hdStatus === 'ref_empty'),
+          hd_penalised: count((m) => m.hdStatus === 'pred_empty' || m.hdStatus === 'ref_empty'),
+        },
+      ];
+    }),
+  );
   const summary: Record<string, unknown> = {
     meta: { ...inputs.meta, labels: Object.fromEntries(labels.map((l) => [String(l), inputs.table?.get(l) ?? null])) },
+    ...statistics,
+    counts,
+    metric_per_case: metricPerCase,
+  };
+  if (inputs.longitudinal) summary.longitudinal = longitudinalSummary(inputs.longitudinal, labels);
+  return summary;
+}
+
+/**
+ * mean, median and std per label of every series, and over the foreground for `foregroundKeys`:
+ * foreground_mean is the mean of the per-label means (nnU-Net); foreground_median and
+ * foreground_std pool every (case, label) value.
+ */
+function labelStatistics(labels: number[], foregroundKeys: string[], seriesOf: (label: number) => Record<string, number[]>): Record<string, unknown> {
+  const perLabel: Record<StatName, Record<string, Record<string, number | null>>> = { mean: {}, median: {}, std: {} };
+  const pooled: Record<string, number[]> = Object.fromEntries(foregroundKeys.map((k) => [k, []]));
+  const labelMeans: Record<string, number[]> = Object.fromEntries(foregroundKeys.map((k) => [k, []]));
+  for (const label of labels) {
+    const series = seriesOf(label);
+    const described = mapValues(series, describe);
+    for (const stat of STAT_NAMES) perLabel[stat][String(label)] = mapValues(described, (d) => d[stat]);
+    for (const key of foregroundKeys) {
+      pooled[key].push(...series[key]);
+      if (described[key].mean !== null) labelMeans[key].push(described[key].mean!);
+    }
+  }
+  return {
     foreground_mean: mapValues(labelMeans, (v) => describe(v).mean),
     foreground_median: mapValues(pooled, (v) => describe(v).median),
     foreground_std: mapValues(pooled, (v) => describe(v).std),
     mean: perLabel.mean,
     median: perLabel.median,
     std: perLabel.std,
-    counts,
-    metric_per_case: metricPerCase,
   };
-  if (inputs.longitudinal) summary.longitudinal = longitudinalSummary(inputs.longitudinal, labels);
-  return summary;
 }
 
 function caseMetricsJson(m: LabelMetrics, hdKey: string): Record<string, number | string | null> {
@@ -117,39 +140,19 @@ function caseMetricsJson(m: LabelMetrics, hdKey: string): Record<string, number 
   };
 }
 
-function addStatistics(target: Record<StatName, Record<string, Record<string, number | null>>>, key: string, series: Record<string, number[]>): void {
-  const described: Record<string, Statistics> = mapValues(series, describe);
-  for (const stat of STAT_NAMES) target[stat][key] = mapValues(described, (s) => s[stat]);
-}
-
 function mapValues<V, W>(record: Record<string, V>, f: (value: V) => W): Record<string, W> {
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, f(v)]));
 }
 
 function longitudinalSummary(input: NonNullable<SummaryInputs['longitudinal']>, labels: number[]): Record<string, unknown> {
-  const perLabel: Record<StatName, Record<string, Record<string, number | null>>> = { mean: {}, median: {}, std: {} };
-  const pooled: Record<string, number[]> = { STCS: [], ASPC: [], STCS_ref: [], ASPC_ref: [] };
-  const labelMeans: Record<string, number[]> = { STCS: [], ASPC: [], STCS_ref: [], ASPC_ref: [] };
-  for (const label of labels) {
-    const rows = input.rows.filter((r) => r.label === label);
-    const defined = (pick: (r: LongitudinalRow) => number | null) => rows.map(pick).filter((v): v is number => v !== null);
-    const series = { STCS: defined((r) => r.stcs), ASPC: defined((r) => r.aspc), STCS_ref: defined((r) => r.stcsRef), ASPC_ref: defined((r) => r.aspcRef) };
-    addStatistics(perLabel, String(label), series);
-    for (const key of Object.keys(pooled) as (keyof typeof series)[]) {
-      pooled[key].push(...series[key]);
-      const mean = describe(series[key]).mean;
-      if (mean !== null) labelMeans[key].push(mean);
-    }
-  }
+  const defined = (rows: LongitudinalRow[], pick: (r: LongitudinalRow) => number | null) => rows.map(pick).filter((v): v is number => v !== null);
   return {
     annualized: input.annualized,
     session_pairs: new Set(input.rows.map((r) => `${r.subject}/${r.sessionA}/${r.sessionB}`)).size,
     skipped_subjects: input.skippedSubjects,
-    foreground_mean: mapValues(labelMeans, (v) => describe(v).mean),
-    foreground_median: mapValues(pooled, (v) => describe(v).median),
-    foreground_std: mapValues(pooled, (v) => describe(v).std),
-    mean: perLabel.mean,
-    median: perLabel.median,
-    std: perLabel.std,
+    ...labelStatistics(labels, ['STCS', 'ASPC', 'STCS_ref', 'ASPC_ref'], (label) => {
+      const rows = input.rows.filter((r) => r.label === label);
+      return { STCS: defined(rows, (r) => r.stcs), ASPC: defined(rows, (r) => r.aspc), STCS_ref: defined(rows, (r) => r.stcsRef), ASPC_ref: defined(rows, (r) => r.aspcRef) };
+    }),
   };
 }

@@ -53,10 +53,10 @@ async function benchConv(): Promise<void> {
   }
 }
 
-function trainingStep(size: number, stock: boolean): number {
+function trainingStep(size: number, stock: boolean, width = 2048): number {
   useStockKernels(stock);
   const random = new Random(0);
-  const model = new PretrainModel({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }, { width: 2048, bottleneck: 512 }, undefined, random);
+  const model = new PretrainModel({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }, { width, bottleneck: width / 4 }, undefined, random);
   const optimizer = new HostAdam(model.trainableVariables());
   const input = tf.randomNormal([2, size, size, size, 1]) as tf.Tensor5D;
   const seconds = stock ? time(() => model.step(input, input, optimizer, 128, random), 1, false) : time(() => model.step(input, input, optimizer, 128, random), 2);
@@ -73,14 +73,17 @@ async function benchStep(): Promise<void> {
   console.log(`  longiseg (wasm): ${ours.toFixed(2)} s; stock tfjs kernels (wasm): ${stock.toFixed(2)} s (${(stock / ours).toFixed(1)}× slower); PyTorch 1 thread: ${torch.toFixed(2)} s (longiseg/PyTorch ${(ours / torch).toFixed(2)}×)`);
 }
 
+/** BENCH_WIDTH sets the head width: with 2048 a 64³ pair does not fit the wasm heap (see docs/backends.md). */
 async function benchMemory(): Promise<void> {
   await initBackend('wasm');
+  const width = Number(process.env.BENCH_WIDTH ?? 2048);
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-  const seconds = trainingStep(64, false);
+  const seconds = trainingStep(64, false, width);
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
-  console.log(`training step on a 64³ pair: ${seconds.toFixed(1)} s, peak RSS ${(peak / 2 ** 30).toFixed(2)} GiB, tfjs tensors ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MiB after the step`);
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0;
+  console.log(`training step on a 64³ pair, heads ${width} wide: ${seconds.toFixed(1)} s, peak RSS ${(peak / 2 ** 30).toFixed(2)} GiB, wasm heap ${(heap / 2 ** 30).toFixed(2)} GiB`);
 }
 
 if (!only || only === 'conv') await benchConv();

@@ -85,14 +85,6 @@ export function createVolume<T extends VoxelArray>(data: T, shape: number[], aff
   return { data, shape: [...shape], spacing, affine: affine.map((row) => [...row]), xforms };
 }
 
-/** A new volume with `data` on exactly the grid of `like` (same shape, geometry and header transforms). */
-export function volumeLike<T extends VoxelArray>(like: Grid, data: T, shape: number[] = like.shape): Volume<T> {
-  if (data.length !== voxelCount(shape)) {
-    throw new RangeError(`data holds ${data.length} values but shape ${shape.join('×')} needs ${voxelCount(shape)}`);
-  }
-  return { data, shape: [...shape], spacing: [...like.spacing], affine: like.affine.map((r) => [...r]), xforms: like.xforms };
-}
-
 /** True when two grids have the same shape and affines within `toleranceMm`. */
 export function sameGrid(a: Pick<Volume, 'shape' | 'affine'>, b: Pick<Volume, 'shape' | 'affine'>, toleranceMm = 1e-3): boolean {
   for (let axis = 0; axis < 3; axis++) if (a.shape[axis] !== b.shape[axis]) return false;

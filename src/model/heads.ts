@@ -15,13 +15,13 @@ interface Linear {
   bias?: tf.Variable;
 }
 
-function kaimingLinear(inputs: number, outputs: number, random: Random, name: string, bias = false): Linear {
+function kaimingLinear(inputs: number, outputs: number, random: Random, bias = false): Linear {
   const weight = variableFrom(tf.randomNormal([inputs, outputs], 0, Math.sqrt(2 / inputs), 'float32', random.uint32()), true);
   return { weight, bias: bias ? variableFrom(tf.zeros([outputs]), true) : undefined };
 }
 
 /** BatchNorm1d with PyTorch's default init (γ = 1, β = 0): the reference's init skips 1d norms. */
-function norm1d(channels: number, name: string, affine: boolean): BatchNormState {
+function norm1d(channels: number, affine: boolean): BatchNormState {
   return {
     gamma: affine ? variableFrom(tf.ones([channels]), true) : undefined,
     beta: affine ? variableFrom(tf.zeros([channels]), true) : undefined,
@@ -50,13 +50,13 @@ export class ProjectionHead {
 
   constructor(inputs: number, config: HeadConfig, random: Random, readonly name: string, readonly predictorName: string) {
     this.projector = [
-      kaimingLinear(inputs, config.width, random, `${name}.0`),
-      kaimingLinear(config.width, config.width, random, `${name}.3`),
-      kaimingLinear(config.width, config.width, random, `${name}.6`),
+      kaimingLinear(inputs, config.width, random),
+      kaimingLinear(config.width, config.width, random),
+      kaimingLinear(config.width, config.width, random),
     ];
-    this.projectorNorms = [norm1d(config.width, `${name}.1`, true), norm1d(config.width, `${name}.4`, true), norm1d(config.width, `${name}.7`, false)];
-    this.predictor = [kaimingLinear(config.width, config.bottleneck, random, `${predictorName}.0`), kaimingLinear(config.bottleneck, config.width, random, `${predictorName}.3`, true)];
-    this.predictorNorm = norm1d(config.bottleneck, `${predictorName}.1`, true);
+    this.projectorNorms = [norm1d(config.width, true), norm1d(config.width, true), norm1d(config.width, false)];
+    this.predictor = [kaimingLinear(config.width, config.bottleneck, random), kaimingLinear(config.bottleneck, config.width, random, true)];
+    this.predictorNorm = norm1d(config.bottleneck, true);
   }
 
   project(rows: tf.Tensor2D, training: boolean): tf.Tensor2D {

@@ -6,8 +6,6 @@ export interface ProgressSink {
   advance(count?: number, detail?: string): void;
 }
 
-export const silentProgress: ProgressSink = { advance() {} };
-
 export interface ProgressOptions {
   logger: Logger;
   label: string;
@@ -49,10 +47,6 @@ export class Progress implements ProgressSink {
   succeed(message?: string): void {
     if (this.spinner) this.spinner.succeed(message ?? this.text());
     else this.options.logger.info({ progress: this.options.label, done: this.done, total: this.options.total }, message ?? this.text());
-  }
-
-  fail(message?: string): void {
-    if (this.spinner) this.spinner.fail(message ?? this.text());
   }
 
   private rate(): number {

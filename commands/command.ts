@@ -22,7 +22,11 @@ export function toYargsModule<A>(definition: LongisegCommand<A>, runtime: Comman
     builder: definition.builder,
     handler: async (argv) => {
       const context = createContext(argv, runtime.signal);
-      runtime.finish(await definition.run(argv, context));
+      try {
+        runtime.finish(await definition.run(argv, context));
+      } finally {
+        context.close();
+      }
     },
   };
 }

@@ -35,16 +35,24 @@ export interface RunContext {
   /** Whether progress is shown as a spinner (terminal) or as log lines. */
   interactive: boolean;
   progress(label: string, total: number): Progress;
+  /** Stops every spinner this run started; the command wrapper calls it however the command ends. */
+  close(): void;
 }
 
 export function createContext(args: GlobalArgs, signal: AbortSignal): RunContext {
   const logger = createLogger({ format: args.logFormat, quiet: args.quiet });
   const interactive = process.stderr.isTTY === true && args.logFormat !== 'json' && !args.quiet;
+  const started: Progress[] = [];
   return {
     logger,
     signal,
     interactive,
-    progress: (label, total) => new Progress({ logger, label, total, interactive }),
+    progress: (label, total) => {
+      const progress = new Progress({ logger, label, total, interactive });
+      started.push(progress);
+      return progress;
+    },
+    close: () => started.forEach((progress) => progress.stop()),
   };
 }
 

@@ -24,7 +24,8 @@ export class Progress implements ProgressSink {
   private readonly spinner: Ora | undefined;
 
   constructor(private readonly options: ProgressOptions) {
-    this.spinner = options.interactive ? ora({ text: this.text(), stream: process.stderr }).start() : undefined;
+    // discardStdin would put a terminal in raw mode, turning Ctrl-C into a byte instead of SIGINT
+    this.spinner = options.interactive ? ora({ text: this.text(), stream: process.stderr, discardStdin: false }).start() : undefined;
   }
 
   advance(count = 1, detail?: string): void {
@@ -47,6 +48,11 @@ export class Progress implements ProgressSink {
   succeed(message?: string): void {
     if (this.spinner) this.spinner.succeed(message ?? this.text());
     else this.options.logger.info({ progress: this.options.label, done: this.done, total: this.options.total }, message ?? this.text());
+  }
+
+  /** Stops a spinner still running (a command that failed or was interrupted), leaving its last line. */
+  stop(): void {
+    if (this.spinner?.isSpinning) this.spinner.stopAndPersist();
   }
 
   private rate(): number {

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,4 +53,22 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 export function flat(matrix: number[][]): number[] {
   return matrix.flat();
+}
+
+/** Starts the executable, sends `signal` once it has logged progress, and returns its exit code and stderr. */
+export async function interruptAfterProgress(args: string[], signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'longiseg'), ...args, '--log-format', 'json']);
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      if (stderr.includes('"progress"')) {
+        clearInterval(poll);
+        child.kill(signal);
+        resolve();
+      }
+    }, 20);
+  });
+  return { code: await exited, stderr };
 }

@@ -1,9 +1,9 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { cropOrPad } from '../../src/io/volume.js';
-import { fixture, makeTempDir, python, repoRoot, runCli } from '../helpers.js';
+import { fixture, interruptAfterProgress, makeTempDir, python, runCli } from '../helpers.js';
 
 const expected = JSON.parse(readFileSync(fixture('metrics', 'expected.json'), 'utf8'));
 
@@ -258,19 +258,7 @@ describe('longiseg evaluate: interruption', () => {
         cpSync(fixture('metrics', 'pred', 'fine.nii.gz'), join(pred, `case${n}.nii.gz`));
         cpSync(fixture('metrics', 'ref', 'fine.nii.gz'), join(ref, `case${n}.nii.gz`));
       }
-      const child = spawn(process.execPath, [join(repoRoot, 'bin', 'longiseg'), 'evaluate', '--pred', pred, '--ref', ref, '--workers', '1', '--log-format', 'json']);
-      let stderr = '';
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      await new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
-          if (stderr.includes('"progress"')) {
-            clearInterval(poll);
-            child.kill('SIGTERM');
-            resolve();
-          }
-        }, 20);
-      });
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const { code, stderr } = await interruptAfterProgress(['evaluate', '--pred', pred, '--ref', ref, '--workers', '1'], 'SIGTERM');
       expect(code).toBe(5);
       expect(stderr).toContain('interrupted by SIGTERM');
       expect(readdirSync(pred).filter((f) => !f.endsWith('.nii.gz'))).toEqual([]);

@@ -4,8 +4,7 @@ import { join, relative } from 'node:path';
 import { readNifti } from '../../src/io/nifti.js';
 import { resampleThroughField } from '../../src/io/resample.js';
 import { sessionDice } from '../../src/metrics/longitudinal.js';
-import { spawn } from 'node:child_process';
-import { makeTempDir, repoRoot, runCli, runPythonJson } from '../helpers.js';
+import { interruptAfterProgress, makeTempDir, runCli, runPythonJson } from '../helpers.js';
 
 function hashTree(root: string): Record<string, string> {
   const hashes: Record<string, string> = {};
@@ -158,19 +157,8 @@ describe('longiseg synth', () => {
 
   test('SIGINT mid-run: exit 5, nothing at --out and no staging folder left', async () => {
     const out = join(dir.path, 'interrupted');
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'longiseg'), 'synth', '--out', out, '--subjects', '6', '--sessions', '3', '--workers', '1', '--log-format', 'json']);
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (stderr.includes('"progress"')) {
-          clearInterval(poll);
-          child.kill('SIGINT');
-          resolve();
-        }
-      }, 20);
-    });
-    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(5);
+    const { code, stderr } = await interruptAfterProgress(['synth', '--out', out, '--subjects', '6', '--sessions', '3', '--workers', '1'], 'SIGINT');
+    expect(code).toBe(5);
     expect(stderr).toContain('interrupted by SIGINT');
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir.path).filter((name) => name.startsWith('interrupted'))).toEqual([]);

@@ -47,9 +47,10 @@ export interface PoolOptions<R> {
 export async function runPool<T, R>(tasks: T[], inProcess: (task: T) => Promise<R>, options: PoolOptions<R>): Promise<R[]> {
   const results: R[] = new Array(tasks.length);
   const threads = Math.min(options.workers, tasks.length);
+  throwIfAborted(options.signal);
   if (threads <= 1) {
     for (let i = 0; i < tasks.length; i++) {
-      throwIfAborted(options.signal);
+      if (i > 0) throwIfAborted(options.signal);
       results[i] = await inProcess(tasks[i]);
       options.onResult?.(results[i], i);
     }
@@ -60,8 +61,7 @@ export async function runPool<T, R>(tasks: T[], inProcess: (task: T) => Promise<
     await new Promise<void>((resolve, reject) => {
       let next = 0;
       let finished = 0;
-      const fail = (error: unknown) => reject(error);
-      options.signal?.addEventListener('abort', () => fail(options.signal?.reason ?? new InterruptedError()), { once: true });
+      options.signal?.addEventListener('abort', () => reject(options.signal?.reason ?? new InterruptedError()), { once: true });
       const feed = (worker: Worker) => {
         if (next >= tasks.length) return;
         const id = next++;
@@ -71,13 +71,13 @@ export async function runPool<T, R>(tasks: T[], inProcess: (task: T) => Promise<
         const worker = new Worker(options.workerUrl);
         workers.push(worker);
         worker.on('message', (message: { id: number; result?: R; error?: SerializedError }) => {
-          if (message.error) return fail(deserializeError(message.error));
+          if (message.error) return reject(deserializeError(message.error));
           results[message.id] = message.result as R;
           options.onResult?.(message.result as R, message.id);
           if (++finished === tasks.length) resolve();
           else feed(worker);
         });
-        worker.on('error', fail);
+        worker.on('error', reject);
         feed(worker);
       }
     });

@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../runtime/errors.js';
+import type { HostAdam } from '../train/adam.js';
+import { convFromTorch, convToTorch } from './layout.js';
+import { headTensors, loadHeadTensors, loadUnetTensors, unetTensors } from './checkpoint.js';
+import type { PretrainModel } from './pretrain-model.js';
+import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
+import type { Random } from '../runtime/random.js';
+
+/**
+ * A pretraining checkpoint in one safetensors file: the U-Net under the reference's names
+ * (model.*), the heads (netF.*), netRec, Adam's moments (optimizer.m.i / optimizer.v.i, in the
+ * order of PretrainModel.trainableVariables()) and, in the metadata, the run's config and step.
+ */
+export async function saveTrainingCheckpoint(path: string, model: PretrainModel, optimizer: HostAdam, config: Record<string, unknown>): Promise<void> {
+  const tensors = new Map<string, NamedTensor>([...unetTensors(model.unet), ...model.heads.flatMap((head) => [...headTensors(head)])]);
+  const rec = model.reconstruction.weight;
+  tensors.set('netRec.weight', { dtype: 'F32', ...convToTorch(rec.dataSync() as Float32Array, rec.shape) });
+  const state = optimizer.state();
+  state.first.forEach((m, i) => tensors.set(`optimizer.m.${i}`, { dtype: 'F32', shape: [m.length], data: m }));
+  state.second.forEach((v, i) => tensors.set(`optimizer.v.${i}`, { dtype: 'F32', shape: [v.length], data: v }));
+  await writeSafetensors(path, tensors, {
+    format: 'longiseg-pretrain-1',
+    config: JSON.stringify(config),
+    optimizer: JSON.stringify({ steps: state.steps, ...optimizer.options }),
+  });
+}
+
+/** Restores a model and its optimiser from saveTrainingCheckpoint's file; returns the stored config. */
+export async function loadTrainingCheckpoint(path: string, model: PretrainModel, optimizer: HostAdam, random: Random): Promise<Record<string, unknown>> {
+  const { tensors, metadata } = await readSafetensors(path);
+  if (metadata.format !== 'longiseg-pretrain-1') throw new InputError(path, 'is not a longiseg pretraining checkpoint (no longiseg-pretrain-1 format in its metadata)');
+  loadUnetTensors(model.unet, tensors, path, random);
+  model.heads.forEach((head) => loadHeadTensors(head, tensors, path));
+  const rec = tensors.get('netRec.weight');
+  if (!rec) throw new InputError(path, 'has no netRec.weight');
+  model.reconstruction.weight.assign(tf.tensor(convFromTorch(rec.data as Float32Array, rec.shape).data, model.reconstruction.weight.shape));
+  const sizes = optimizer.variables.map((v) => v.size);
+  const moment = (kind: 'm' | 'v', i: number) => {
+    const tensor = tensors.get(`optimizer.${kind}.${i}`);
+    if (!tensor || tensor.data.length !== sizes[i]) throw new InputError(path, `optimizer.${kind}.${i} is missing or does not match the model's variable ${i} (${sizes[i]} values)`);
+    return tensor.data as Float32Array;
+  };
+  const { steps, ...options } = JSON.parse(metadata.optimizer) as { steps: number } & HostAdam['options'];
+  optimizer.options = options;
+  optimizer.restore({ steps, first: sizes.map((_, i) => moment('m', i)), second: sizes.map((_, i) => moment('v', i)) });
+  return JSON.parse(metadata.config) as Record<string, unknown>;
+}

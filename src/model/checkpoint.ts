@@ -7,39 +7,49 @@ import type { NamedTensor } from './safetensors.js';
 import type { UNet } from './unet.js';
 import type { ProjectionHead } from './heads.js';
 
+/** One tensor of a checkpoint: its name and PyTorch shape, and its data read only on demand. */
+interface Entry {
+  name: string;
+  shape: number[];
+  read: () => NamedTensor;
+}
+
+function toMap(entries: Entry[]): Map<string, NamedTensor> {
+  return new Map(entries.map((entry) => [entry.name, entry.read()]));
+}
+
 /**
  * A U-Net's tensors under the reference's PyTorch names (model.{idx}.weight, .bias, .running_mean,
  * .running_var, .num_batches_tracked) and layouts, so that files move between longiseg and PyTorch.
  */
-export function unetTensors(unet: UNet): Map<string, NamedTensor> {
-  const tensors = new Map<string, NamedTensor>();
-  const f32 = (variable: tf.Variable) => variable.dataSync() as Float32Array;
-  unet.modules.forEach((module, index) => {
+function unetEntries(unet: UNet): Entry[] {
+  return unet.modules.flatMap((module, index): Entry[] => {
     if (module.kind === 'conv') {
       const weight = unet.weights.get(index)!;
-      const { data, shape } = convToTorch(f32(weight), weight.shape);
-      tensors.set(`model.${index}.weight`, { dtype: 'F32', shape, data });
-    } else if (module.kind === 'bn') {
-      addNorm(tensors, `model.${index}`, unet.norms.get(index)!);
+      const [kz, ky, kx, cin, cout] = weight.shape;
+      return [{ name: `model.${index}.weight`, shape: [cout, cin, kx, ky, kz], read: () => ({ dtype: 'F32', ...convToTorch(weight.dataSync() as Float32Array, weight.shape) }) }];
     }
+    return module.kind === 'bn' ? normEntries(`model.${index}`, unet.norms.get(index)!) : [];
   });
-  return tensors;
 }
 
-export function addNorm(tensors: Map<string, NamedTensor>, prefix: string, norm: BatchNormState): void {
-  const vector = (v: tf.Variable): NamedTensor => ({ dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array });
-  if (norm.gamma && norm.beta) {
-    tensors.set(`${prefix}.weight`, vector(norm.gamma));
-    tensors.set(`${prefix}.bias`, vector(norm.beta));
-  }
-  tensors.set(`${prefix}.running_mean`, vector(norm.runningMean));
-  tensors.set(`${prefix}.running_var`, vector(norm.runningVar));
-  tensors.set(`${prefix}.num_batches_tracked`, { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(norm.batches)) });
+export function unetTensors(unet: UNet): Map<string, NamedTensor> {
+  return toMap(unetEntries(unet));
 }
 
-export function linearToTorch(variable: tf.Variable): NamedTensor {
-  const { data, shape } = transpose2d(variable.dataSync() as Float32Array, variable.shape);
-  return { dtype: 'F32', shape, data };
+function normEntries(prefix: string, norm: BatchNormState): Entry[] {
+  const vector = (name: string, v: tf.Variable): Entry => ({ name, shape: v.shape, read: () => ({ dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array }) });
+  return [
+    ...(norm.gamma && norm.beta ? [vector(`${prefix}.weight`, norm.gamma), vector(`${prefix}.bias`, norm.beta)] : []),
+    vector(`${prefix}.running_mean`, norm.runningMean),
+    vector(`${prefix}.running_var`, norm.runningVar),
+    { name: `${prefix}.num_batches_tracked`, shape: [], read: () => ({ dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(norm.batches)) }) },
+  ];
+}
+
+function linearEntry(name: string, variable: tf.Variable): Entry {
+  const [inputs, outputs] = variable.shape as [number, number];
+  return { name, shape: [outputs, inputs], read: () => ({ dtype: 'F32', ...transpose2d(variable.dataSync() as Float32Array, variable.shape) }) };
 }
 
 export interface LoadReport {
@@ -53,17 +63,17 @@ export interface LoadReport {
  * the reference does when it finetunes for another label set.
  */
 export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, source: string, random: Random): LoadReport {
-  const expected = unetTensors(unet);
+  const expected = new Map(unetEntries(unet).map((entry) => [entry.name, entry.shape]));
   const headName = `model.${unet.modules.length - 1}.weight`;
   const problems: string[] = [];
   let reinitialisedHead = false;
   for (const [name, want] of expected) {
     const got = tensors.get(name);
     if (!got) {
-      problems.push(`missing ${name} ${JSON.stringify(want.shape)}`);
-    } else if (JSON.stringify(got.shape) !== JSON.stringify(want.shape)) {
-      if (name === headName && got.shape[1] === want.shape[1]) reinitialisedHead = true;
-      else problems.push(`${name}: shape ${JSON.stringify(got.shape)} in the file, ${JSON.stringify(want.shape)} in the model`);
+      problems.push(`missing ${name} ${JSON.stringify(want)}`);
+    } else if (JSON.stringify(got.shape) !== JSON.stringify(want)) {
+      if (name === headName && got.shape[1] === want[1]) reinitialisedHead = true;
+      else problems.push(`${name}: shape ${JSON.stringify(got.shape)} in the file, ${JSON.stringify(want)} in the model`);
     }
   }
   const unexpected = [...tensors.keys()].filter((name) => name.startsWith('model.') && !expected.has(name));
@@ -107,20 +117,24 @@ export function linearFromTorch(variable: tf.Variable, tensor: NamedTensor): voi
 }
 
 /** A projection head's tensors under netF.mlp_{k}.{j} / netF.pred_{k}.{j} (PyTorch Sequential indices). */
-export function headTensors(head: ProjectionHead): Map<string, NamedTensor> {
-  const tensors = new Map<string, NamedTensor>();
-  [0, 3, 6].forEach((j, n) => tensors.set(`${head.name}.${j}.weight`, linearToTorch(head.projector[n].weight)));
-  [1, 4, 7].forEach((j, n) => addNorm(tensors, `${head.name}.${j}`, head.projectorNorms[n]));
-  tensors.set(`${head.predictorName}.0.weight`, linearToTorch(head.predictor[0].weight));
-  addNorm(tensors, `${head.predictorName}.1`, head.predictorNorm);
-  tensors.set(`${head.predictorName}.3.weight`, linearToTorch(head.predictor[1].weight));
+function headEntries(head: ProjectionHead): Entry[] {
   const bias = head.predictor[1].bias!;
-  tensors.set(`${head.predictorName}.3.bias`, { dtype: 'F32', shape: bias.shape, data: bias.dataSync() as Float32Array });
-  return tensors;
+  return [
+    ...[0, 3, 6].map((j, n) => linearEntry(`${head.name}.${j}.weight`, head.projector[n].weight)),
+    ...[1, 4, 7].flatMap((j, n) => normEntries(`${head.name}.${j}`, head.projectorNorms[n])),
+    linearEntry(`${head.predictorName}.0.weight`, head.predictor[0].weight),
+    ...normEntries(`${head.predictorName}.1`, head.predictorNorm),
+    linearEntry(`${head.predictorName}.3.weight`, head.predictor[1].weight),
+    { name: `${head.predictorName}.3.bias`, shape: bias.shape, read: () => ({ dtype: 'F32', shape: bias.shape, data: bias.dataSync() as Float32Array }) },
+  ];
+}
+
+export function headTensors(head: ProjectionHead): Map<string, NamedTensor> {
+  return toMap(headEntries(head));
 }
 
 export function loadHeadTensors(head: ProjectionHead, tensors: Map<string, NamedTensor>, source: string): void {
-  const missing = [...headTensors(head).keys()].filter((name) => !tensors.has(name));
+  const missing = headEntries(head).map((entry) => entry.name).filter((name) => !tensors.has(name));
   if (missing.length > 0) throw new InputError(source, `does not match the heads: missing ${missing.join(', ')}`);
   [0, 3, 6].forEach((j, n) => linearFromTorch(head.projector[n].weight, tensors.get(`${head.name}.${j}.weight`)!));
   [1, 4, 7].forEach((j, n) => loadNorm(head.projectorNorms[n], `${head.name}.${j}`, tensors));

@@ -1,0 +1,116 @@
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { listNiftiFiles, parseBidsName, stripNiftiExtension } from '../io/bids.js';
+import { InputError, UsageError } from '../runtime/errors.js';
+import type { PredictionCase } from './predict-case.js';
+
+/** A case that cannot be predicted as given (a missing channel); reported, the others go on. */
+export interface CaseProblem {
+  id: string;
+  file: string;
+  problem: string;
+}
+
+export interface CaseList {
+  cases: PredictionCase[];
+  problems: CaseProblem[];
+  /** Whether any input was a BIDS tree (the output is then a BIDS derivative). */
+  bids: boolean;
+}
+
+/**
+ * The cases of the inputs (folders or files), with their output paths under `out`:
+ * - BIDS folders: every sub-*_<first modality> image outside derivatives/, the other channels
+ *   found next to it by suffix; output <entities>_dseg.nii.gz at the same relative place;
+ * - other folders and files: nnU-Net naming, channel k of case X in X_000k.nii.gz (a one-channel
+ *   model also takes plain X.nii.gz); output X.nii.gz.
+ */
+export async function listCases(inputs: string[], out: string, modalities: string[], probabilities: boolean): Promise<CaseList> {
+  const list: CaseList = { cases: [], problems: [], bids: false };
+  for (const input of inputs) {
+    if (!existsSync(input)) throw new InputError(input, 'no such file or folder');
+    const folder = statSync(input).isDirectory();
+    const files = folder ? (await listNiftiFiles(input)).filter((file) => !relative(input, file).split(sep).includes('derivatives')) : [input];
+    const root = folder ? input : dirname(input);
+    if (files.length === 0) throw new InputError(input, 'holds no NIfTI images (.nii, .nii.gz)');
+    const bidsImages = files.filter((file) => isBidsImage(file, modalities[0]));
+    if (bidsImages.length > 0) {
+      list.bids = true;
+      for (const file of bidsImages) addBidsCase(list, file, root, out, modalities, probabilities);
+    } else {
+      addFlatCases(list, files, root, out, modalities.length, probabilities);
+    }
+  }
+  checkOutputs(list.cases);
+  return list;
+}
+
+function isBidsImage(file: string, modality: string): boolean {
+  const entities = parseBidsName(file);
+  return entities.subject !== undefined && entities.suffix === modality;
+}
+
+function addBidsCase(list: CaseList, file: string, root: string, out: string, modalities: string[], probabilities: boolean): void {
+  const stem = stripNiftiExtension(basename(file)).replace(new RegExp(`_${modalities[0]}$`), '');
+  const at = (suffix: string, extension: string) => join(dirname(file), `${stem}_${suffix}${extension}`);
+  const channels: string[] = [file];
+  for (const modality of modalities.slice(1)) {
+    const found = ['.nii.gz', '.nii'].map((extension) => at(modality, extension)).find(existsSync);
+    if (!found) {
+      list.problems.push({ id: stem, file, problem: `has no ${modality} image next to it (${at(modality, '.nii.gz')}); the model takes ${modalities.join(' + ')}` });
+      return;
+    }
+    channels.push(found);
+  }
+  const target = join(out, relative(root, dirname(file)), stem);
+  list.cases.push({ id: stem, channels, output: `${target}_dseg.nii.gz`, probabilities: probabilities ? `${target}_probseg.nii.gz` : undefined });
+}
+
+const CHANNEL_SUFFIX = /_(\d{4})$/;
+
+function addFlatCases(list: CaseList, files: string[], root: string, out: string, channelCount: number, probabilities: boolean): void {
+  const byCase = new Map<string, Map<number, string>>();
+  for (const file of files) {
+    const stem = stripNiftiExtension(relative(root, file));
+    const match = CHANNEL_SUFFIX.exec(stem);
+    if (!match && channelCount > 1) {
+      list.problems.push({ id: stem, file, problem: `has no channel suffix (_0000 … _${String(channelCount - 1).padStart(4, '0')}); the model takes ${channelCount} channels` });
+      continue;
+    }
+    const id = match ? stem.slice(0, -match[0].length) : stem;
+    const channels = byCase.get(id) ?? new Map<number, string>();
+    channels.set(match ? Number(match[1]) : 0, file);
+    byCase.set(id, channels);
+  }
+  for (const [id, channels] of byCase) {
+    const missing = Array.from({ length: channelCount }, (_, k) => k).filter((k) => !channels.has(k));
+    const extra = [...channels.keys()].filter((k) => k >= channelCount);
+    if (missing.length > 0 || extra.length > 0) {
+      const file = [...channels.values()][0];
+      const problem = missing.length > 0 ? `lacks channel ${missing.map((k) => `_${String(k).padStart(4, '0')}`).join(', ')}` : `has channel _${String(extra[0]).padStart(4, '0')} but the model takes ${channelCount}`;
+      list.problems.push({ id, file, problem: `${problem} (case ${id})` });
+      continue;
+    }
+    const target = join(out, id);
+    list.cases.push({
+      id,
+      channels: Array.from({ length: channelCount }, (_, k) => channels.get(k)!),
+      output: `${target}.nii.gz`,
+      probabilities: probabilities ? `${target}_probabilities.nii.gz` : undefined,
+    });
+  }
+}
+
+/** Two cases writing one file, or a case writing over an input, are usage errors. */
+function checkOutputs(cases: PredictionCase[]): void {
+  const inputs = new Set(cases.flatMap((item) => item.channels.map((file) => resolve(file))));
+  const seen = new Map<string, string>();
+  for (const item of cases) {
+    for (const output of [item.output, item.probabilities].filter((p): p is string => p !== undefined)) {
+      if (inputs.has(resolve(output))) throw new UsageError(`the output ${output} would overwrite an input image; choose another --out`);
+      const other = seen.get(resolve(output));
+      if (other) throw new UsageError(`cases ${other} and ${item.id} would both write ${output}; give them different names or predict them separately`);
+      seen.set(resolve(output), item.id);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+import type { Vec3 } from '../io/affine.js';
+import { throwIfAborted } from '../runtime/errors.js';
+import { gaussianImportance, tileOrigins } from './tiles.js';
+
+/**
+ * An image for the network: `data` channel-last with x fastest over the voxels,
+ * index = c + channels·(x + nx·(y + ny·z)) — the memory of a tensor [nz, ny, nx, channels].
+ */
+export interface ChannelImage {
+  data: Float32Array;
+  shape: Vec3;
+  channels: number;
+}
+
+/** Logits of `count` patches laid out [count, pz, py, px, classes] from inputs [count, pz, py, px, channels]. */
+export type PatchPredictor = (patches: Float32Array, count: number, patch: Vec3) => Float32Array | Promise<Float32Array>;
+
+export interface SlidingWindowOptions {
+  patch: Vec3;
+  /** Fraction of a patch shared by neighbouring tiles, in [0, 1). */
+  overlap: number;
+  /** Mirror test-time augmentation: the average over all 8 flips of the three axes. */
+  mirror: boolean;
+  /** Patches per network call. */
+  batch: number;
+  classes: number;
+  signal?: AbortSignal;
+  onPatch?: (done: number, total: number) => void;
+}
+
+/** The eight mirrorings of three axes, as [flipX, flipY, flipZ]. */
+const MIRRORS = Array.from({ length: 8 }, (_, m): [boolean, boolean, boolean] => [(m & 1) !== 0, (m & 2) !== 0, (m & 4) !== 0]);
+
+/**
+ * Whole-image logits by Gaussian-weighted sliding window (nnU-Net's scheme, conventions §1.5):
+ * each tile's logits, averaged over the mirrorings when `mirror` is on, are weighted by the
+ * importance map and summed, then divided by the summed weights. Only a batch of patches is ever
+ * in the network at once; the accumulators are ordinary memory of the image's size.
+ * The image must be at least one patch large along every axis. Returns logits channel-last.
+ */
+export async function slidingWindowLogits(image: ChannelImage, predict: PatchPredictor, options: SlidingWindowOptions): Promise<Float32Array> {
+  const { patch, classes } = options;
+  const channels = image.channels;
+  const importance = gaussianImportance(patch);
+  const origins = tileOrigins(image.shape, patch, options.overlap);
+  const mirrors = options.mirror ? MIRRORS : MIRRORS.slice(0, 1);
+  const jobs = origins.flatMap((origin) => mirrors.map((mirror) => ({ origin, mirror })));
+  const patchVoxels = patch[0] * patch[1] * patch[2];
+  const voxels = image.shape[0] * image.shape[1] * image.shape[2];
+  const sums = new Float32Array(voxels * classes);
+  const weights = new Float32Array(voxels);
+  const share = 1 / mirrors.length;
+
+  for (let start = 0; start < jobs.length; start += options.batch) {
+    throwIfAborted(options.signal);
+    const batch = jobs.slice(start, start + options.batch);
+    const input = new Float32Array(batch.length * patchVoxels * channels);
+    batch.forEach((job, b) => copyPatch(image, job.origin, patch, job.mirror, input.subarray(b * patchVoxels * channels)));
+    const logits = await predict(input, batch.length, patch);
+    batch.forEach((job, b) => {
+      const tile = logits.subarray(b * patchVoxels * classes, (b + 1) * patchVoxels * classes);
+      accumulate(sums, weights, image.shape, classes, tile, job.origin, patch, job.mirror, importance, share);
+    });
+    options.onPatch?.(Math.min(start + options.batch, jobs.length), jobs.length);
+  }
+  for (let v = 0; v < voxels; v++) {
+    const inverse = 1 / weights[v];
+    for (let k = 0; k < classes; k++) sums[v * classes + k] *= inverse;
+  }
+  return sums;
+}
+
+/** Walks a tile: calls visit(image voxel, patch voxel as the network sees it, unmirrored patch voxel). */
+function walkTile(shape: Vec3, origin: Vec3, patch: Vec3, mirror: [boolean, boolean, boolean], visit: (voxel: number, seen: number, plain: number) => void): void {
+  const at = (axis: number, i: number) => (mirror[axis] ? patch[axis] - 1 - i : i);
+  let plain = 0;
+  for (let z = 0; z < patch[2]; z++) {
+    for (let y = 0; y < patch[1]; y++) {
+      const row = origin[0] + shape[0] * (origin[1] + y + shape[1] * (origin[2] + z));
+      const seenRow = patch[0] * (at(1, y) + patch[1] * at(2, z));
+      for (let x = 0; x < patch[0]; x++, plain++) visit(row + x, seenRow + at(0, x), plain);
+    }
+  }
+}
+
+function copyPatch(image: ChannelImage, origin: Vec3, patch: Vec3, mirror: [boolean, boolean, boolean], out: Float32Array): void {
+  const c = image.channels;
+  walkTile(image.shape, origin, patch, mirror, (voxel, seen) => {
+    for (let k = 0; k < c; k++) out[seen * c + k] = image.data[voxel * c + k];
+  });
+}
+
+function accumulate(
+  sums: Float32Array,
+  weights: Float32Array,
+  shape: Vec3,
+  classes: number,
+  logits: Float32Array,
+  origin: Vec3,
+  patch: Vec3,
+  mirror: [boolean, boolean, boolean],
+  importance: Float32Array,
+  share: number,
+): void {
+  walkTile(shape, origin, patch, mirror, (voxel, seen, plain) => {
+    const weight = importance[plain] * share;
+    weights[voxel] += weight;
+    for (let k = 0; k < classes; k++) sums[voxel * classes + k] += weight * logits[seen * classes + k];
+  });
+}
+
+/** Label of the largest logit per voxel (the first on ties, as argmax). */
+export function argmaxLabels(logits: Float32Array, classes: number): Int32Array {
+  const labels = new Int32Array(logits.length / classes);
+  for (let v = 0, base = 0; v < labels.length; v++, base += classes) {
+    let best = 0;
+    for (let k = 1; k < classes; k++) if (logits[base + k] > logits[base + best]) best = k;
+    labels[v] = best;
+  }
+  return labels;
+}
+
+/** Softmax over classes, in place. */
+export function softmaxInPlace(logits: Float32Array, classes: number): Float32Array {
+  for (let base = 0; base < logits.length; base += classes) {
+    let max = -Infinity;
+    for (let k = 0; k < classes; k++) max = Math.max(max, logits[base + k]);
+    let sum = 0;
+    for (let k = 0; k < classes; k++) sum += logits[base + k] = Math.exp(logits[base + k] - max);
+    for (let k = 0; k < classes; k++) logits[base + k] /= sum;
+  }
+  return logits;
+}

@@ -1,0 +1,105 @@
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import { normaliseMinPercentile } from '../../src/data/intensity.js';
+import { initBackend } from '../../src/engine/backend.js';
+import type { Vec3 } from '../../src/io/affine.js';
+import { argmaxLabels, slidingWindowLogits, softmaxInPlace, type PatchPredictor } from '../../src/infer/sliding-window.js';
+import { gaussianImportance, tileStarts } from '../../src/infer/tiles.js';
+import { unetPredictor } from '../../src/infer/unet-predictor.js';
+import { InterruptedError } from '../../src/runtime/errors.js';
+import { Random } from '../../src/runtime/random.js';
+import { fixture, maxAbsDiff } from '../helpers.js';
+import { thresholdLabels, thresholdModel } from './threshold-model.js';
+
+const reference = JSON.parse(readFileSync(fixture('infer', 'reference.json'), 'utf8'));
+
+describe('tiling and weighting against nnU-Net (fixtures from test/reference/make_infer_fixtures.py)', () => {
+  for (const s of reference.steps as { image: Vec3; patch: Vec3; overlap: number; starts: number[][] }[]) {
+    test(`tile starts for image ${s.image.join('×')}, patch ${s.patch.join('×')}, overlap ${s.overlap}`, () => {
+      expect([0, 1, 2].map((axis) => tileStarts(s.image[axis], s.patch[axis], s.overlap))).toEqual(s.starts);
+    });
+  }
+
+  for (const g of reference.gaussian as { patch: Vec3; map: number[] }[]) {
+    test(`importance map ${g.patch.join('×')}`, () => {
+      expect(maxAbsDiff(gaussianImportance(g.patch), g.map) / 10).toBeLessThan(1e-6);
+    });
+  }
+
+  for (const n of reference.normalisation as { input: number[]; output: number[] }[]) {
+    test(`min/99.99th-percentile normalisation of ${n.input.length} values`, () => {
+      expect(maxAbsDiff(normaliseMinPercentile(Float32Array.from(n.input), 99.99), n.output)).toBeLessThan(1e-6);
+    });
+  }
+
+  test('a volume of one value is left as it is', () => {
+    expect([...normaliseMinPercentile(Float32Array.of(3, 3, 3), 99.99)]).toEqual([3, 3, 3]);
+  });
+});
+
+describe('sliding-window stitching', () => {
+  const random = new Random(7);
+  const image = (shape: Vec3, channels = 1) => ({ data: Float32Array.from({ length: shape[0] * shape[1] * shape[2] * channels }, () => random.uniform(0, 1)), shape, channels });
+  const identity: PatchPredictor = (patches) => patches.slice();
+
+  test.each([
+    [[16, 16, 16], [16, 16, 16], false],
+    [[37, 29, 21], [16, 16, 16], false],
+    [[37, 29, 21], [16, 8, 16], true],
+    [[40, 17, 33], [16, 16, 16], true],
+  ] as [Vec3, Vec3, boolean][])('an identity network gives back image %j with patch %j (mirroring %s)', async (shape, patch, mirror) => {
+    const input = image(shape);
+    const logits = await slidingWindowLogits(input, identity, { patch, overlap: 0.5, mirror, batch: 3, classes: 1 });
+    expect(maxAbsDiff(logits, input.data)).toBeLessThan(1e-5); // float32 sums; a misplaced voxel is off by ~0.5
+  });
+
+  test('channel-last classes survive mirroring', async () => {
+    const input = image([20, 18, 16], 3);
+    const logits = await slidingWindowLogits(input, identity, { patch: [16, 16, 16], overlap: 0.25, mirror: true, batch: 2, classes: 3 });
+    expect(maxAbsDiff(logits, input.data)).toBeLessThan(1e-5); // float32 sums; a misplaced voxel is off by ~0.5
+  });
+
+  test('overlapping tiles are mixed by their Gaussian weights', async () => {
+    // image 20 wide, patch 8, overlap 0.5: tiles start at x = 0, 4, 8, 12; each tile answers its own index
+    let call = 0;
+    const tileIndex: PatchPredictor = (_, count, patch) => new Float32Array(count * patch[0] * patch[1] * patch[2]).fill(call++);
+    const logits = await slidingWindowLogits(image([20, 8, 8]), tileIndex, { patch: [8, 8, 8], overlap: 0.5, mirror: false, batch: 1, classes: 1 });
+    const g = (i: number) => Math.exp((-0.5 * (i - 4) ** 2) / 1); // σ = 8/8
+    expect(logits[5]).toBeCloseTo((g(5) * 0 + g(1) * 1) / (g(5) + g(1)), 5);
+    expect(logits[10]).toBeCloseTo((g(6) * 1 + g(2) * 2) / (g(6) + g(2)), 5);
+    expect(logits[19]).toBeCloseTo(3, 6);
+  });
+
+  test('argmax takes the first of equal logits; softmax rows sum to 1', () => {
+    expect([...argmaxLabels(Float32Array.of(1, 3, 3, 0, -1, -2), 3)]).toEqual([1, 0]);
+    const p = softmaxInPlace(Float32Array.of(0, Math.log(3), 5, 5), 2);
+    expect([...p].map((v) => Math.round(v * 1e6) / 1e6)).toEqual([0.25, 0.75, 0.5, 0.5]);
+  });
+
+  test('an interrupted run stops between patches', async () => {
+    const controller = new AbortController();
+    controller.abort(new InterruptedError('SIGTERM'));
+    await expect(slidingWindowLogits(image([16, 16, 16]), identity, { patch: [16, 16, 16], overlap: 0.5, mirror: false, batch: 1, classes: 1, signal: controller.signal })).rejects.toBeInstanceOf(InterruptedError);
+  });
+});
+
+describe('the U-Net through the sliding window', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  test('a threshold network labels every voxel by its intensity, with and without mirroring', async () => {
+    const thresholds = [0.25, 0.5, 0.75];
+    const { unet } = thresholdModel(thresholds);
+    const shape: Vec3 = [35, 18, 20];
+    const random = new Random(3);
+    // intensities on a grid of 1/64 steps, so none lies near a threshold
+    const data = Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => (random.integer(0, 63) + 0.5) / 64);
+    const tensorsBefore = tf.memory().numTensors;
+    for (const mirror of [false, true]) {
+      const logits = await slidingWindowLogits({ data, shape, channels: 1 }, unetPredictor(unet), { patch: [16, 16, 16], overlap: 0.5, mirror, batch: 2, classes: 4 });
+      expect([...argmaxLabels(logits, 4)]).toEqual([...thresholdLabels(data, thresholds)]);
+    }
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  });
+});

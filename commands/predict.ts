@@ -1,0 +1,133 @@
+import { existsSync } from 'node:fs';
+import { access, constants, mkdir } from 'node:fs/promises';
+import type { Argv } from 'yargs';
+import { z } from 'zod';
+import type { Vec3 } from '../src/io/affine.js';
+import { initBackend } from '../src/engine/backend.js';
+import { listCases, type CaseProblem } from '../src/infer/cases.js';
+import { writeDerivativeFiles } from '../src/infer/derivative.js';
+import { predictCase, type PredictionCase } from '../src/infer/predict-case.js';
+import { unetPredictor } from '../src/infer/unet-predictor.js';
+import { loadModel } from '../src/model/model-file.js';
+import { ExitCode, InputError, InterruptedError, UsageError } from '../src/runtime/errors.js';
+import { resolveShard, selectShard } from '../src/runtime/shard.js';
+import type { LongisegCommand } from './command.js';
+import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
+
+export const predictSchema = globalSchema
+  .extend({
+    model: z.string().min(1),
+    input: z.union([z.string().min(1).transform((path) => [path]), z.array(z.string().min(1)).min(1)]),
+    out: z.string().min(1),
+    patch: z.union([z.number().int().positive(), z.string().min(1), z.array(z.number().int().positive()).length(3)]).default(64),
+    overlap: z.number().min(0).lt(1).default(0.5),
+    tta: z.boolean().default(false),
+    probabilities: z.boolean().default(false),
+    batch: z.number().int().positive().default(1),
+    shard: z.string().optional(),
+    continue: z.boolean().default(false),
+    overwrite: z.boolean().default(false),
+  })
+  .strict();
+
+/** 64, "64", "64,80,64" or [64, 80, 64] → [x, y, z], each a multiple of the U-Net's 2^depth. */
+export function parsePatch(value: number | string | number[], multiple: number): Vec3 {
+  const sizes = typeof value === 'number' ? [value] : typeof value === 'string' ? value.split(/[,x×]/).map((s) => Number(s.trim())) : value;
+  const patch = (sizes.length === 1 ? [sizes[0], sizes[0], sizes[0]] : sizes) as Vec3;
+  if (patch.length !== 3 || patch.some((n) => !Number.isInteger(n) || n <= 0 || n % multiple !== 0)) {
+    throw new UsageError(`--patch ${JSON.stringify(value)} must be one size or three (x,y,z), each a positive multiple of ${multiple} (the U-Net pools ${Math.log2(multiple)} times)`);
+  }
+  return patch;
+}
+
+type Entry = { id: string; item?: PredictionCase; problem?: CaseProblem };
+
+export const predictCommand: LongisegCommand<Record<string, unknown>> = {
+  command: 'predict',
+  describe: 'Segment images with a trained model: sliding-window inference to NIfTI label maps',
+  builder: (yargs: Argv<GlobalArgs>) =>
+    yargs
+      .usage('$0 predict --model CKPT --input DIR|FILE... --out DIR [options]')
+      .option('model', { type: 'string', describe: 'A longiseg model (best.safetensors of finetune)' })
+      .option('input', { type: 'string', array: true, describe: 'BIDS folders, folders of images (nnU-Net naming: CASE_0000.nii.gz …) or image files' })
+      .option('out', { type: 'string', describe: 'Output folder; for BIDS inputs a derivative dataset (e.g. study/derivatives/longiseg)' })
+      .option('patch', { type: 'string', describe: 'Sliding-window patch: one size or x,y,z, multiples of 16 for the default U-Net (default 64)' })
+      .option('overlap', { type: 'number', describe: 'Fraction of a patch shared by neighbouring windows, in [0, 1) (default 0.5, as nnU-Net)' })
+      .option('tta', { type: 'boolean', describe: 'Mirror test-time augmentation: average over the 8 flips (8× slower)' })
+      .option('probabilities', { type: 'boolean', describe: 'Also write the class probabilities (4D float, one frame per class)' })
+      .option('batch', { type: 'number', describe: 'Patches per network call (default 1)' })
+      .option('shard', { type: 'string', describe: 'Only cases i, i+n, i+2n, … (i/n, i from 0); default from SLURM_ARRAY_TASK_ID/COUNT when set' })
+      .option('continue', { type: 'boolean', describe: 'Skip cases whose label map exists (outputs are written atomically, so an existing one is complete)' })
+      .option('overwrite', { type: 'boolean', describe: 'Replace existing outputs' })
+      .example('$0 predict --model finetune/best.safetensors --input study/derivatives/registered --out study/derivatives/longiseg', 'a BIDS tree')
+      .example('$0 predict --model best.safetensors --input imagesTs --out predsTs --tta', 'nnU-Net-style folders'),
+  async run(argv, context) {
+    const options = await resolveCommandOptions(predictSchema, argv);
+    if (options.continue && options.overwrite) throw new UsageError('--continue and --overwrite contradict each other; pass one');
+    const shard = resolveShard(options.shard);
+    const model = await loadModel(options.model);
+    const patch = parsePatch(options.patch, 2 ** model.info.unet.depth);
+    await prepareOutputFolder(options.out);
+    const list = await listCases(options.input, options.out, model.info.modalities, options.probabilities);
+    const entries: Entry[] = [...list.cases.map((item) => ({ id: item.id, item })), ...list.problems.map((problem) => ({ id: problem.id, problem }))];
+    entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const mine = selectShard(entries, shard);
+    const done = (item: PredictionCase) => existsSync(item.output) && (!item.probabilities || existsSync(item.probabilities));
+    const existing = mine.filter((entry) => entry.item && done(entry.item));
+    if (existing.length > 0 && !options.continue && !options.overwrite) {
+      throw new UsageError(`${existing.length} of the outputs exist already (${existing[0].item!.output}); pass --continue to skip those cases or --overwrite to replace them`);
+    }
+
+    const backend = await initBackend(options.backend, (message) => context.logger.warn(message));
+    context.logger.info(
+      { backend: backend.name, reason: backend.reason, model: options.model, patch, tta: options.tta, shard: shard?.source },
+      `predict: ${mine.length} of ${entries.length} cases${shard ? ` (${shard.source})` : ''}, patch ${patch.join('×')}, back end ${backend.name} (${backend.reason})`,
+    );
+    if (list.bids) await writeDerivativeFiles(options.out, model.info, options.model);
+    const predict = unetPredictor(model.unet);
+    const progress = context.progress('predict: cases', mine.length);
+    const failed: { id: string; message: string }[] = [];
+    let skipped = 0;
+    for (const entry of mine) {
+      if (entry.problem) {
+        failed.push({ id: entry.id, message: `${entry.problem.file} ${entry.problem.problem}` });
+        context.logger.error({ case: entry.id }, `${entry.id}: ${entry.problem.file} ${entry.problem.problem}`);
+      } else if (options.continue && done(entry.item!)) {
+        skipped += 1;
+      } else {
+        try {
+          await predictCase(model.info, predict, entry.item!, {
+            patch,
+            overlap: options.overlap,
+            mirror: options.tta,
+            batch: options.batch,
+            signal: context.signal,
+            onPatch: (patches, total) => progress.advance(0, `${entry.id}: patch ${patches}/${total}`),
+            onWarning: (message) => context.logger.warn(message),
+          });
+        } catch (error) {
+          if (error instanceof InterruptedError) throw error;
+          const message = (error as Error).message;
+          failed.push({ id: entry.id, message });
+          context.logger.error({ case: entry.id }, `${entry.id}: ${message}`);
+        }
+      }
+      progress.advance(1, entry.id);
+    }
+    const predicted = mine.length - skipped - failed.length;
+    progress.succeed(`predict: ${predicted} cases predicted, ${skipped} skipped (outputs existed), ${failed.length} failed`);
+    if (failed.length === 0) return ExitCode.ok;
+    context.logger.error({ failed }, `failed cases:\n  ${failed.map((f) => `${f.id}: ${f.message}`).join('\n  ')}`);
+    return ExitCode.badInput;
+  },
+};
+
+async function prepareOutputFolder(out: string): Promise<void> {
+  try {
+    await mkdir(out, { recursive: true });
+    await access(out, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(out, `cannot be written as the output folder (${code === 'EACCES' ? 'permission denied' : code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code})`, { cause: error });
+  }
+}

@@ -99,27 +99,30 @@ export class UNet {
   forward(x: tf.Tensor5D, options: { training: boolean; taps?: number[] }): ForwardResult {
     this.checkShape(x.shape);
     const taps = new Set(options.taps ?? []);
+    const keep = new Set([...taps, ...this.modules.flatMap((module) => (module.kind === 'up' ? [module.skipFrom] : []))]);
     const features = new Map<number, tf.Tensor5D>();
     const outputs: tf.Tensor5D[] = [];
     let current = x;
-    this.modules.forEach((module, index) => {
+    const apply = (module: Module, index: number, input: tf.Tensor5D): tf.Tensor5D => {
       switch (module.kind) {
         case 'conv':
-          current = conv3dSame(current, this.weights.get(index) as unknown as tf.Tensor5D);
-          break;
+          return conv3dSame(input, this.weights.get(index) as unknown as tf.Tensor5D);
         case 'bn':
-          current = batchNorm(current, this.norms.get(index)!, options.training);
-          break;
+          return batchNorm(input, this.norms.get(index)!, options.training);
         case 'relu':
-          current = tf.relu(current);
-          break;
+          return tf.relu(input);
         case 'pool':
-          current = maxPool2(current);
-          break;
+          return maxPool2(input);
         case 'up':
-          current = concatChannels(outputs[module.skipFrom], upsampleNearest2(current));
-          break;
+          return concatChannels(outputs[module.skipFrom], upsampleNearest2(input));
       }
+    };
+    this.modules.forEach((module, index) => {
+      const input = current;
+      current = options.training ? apply(module, index, input) : tf.tidy(() => apply(module, index, input));
+      // without a gradient tape nothing needs an activation again unless it is a skip or a tap:
+      // freeing it at once bounds inference memory by about two levels' activations
+      if (!options.training && index > 0 && !keep.has(index - 1)) input.dispose();
       outputs.push(current);
       if (taps.has(index)) features.set(index, current);
     });

@@ -11,7 +11,9 @@ import { pretrainObjective, REFERENCE_WEIGHTS } from '../../src/losses/pretrain.
 import { consistencyLoss, diceCrossEntropy } from '../../src/losses/segmentation.js';
 import { Random } from '../../src/runtime/random.js';
 import { InputError } from '../../src/runtime/errors.js';
-import { fixture } from '../helpers.js';
+import { join } from 'node:path';
+import { loadModel, saveModel } from '../../src/model/model-file.js';
+import { fixture, makeTempDir } from '../helpers.js';
 
 const reference = JSON.parse(readFileSync(fixture('model', 'reference.json'), 'utf8'));
 const { ngf, depth, input_channels, classes, width, bottleneck, taps } = reference.config;
@@ -143,6 +145,25 @@ describe('the U-Net and heads against PyTorch (fixtures from test/reference/make
     const a = unet.forward(x, { training: false }).logits.dataSync();
     const b = copy.forward(x, { training: false }).logits.dataSync();
     expect(relativeError(b as Float32Array, a as Float32Array)).toBe(0);
+  });
+
+  test('evaluation mode (running statistics) matches PyTorch, through a longiseg model file', async () => {
+    const dir = makeTempDir();
+    try {
+      const trained = new UNet(unet.config, new Random(5));
+      loadUnetTensors(trained, tensors, 'reference', new Random(0)); // running statistics as PyTorch left them
+      const info = { unet: unet.config, modalities: ['T1w'], normalisation: { kind: 'min-percentile' as const, upperPercentile: 99.99 } };
+      await saveModel(join(dir.path, 'model.safetensors'), { unet: trained, info });
+      const loaded = await loadModel(join(dir.path, 'model.safetensors'));
+      expect(loaded.info).toEqual(info);
+      const before = tf.memory().numTensors;
+      const logits = tf.tidy(() => loaded.unet.forward(asTensor(tensors.get('expected.x')!) as tf.Tensor5D, { training: false }).logits);
+      expect(relativeError(logits, tensors.get('expected.eval_logits')!)).toBeLessThan(1e-4);
+      logits.dispose();
+      expect(tf.memory().numTensors).toBe(before); // inference frees every activation
+    } finally {
+      dir.remove();
+    }
   });
 
   test('a checkpoint that does not fit lists every mismatch; only the output head may differ', () => {

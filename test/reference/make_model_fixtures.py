@@ -167,6 +167,11 @@ named.update({f'netF.pred_{k}.{n}': p for k, pred in enumerate(predictors) for n
 grads = torch.autograd.grad(total - 10 * recon, [named[n] for n in grad_names], retain_graph=True)
 rec_grad_head = torch.autograd.grad(recon, [named['model.65.weight']])[0]
 
+# evaluation mode (running statistics, as inference uses them) after the training forward moved them
+model.eval()
+with torch.no_grad():
+    eval_logits = forward(x)[0]
+
 # ---- write
 tensors = {}
 to_ours = lambda t: t.detach().permute(0, 4, 3, 2, 1).contiguous().numpy()  # [N,C,x,y,z] -> [N,z,y,x,C]
@@ -183,6 +188,7 @@ tensors['expected.x'] = to_ours(x)
 tensors['expected.target'] = to_ours(target)
 tensors['expected.labels'] = labels.permute(0, 3, 2, 1).contiguous().numpy().astype(np.float32)
 tensors['expected.logits'] = to_ours(logits)
+tensors['expected.eval_logits'] = to_ours(eval_logits)
 for l in TAPS:
     tensors[f'expected.feature_{l}'] = to_ours(feats[l])
     X, Y, Z = feats[l].shape[2:]

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { access, constants, mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
 import { z } from 'zod';
 import type { Vec3 } from '../src/io/affine.js';
@@ -7,6 +8,7 @@ import { initBackend } from '../src/engine/backend.js';
 import { listCases, type CaseProblem } from '../src/infer/cases.js';
 import { writeDerivativeFiles } from '../src/infer/derivative.js';
 import { predictCase, type PredictionCase } from '../src/infer/predict-case.js';
+import { PatchWorkers } from '../src/infer/patch-workers.js';
 import { unetPredictor } from '../src/infer/unet-predictor.js';
 import { loadModel } from '../src/model/model-file.js';
 import { ExitCode, InputError, InterruptedError, UsageError } from '../src/runtime/errors.js';
@@ -19,11 +21,12 @@ export const predictSchema = globalSchema
     model: z.string().min(1),
     input: z.union([z.string().min(1).transform((path) => [path]), z.array(z.string().min(1)).min(1)]),
     out: z.string().min(1),
-    patch: z.union([z.number().int().positive(), z.string().min(1), z.array(z.number().int().positive()).length(3)]).default(64),
+    patch: z.union([z.number().int().positive(), z.string().min(1), z.array(z.number().int().positive()).length(3)]).default(128),
     overlap: z.number().min(0).lt(1).default(0.5),
     tta: z.boolean().default(false),
     probabilities: z.boolean().default(false),
     batch: z.number().int().positive().default(1),
+    workers: z.number().int().positive().optional(),
     shard: z.string().optional(),
     continue: z.boolean().default(false),
     overwrite: z.boolean().default(false),
@@ -51,11 +54,12 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
       .option('model', { type: 'string', describe: 'A longiseg model (best.safetensors of finetune)' })
       .option('input', { type: 'string', array: true, describe: 'BIDS folders, folders of images (nnU-Net naming: CASE_0000.nii.gz …) or image files' })
       .option('out', { type: 'string', describe: 'Output folder; for BIDS inputs a derivative dataset (e.g. study/derivatives/longiseg)' })
-      .option('patch', { type: 'string', describe: 'Sliding-window patch: one size or x,y,z, multiples of 16 for the default U-Net (default 64)' })
+      .option('patch', { type: 'string', describe: 'Sliding-window patch: one size or x,y,z, multiples of 16 for the default U-Net; shrunk to the image when larger (default 128)' })
       .option('overlap', { type: 'number', describe: 'Fraction of a patch shared by neighbouring windows, in [0, 1) (default 0.5, as nnU-Net)' })
       .option('tta', { type: 'boolean', describe: 'Mirror test-time augmentation: average over the 8 flips (8× slower)' })
       .option('probabilities', { type: 'boolean', describe: 'Also write the class probabilities (4D float, one frame per class)' })
       .option('batch', { type: 'number', describe: 'Patches per network call (default 1)' })
+      .option('workers', { type: 'number', describe: 'Threads computing patches in parallel (default: SLURM_CPUS_PER_TASK, else one per CPU; 1 on the tensorflow back end, which threads itself)' })
       .option('shard', { type: 'string', describe: 'Only cases i, i+n, i+2n, … (i/n, i from 0); default from SLURM_ARRAY_TASK_ID/COUNT when set' })
       .option('continue', { type: 'boolean', describe: 'Skip cases whose label map exists (outputs are written atomically, so an existing one is complete)' })
       .option('overwrite', { type: 'boolean', describe: 'Replace existing outputs' })
@@ -77,30 +81,29 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
     if (existing.length > 0 && !options.continue && !options.overwrite) {
       throw new UsageError(`${existing.length} of the outputs exist already (${existing[0].item!.output}); pass --continue to skip those cases or --overwrite to replace them`);
     }
+    const skipped = options.continue ? existing.length : 0;
+    const todo = mine.filter((entry) => !(options.continue && entry.item && done(entry.item)));
 
     const backend = await initBackend(options.backend, (message) => context.logger.warn(message));
+    const workers = Math.min(options.workers ?? (backend.name === 'tensorflow' ? 1 : cpuBudget()), todo.length);
     context.logger.info(
-      { backend: backend.name, reason: backend.reason, model: options.model, patch, tta: options.tta, shard: shard?.source },
-      `predict: ${mine.length} of ${entries.length} cases${shard ? ` (${shard.source})` : ''}, patch ${patch.join('×')}, back end ${backend.name} (${backend.reason})`,
+      { backend: backend.name, reason: backend.reason, workers, model: options.model, patch, tta: options.tta, shard: shard?.source },
+      `predict: ${mine.length} of ${entries.length} cases${shard ? ` (${shard.source})` : ''}, patch ${patch.join('×')}, back end ${backend.name} (${backend.reason}), ${workers} worker threads`,
     );
     if (list.bids) await writeDerivativeFiles(options.out, model.info, options.model);
-    const predict = unetPredictor(model.unet);
-    const progress = context.progress('predict: cases', mine.length);
-    const failed: { id: string; message: string }[] = [];
-    let skipped = 0;
-    for (const entry of mine) {
-      if (entry.problem) {
-        failed.push({ id: entry.id, message: `${entry.problem.file} ${entry.problem.problem}` });
-        context.logger.error({ case: entry.id }, `${entry.id}: ${entry.problem.file} ${entry.problem.problem}`);
-      } else if (options.continue && done(entry.item!)) {
-        skipped += 1;
-      } else {
+    const pool = workers > 1 ? await PatchWorkers.start(options.model, backend.name, workers) : undefined;
+    try {
+      const progress = context.progress('predict: cases', todo.length);
+      const failed: { id: string; message: string }[] = [];
+      for (const entry of todo) {
         try {
-          await predictCase(model.info, predict, entry.item!, {
+          if (entry.problem) throw new InputError(entry.problem.file, entry.problem.problem);
+          await predictCase(model.info, pool?.predict ?? unetPredictor(model.unet), entry.item!, {
             patch,
             overlap: options.overlap,
             mirror: options.tta,
             batch: options.batch,
+            concurrency: pool?.size,
             signal: context.signal,
             onPatch: (patches, total) => progress.advance(0, `${entry.id}: patch ${patches}/${total}`),
             onWarning: (message) => context.logger.warn(message),
@@ -111,16 +114,23 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
           failed.push({ id: entry.id, message });
           context.logger.error({ case: entry.id }, `${entry.id}: ${message}`);
         }
+        progress.advance(1, entry.id);
       }
-      progress.advance(1, entry.id);
+      progress.succeed(`predict: ${todo.length - failed.length} cases predicted, ${skipped} skipped (outputs existed), ${failed.length} failed`);
+      if (failed.length === 0) return ExitCode.ok;
+      context.logger.error({ failed }, `failed cases:\n  ${failed.map((f) => `${f.id}: ${f.message}`).join('\n  ')}`);
+      return ExitCode.badInput;
+    } finally {
+      await pool?.close();
     }
-    const predicted = mine.length - skipped - failed.length;
-    progress.succeed(`predict: ${predicted} cases predicted, ${skipped} skipped (outputs existed), ${failed.length} failed`);
-    if (failed.length === 0) return ExitCode.ok;
-    context.logger.error({ failed }, `failed cases:\n  ${failed.map((f) => `${f.id}: ${f.message}`).join('\n  ')}`);
-    return ExitCode.badInput;
   },
 };
+
+/** CPUs this job may use: SLURM's allocation when inside a job, else the machine's. */
+function cpuBudget(): number {
+  const slurm = Number(process.env.SLURM_CPUS_PER_TASK);
+  return Number.isInteger(slurm) && slurm > 0 ? slurm : availableParallelism();
+}
 
 async function prepareOutputFolder(out: string): Promise<void> {
   try {

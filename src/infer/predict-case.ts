@@ -21,6 +21,8 @@ export interface CaseOptions {
   overlap: number;
   mirror: boolean;
   batch: number;
+  /** Network calls in flight at once (with a PatchWorkers predictor). */
+  concurrency?: number;
   signal?: AbortSignal;
   onPatch?: (done: number, total: number) => void;
   onWarning?: (message: string) => void;
@@ -37,7 +39,10 @@ export async function predictCase(info: ModelInfo, predict: PatchPredictor, item
   const canonical = images.map((image) => toClosestCanonical(image));
   const inverse = canonical[0].inverse;
   const shape = spatialShape(canonical[0].volume);
-  const padded: Vec3 = [0, 1, 2].map((axis) => Math.max(shape[axis], options.patch[axis])) as Vec3;
+  // a window larger than the image only adds padding: shrink it to the image (in network multiples)
+  const multiple = 2 ** info.unet.depth;
+  const patch = options.patch.map((size, axis) => Math.min(size, Math.ceil(shape[axis] / multiple) * multiple)) as Vec3;
+  const padded: Vec3 = [0, 1, 2].map((axis) => Math.max(shape[axis], patch[axis])) as Vec3;
   const before: Vec3 = [0, 1, 2].map((axis) => Math.floor((padded[axis] - shape[axis]) / 2)) as Vec3;
   const channels = canonical.map(({ volume }) => {
     const normalised = createVolume(normaliseMinPercentile(volume.data, info.normalisation.upperPercentile), shape, volume.affine);
@@ -45,10 +50,11 @@ export async function predictCase(info: ModelInfo, predict: PatchPredictor, item
   });
   const classes = info.unet.outputClasses;
   const logits = await slidingWindowLogits({ data: interleave(channels), shape: padded, channels: channels.length }, predict, {
-    patch: options.patch,
+    patch,
     overlap: options.overlap,
     mirror: options.mirror,
     batch: options.batch,
+    concurrency: options.concurrency,
     classes,
     signal: options.signal,
     onPatch: options.onPatch,

@@ -23,6 +23,8 @@ export interface SlidingWindowOptions {
   mirror: boolean;
   /** Patches per network call. */
   batch: number;
+  /** Network calls in flight at once (a PatchWorkers pool answers them in parallel); default 1. */
+  concurrency?: number;
   classes: number;
   signal?: AbortSignal;
   onPatch?: (done: number, total: number) => void;
@@ -51,17 +53,33 @@ export async function slidingWindowLogits(image: ChannelImage, predict: PatchPre
   const weights = new Float32Array(voxels);
   const share = 1 / mirrors.length;
 
-  for (let start = 0; start < jobs.length; start += options.batch) {
-    throwIfAborted(options.signal);
-    const batch = jobs.slice(start, start + options.batch);
+  const batches = Array.from({ length: Math.ceil(jobs.length / options.batch) }, (_, b) => jobs.slice(b * options.batch, (b + 1) * options.batch));
+  const launch = (batch: typeof jobs) => {
     const input = new Float32Array(batch.length * patchVoxels * channels);
     batch.forEach((job, b) => copyPatch(image, job.origin, patch, job.mirror, input.subarray(b * patchVoxels * channels)));
-    const logits = await predict(input, batch.length, patch);
-    batch.forEach((job, b) => {
-      const tile = logits.subarray(b * patchVoxels * classes, (b + 1) * patchVoxels * classes);
+    const logits = Promise.resolve(predict(input, batch.length, patch));
+    logits.catch(() => {}); // awaited in order below; this only keeps a later failure from going unhandled meanwhile
+    return logits;
+  };
+  // up to `concurrency` batches run ahead; results are summed in job order, so the floating-point sums
+  // (and so the labels) do not depend on which worker finished first
+  const inFlight: Promise<Float32Array>[] = [];
+  let launched = 0;
+  let done = 0;
+  for (let b = 0; b < batches.length; b++) {
+    while (launched < batches.length && launched < b + (options.concurrency ?? 1)) {
+      throwIfAborted(options.signal);
+      inFlight[launched] = launch(batches[launched]);
+      launched += 1;
+    }
+    const logits = await inFlight[b];
+    delete inFlight[b];
+    batches[b].forEach((job, k) => {
+      const tile = logits.subarray(k * patchVoxels * classes, (k + 1) * patchVoxels * classes);
       accumulate(sums, weights, image.shape, classes, tile, job.origin, patch, job.mirror, importance, share);
     });
-    options.onPatch?.(Math.min(start + options.batch, jobs.length), jobs.length);
+    done += batches[b].length;
+    options.onPatch?.(done, jobs.length);
   }
   for (let v = 0; v < voxels; v++) {
     const inverse = 1 / weights[v];

@@ -64,6 +64,16 @@ export class Random {
     return radius * Math.cos(2 * Math.PI * v);
   }
 
+  /** The generator's position, for checkpoints; restore() continues the sequence exactly. */
+  state(): number[] {
+    return [this.a, this.b, this.c, this.d, this.spareNormal ?? Number.NaN];
+  }
+
+  restore(state: number[]): void {
+    [this.a, this.b, this.c, this.d] = state;
+    this.spareNormal = Number.isNaN(state[4]) ? undefined : state[4];
+  }
+
   fork(stream: number): Random {
     return new Random((Math.imul(this.seed ^ 0x5bd1e995, 31) + Math.imul(stream + 1, 0x27d4eb2d)) >>> 0);
   }

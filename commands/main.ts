@@ -8,8 +8,8 @@ import { addGlobalOptions } from './context.js';
 import { commands } from './registry.js';
 
 
-/** Seconds a handler gets to stop cleanly after SIGINT/SIGTERM before the process exits anyway. */
-const GRACE_SECONDS = 10;
+/** Seconds a handler gets to stop cleanly after SIGINT/SIGTERM (a training step and a checkpoint) before the process exits anyway; under SLURM's default KillWait of 30 s. */
+const GRACE_SECONDS = 25;
 
 function installSignalHandlers(controller: AbortController): void {
   const onSignal = (signal: NodeJS.Signals) => {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { InputError } from '../runtime/errors.js';
 import { Random } from '../runtime/random.js';
 import { loadUnetTensors, unetTensors } from './checkpoint.js';
-import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
 import { UNet } from './unet.js';
 
 export const MODEL_FORMAT = 'longiseg-model-1';
@@ -36,8 +36,9 @@ export interface SegmentationModel {
 }
 
 /** A segmentation model: the U-Net under the reference's tensor names, the ModelInfo as metadata. */
-export async function saveModel(path: string, model: SegmentationModel, extra: Record<string, string> = {}): Promise<void> {
-  await writeSafetensors(path, unetTensors(model.unet), { ...extra, format: MODEL_FORMAT, info: JSON.stringify(model.info) });
+export async function saveModel(path: string, model: SegmentationModel, extra: { tensors?: Map<string, NamedTensor>; metadata?: Record<string, string> } = {}): Promise<void> {
+  const tensors = new Map([...unetTensors(model.unet), ...(extra.tensors ?? [])]);
+  await writeSafetensors(path, tensors, { ...extra.metadata, format: MODEL_FORMAT, info: JSON.stringify(model.info) });
 }
 
 export async function loadModel(path: string): Promise<SegmentationModel> {

@@ -7,34 +7,19 @@ import type { PretrainModel } from './pretrain-model.js';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
 import type { Random } from '../runtime/random.js';
 
-/**
- * A pretraining checkpoint in one safetensors file: the U-Net under the reference's names
- * (model.*), the heads (netF.*), netRec, Adam's moments (optimizer.m.i / optimizer.v.i, in the
- * order of PretrainModel.trainableVariables()) and, in the metadata, the run's config and step.
- */
-export async function saveTrainingCheckpoint(path: string, model: PretrainModel, optimizer: HostAdam, config: Record<string, unknown>): Promise<void> {
-  const tensors = new Map<string, NamedTensor>([...unetTensors(model.unet), ...model.heads.flatMap((head) => [...headTensors(head)])]);
-  const rec = model.reconstruction.weight;
-  tensors.set('netRec.weight', { dtype: 'F32', ...convToTorch(rec.dataSync() as Float32Array, rec.shape) });
+export const PRETRAIN_FORMAT = 'longiseg-pretrain-1';
+
+/** Adam's moments as optimizer.m.i / optimizer.v.i (in the order of its variables), its settings and step count as metadata. */
+export function optimizerTensors(optimizer: HostAdam): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
   const state = optimizer.state();
+  const tensors = new Map<string, NamedTensor>();
   state.first.forEach((m, i) => tensors.set(`optimizer.m.${i}`, { dtype: 'F32', shape: [m.length], data: m }));
   state.second.forEach((v, i) => tensors.set(`optimizer.v.${i}`, { dtype: 'F32', shape: [v.length], data: v }));
-  await writeSafetensors(path, tensors, {
-    format: 'longiseg-pretrain-1',
-    config: JSON.stringify(config),
-    optimizer: JSON.stringify({ steps: state.steps, ...optimizer.options }),
-  });
+  return { tensors, metadata: { optimizer: JSON.stringify({ steps: state.steps, ...optimizer.options }) } };
 }
 
-/** Restores a model and its optimiser from saveTrainingCheckpoint's file; returns the stored config. */
-export async function loadTrainingCheckpoint(path: string, model: PretrainModel, optimizer: HostAdam, random: Random): Promise<Record<string, unknown>> {
-  const { tensors, metadata } = await readSafetensors(path);
-  if (metadata.format !== 'longiseg-pretrain-1') throw new InputError(path, 'is not a longiseg pretraining checkpoint (no longiseg-pretrain-1 format in its metadata)');
-  loadUnetTensors(model.unet, tensors, path, random);
-  model.heads.forEach((head) => loadHeadTensors(head, tensors, path));
-  const rec = tensors.get('netRec.weight');
-  if (!rec) throw new InputError(path, 'has no netRec.weight');
-  model.reconstruction.weight.assign(tf.tensor(convFromTorch(rec.data as Float32Array, rec.shape).data, model.reconstruction.weight.shape));
+export function restoreOptimizer(optimizer: HostAdam, tensors: Map<string, NamedTensor>, metadata: Record<string, string>, path: string): void {
+  if (!metadata.optimizer) throw new InputError(path, 'holds no optimizer state (it is not a checkpoint to resume from)');
   const sizes = optimizer.variables.map((v) => v.size);
   const moment = (kind: 'm' | 'v', i: number) => {
     const tensor = tensors.get(`optimizer.${kind}.${i}`);
@@ -44,5 +29,30 @@ export async function loadTrainingCheckpoint(path: string, model: PretrainModel,
   const { steps, ...options } = JSON.parse(metadata.optimizer) as { steps: number } & HostAdam['options'];
   optimizer.options = options;
   optimizer.restore({ steps, first: sizes.map((_, i) => moment('m', i)), second: sizes.map((_, i) => moment('v', i)) });
-  return JSON.parse(metadata.config) as Record<string, unknown>;
+}
+
+/**
+ * A pretraining checkpoint in one safetensors file: the U-Net under the reference's names
+ * (model.*), the heads (netF.*), netRec, Adam's moments and, in the metadata, the run's config and
+ * whatever `extra` the caller adds (the training loop's state).
+ */
+export async function saveTrainingCheckpoint(path: string, model: PretrainModel, optimizer: HostAdam, config: Record<string, unknown>, extra: Record<string, string> = {}): Promise<void> {
+  const tensors = new Map<string, NamedTensor>([...unetTensors(model.unet), ...model.heads.flatMap((head) => [...headTensors(head)])]);
+  const rec = model.reconstruction.weight;
+  tensors.set('netRec.weight', { dtype: 'F32', ...convToTorch(rec.dataSync() as Float32Array, rec.shape) });
+  const adam = optimizerTensors(optimizer);
+  await writeSafetensors(path, new Map([...tensors, ...adam.tensors]), { ...extra, ...adam.metadata, format: PRETRAIN_FORMAT, config: JSON.stringify(config) });
+}
+
+/** Restores a model and its optimiser from saveTrainingCheckpoint's file; returns the stored config and metadata. */
+export async function loadTrainingCheckpoint(path: string, model: PretrainModel, optimizer: HostAdam, random: Random): Promise<{ config: Record<string, unknown>; metadata: Record<string, string> }> {
+  const { tensors, metadata } = await readSafetensors(path);
+  if (metadata.format !== PRETRAIN_FORMAT) throw new InputError(path, `is not a longiseg pretraining checkpoint (no ${PRETRAIN_FORMAT} format in its metadata)`);
+  loadUnetTensors(model.unet, tensors, path, random);
+  model.heads.forEach((head) => loadHeadTensors(head, tensors, path));
+  const rec = tensors.get('netRec.weight');
+  if (!rec) throw new InputError(path, 'has no netRec.weight');
+  model.reconstruction.weight.assign(tf.tensor(convFromTorch(rec.data as Float32Array, rec.shape).data, model.reconstruction.weight.shape));
+  restoreOptimizer(optimizer, tensors, metadata, path);
+  return { config: JSON.parse(metadata.config) as Record<string, unknown>, metadata };
 }

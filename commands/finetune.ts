@@ -1,0 +1,68 @@
+import type { Argv } from 'yargs';
+import { readSafetensors } from '../src/model/safetensors.js';
+import { loadUnetTensors } from '../src/model/checkpoint.js';
+import { restoreOptimizer } from '../src/model/training-checkpoint.js';
+import { InputError, UsageError } from '../src/runtime/errors.js';
+import { Random } from '../src/runtime/random.js';
+import { finetuneSchema, type FinetuneConfig } from '../src/train/config.js';
+import { FinetuneTask } from '../src/train/finetune-task.js';
+import type { LoopState } from '../src/train/loop.js';
+import { pairableSubjects } from '../src/train/study-setup.js';
+import type { LongisegCommand } from './command.js';
+import type { GlobalArgs } from './context.js';
+import { addTrainingOptions, resolveTrainingConfig, runTrainingCommand } from './train-common.js';
+
+export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
+  command: 'finetune',
+  describe: 'Segmentation training from few labels (Dice+CE) with the longitudinal consistency loss on unlabeled pairs',
+  builder: (yargs: Argv<GlobalArgs>) =>
+    addTrainingOptions(yargs, 'finetune')
+      .usage('$0 finetune --config FILE|PRESET [--pretrained CKPT] [--data DIR] [--out DIR] [--labeled sub-01,...]')
+      .option('pretrained', { type: 'string', describe: 'Start from a pretraining checkpoint (heads dropped) or a longiseg model; default: random initialisation' })
+      .option('labeled', { type: 'string', describe: 'Labelled training subjects, comma-separated (one = one-shot), or all (default)' })
+      .example('$0 finetune --config small --data study/registered --out runs/oneshot --pretrained runs/pretrain/best.safetensors --labeled sub-01', 'one-shot from a pretrained U-Net'),
+  async run(argv, context) {
+    const labeled = typeof argv.labeled === 'string' && argv.labeled !== 'all' ? argv.labeled.split(',').map((s) => s.trim()) : argv.labeled;
+    let config = await resolveTrainingConfig('finetune', finetuneSchema, { ...argv, labeled }, ['data', 'out', 'seed', 'backend', 'pretrained', 'labeled']);
+    return runTrainingCommand<FinetuneConfig>({
+      kind: 'finetune',
+      config,
+      argv,
+      context,
+      async build(study, random) {
+        const wanted = config.labeled === 'all' ? study.train.map((s) => s.id) : config.labeled.map((s) => s.replace(/^sub-/, ''));
+        const notTraining = wanted.filter((id) => !study.split.train.includes(id));
+        if (notTraining.length > 0) throw new UsageError(`labeled subjects ${notTraining.map((id) => `sub-${id}`).join(', ')} are not training subjects (training: ${study.split.train.map((id) => `sub-${id}`).join(', ')})`);
+        const labelled = study.train.filter((s) => wanted.includes(s.id));
+        const unlabelled = labelled.flatMap((s) => s.sessions.filter((x) => !x.label).map(() => s.id));
+        if (labelled.every((s) => s.sessions.every((x) => !x.label))) throw new InputError(config.data, `has no label maps under derivatives/${config.labels}/ for ${wanted.map((id) => `sub-${id}`).join(', ')}`);
+        if (unlabelled.length > 0) context.logger.warn(`${unlabelled.length} sessions of the labelled subjects have no label map and are used only in pairs`);
+        const pairs = config.lcs.weight > 0 ? pairableSubjects(study.train, config.data, (message) => context.logger.warn(message)) : [];
+        const labels = study.labelTable ? Object.fromEntries([...study.labelTable].map(([index, name]) => [String(index), name])) : undefined;
+        const info = {
+          unet: { inputChannels: config.modalities.length, outputClasses: study.classes, baseWidth: config.model.base_width, depth: config.model.depth },
+          modalities: config.modalities,
+          normalisation: { kind: 'min-percentile' as const, upperPercentile: config.upper_percentile },
+          labels,
+          trainingCrop: [config.crop, config.crop, config.crop],
+        };
+        const task = new FinetuneTask(config, info, labelled, pairs, study.validation, random);
+        if (config.pretrained && !argv.resume) {
+          const { reinitialisedHead } = await task.loadPretrained(config.pretrained);
+          context.logger.info(`loaded the U-Net of ${config.pretrained}${reinitialisedHead ? ` (output layer re-initialised for ${study.classes} classes)` : ''}`);
+        }
+        if (study.validation.length === 0) context.logger.warn('no validation subjects: best.safetensors cannot be chosen by validation Dice and follows the last validation');
+        return task;
+      },
+      async resume(task, path) {
+        const finetune = task as FinetuneTask;
+        const { tensors, metadata } = await readSafetensors(path);
+        if (!metadata.state) throw new InputError(path, 'is not a finetune checkpoint to resume from (no training state)');
+        loadUnetTensors(finetune.unet, tensors, path, new Random(0));
+        restoreOptimizer(finetune.optimizer, tensors, metadata, path);
+        config = JSON.parse(metadata.config) as FinetuneConfig;
+        return { state: JSON.parse(metadata.state) as LoopState, config };
+      },
+    });
+  },
+};

@@ -1,0 +1,40 @@
+import type { Argv } from 'yargs';
+import { loadTrainingCheckpoint } from '../src/model/training-checkpoint.js';
+import { Random } from '../src/runtime/random.js';
+import { pretrainSchema, type PretrainConfig } from '../src/train/config.js';
+import type { LoopState } from '../src/train/loop.js';
+import { PretrainTask } from '../src/train/pretrain-task.js';
+import { pairableSubjects } from '../src/train/study-setup.js';
+import type { LongisegCommand } from './command.js';
+import type { GlobalArgs } from './context.js';
+import { addTrainingOptions, resolveTrainingConfig, runTrainingCommand } from './train-common.js';
+
+export const pretrainCommand: LongisegCommand<Record<string, unknown>> = {
+  command: 'pretrain',
+  describe: 'Self-supervised spatiotemporal pretraining of the U-Net on pairs of registered sessions',
+  builder: (yargs: Argv<GlobalArgs>) =>
+    addTrainingOptions(yargs, 'pretrain')
+      .usage('$0 pretrain --config FILE|PRESET [--data DIR] [--out DIR] [--max-steps N] [--resume] [--time-limit 2h]')
+      .example('$0 pretrain --config small --data study/registered --out runs/pretrain', 'a laptop-sized run on a synth study')
+      .example('$0 pretrain --config pretrain.yaml --resume --time-limit 23h', 'one SLURM job of a long run'),
+  async run(argv, context) {
+    let config = await resolveTrainingConfig('pretrain', pretrainSchema, argv, ['data', 'out', 'seed', 'backend']);
+    return runTrainingCommand<PretrainConfig>({
+      kind: 'pretrain',
+      config,
+      argv,
+      context,
+      async build(study, random) {
+        const pairs = pairableSubjects(study.train, config.data, (message) => context.logger.warn(message));
+        if (study.validation.length === 0) context.logger.warn('no validation subjects: validating on training pairs (best.safetensors then tracks the training loss)');
+        return new PretrainTask(config, study.classes, pairs, study.validation.length > 0 ? study.validation : pairs, random);
+      },
+      async resume(task, path) {
+        const { config: stored, metadata } = await loadTrainingCheckpoint(path, (task as PretrainTask).model, (task as PretrainTask).optimizer, new Random(0));
+        config = stored as PretrainConfig;
+        return { state: JSON.parse(metadata.state) as LoopState, config };
+      },
+    });
+  },
+};
+

@@ -1,0 +1,135 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { stringify as toYaml } from 'yaml';
+import type { z } from 'zod';
+import { initBackend } from '../src/engine/backend.js';
+import { readConfigFile, validateConfig, type ConfigObject } from '../src/runtime/config.js';
+import { writeFileAtomic } from '../src/runtime/atomic.js';
+import { ExitCode, UsageError } from '../src/runtime/errors.js';
+import { Random } from '../src/runtime/random.js';
+import { PRESETS, type TrainingConfig } from '../src/train/config.js';
+import { BEST, LATEST, LOG, runTraining, type LoopState, type TrainingTask } from '../src/train/loop.js';
+import { parseDuration } from '../src/train/schedule.js';
+import { prepareStudy, type PreparedStudy } from '../src/train/study-setup.js';
+import type { RunContext, GlobalArgs } from './context.js';
+
+export type Kind = 'pretrain' | 'finetune';
+
+/** Flags both training commands take, besides the config keys they may override. */
+export function addTrainingOptions<T>(yargs: Argv<T>, kind: Kind): Argv<T> {
+  return yargs
+    .option('data', { type: 'string', describe: 'Registered BIDS tree (preprocess output, synth registered/) or a TSV manifest' })
+    .option('out', { type: 'string', describe: 'Run folder: config.yaml, split.json, train_log.tsv, latest.safetensors, best.safetensors' })
+    .option('max-steps', { type: 'number', describe: 'Stop after this many steps in all (the schedule still spans the configured steps)' })
+    .option('resume', { type: 'boolean', describe: 'Continue the run in --out from latest.safetensors, exactly where it stopped' })
+    .option('time-limit', { type: 'string', describe: 'Stop cleanly (latest saved) before this wall-clock budget: 2h, 90m, 1:30:00' })
+    .epilogue(`--config takes a file or a preset name (${Object.keys(PRESETS[kind]).join(', ')}); a file may start from a preset with "preset: small" and override keys.`) as Argv<T>;
+}
+
+/**
+ * The run's configuration: a preset, or a file (optionally starting from a preset), with the
+ * command-line flags that name config keys on top; validated by the command's schema.
+ */
+export async function resolveTrainingConfig<S extends z.ZodType>(kind: Kind, schema: S, argv: ArgumentsCamelCase<GlobalArgs>, flagKeys: string[]): Promise<z.output<S>> {
+  let base: ConfigObject = {};
+  let source = 'command-line flags';
+  const flags = argv as Record<string, unknown>;
+  const stored = typeof flags.out === 'string' ? join(flags.out, 'config.yaml') : undefined;
+  if (!argv.config && flags.resume && stored && existsSync(stored)) {
+    base = await readConfigFile(stored);
+    source = `${stored} (the run's own configuration) and command-line flags`;
+  } else if (argv.config) {
+    const preset = PRESETS[kind][argv.config];
+    if (preset) {
+      base = { ...preset, preset: argv.config };
+      source = `preset ${argv.config} and command-line flags`;
+    } else {
+      const file = await readConfigFile(argv.config);
+      const named = file.preset;
+      if (named !== undefined && (typeof named !== 'string' || !PRESETS[kind][named])) {
+        throw new UsageError(`${argv.config}: preset ${JSON.stringify(named)} does not exist (presets: ${Object.keys(PRESETS[kind]).join(', ')})`);
+      }
+      base = named ? deepMerge(PRESETS[kind][named as string], file) : file;
+      source = `${argv.config} and command-line flags`;
+    }
+  }
+  for (const key of flagKeys) {
+    const value = flags[key.replace(/_/g, '-')];
+    if (value !== undefined) base[key] = value;
+  }
+  return validateConfig(schema, base, source);
+}
+
+function deepMerge(base: ConfigObject, override: ConfigObject): ConfigObject {
+  const out: ConfigObject = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const existing = out[key];
+    const isObject = (v: unknown): v is ConfigObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+    out[key] = isObject(existing) && isObject(value) ? deepMerge(existing, value) : value;
+  }
+  return out;
+}
+
+export interface TrainingRun<C extends TrainingConfig> {
+  kind: Kind;
+  config: C;
+  argv: ArgumentsCamelCase<GlobalArgs & { maxSteps?: number; resume?: boolean; timeLimit?: string }>;
+  context: RunContext;
+  /** Builds the task for the study; restores it from `latest` when resuming and returns the loop state. */
+  build(study: PreparedStudy, random: Random): Promise<TrainingTask>;
+  resume(task: TrainingTask, path: string): Promise<{ state: LoopState; config: C }>;
+}
+
+/** The flow both commands share: folder checks, back end, data, resume, the loop, the summary. */
+export async function runTrainingCommand<C extends TrainingConfig>(run: TrainingRun<C>): Promise<number> {
+  const { argv, context } = run;
+  const startedAt = Date.now();
+  const out = run.config.out;
+  const latest = join(out, LATEST);
+  if (existsSync(latest) && !argv.resume) throw new UsageError(`${out} already holds a training run (${LATEST}); pass --resume to continue it or choose another --out`);
+  if (argv.resume && !existsSync(latest)) throw new UsageError(`--resume: ${latest} does not exist; nothing to resume`);
+  const timeLimit = argv.timeLimit === undefined ? undefined : parseDuration(argv.timeLimit);
+  if (argv.timeLimit !== undefined && timeLimit === undefined) throw new UsageError(`--time-limit ${JSON.stringify(argv.timeLimit)}: write a duration such as 2h, 90m or 1:30:00`);
+  await mkdir(out, { recursive: true });
+
+  let config = run.config;
+  const backend = await initBackend(config.backend, (message) => context.logger.warn(message));
+  context.logger.info({ backend: backend.name, reason: backend.reason }, `${run.kind}: back end ${backend.name} (${backend.reason})`);
+  const random = new Random(config.seed);
+  const study = await prepareStudy(config, new Random(config.seed).fork(7), (message) => context.logger.warn(message));
+  const task = await run.build(study, random);
+  let state: LoopState = { step: 0, bestScore: null, bestStep: null, random: random.state() };
+  if (argv.resume) {
+    ({ state, config } = await run.resume(task, latest));
+    random.restore(state.random);
+    context.logger.info({ step: state.step }, `resuming ${latest} at step ${state.step}`);
+  }
+  await writeFileAtomic(join(out, 'config.yaml'), toYaml(config));
+  await writeFileAtomic(join(out, 'split.json'), `${JSON.stringify(study.split, null, 2)}\n`);
+  const steps = Math.min(config.steps, argv.maxSteps ?? config.steps);
+  context.logger.info(
+    { train: study.split.train, validation: study.split.validation, test: study.split.test, classes: study.classes },
+    `${run.kind}: ${study.train.length} training subjects, ${study.validation.length} validation, ${study.split.test.length} test (not read); ${study.classes} classes; steps ${state.step + 1}–${steps} of ${config.steps}`,
+  );
+  const progress = context.progress(`${run.kind}: steps`, Math.max(0, steps - state.step));
+  const { state: final, stoppedBy } = await runTraining(task, {
+    out,
+    steps,
+    constantSteps: config.constant_steps ?? Math.round((config.steps * (run.kind === 'pretrain' ? 21 : 11)) / (run.kind === 'pretrain' ? 221 : 211)),
+    learningRate: config.optimizer.lr,
+    validateEvery: config.validate_every,
+    saveEvery: config.save_every,
+    random,
+    start: state,
+    signal: context.signal,
+    timeLimitSeconds: timeLimit,
+    startedAt,
+    progress,
+    logger: context.logger,
+  });
+  const summary = `${run.kind}: ${stoppedBy === 'time-limit' ? `stopped at step ${final.step} of ${steps} to stay within --time-limit (continue with --resume)` : `${final.step} steps done`}; best validation at step ${final.bestStep ?? 'n/a'}; ${join(out, BEST)}, ${join(out, LATEST)}, ${join(out, LOG)}`;
+  progress.succeed(summary);
+  return ExitCode.ok;
+}

@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { REFERENCE_AUGMENT } from '../data/augment.js';
+import { REFERENCE_TAPS, REFERENCE_WEIGHTS } from '../losses/pretrain.js';
+
+/**
+ * The training configurations, as YAML/JSON files with snake_case keys. Every default reproduces
+ * the reference scripts (../shared/spec/method.md §5.9); the paper's variants are options.
+ */
+const augmentationSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    flip: z.object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.flip.p) }).strict().prefault({}),
+    affine: z
+      .object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.affine.p), scale: z.number().min(0).lt(1).default(REFERENCE_AUGMENT.affine.scale), degrees: z.number().min(0).default(REFERENCE_AUGMENT.affine.degrees) })
+      .strict()
+      .prefault({}),
+    blur: z.object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.blur.p), sigma: z.number().min(0).default(REFERENCE_AUGMENT.blur.sigma) }).strict().prefault({}),
+    noise: z.object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.noise.p), std: z.number().min(0).default(REFERENCE_AUGMENT.noise.std) }).strict().prefault({}),
+    bias_field: z
+      .object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.biasField.p), coefficient: z.number().min(0).default(REFERENCE_AUGMENT.biasField.coefficient), order: z.number().int().min(0).max(5).default(REFERENCE_AUGMENT.biasField.order) })
+      .strict()
+      .prefault({}),
+    gamma: z.object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.gamma.p), log_gamma: z.number().min(0).default(REFERENCE_AUGMENT.gamma.logGamma) }).strict().prefault({}),
+    motion: z
+      .object({
+        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.motion.p),
+        degrees: z.number().min(0).default(REFERENCE_AUGMENT.motion.degrees),
+        translation: z.number().min(0).default(REFERENCE_AUGMENT.motion.translation),
+        transforms: z.number().int().min(1).default(REFERENCE_AUGMENT.motion.transforms),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
+const commonShape = {
+  seed: z.number().int().min(0).default(0),
+  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /** The preset the file starts from (`paper`, `small`). */
+  preset: z.string().optional(),
+  /** A registered BIDS tree, or a TSV manifest (subject, session, image, label, age). */
+  data: z.string().min(1),
+  out: z.string().min(1),
+  /** The label derivative: derivatives/<labels>/. */
+  labels: z.string().min(1).default('labels'),
+  /** BIDS suffixes, one input channel each. */
+  modalities: z.array(z.string().min(1)).min(1).default(['T1w']),
+  /** Output classes; default: from the labels' dseg.tsv, else the reference's 33. */
+  classes: z.number().int().min(2).optional(),
+  model: z.object({ base_width: z.number().int().positive().default(16), depth: z.number().int().min(1).max(6).default(4) }).strict().prefault({}),
+  crop: z.number().int().positive().default(32),
+  batch: z.number().int().positive().default(1),
+  /** Pairs of sessions: any two distinct ones in either order (the code), or neighbours in time. */
+  pairing: z.enum(['any', 'adjacent']).default('any'),
+  split: z
+    .object({
+      train: z.number().min(0).default(70),
+      validation: z.number().min(0).default(10),
+      test: z.number().min(0).default(20),
+      validation_subjects: z.array(z.string().min(1)).optional(),
+      test_subjects: z.array(z.string().min(1)).optional(),
+    })
+    .strict()
+    .prefault({}),
+  augmentation: augmentationSchema,
+  optimizer: z
+    .object({ lr: z.number().positive().default(2e-4), beta1: z.number().min(0).lt(1).default(0.5), beta2: z.number().min(0).lt(1).default(0.999), eps: z.number().positive().default(1e-8) })
+    .strict()
+    .prefault({}),
+  /** Optimiser steps in all. */
+  steps: z.number().int().positive(),
+  /** Steps at the full learning rate before the linear decay (the code's n_epochs share, 21/221). */
+  constant_steps: z.number().int().min(0).optional(),
+  validate_every: z.number().int().positive().default(200),
+  /** Validation items per validation (the code: 26 in pretraining). */
+  validation_volumes: z.number().int().positive().default(26),
+  /** Validate on a centred crop of this size instead of whole volumes (faster on CPUs). */
+  validation_crop: z.number().int().positive().optional(),
+  save_every: z.number().int().positive().default(50),
+  upper_percentile: z.number().gt(0).max(100).default(99.99),
+};
+
+export const pretrainSchema = z
+  .object({
+    ...commonShape,
+    taps: z.array(z.number().int().min(0)).min(1).default(REFERENCE_TAPS),
+    heads: z.object({ width: z.number().int().positive().default(2048), bottleneck: z.number().int().positive().default(512) }).strict().prefault({}),
+    /** Positions M sampled per tapped layer. */
+    patches: z.number().int().positive().default(128),
+    weights: z
+      .object({
+        lambda_sim: z.number().min(0).default(REFERENCE_WEIGHTS.lambdaSim),
+        sim_weights: z.array(z.number().min(0)).optional(),
+        variance: z.array(z.number().min(0)).optional(),
+        covariance: z.array(z.number().min(0)).optional(),
+        orthogonality: z.number().min(0).default(REFERENCE_WEIGHTS.orthogonality),
+        orthogonal_pair: z.tuple([z.number().int(), z.number().int()]).default(REFERENCE_WEIGHTS.orthogonalPair!),
+        /** The code squares the cosine; the paper's Eq. 2 does not. */
+        orthogonality_squared: z.boolean().default(true),
+        reconstruction: z.number().min(0).default(REFERENCE_WEIGHTS.reconstruction),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((config, context) => {
+    for (const key of ['sim_weights', 'variance', 'covariance'] as const) {
+      const list = config.weights[key];
+      if (list && list.length !== config.taps.length) {
+        context.addIssue({ code: 'custom', path: ['weights', key], message: `has ${list.length} entries but there are ${config.taps.length} taps (one weight per tapped layer)` });
+      }
+    }
+    const pair = config.weights.orthogonal_pair;
+    if (config.weights.orthogonality > 0 && !pair.every((layer) => config.taps.includes(layer))) {
+      context.addIssue({ code: 'custom', path: ['weights', 'orthogonal_pair'], message: `layers ${pair.join(', ')} must both be tapped (taps: ${config.taps.join(', ')})` });
+    }
+  });
+
+export const finetuneSchema = z
+  .object({
+    ...commonShape,
+    /** A pretraining checkpoint or a longiseg model; random initialisation when absent. */
+    pretrained: z.string().min(1).optional(),
+    /** Labelled subjects: all training subjects, or a list (one subject = one-shot). */
+    labeled: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+    lcs: z
+      .object({
+        /** λ_cseg; 0 turns the consistency loss off. */
+        weight: z.number().min(0).default(1),
+        /** The code alternates an Lcs step and a supervised step; the paper sums both in one loss. */
+        mode: z.enum(['alternate', 'sum']).default('alternate'),
+        /** The paper's soft-vs-soft Dice instead of the code's soft-vs-detached-argmax. */
+        soft_targets: z.boolean().default(false),
+        /** Pairs per Lcs step. */
+        batch: z.number().int().positive().optional(),
+      })
+      .strict()
+      .prefault({}),
+    dice: z
+      .object({ smooth_nr: z.number().min(0).default(0), smooth_dr: z.number().min(0).default(1e-3), exclude_background: z.boolean().default(false) })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type PretrainConfig = z.output<typeof pretrainSchema>;
+export type FinetuneConfig = z.output<typeof finetuneSchema>;
+export type TrainingConfig = PretrainConfig | FinetuneConfig;
+
+/** Named starting points for --config; a file may name one with `preset:` and override keys. */
+export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<string, unknown>>> = {
+  pretrain: {
+    /** The reference script: crop 32, M 128, nine 2048-wide heads; the paper's 30,000 steps with the code's 21/221 constant share. */
+    paper: { crop: 32, batch: 1, patches: 128, heads: { width: 2048, bottleneck: 512 }, model: { base_width: 16 }, steps: 30000, constant_steps: 2851, validate_every: 200, save_every: 400 },
+    /** A laptop CPU: ngf 8, 256-wide heads, 32 positions per layer. */
+    small: { crop: 32, batch: 1, patches: 32, heads: { width: 256, bottleneck: 64 }, model: { base_width: 8 }, steps: 300, constant_steps: 100, validate_every: 100, validation_volumes: 4, validation_crop: 64, save_every: 25 },
+  },
+  finetune: {
+    /** The Lcs script's schedule and crop 128, batch 3 (needs a GPU). */
+    paper: { crop: 128, batch: 3, model: { base_width: 16 }, steps: 35000, constant_steps: 1659, validate_every: 40, save_every: 80, lcs: { weight: 1 } },
+    small: { crop: 32, batch: 2, model: { base_width: 8 }, steps: 300, constant_steps: 100, validate_every: 50, validation_volumes: 8, save_every: 25, lcs: { weight: 1, batch: 1 } },
+  },
+};

@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { appendFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatTsv, tsvCell } from '../io/tsv.js';
+import { writeFileAtomic } from '../runtime/atomic.js';
+import { InterruptedError } from '../runtime/errors.js';
+import type { Logger } from '../runtime/logging.js';
+import type { ProgressSink } from '../runtime/progress.js';
+import type { Random } from '../runtime/random.js';
+import { learningRateFactor } from './schedule.js';
+
+/** Where a run stands; stored in every checkpoint so that --resume continues exactly. */
+export interface LoopState {
+  /** Optimiser steps done. */
+  step: number;
+  /** Best validation score so far (lower is better) and its step. */
+  bestScore: number | null;
+  bestStep: number | null;
+  /** The run's random generator (Random.state()). */
+  random: number[];
+}
+
+/** What pretrain and finetune plug into the loop. */
+export interface TrainingTask {
+  readonly trainColumns: string[];
+  readonly validationColumns: string[];
+  step(step: number, learningRate: number): Map<string, number>;
+  /** `score` is lower-is-better; `values` are logged. */
+  validate(): { score: number; values: Map<string, number> };
+  saveLatest(path: string, state: LoopState): Promise<void>;
+  saveBest(path: string, state: LoopState): Promise<void>;
+}
+
+export interface LoopOptions {
+  out: string;
+  steps: number;
+  constantSteps: number;
+  learningRate: number;
+  validateEvery: number;
+  saveEvery: number;
+  random: Random;
+  start: LoopState;
+  signal: AbortSignal;
+  /** Seconds from the start of the command after which no new step begins. */
+  timeLimitSeconds?: number;
+  startedAt: number;
+  progress: ProgressSink;
+  logger: Logger;
+}
+
+export const LATEST = 'latest.safetensors';
+export const BEST = 'best.safetensors';
+export const LOG = 'train_log.tsv';
+
+/**
+ * Steps with the const_linear schedule, a train_log.tsv row per step and per validation, `latest`
+ * every saveEvery steps, `best` whenever validation improves. A signal or the time limit ends the
+ * run after the current step with `latest` saved.
+ */
+export async function runTraining(task: TrainingTask, options: LoopOptions): Promise<{ state: LoopState; stoppedBy: 'done' | 'time-limit' }> {
+  const state: LoopState = { ...options.start };
+  const columns = ['step', 'phase', 'lr', 'seconds', ...task.trainColumns, ...task.validationColumns];
+  await prepareLog(join(options.out, LOG), columns, state.step);
+  const log = (phase: string, lr: number, seconds: number, values: Map<string, number>) =>
+    appendFile(join(options.out, LOG), `${[state.step, phase, lr, seconds.toFixed(3), ...columns.slice(4).map((c) => values.get(c))].map(tsvCell).join('\t')}\n`);
+  const save = () => task.saveLatest(join(options.out, LATEST), { ...state, random: options.random.state() });
+  const slowest = { step: 0, validation: 0 };
+
+  while (state.step < options.steps) {
+    if (options.signal.aborted) {
+      await save();
+      throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError();
+    }
+    if (options.timeLimitSeconds !== undefined) {
+      const elapsed = (Date.now() - options.startedAt) / 1000;
+      const validationDue = (state.step + 1) % options.validateEvery === 0 ? slowest.validation : 0;
+      if (elapsed + 1.25 * (slowest.step + validationDue) + 10 > options.timeLimitSeconds) {
+        await save();
+        return { state, stoppedBy: 'time-limit' };
+      }
+    }
+    const lr = options.learningRate * learningRateFactor(state.step, options.constantSteps, options.steps);
+    const began = performance.now();
+    const terms = task.step(state.step, lr);
+    state.step += 1;
+    const seconds = (performance.now() - began) / 1000;
+    slowest.step = Math.max(slowest.step, seconds);
+    await log('train', lr, seconds, terms);
+    options.progress.advance(1, [...terms].slice(0, 4).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(' '));
+
+    const last = state.step === options.steps;
+    if (state.step % options.validateEvery === 0 || last) {
+      const validationBegan = performance.now();
+      const { score, values } = task.validate();
+      const validationSeconds = (performance.now() - validationBegan) / 1000;
+      slowest.validation = Math.max(slowest.validation, validationSeconds);
+      await log('validation', lr, validationSeconds, values);
+      const improved = state.bestScore === null || score < state.bestScore;
+      options.logger.info({ step: state.step, validation: Object.fromEntries(values), improved }, `step ${state.step}: validation ${[...values].map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}${improved ? ' (best so far)' : ''}`);
+      if (improved) {
+        state.bestScore = score;
+        state.bestStep = state.step;
+        await task.saveBest(join(options.out, BEST), { ...state, random: options.random.state() });
+      }
+    }
+    if (state.step % options.saveEvery === 0 || last) await save();
+  }
+  return { state, stoppedBy: 'done' };
+}
+
+/** A new log gets its header; a resumed one loses the rows after the checkpoint it resumes from. */
+async function prepareLog(path: string, columns: string[], step: number): Promise<void> {
+  if (!existsSync(path) || step === 0) {
+    await writeFileAtomic(path, formatTsv(columns, []));
+    return;
+  }
+  const [header, ...rows] = (await readFile(path, 'utf8')).split('\n').filter((line) => line !== '');
+  await writeFileAtomic(path, [header, ...rows.filter((row) => Number(row.split('\t')[0]) <= step)].join('\n') + '\n');
+}

@@ -1,0 +1,148 @@
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readNifti, writeNifti } from '../../src/io/nifti.js';
+import { readSafetensors } from '../../src/model/safetensors.js';
+import { interruptAfterProgress, makeTempDir, maxAbsDiff, runCli } from '../helpers.js';
+
+const tinyPretrain = `preset: small
+model: { base_width: 4 }
+heads: { width: 16, bottleneck: 4 }
+patches: 8
+crop: 16
+steps: 6
+constant_steps: 2
+validate_every: 100
+validation_crop: 32
+validation_volumes: 1
+save_every: 100
+augmentation: { motion: { p: 0.5 } }
+split: { validation_subjects: [sub-04], test_subjects: [] }
+`;
+const tinyFinetune = `preset: small
+model: { base_width: 4 }
+crop: 16
+batch: 1
+steps: 6
+constant_steps: 2
+validate_every: 100
+validation_crop: 32
+validation_volumes: 1
+save_every: 100
+split: { validation_subjects: [sub-04], test_subjects: [] }
+`;
+
+async function weights(path: string): Promise<Map<string, Float32Array>> {
+  const { tensors } = await readSafetensors(path);
+  return new Map([...tensors].filter(([name]) => !name.endsWith('num_batches_tracked')).map(([name, t]) => [name, t.data as Float32Array]));
+}
+
+describe('longiseg pretrain and finetune', () => {
+  const dir = makeTempDir();
+  const study = join(dir.path, 'study');
+  const data = join(study, 'registered');
+  const config = (name: string, text: string) => {
+    const path = join(dir.path, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  afterAll(() => dir.remove());
+
+  beforeAll(() => {
+    const result = runCli(['synth', '--out', study, '--subjects', '4', '--sessions', '2', '--shape', '32,32,32', '--voxel-mm', '5', '--quiet']);
+    expect(result.status).toBe(0);
+    config('pretrain.yaml', tinyPretrain);
+    config('finetune.yaml', tinyFinetune);
+  });
+
+  const train = (kind: string, out: string, extra: string[] = []) => runCli([kind, '--config', join(dir.path, `${kind}.yaml`), '--data', data, '--out', out, '--log-format', 'json', ...extra]);
+
+  test.each(['pretrain', 'finetune'])('%s: 6 steps in one go equal 3 steps, --resume, 3 more (weights, BatchNorm statistics, Adam moments)', async (kind) => {
+    const whole = join(dir.path, `${kind}-whole`);
+    const halves = join(dir.path, `${kind}-halves`);
+    const extra = kind === 'finetune' ? ['--labeled', 'sub-01'] : [];
+    expect(train(kind, whole, extra).status).toBe(0);
+    expect(train(kind, halves, [...extra, '--max-steps', '3']).status).toBe(0);
+    const resumed = runCli([kind, '--out', halves, '--resume', '--log-format', 'json']);
+    expect(resumed.stderr).toContain('resuming');
+    expect(resumed.status).toBe(0);
+    const [a, b] = [await weights(join(whole, 'latest.safetensors')), await weights(join(halves, 'latest.safetensors'))];
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    expect(Math.max(...[...a].map(([name, values]) => maxAbsDiff(values, b.get(name)!)))).toBeLessThan(1e-6);
+    const log = readFileSync(join(halves, 'train_log.tsv'), 'utf8').trim().split('\n');
+    expect(log.filter((line) => line.includes('\ttrain\t')).map((line) => line.split('\t')[0])).toEqual(['1', '2', '3', '4', '5', '6']);
+    expect(readFileSync(join(halves, 'config.yaml'), 'utf8')).toContain('preset: small');
+  }, 300_000);
+
+  test('finetune writes a model predict can use, with the label table of the data', async () => {
+    const out = join(dir.path, 'finetune-whole');
+    const { metadata } = await readSafetensors(join(out, 'best.safetensors'));
+    expect(JSON.parse(metadata.info)).toMatchObject({ modalities: ['T1w'], unet: { outputClasses: 18 }, labels: { '1': expect.any(String) } });
+    const result = runCli(['predict', '--model', join(out, 'best.safetensors'), '--input', data, '--out', join(dir.path, 'predictions'), '--log-format', 'json']);
+    expect(result.stderr).toContain('8 cases predicted');
+  }, 120_000);
+
+  test('SIGTERM saves latest and exits 5; --resume goes on from there', async () => {
+    const out = join(dir.path, 'interrupted');
+    const { code } = await interruptAfterProgress(['pretrain', '--config', join(dir.path, 'pretrain.yaml'), '--data', data, '--out', out], 'SIGTERM');
+    expect(code).toBe(5);
+    const { metadata } = await readSafetensors(join(out, 'latest.safetensors'));
+    const step = JSON.parse(metadata.state).step;
+    expect(step).toBeGreaterThan(0);
+    const resumed = runCli(['pretrain', '--out', out, '--resume', '--log-format', 'json']);
+    expect(resumed.stderr).toContain(`resuming ${join(out, 'latest.safetensors')} at step ${step}`);
+    expect(resumed.status).toBe(0);
+  }, 120_000);
+
+  describe('bad input', () => {
+    test('an unknown key, a weight of the wrong type, an unknown preset: exit 2 naming the key', () => {
+      for (const [text, message] of [
+        [`${tinyPretrain}wieghts: { orthogonality: 1 }\n`, 'wieghts'],
+        [`${tinyPretrain}weights: { orthogonality: high }\n`, 'weights.orthogonality'],
+        [tinyPretrain.replace('preset: small', 'preset: huge'), 'preset "huge" does not exist (presets: paper, small)'],
+      ]) {
+        const result = runCli(['pretrain', '--config', config('bad.yaml', text), '--data', data, '--out', join(dir.path, 'bad')]);
+        expect(result.status).toBe(2);
+        expect(result.stderr).toContain(message);
+      }
+    });
+
+    test('an existing run is not overwritten without --resume', () => {
+      const result = train('pretrain', join(dir.path, 'pretrain-whole'));
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain('already holds a training run (latest.safetensors); pass --resume');
+    });
+
+    test('no subject with two sessions; sessions on different grids; labels beyond the classes', async () => {
+      const single = join(dir.path, 'single');
+      mkdirSync(single);
+      for (const subject of ['sub-01', 'sub-04']) cpSync(join(data, subject, 'ses-01'), join(single, subject, 'ses-01'), { recursive: true });
+      const one = runCli(['pretrain', '--config', join(dir.path, 'pretrain.yaml'), '--data', single, '--out', join(dir.path, 'x1')]);
+      expect(one.status).toBe(3);
+      expect(one.stderr).toContain('has no training subject with two or more sessions');
+
+      const moved = join(dir.path, 'moved');
+      cpSync(data, moved, { recursive: true });
+      const image = join(moved, 'sub-02', 'ses-02', 'anat', 'sub-02_ses-02_T1w.nii.gz');
+      const volume = await readNifti(image);
+      volume.affine[0][3] += 10;
+      volume.xforms.sform[0][3] += 10;
+      await writeNifti(image, volume);
+      const grids = runCli(['pretrain', '--config', join(dir.path, 'pretrain.yaml'), '--data', moved, '--out', join(dir.path, 'x2')]);
+      expect(grids.status).toBe(3);
+      expect(grids.stderr).toContain(`${image}: is not on the grid of`);
+      expect(grids.stderr).toContain('longiseg preprocess');
+
+      const classes = runCli(['finetune', '--config', config('few.yaml', `${tinyFinetune}classes: 3\n`), '--data', data, '--out', join(dir.path, 'x3')]);
+      expect(classes.status).toBe(3);
+      expect(classes.stderr).toMatch(/_dseg\.nii\.gz: holds label \d+, outside 0…2/);
+    });
+
+    test('a pretrained checkpoint of another architecture lists the mismatches', () => {
+      const result = runCli(['finetune', '--config', config('wide.yaml', tinyFinetune.replace('base_width: 4', 'base_width: 8')), '--data', data, '--out', join(dir.path, 'x4'), '--pretrained', join(dir.path, 'pretrain-whole', 'best.safetensors')]);
+      expect(result.status).toBe(3);
+      expect(result.stderr).toContain('does not match the model:');
+      expect(result.stderr).toContain('model.0.weight: shape [4,1,3,3,3] in the file, [8,1,3,3,3] in the model');
+    });
+  });
+});
+

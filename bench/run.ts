@@ -3,6 +3,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   evaluate: () => import('./evaluate.js'),
   synth: () => import('./synth.js'),
   model: () => import('./model.js'),
+  predict: () => import('./predict.js'),
+  train: () => import('./train.js'),
 };
 const name = process.argv[2];
 if (!name || !benches[name]) {

@@ -1,0 +1,44 @@
+/**
+ * train bench: pretraining and finetuning steps per second with the presets (wasm back end), on
+ * in-memory subjects of 64×80×64 voxels with three sessions (augmentation included, as in a run).
+ */
+import { initBackend } from '../src/engine/backend.js';
+import type { Subject } from '../src/data/study.js';
+import { Random } from '../src/runtime/random.js';
+import { finetuneSchema, pretrainSchema, PRESETS } from '../src/train/config.js';
+import { FinetuneTask } from '../src/train/finetune-task.js';
+import { PretrainTask } from '../src/train/pretrain-task.js';
+import type { TrainingTask } from '../src/train/loop.js';
+
+await initBackend('wasm');
+const random = new Random(1);
+const shape: [number, number, number] = [64, 80, 64];
+const subjects: Subject[] = Array.from({ length: 3 }, (_, s) => ({
+  id: String(s + 1),
+  sessions: Array.from({ length: 3 }, (_, t) => ({
+    subject: String(s + 1),
+    session: String(t + 1),
+    shape,
+    channels: [Float32Array.from({ length: 64 * 80 * 64 }, () => random.next())],
+    label: Uint8Array.from({ length: 64 * 80 * 64 }, () => random.integer(0, 17)),
+  })),
+}));
+
+function stepsPerSecond(task: TrainingTask, steps: number): number {
+  task.step(0, 2e-4); // warm-up: kernels compiled, heap grown
+  const start = performance.now();
+  for (let i = 1; i <= steps; i++) task.step(i, 2e-4);
+  return steps / ((performance.now() - start) / 1000);
+}
+
+const common = { data: 'in-memory', out: 'unused' };
+console.log('training steps per second, wasm back end, one thread, 64×80×64 sessions, augmentation on');
+for (const preset of ['small', 'paper']) {
+  const config = pretrainSchema.parse({ ...PRESETS.pretrain[preset], ...common });
+  const task = new PretrainTask(config, 18, subjects, subjects, new Random(2));
+  console.log(`pretrain --config ${preset.padEnd(5)} (crop ${config.crop}, ngf ${config.model.base_width}, heads ${config.heads.width}, M ${config.patches}): ${stepsPerSecond(task, preset === 'paper' ? 3 : 10).toFixed(3)} steps/s`);
+}
+const config = finetuneSchema.parse({ ...PRESETS.finetune.small, ...common });
+const info = { unet: { inputChannels: 1, outputClasses: 18, baseWidth: config.model.base_width, depth: 4 }, modalities: ['T1w'], normalisation: { kind: 'min-percentile' as const, upperPercentile: 99.99 } };
+const finetune = new FinetuneTask(config, info, subjects, subjects, subjects, new Random(3));
+console.log(`finetune --config small (crop ${config.crop}, batch ${config.batch}, Lcs steps alternating): ${stepsPerSecond(finetune, 10).toFixed(3)} steps/s`);

@@ -3,9 +3,10 @@ import { doctorCommand } from './doctor.js';
 import { evaluateCommand } from './evaluate.js';
 import { finetuneCommand } from './finetune.js';
 import { predictCommand } from './predict.js';
+import { preprocessCommand } from './preprocess.js';
 import { pretrainCommand } from './pretrain.js';
 import { synthCommand } from './synth.js';
 
 /** Every subcommand; each new one joins this list. Options differ per command, hence `any`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: LongisegCommand<any>[] = [doctorCommand, synthCommand, pretrainCommand, finetuneCommand, predictCommand, evaluateCommand];
+export const commands: LongisegCommand<any>[] = [doctorCommand, synthCommand, preprocessCommand, pretrainCommand, finetuneCommand, predictCommand, evaluateCommand];

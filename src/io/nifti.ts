@@ -150,7 +150,8 @@ function shapeOf(dims: number[], path: string): number[] {
   const rank = dims[0];
   if (!(rank >= 1 && rank <= 7)) throw new InputError(path, `header dim[0] is ${rank}; it must be 1 to 7`);
   const shape = [1, 1, 1].map((_, axis) => (axis < rank ? dims[axis + 1] : 1));
-  const extra = dims.slice(4, rank + 1);
+  // ITK writes vector images (displacement fields) as 5D with one time point: x, y, z, 1, components
+  const extra = dims.slice(4, rank + 1).filter((n, i) => !(i === 0 && n === 1 && rank === 5));
   if (extra.slice(1).some((n) => n > 1)) {
     throw new InputError(path, `has ${rank} dimensions (${dims.slice(1, rank + 1).join('×')}); longiseg reads 3D and 4D images`);
   }

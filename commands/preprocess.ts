@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import { z } from 'zod';
+import { readNifti } from '../src/io/nifti.js';
+import { runPreprocess } from '../src/preprocess/run.js';
+import { chooseRegistrar } from '../src/registration/choose.js';
+import { writeFileAtomic } from '../src/runtime/atomic.js';
+import { ExitCode, InputError, UsageError } from '../src/runtime/errors.js';
+import type { Progress } from '../src/runtime/progress.js';
+import { resolveShard } from '../src/runtime/shard.js';
+import { toolVersion } from '../src/runtime/version.js';
+import { formatTsv } from '../src/io/tsv.js';
+import type { LongisegCommand } from './command.js';
+import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
+
+const list = z.union([z.string().min(1).transform((s) => s.split(',').map((x) => x.trim())), z.array(z.string().min(1)).min(1)]);
+
+export const preprocessSchema = globalSchema
+  .extend({
+    bids: z.string().min(1),
+    out: z.string().min(1),
+    template: z.string().min(1).optional(),
+    labels: z.string().min(1).optional(),
+    registration: z.enum(['auto', 'ants', 'elastix', 'elastix-wasm']).default('auto'),
+    modalities: list.default(['T1w']),
+    subjects: list.optional(),
+    shard: z.string().optional(),
+    threads: z.number().int().positive().optional(),
+    deformable: z.boolean().default(true),
+    overwrite: z.boolean().default(false),
+    lock_stale_hours: z.number().positive().default(24),
+  })
+  .strict();
+
+export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
+  command: 'preprocess',
+  describe: 'Register every subject\'s sessions into one unbiased within-subject space (elastix), labels carried along',
+  builder: (yargs: Argv<GlobalArgs>) =>
+    yargs
+      .usage('$0 preprocess --bids DIR --out DIR [options]')
+      .option('bids', { type: 'string', describe: 'The raw BIDS dataset' })
+      .option('out', { type: 'string', describe: 'The derivative to write (e.g. study/derivatives/registered)' })
+      .option('template', { type: 'string', describe: 'A 3D template image every subject is affinely aligned to (its grid becomes the output grid)' })
+      .option('labels', { type: 'string', describe: 'Label maps to carry along: derivatives/NAME (or NAME)' })
+      .option('registration', { choices: ['auto', 'ants', 'elastix', 'elastix-wasm'] as const, describe: 'Registration back end (default auto)' })
+      .option('modalities', { type: 'string', describe: 'BIDS suffixes, the first drives registration (default T1w)' })
+      .option('subjects', { type: 'string', describe: 'Only these subjects: sub-01,sub-02' })
+      .option('shard', { type: 'string', describe: 'Only subjects i, i+n, … (i/n, i from 0); default from the SLURM array variables' })
+      .option('threads', { type: 'number', describe: 'Threads of the registration tool (default: SLURM_CPUS_PER_TASK, else 1)' })
+      .option('deformable', { type: 'boolean', describe: 'B-spline registration to the subject template after the affine one (default true; --no-deformable for affine only)' })
+      .option('overwrite', { type: 'boolean', describe: 'Redo subjects that are done (done.json)' })
+      .option('lock-stale-hours', { type: 'number', describe: 'A subject lock older than this is taken over (default 24)' })
+      .example('$0 preprocess --bids study --out study/derivatives/registered --labels derivatives/labels', 'every subject, labels carried along'),
+  async run(argv, context) {
+    const options = await resolveCommandOptions(preprocessSchema, argv);
+    if (!existsSync(options.bids)) throw new InputError(options.bids, 'no such folder');
+    if (options.template) await readNifti(options.template, { kind: 'image', require3D: true });
+    const labels = options.labels?.replace(/^derivatives\//, '').replace(/\/$/, '');
+    if (labels && !existsSync(join(options.bids, 'derivatives', labels))) throw new InputError(join(options.bids, 'derivatives', labels), 'no such folder (--labels names a derivative of --bids)');
+    if (options.modalities.length === 0) throw new UsageError('--modalities needs at least one suffix');
+    const threads = options.threads ?? (Number(process.env.SLURM_CPUS_PER_TASK) || 1);
+    const { registrar, reason } = await chooseRegistrar(options.registration, threads);
+    const shard = resolveShard(options.shard);
+    context.logger.info({ registration: registrar.name, version: registrar.version, shard: shard?.source }, `preprocess: registration by ${reason}${shard ? `, ${shard.source}` : ''}`);
+    let progress: Progress | undefined;
+    const summary = await runPreprocess(
+      {
+        bids: options.bids,
+        out: options.out,
+        modalities: options.modalities,
+        labels,
+        template: options.template,
+        subjects: options.subjects,
+        shard,
+        deformable: options.deformable,
+        overwrite: options.overwrite,
+        lockStaleHours: options.lock_stale_hours,
+        registrar,
+        command: ['longiseg', ...process.argv.slice(2)].join(' '),
+        version: toolVersion,
+      },
+      {
+        signal: context.signal,
+        onStart: (count) => (progress = context.progress('preprocess: subjects', count)),
+        onStage: (stage) => progress?.advance(0, stage),
+        onSubject: (subject, outcome, detail) => {
+          if (outcome === 'failed' || outcome === 'locked') context.logger.error({ subject, outcome }, `sub-${subject}: ${outcome}: ${detail}`);
+          else if (detail) context.logger.info({ subject }, `sub-${subject}: ${detail}`);
+          progress?.advance(1, `sub-${subject} ${outcome}`);
+        },
+      },
+    );
+    progress?.succeed(`preprocess: ${summary.done.length} subjects done, ${summary.skipped.length} skipped (done before), ${summary.locked.length} locked by another job, ${summary.failed.length} failed`);
+    if (summary.failed.length === 0) return ExitCode.ok;
+    const failedList = join(options.out, `preprocess_failed${shard ? `_shard-${shard.index}` : ''}.tsv`);
+    await writeFileAtomic(failedList, formatTsv(['participant_id', 'error'], summary.failed.map((f) => [`sub-${f.subject}`, f.message.replace(/\s+/g, ' ')])));
+    context.logger.error({ failed: summary.failed }, `failed subjects (listed in ${failedList}):\n  ${summary.failed.map((f) => `sub-${f.subject}: ${f.message}`).join('\n  ')}`);
+    return Math.max(...summary.failed.map((f) => f.exitCode));
+  },
+};

@@ -1,0 +1,133 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { findSessions, type SessionFiles } from '../data/study.js';
+import { writeFileAtomic } from '../runtime/atomic.js';
+import { exitCodeOf, InterruptedError, UsageError } from '../runtime/errors.js';
+import type { Registrar } from '../registration/registrar.js';
+import { selectShard, type Shard } from '../runtime/shard.js';
+import { acquireLock } from './lock.js';
+import { preprocessSubject } from './subject.js';
+
+export interface PreprocessOptions {
+  bids: string;
+  out: string;
+  modalities: string[];
+  labels?: string;
+  template?: string;
+  subjects?: string[];
+  shard?: Shard;
+  deformable: boolean;
+  overwrite: boolean;
+  lockStaleHours: number;
+  registrar: Registrar;
+  command: string;
+  version: string;
+}
+
+export interface PreprocessHooks {
+  signal?: AbortSignal;
+  onStart?: (subjects: number) => void;
+  onStage?: (stage: string) => void;
+  onSubject?: (subject: string, outcome: 'done' | 'skipped' | 'locked' | 'failed', detail?: string) => void;
+}
+
+export interface PreprocessSummary {
+  done: string[];
+  skipped: string[];
+  locked: string[];
+  failed: { subject: string; message: string; exitCode: number }[];
+}
+
+/**
+ * Every subject of the shard: skipped when its done.json is there (idempotent reruns; --overwrite
+ * redoes it), locked against a second job, its failure recorded while the others go on.
+ */
+export async function runPreprocess(options: PreprocessOptions, hooks: PreprocessHooks = {}): Promise<PreprocessSummary> {
+  const { sessions } = await findSessions(options.bids, { modalities: options.modalities, labels: options.labels ?? 'labels' });
+  const bySubject = new Map<string, SessionFiles[]>();
+  for (const session of sessions) bySubject.set(session.subject, [...(bySubject.get(session.subject) ?? []), session]);
+  let subjects = [...bySubject.keys()].sort();
+  if (options.subjects) {
+    const wanted = options.subjects.map((s) => s.replace(/^sub-/, ''));
+    const unknown = wanted.filter((s) => !bySubject.has(s));
+    if (unknown.length > 0) throw new UsageError(`--subjects: ${unknown.map((s) => `sub-${s}`).join(', ')} not in ${options.bids}`);
+    subjects = wanted;
+  }
+  subjects = selectShard(subjects, options.shard);
+  for (const subject of subjects) checkModalities(subject, bySubject.get(subject)!, options.modalities);
+  await mkdir(options.out, { recursive: true });
+  await writeDescription(options);
+  hooks.onStart?.(subjects.length);
+  const summary: PreprocessSummary = { done: [], skipped: [], locked: [], failed: [] };
+  for (const subject of subjects) {
+    const folder = join(options.out, `sub-${subject}`);
+    const doneFile = join(folder, 'done.json');
+    if (!options.overwrite && isDone(doneFile)) {
+      summary.skipped.push(subject);
+      hooks.onSubject?.(subject, 'skipped');
+      continue;
+    }
+    await mkdir(folder, { recursive: true });
+    const release = await acquireLock(join(folder, '.lock'), options.lockStaleHours);
+    if (!release) {
+      summary.locked.push(subject);
+      hooks.onSubject?.(subject, 'locked', `${join(folder, '.lock')} is held by another job`);
+      continue;
+    }
+    try {
+      const result = await preprocessSubject(subject, bySubject.get(subject)!, {
+        bids: options.bids,
+        out: options.out,
+        labels: options.labels,
+        template: options.template,
+        deformable: options.deformable,
+        templateIterations: 2,
+        registrar: options.registrar,
+        signal: hooks.signal,
+        onStage: hooks.onStage,
+      });
+      await writeFileAtomic(join(folder, 'qc.json'), `${JSON.stringify({ subject: `sub-${subject}`, metric: 'normalised cross-correlation with the subject template', sessions: result.qc, notes: result.notes }, null, 2)}\n`);
+      const inputs = bySubject.get(subject)!.flatMap((s) => [...s.images, ...(s.label ? [s.label] : [])]);
+      await writeFileAtomic(doneFile, `${JSON.stringify({ subject: `sub-${subject}`, sessions: result.sessions, inputs, template: options.template ?? null, tool: options.registrar.name, tool_version: options.registrar.version, longiseg: options.version, command: options.command, finished: new Date().toISOString() }, null, 2)}\n`);
+      summary.done.push(subject);
+      hooks.onSubject?.(subject, 'done', result.notes.join('; '));
+    } catch (error) {
+      if (error instanceof InterruptedError) throw error;
+      summary.failed.push({ subject, message: (error as Error).message, exitCode: exitCodeOf(error) });
+      hooks.onSubject?.(subject, 'failed', (error as Error).message);
+    } finally {
+      await release();
+    }
+  }
+  return summary;
+}
+
+function isDone(path: string): boolean {
+  if (!existsSync(path)) return false;
+  try {
+    return typeof JSON.parse(readFileSync(path, 'utf8')).finished === 'string';
+  } catch {
+    return false;
+  }
+}
+
+/** Every session of a subject must have every modality (findSessions already failed otherwise), and only those. */
+function checkModalities(subject: string, sessions: SessionFiles[], modalities: string[]): void {
+  const counts = new Set(sessions.map((s) => s.images.length));
+  if (counts.size > 1 || [...counts][0] !== modalities.length) throw new UsageError(`sub-${subject}: sessions have different numbers of modalities; every session needs ${modalities.join(' + ')}`);
+}
+
+async function writeDescription(options: PreprocessOptions): Promise<void> {
+  const path = join(options.out, 'dataset_description.json');
+  if (existsSync(path)) return;
+  const content = { Name: 'longiseg preprocess', BIDSVersion: '1.9.0', DatasetType: 'derivative', GeneratedBy: [{ Name: 'longiseg', Version: options.version, Description: options.command }] };
+  await writeFileAtomic(path, `${JSON.stringify(content, null, 2)}\n`);
+  if (options.labels) {
+    const table = join(options.bids, 'derivatives', options.labels, 'dseg.tsv');
+    if (existsSync(table)) {
+      await mkdir(join(options.out, 'derivatives', options.labels), { recursive: true });
+      await writeFileAtomic(join(options.out, 'derivatives', options.labels, 'dseg.tsv'), readFileSync(table, 'utf8'));
+    }
+  }
+}

@@ -1,0 +1,154 @@
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { invertAffine, multiply4, type Mat4 } from '../io/affine.js';
+import { readNifti, writeNifti } from '../io/nifti.js';
+import { resampleThroughField } from '../io/resample.js';
+import { createVolume, type Grid, type Volume } from '../io/volume.js';
+import { normaliseMinPercentile } from '../data/intensity.js';
+import type { SessionFiles } from '../data/study.js';
+import { composeField, meanAffine, resampleAffine } from '../registration/compose.js';
+import type { Registrar } from '../registration/registrar.js';
+import { writeFileAtomic } from '../runtime/atomic.js';
+import { throwIfAborted } from '../runtime/errors.js';
+import { normalisedCrossCorrelation } from './quality.js';
+
+export interface SubjectOptions {
+  /** The raw BIDS dataset (for sub-*_sessions.tsv). */
+  bids?: string;
+  out: string;
+  /** The label derivative's name (derivatives/<labels>/), when labels are carried along. */
+  labels?: string;
+  /** A template image all subjects are affinely aligned to; its grid becomes the output grid. */
+  template?: string;
+  deformable: boolean;
+  /** Rounds of "register to the current average, average again". */
+  templateIterations: number;
+  registrar: Registrar;
+  signal?: AbortSignal;
+  onStage?: (stage: string) => void;
+}
+
+export interface SubjectResult {
+  subject: string;
+  sessions: string[];
+  qc: Record<string, { ncc_before: number; ncc_after: number }>;
+  notes: string[];
+}
+
+/**
+ * One subject: every session normalised, an unbiased affine template built from all of them
+ * (no session is the reference: the transforms average to the identity), each session registered
+ * deformably to it, the subject template optionally aligned to `template`, then every session, its
+ * other modalities and its labels resampled once through the composed transform.
+ */
+export async function preprocessSubject(subject: string, sessions: SessionFiles[], options: SubjectOptions): Promise<SubjectResult> {
+  const work = join(options.out, 'work', `sub-${subject}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  const stage = (text: string) => {
+    throwIfAborted(options.signal);
+    options.onStage?.(`sub-${subject}: ${text}`);
+  };
+  const notes: string[] = [];
+
+  stage('normalising');
+  const images: Volume[] = [];
+  const normalisedFiles: string[] = [];
+  for (const session of sessions) {
+    const image = await readNifti(session.images[0], { kind: 'image', require3D: true });
+    const normalised = { ...image, data: normaliseMinPercentile(image.data, 99.99) };
+    const file = join(work, `ses-${session.session}_norm.nii.gz`);
+    await writeNifti(file, normalised);
+    images.push(normalised);
+    normalisedFiles.push(file);
+  }
+
+  // the template: start from the first session's grid, then average the sessions affinely aligned to it
+  let templateFile = normalisedFiles[0];
+  let grid: Grid = images[0];
+  let toSession: Mat4[] = sessions.map(() => identity());
+  if (sessions.length === 1) notes.push('one session: it is its own template');
+  for (let round = 0; round < (sessions.length > 1 ? options.templateIterations : 0); round++) {
+    const affines: Mat4[] = [];
+    for (const [i, session] of sessions.entries()) {
+      stage(`affine ses-${session.session} → template (round ${round + 1})`);
+      affines.push(await options.registrar.affine({ fixed: templateFile, moving: normalisedFiles[i], work: join(work, `affine-${round}-ses-${session.session}`), stage: `sub-${subject} ses-${session.session} affine to the template`, signal: options.signal }));
+    }
+    const centre = invertAffine(meanAffine(affines));
+    toSession = affines.map((a) => multiply4(a, centre));
+    const average = new Float32Array(grid.shape[0] * grid.shape[1] * grid.shape[2]);
+    images.forEach((image, i) => {
+      const moved = resampleAffine(image, grid, toSession[i], 'linear').data;
+      for (let v = 0; v < average.length; v++) average[v] += moved[v] / images.length;
+    });
+    templateFile = join(work, `template-${round + 1}.nii.gz`);
+    await writeNifti(templateFile, createVolume(average, grid.shape.slice(0, 3), grid.affine, grid.xforms));
+  }
+
+  const fields: Volume[] = [];
+  for (const [i, session] of sessions.entries()) {
+    if (options.deformable && sessions.length > 1) {
+      stage(`deformable ses-${session.session} → template`);
+      fields.push(await options.registrar.deformable({ fixed: templateFile, moving: normalisedFiles[i], initial: toSession[i], work: join(work, `deformable-ses-${session.session}`), stage: `sub-${subject} ses-${session.session} deformable to the template`, signal: options.signal }));
+    } else {
+      fields.push(composeField(grid, toSession[i], zeroField(grid)));
+    }
+  }
+
+  let outputGrid: Grid = grid;
+  let toTemplate = identity();
+  if (options.template) {
+    stage('affine subject template → --template');
+    toTemplate = await options.registrar.affine({ fixed: options.template, moving: templateFile, work: join(work, 'to-template'), stage: `sub-${subject} template to ${options.template}`, signal: options.signal });
+    outputGrid = await readNifti(options.template, { kind: 'image', require3D: true });
+  }
+
+  const qc: SubjectResult['qc'] = {};
+  const template = await readNifti(templateFile);
+  const templateOnOutput = options.template ? resampleAffine(template, outputGrid, toTemplate, 'linear') : template;
+  for (const [i, session] of sessions.entries()) {
+    stage(`resampling ses-${session.session}`);
+    const total = composeField(outputGrid, toTemplate, fields[i]);
+    const name = `sub-${subject}_ses-${session.session}`;
+    const anat = join(options.out, `sub-${subject}`, `ses-${session.session}`, 'anat');
+    const xfm = join(options.out, `sub-${subject}`, `ses-${session.session}`, 'xfm');
+    await mkdir(anat, { recursive: true });
+    await mkdir(xfm, { recursive: true });
+    const moved = resampleThroughField(images[i], total, 'linear');
+    await writeNifti(join(anat, `${name}_space-subject_T1w.nii.gz`), moved);
+    for (const [k, file] of session.images.slice(1).entries()) {
+      const other = await readNifti(file, { kind: 'image', require3D: true });
+      const suffix = /_([A-Za-z0-9]+)\.nii(\.gz)?$/.exec(file)?.[1] ?? `channel${k + 1}`;
+      await writeNifti(join(anat, `${name}_space-subject_${suffix}.nii.gz`), resampleThroughField({ ...other, data: normaliseMinPercentile(other.data, 99.99) }, total, 'linear'));
+    }
+    if (options.labels && session.label) {
+      const labels = join(options.out, 'derivatives', options.labels, `sub-${subject}`, `ses-${session.session}`, 'anat');
+      await mkdir(labels, { recursive: true });
+      const label = await readNifti(session.label, { kind: 'label', require3D: true });
+      await writeNifti(join(labels, `${name}_space-subject_dseg.nii.gz`), resampleThroughField(label, total, 'label'), { datatype: 'uint8' });
+    }
+    await writeNifti(join(xfm, `${name}_from-native_to-subject_mode-image_xfm.nii.gz`), total);
+    await writeFileAtomic(join(xfm, `${name}_affine.json`), `${JSON.stringify({ subject_to_session: multiply4(toSession[i], toTemplate), note: 'RAS mm, maps a subject-space point to the native session point (the affine part of the total transform)' }, null, 2)}\n`);
+    const before = resampleAffine(images[i], outputGrid, identity(), 'linear');
+    qc[`ses-${session.session}`] = { ncc_before: normalisedCrossCorrelation(before.data, templateOnOutput.data), ncc_after: normalisedCrossCorrelation(moved.data, templateOnOutput.data) };
+  }
+  await writeNifti(join(options.out, `sub-${subject}`, `sub-${subject}_template.nii.gz`), templateOnOutput);
+  const ages = join(options.bids ?? '', `sub-${subject}`, `sub-${subject}_sessions.tsv`);
+  if (options.bids && existsSync(ages)) await copyFile(ages, join(options.out, `sub-${subject}`, `sub-${subject}_sessions.tsv`));
+  await rm(work, { recursive: true, force: true });
+  return { subject, sessions: sessions.map((s) => s.session), qc, notes };
+}
+
+function identity(): Mat4 {
+  return [
+    [1, 0, 0, 0],
+    [0, 1, 0, 0],
+    [0, 0, 1, 0],
+    [0, 0, 0, 1],
+  ];
+}
+
+function zeroField(grid: Grid): Volume {
+  return createVolume(new Float32Array(3 * grid.shape[0] * grid.shape[1] * grid.shape[2]), [...grid.shape.slice(0, 3), 3], grid.affine, grid.xforms);
+}

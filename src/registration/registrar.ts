@@ -1,0 +1,27 @@
+import type { Mat4 } from '../io/affine.js';
+import type { Volume } from '../io/volume.js';
+
+/**
+ * One registration back end. Registrars only estimate transforms; longiseg composes and applies
+ * them itself, so that every session is resampled once. Transforms follow ITK's pull-back
+ * convention in RAS world millimetres: they map a point of the fixed image to the point of the moving
+ * image that lands there.
+ */
+export interface Registrar {
+  readonly name: 'ants' | 'elastix' | 'elastix-wasm';
+  /** The tool and its version, for done.json. */
+  readonly version: string;
+  affine(task: RegistrationTask): Promise<Mat4>;
+  /** A displacement field [x, y, z, 3] on the fixed grid: fixed point p ↦ moving point p + u(p), the initial affine included. */
+  deformable(task: RegistrationTask & { initial: Mat4 }): Promise<Volume>;
+}
+
+export interface RegistrationTask {
+  fixed: string;
+  moving: string;
+  /** A folder the registrar may fill (parameter files, logs, outputs). */
+  work: string;
+  /** What the stage is, for error messages ("sub-01 ses-02 affine to the template"). */
+  stage: string;
+  signal?: AbortSignal;
+}

@@ -77,8 +77,9 @@ export interface TrainingRun<C extends TrainingConfig> {
   config: C;
   argv: ArgumentsCamelCase<GlobalArgs & { maxSteps?: number; resume?: boolean; timeLimit?: string }>;
   context: RunContext;
-  /** Builds the task for the study; restores it from `latest` when resuming and returns the loop state. */
+  /** Builds the task (model, optimiser, samplers) for the study. */
   build(study: PreparedStudy, random: Random): Promise<TrainingTask>;
+  /** Loads `latest` into the task; returns the loop state and the configuration stored with it. */
   resume(task: TrainingTask, path: string): Promise<{ state: LoopState; config: C }>;
 }
 

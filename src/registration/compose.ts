@@ -8,7 +8,7 @@ export function meanAffine(matrices: Mat4[]): Mat4 {
 }
 
 /** `source` moved so that resampling it onto a grid reads it at transform(p) for every grid point p. */
-export function throughAffine<T extends Volume>(source: T, transform: Mat4): T {
+function throughAffine<T extends Volume>(source: T, transform: Mat4): T {
   return { ...source, affine: multiply4(invertAffine(transform), source.affine) };
 }
 
@@ -26,8 +26,8 @@ export function composeField(grid: Grid, before: Mat4, field: Volume): Volume {
   const voxels = nx * ny * nz;
   const out = new Float32Array(3 * voxels);
   const toField = invertAffine(field.affine);
-  const frames = [0, 1, 2].map((c) => ({ ...field, shape: field.shape.slice(0, 3), data: field.data.subarray(c * (field.data.length / 3), (c + 1) * (field.data.length / 3)) }));
-  const sampler = frames.map((frame) => createVolume(Float32Array.from(frame.data), frame.shape, frame.affine));
+  const frame = field.data.length / 3;
+  const sampler = [0, 1, 2].map((c) => ({ shape: field.shape, data: field.data.subarray(c * frame, (c + 1) * frame) }));
   let n = 0;
   for (let k = 0; k < nz; k++) {
     for (let j = 0; j < ny; j++) {
@@ -43,13 +43,7 @@ export function composeField(grid: Grid, before: Mat4, field: Volume): Volume {
   return createVolume(out, [nx, ny, nz, 3], grid.affine, grid.xforms);
 }
 
-/** The displacement field of an affine alone on a grid. */
-export function affineField(grid: Grid, transform: Mat4): Volume {
-  const zero = createVolume(new Float32Array(3 * grid.shape[0] * grid.shape[1] * grid.shape[2]), [...grid.shape.slice(0, 3), 3], grid.affine, grid.xforms);
-  return composeField(grid, transform, zero);
-}
-
-function trilinear(volume: Volume, [x, y, z]: Vec3): number {
+function trilinear(volume: Pick<Volume, 'shape' | 'data'>, [x, y, z]: Vec3): number {
   const [sx, sy, sz] = volume.shape;
   if (!(x >= 0 && y >= 0 && z >= 0 && x <= sx - 1 && y <= sy - 1 && z <= sz - 1)) return 0;
   const x0 = Math.min(Math.floor(x), sx - 2 < 0 ? 0 : sx - 2);

@@ -69,6 +69,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
     const options = await resolveCommandOptions(predictSchema, argv);
     if (options.continue && options.overwrite) throw new UsageError('--continue and --overwrite contradict each other; pass one');
     const shard = resolveShard(options.shard);
+    const backend = await initBackend(options.backend, (message) => context.logger.warn(message));
     const model = await loadModel(options.model);
     const patch = parsePatch(options.patch, 2 ** model.info.unet.depth);
     await prepareOutputFolder(options.out);
@@ -84,7 +85,6 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
     const skipped = options.continue ? existing.length : 0;
     const todo = mine.filter((entry) => !(options.continue && entry.item && done(entry.item)));
 
-    const backend = await initBackend(options.backend, (message) => context.logger.warn(message));
     const workers = Math.min(options.workers ?? (backend.name === 'tensorflow' ? 1 : cpuBudget()), todo.length);
     context.logger.info(
       { backend: backend.name, reason: backend.reason, workers, model: options.model, patch, tta: options.tta, shard: shard?.source },

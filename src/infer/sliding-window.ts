@@ -72,6 +72,8 @@ export async function slidingWindowLogits(image: ChannelImage, predict: PatchPre
       inFlight[launched] = launch(batches[launched]);
       launched += 1;
     }
+    // a network computed in this thread never yields: let signal handlers run between windows
+    await new Promise((resolve) => setImmediate(resolve));
     const logits = await inFlight[b];
     delete inFlight[b];
     batches[b].forEach((job, k) => {

@@ -8,7 +8,7 @@ import { initBackend } from '../../src/engine/backend.js';
 import { saveModel } from '../../src/model/model-file.js';
 import { writeSafetensors } from '../../src/model/safetensors.js';
 import { Random } from '../../src/runtime/random.js';
-import { makeTempDir, runCli, runPythonJson } from '../helpers.js';
+import { interruptAfterProgress, makeTempDir, runCli, runPythonJson } from '../helpers.js';
 import { thresholdLabels, thresholdModel } from '../infer/threshold-model.js';
 
 const thresholds = [0.25, 0.5, 0.75];
@@ -137,6 +137,15 @@ describe('longiseg predict', () => {
     expect(two.status).toBe(3);
     expect(two.stderr).toContain('1 cases predicted, 0 skipped (outputs existed), 1 failed');
     expect(two.stderr).toContain(`${name('02', 'T1w')}: has no T2w image next to it`);
+  });
+
+  test('SIGTERM stops between windows with exit 5 and leaves no partial output', async () => {
+    const folder = join(dir.path, 'big');
+    await writeImage(join(folder, 'big_0000.nii.gz'), [96, 96, 96], lps, 10);
+    const out = join(dir.path, 'interrupted');
+    const { code } = await interruptAfterProgress(['predict', '--model', model, '--input', folder, '--out', out, '--patch', '16', '--workers', '1'], 'SIGTERM');
+    expect(code).toBe(5);
+    expect(readdirSync(out)).toEqual([]);
   });
 
   describe('bad input', () => {

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Vec3 } from '../io/affine.js';
-import { listNiftiFiles, parseBidsName, readSessionAges, stripNiftiExtension } from '../io/bids.js';
+import { listNiftiFiles, parseBidsName, readSessionAges, siblingImage } from '../io/bids.js';
 import { readLabelTable, type LabelTable } from '../io/labels.js';
 import { readNifti } from '../io/nifti.js';
 import { toClosestCanonical } from '../io/orientation.js';
@@ -66,10 +66,9 @@ export async function findSessions(data: string, options: Pick<StudyOptions, 'mo
     if (relative(data, file).split(sep).includes('derivatives')) continue;
     const { subject, session, suffix } = parseBidsName(file);
     if (!subject || suffix !== options.modalities[0]) continue;
-    const stem = stripNiftiExtension(basename(file)).replace(new RegExp(`_${options.modalities[0]}$`), '');
     const images = [file];
     for (const modality of options.modalities.slice(1)) {
-      const other = ['.nii.gz', '.nii'].map((ext) => join(dirname(file), `${stem}_${modality}${ext}`)).find(existsSync);
+      const other = siblingImage(file, options.modalities[0], modality);
       if (!other) throw new InputError(file, `has no ${modality} image next to it; every session needs ${options.modalities.join(' + ')}`);
       images.push(other);
     }

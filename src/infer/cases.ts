@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { listNiftiFiles, parseBidsName, stripNiftiExtension } from '../io/bids.js';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { bidsStem, listNiftiFiles, parseBidsName, siblingImage, stripNiftiExtension } from '../io/bids.js';
 import { InputError, UsageError } from '../runtime/errors.js';
 import type { PredictionCase } from './predict-case.js';
 
@@ -51,13 +51,12 @@ function isBidsImage(file: string, modality: string): boolean {
 }
 
 function addBidsCase(list: CaseList, file: string, root: string, out: string, modalities: string[], probabilities: boolean): void {
-  const stem = stripNiftiExtension(basename(file)).replace(new RegExp(`_${modalities[0]}$`), '');
-  const at = (suffix: string, extension: string) => join(dirname(file), `${stem}_${suffix}${extension}`);
+  const stem = bidsStem(file, modalities[0]);
   const channels: string[] = [file];
   for (const modality of modalities.slice(1)) {
-    const found = ['.nii.gz', '.nii'].map((extension) => at(modality, extension)).find(existsSync);
+    const found = siblingImage(file, modalities[0], modality);
     if (!found) {
-      list.problems.push({ id: stem, file, problem: `has no ${modality} image next to it (${at(modality, '.nii.gz')}); the model takes ${modalities.join(' + ')}` });
+      list.problems.push({ id: stem, file, problem: `has no ${modality} image next to it (${join(dirname(file), `${stem}_${modality}.nii.gz`)}); the model takes ${modalities.join(' + ')}` });
       return;
     }
     channels.push(found);

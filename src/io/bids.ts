@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { basename, join, sep } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import { InputError } from '../runtime/errors.js';
 import { readTsv } from './tsv.js';
 
@@ -31,6 +31,17 @@ export function parseBidsName(path: string): BidsEntities {
     if (key === 'ses') entities.session = value;
   }
   return entities;
+}
+
+/** The stem of a BIDS image without its suffix: …/sub-01_ses-01_T1w.nii.gz, T1w → sub-01_ses-01. */
+export function bidsStem(file: string, suffix: string): string {
+  return stripNiftiExtension(basename(file)).replace(new RegExp(`_${suffix}$`), '');
+}
+
+/** The image of another modality next to a BIDS image (sub-01_ses-01_T1w.nii.gz → sub-01_ses-01_T2w.nii[.gz]), when it exists. */
+export function siblingImage(file: string, suffix: string, other: string): string | undefined {
+  const stem = join(dirname(file), `${bidsStem(file, suffix)}_${other}`);
+  return [`${stem}.nii.gz`, `${stem}.nii`].find((path) => existsSync(path));
 }
 
 /** Every NIfTI file below `folder`, as sorted paths; skips hidden files (among them unfinished temporaries). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { REFERENCE_AUGMENT } from '../data/augment.js';
+import { REFERENCE_AUGMENT, type AugmentConfig } from '../data/augment.js';
 import { REFERENCE_TAPS, REFERENCE_WEIGHTS } from '../losses/pretrain.js';
 
 /**
@@ -162,3 +162,18 @@ export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<stri
     small: { crop: 32, batch: 2, model: { base_width: 8 }, steps: 300, constant_steps: 100, validate_every: 50, validation_volumes: 8, save_every: 25, lcs: { weight: 1, batch: 1 } },
   },
 };
+
+/** The augmentation section as the sampler takes it; undefined when turned off. */
+export function augmentConfig(config: TrainingConfig): AugmentConfig | undefined {
+  const a = config.augmentation;
+  if (!a.enabled) return undefined;
+  return {
+    flip: a.flip,
+    affine: a.affine,
+    blur: a.blur,
+    noise: a.noise,
+    biasField: a.bias_field,
+    gamma: { p: a.gamma.p, logGamma: a.gamma.log_gamma },
+    motion: a.motion,
+  };
+}

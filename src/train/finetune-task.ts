@@ -10,9 +10,8 @@ import { UNet } from '../model/unet.js';
 import { InputError } from '../runtime/errors.js';
 import { Random } from '../runtime/random.js';
 import { HostAdam } from './adam.js';
-import type { FinetuneConfig } from './config.js';
+import { augmentConfig, type FinetuneConfig } from './config.js';
 import type { LoopState, TrainingTask } from './loop.js';
-import { augmentConfig } from './pretrain-task.js';
 import { validationCrop } from './study-setup.js';
 
 /**

@@ -1,30 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { centredStart, packCrop, Sampler } from '../data/sampler.js';
 import type { Subject } from '../data/study.js';
-import type { AugmentConfig } from '../data/augment.js';
 import { pretrainObjective, REFERENCE_TAPS, REFERENCE_WEIGHTS, type PretrainWeights } from '../losses/pretrain.js';
 import { samplePositions } from '../model/heads.js';
 import { PretrainModel } from '../model/pretrain-model.js';
 import { saveTrainingCheckpoint } from '../model/training-checkpoint.js';
 import { Random } from '../runtime/random.js';
 import { HostAdam } from './adam.js';
-import type { FinetuneConfig, PretrainConfig } from './config.js';
+import { augmentConfig, type PretrainConfig } from './config.js';
 import type { LoopState, TrainingTask } from './loop.js';
 import { validationCrop } from './study-setup.js';
-
-export function augmentConfig(config: PretrainConfig | FinetuneConfig): AugmentConfig | undefined {
-  const a = config.augmentation;
-  if (!a.enabled) return undefined;
-  return {
-    flip: a.flip,
-    affine: a.affine,
-    blur: a.blur,
-    noise: a.noise,
-    biasField: a.bias_field,
-    gamma: { p: a.gamma.p, logGamma: a.gamma.log_gamma },
-    motion: a.motion,
-  };
-}
 
 /** The objective's weights: the reference lists for the reference taps, else sim 1 and no variance/covariance terms. */
 export function pretrainWeights(config: PretrainConfig): PretrainWeights {
@@ -63,7 +48,7 @@ export class PretrainTask implements TrainingTask {
     this.model = new PretrainModel({ inputChannels: config.modalities.length, outputClasses: classes, baseWidth: config.model.base_width, depth: config.model.depth }, config.heads, config.taps, init);
     this.optimizer = new HostAdam(this.model.trainableVariables(), { learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.eps });
     this.weights = pretrainWeights(config);
-    this.sampler = new Sampler(train, { crop: config.crop, pairing: config.pairing, augment: augmentConfig(config) ?? undefined });
+    this.sampler = new Sampler(train, { crop: config.crop, pairing: config.pairing, augment: augmentConfig(config) });
     const terms = [
       ...config.taps.map((layer) => `sim_${layer}`),
       ...config.taps.flatMap((layer, k) => (this.weights.variance[k] > 0 || this.weights.covariance[k] > 0 ? [`var_${layer}`, `cov_${layer}`] : [])),

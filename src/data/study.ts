@@ -137,12 +137,12 @@ export async function loadSubjects(files: SessionFiles[], options: StudyOptions,
 }
 
 function prepareSession(file: SessionFiles, images: Volume[], label: Volume | undefined, options: StudyOptions): Session {
-  const shape = spatialShape(toClosestCanonical(images[0]).volume);
+  const canonical = images.map((image) => toClosestCanonical(image).volume);
+  const shape = spatialShape(canonical[0]);
   const padded = shape.map((n) => Math.ceil(n / options.multiple) * options.multiple) as Vec3;
   const before = shape.map((n, axis) => -Math.floor((padded[axis] - n) / 2)) as Vec3;
-  const channels = images.map((image) => {
-    const canonical = toClosestCanonical(image).volume;
-    const normalised = { ...canonical, data: normaliseMinPercentile(canonical.data, options.upperPercentile) };
+  const channels = canonical.map((volume) => {
+    const normalised = { ...volume, data: normaliseMinPercentile(volume.data, options.upperPercentile) };
     return cropOrPad(normalised, before, padded).data;
   });
   const labelData = label ? cropOrPad(toClosestCanonical(label).volume, before, padded).data : undefined;

@@ -1,11 +1,10 @@
-import type { Mat4, Vec3 } from '../io/affine.js';
+import { identity4, type Mat4, type Vec3 } from '../io/affine.js';
 import { resampleToGrid } from '../io/resample.js';
 import { createVolume, type VoxelArray } from '../io/volume.js';
 
 /** Resamples voxel data through a voxel-to-voxel map (output index → input index). */
 export function resampleVoxels(data: VoxelArray, shape: Vec3, outputToInput: Mat4, interpolation: 'linear' | 'nearest', fill: number): VoxelArray {
-  const identity: Mat4 = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
-  const source = createVolume(data, [...shape], identity);
+  const source = createVolume(data, [...shape], identity4());
   return resampleToGrid(source, { ...source, affine: outputToInput }, interpolation, fill).data;
 }
 

@@ -1,4 +1,4 @@
-import type { Vec3 } from '../io/affine.js';
+import { multiply4, translation4, type Vec3 } from '../io/affine.js';
 import { readNifti, smallestLabelType, writeNifti } from '../io/nifti.js';
 import { reorient, toClosestCanonical } from '../io/orientation.js';
 import { createVolume, cropOrPad, sameGrid, spatialShape, type Volume } from '../io/volume.js';
@@ -59,13 +59,14 @@ export async function predictCase(info: ModelInfo, predict: PatchPredictor, item
     signal: options.signal,
     onPatch: options.onPatch,
   });
-  const paddedGrid = cropOrPad(canonical[0].volume, [-before[0], -before[1], -before[2]], padded);
+  // the padded grid's voxel 0 is voxel −before of the image
+  const paddedAffine = multiply4(canonical[0].volume.affine, translation4([-before[0], -before[1], -before[2]]));
   const backToInput = <T extends Volume>(volume: T) => reorient(cropOrPad(volume, before, shape), inverse).volume;
 
-  const labels = backToInput(createVolume(argmaxLabels(logits, classes), padded, paddedGrid.affine));
+  const labels = backToInput(createVolume(argmaxLabels(logits, classes), padded, paddedAffine));
   if (item.probabilities) {
     const probabilities = classMajor(softmaxInPlace(logits, classes), classes);
-    const volume = backToInput(createVolume(probabilities, [...padded, classes], paddedGrid.affine));
+    const volume = backToInput(createVolume(probabilities, [...padded, classes], paddedAffine));
     await writeNifti(item.probabilities, { ...original, shape: [...original.shape.slice(0, 3), classes], data: volume.data }, { datatype: 'float32' });
   }
   // the label map last: its presence marks the case as done (--continue)

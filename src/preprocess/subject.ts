@@ -1,7 +1,7 @@
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { invertAffine, multiply4, type Mat4 } from '../io/affine.js';
+import { identity4, invertAffine, multiply4, type Mat4 } from '../io/affine.js';
 import { readNifti, writeNifti } from '../io/nifti.js';
 import { resampleThroughField } from '../io/resample.js';
 import { createVolume, type Grid, type Volume } from '../io/volume.js';
@@ -67,7 +67,7 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
   // the template: start from the first session's grid, then average the sessions affinely aligned to it
   let templateFile = normalisedFiles[0];
   let grid: Grid = images[0];
-  let toSession: Mat4[] = sessions.map(() => identity());
+  let toSession: Mat4[] = sessions.map(() => identity4());
   if (sessions.length === 1) notes.push('one session: it is its own template');
   for (let round = 0; round < (sessions.length > 1 ? options.templateIterations : 0); round++) {
     const affines: Mat4[] = [];
@@ -92,12 +92,12 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
       stage(`deformable ses-${session.session} → template`);
       fields.push(await options.registrar.deformable({ fixed: templateFile, moving: normalisedFiles[i], initial: toSession[i], work: join(work, `deformable-ses-${session.session}`), stage: `sub-${subject} ses-${session.session} deformable to the template`, signal: options.signal }));
     } else {
-      fields.push(composeField(grid, toSession[i], zeroField(grid)));
+      fields.push(composeField(grid, toSession[i]));
     }
   }
 
   let outputGrid: Grid = grid;
-  let toTemplate = identity();
+  let toTemplate = identity4();
   if (options.template) {
     stage('affine subject template → --template');
     toTemplate = await options.registrar.affine({ fixed: options.template, moving: templateFile, work: join(work, 'to-template'), stage: `sub-${subject} template to ${options.template}`, signal: options.signal });
@@ -130,7 +130,7 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     }
     await writeNifti(join(xfm, `${name}_from-native_to-subject_mode-image_xfm.nii.gz`), total);
     await writeFileAtomic(join(xfm, `${name}_affine.json`), `${JSON.stringify({ subject_to_session: multiply4(toSession[i], toTemplate), note: 'RAS mm, maps a subject-space point to the native session point (the affine part of the total transform)' }, null, 2)}\n`);
-    const before = resampleAffine(images[i], outputGrid, identity(), 'linear');
+    const before = resampleAffine(images[i], outputGrid, identity4(), 'linear');
     qc[`ses-${session.session}`] = { ncc_before: normalisedCrossCorrelation(before.data, templateOnOutput.data), ncc_after: normalisedCrossCorrelation(moved.data, templateOnOutput.data) };
   }
   await writeNifti(join(options.out, `sub-${subject}`, `sub-${subject}_template.nii.gz`), templateOnOutput);
@@ -138,17 +138,4 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
   if (options.bids && existsSync(ages)) await copyFile(ages, join(options.out, `sub-${subject}`, `sub-${subject}_sessions.tsv`));
   await rm(work, { recursive: true, force: true });
   return { subject, sessions: sessions.map((s) => s.session), qc, notes };
-}
-
-function identity(): Mat4 {
-  return [
-    [1, 0, 0, 0],
-    [0, 1, 0, 0],
-    [0, 0, 1, 0],
-    [0, 0, 0, 1],
-  ];
-}
-
-function zeroField(grid: Grid): Volume {
-  return createVolume(new Float32Array(3 * grid.shape[0] * grid.shape[1] * grid.shape[2]), [...grid.shape.slice(0, 3), 3], grid.affine, grid.xforms);
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { centredStart, packCrop, Sampler } from '../data/sampler.js';
 import type { Subject } from '../data/study.js';
+import { sessionDice } from '../metrics/longitudinal.js';
 import { consistencyLoss, diceCrossEntropy, type DiceOptions } from '../losses/segmentation.js';
 import { loadUnetTensors } from '../model/checkpoint.js';
 import { saveModel, type ModelInfo } from '../model/model-file.js';
@@ -100,7 +101,7 @@ export class FinetuneTask implements TrainingTask {
       tf.tidy(() => {
         const logits = this.unet.forward(tf.tensor5d(input, [1, crop[2], crop[1], crop[0], session.channels.length]), { training: false }).logits;
         loss += diceCrossEntropy(logits, tf.tensor4d(Int32Array.from(labels), [1, crop[2], crop[1], crop[0]], 'int32'), this.dice).dataSync()[0];
-        dice += meanForegroundDice(logits.argMax(4).dataSync() as Int32Array, labels, this.info.unet.outputClasses);
+        dice += meanForegroundDice(logits.argMax(4).dataSync() as Int32Array, labels);
       });
     }
     const values = new Map([
@@ -120,22 +121,8 @@ export class FinetuneTask implements TrainingTask {
   }
 }
 
-/** Dice of every foreground class present in the reference or the prediction, averaged. */
-export function meanForegroundDice(prediction: ArrayLike<number>, reference: ArrayLike<number>, classes: number): number {
-  const overlap = new Float64Array(classes);
-  const predicted = new Float64Array(classes);
-  const actual = new Float64Array(classes);
-  for (let i = 0; i < reference.length; i++) {
-    predicted[prediction[i]] += 1;
-    actual[reference[i]] += 1;
-    if (prediction[i] === reference[i]) overlap[reference[i]] += 1;
-  }
-  let sum = 0;
-  let count = 0;
-  for (let k = 1; k < classes; k++) {
-    if (predicted[k] + actual[k] === 0) continue;
-    sum += (2 * overlap[k]) / (predicted[k] + actual[k]);
-    count += 1;
-  }
-  return count > 0 ? sum / count : 1;
+/** Dice of every foreground class present in the reference or the prediction, averaged (1 when there is none). */
+function meanForegroundDice(prediction: Int32Array, reference: Float32Array): number {
+  const dice = [...sessionDice({ data: prediction }, { data: Int32Array.from(reference) }).values()];
+  return dice.length > 0 ? dice.reduce((a, b) => a + b) / dice.length : 1;
 }

@@ -21,6 +21,7 @@ async function run(workers: number): Promise<number> {
     cohort: 'infant',
     shape: [96, 112, 96],
     voxelMm: 2,
+    warpMm: 3,
     labels: 'structures',
     seed: 1,
     overwrite: true,

@@ -21,6 +21,7 @@ export const synthSchema = globalSchema
     cohort: z.enum(['infant', 'aging']).default('infant'),
     shape: z.union([z.string().regex(/^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$/, 'three sizes such as 96,112,96'), z.array(z.number().int().min(16)).length(3)]).default('96,112,96'),
     voxel_mm: z.number().positive().max(10).default(2),
+    warp_mm: z.number().min(0).max(3).default(3),
     labels: z.enum(['structures', 'tissue']).default('structures'),
     overwrite: z.boolean().default(false),
     workers: z.number().int().min(1).optional(),
@@ -44,6 +45,7 @@ export const synthCommand: LongisegCommand<Record<string, unknown>> = {
       .option('cohort', { choices: ['infant', 'aging'] as const, describe: 'infant: growth and WM/GM contrast reversal (3–36 months); aging: ventricles enlarge, structures shrink (default infant)' })
       .option('shape', { type: 'string', describe: 'Grid size, multiples of 16 (default 96,112,96)' })
       .option('voxel-mm', { type: 'number', describe: 'Isotropic voxel size in mm (default 2)' })
+      .option('warp-mm', { type: 'number', describe: 'Amplitude of each session\'s smooth nonlinear displacement, on top of head motion and growth, 0 to 3 mm; 0: sessions differ only affinely (default 3)' })
       .option('labels', { choices: ['structures', 'tissue'] as const, describe: 'structures: cortex, WM, CSF, ventricles and 6 left/right pairs; tissue: GM/WM/CSF (default structures)' })
       .option('overwrite', { type: 'boolean', describe: 'Replace a non-empty --out folder' })
       .option('workers', { type: 'number', describe: 'Worker threads (default: one per CPU)' })
@@ -60,6 +62,7 @@ export const synthCommand: LongisegCommand<Record<string, unknown>> = {
         cohort: options.cohort,
         shape,
         voxelMm: options.voxel_mm,
+        warpMm: options.warp_mm,
         labels: options.labels,
         seed: options.seed,
         overwrite: options.overwrite,

@@ -130,13 +130,16 @@ export function staticAnatomy(): SessionAnatomy {
 }
 
 /**
- * Renders fine labels on a grid: voxel (i, j, k) of a grid with affine `voxelToSubject` (voxel →
- * subject-space mm, through any session transform the caller folds in) is labelled by the anatomy
- * at that point. Voxels on a boundary take the majority label of 8 sub-samples (±¼ voxel), as a
+ * Renders fine labels on a grid: voxel (i, j, k) is labelled by the anatomy at subject-space point
+ * `voxelToSubject(i, j, k)` (mm; an affine, or any map through the session transforms). Voxels on a boundary take the majority label of 8 sub-samples (±¼ voxel), as a
  * rater labels the tissue that fills most of the voxel.
  */
-export function renderFineLabels(shape: Vec3, voxelToSubject: Mat4, subject: SubjectAnatomy, session: SessionAnatomy): Uint8Array {
-  const labelAt = anatomyFunction(multiply4(invertAffine(subject.atlasToSubject), voxelToSubject), subject, session);
+export function renderFineLabels(shape: Vec3, voxelToSubject: Mat4 | ((voxel: Vec3) => Vec3), subject: SubjectAnatomy, session: SessionAnatomy): Uint8Array {
+  const subjectToAtlas = invertAffine(subject.atlasToSubject);
+  const labelAt =
+    typeof voxelToSubject === 'function'
+      ? anatomyFunction(subjectToAtlas, subject, session, voxelToSubject)
+      : anatomyFunction(multiply4(subjectToAtlas, voxelToSubject), subject, session);
   const [nx, ny, nz] = shape;
   const centre = new Uint8Array(nx * ny * nz);
   for (let k = 0, n = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, n++) centre[n] = labelAt(i, j, k);
@@ -162,8 +165,8 @@ export function renderFineLabels(shape: Vec3, voxelToSubject: Mat4, subject: Sub
 
 const SUBSAMPLE = [-0.25, 0.25];
 
-/** The fine label at a continuous voxel position, for one subject and session. */
-function anatomyFunction(toAtlas: Mat4, subject: SubjectAnatomy, session: SessionAnatomy): (i: number, j: number, k: number) => number {
+/** The fine label at a continuous voxel position (`toAtlas` after `toSubject`, when given), for one subject and session. */
+function anatomyFunction(toAtlas: Mat4, subject: SubjectAnatomy, session: SessionAnatomy, toSubject?: (voxel: Vec3) => Vec3): (i: number, j: number, k: number) => number {
   const pairs = PAIRS.map((pair, p) => ({
     centre: pair.centre,
     inverse: pair.semiAxes.map((s) => 1 / (s * session.pairScale[p])) as Vec3,
@@ -172,6 +175,7 @@ function anatomyFunction(toAtlas: Mat4, subject: SubjectAnatomy, session: Sessio
   })).sort((a, b) => a.priority - b.priority);
   const { warp, folds } = subject;
   return (i, j, k) => {
+    if (toSubject) [i, j, k] = toSubject([i, j, k]);
     const vx = toAtlas[0][0] * i + toAtlas[0][1] * j + toAtlas[0][2] * k + toAtlas[0][3];
     const vy = toAtlas[1][0] * i + toAtlas[1][1] * j + toAtlas[1][2] * k + toAtlas[1][3];
     const vz = toAtlas[2][0] * i + toAtlas[2][1] * j + toAtlas[2][2] * k + toAtlas[2][3];

@@ -5,12 +5,31 @@ import { agingContrast, infantContrast, type AcquisitionEffects, type Contrast }
 
 export type Cohort = 'aging' | 'infant';
 
+export interface WarpTerm {
+  amplitude: number;
+  frequency: Vec3;
+  phase: number;
+}
+
+/** Two sinusoids per axis, wavelengths 80–160 mm: for 3 mm the Jacobian of w stays below 0.75 in norm, so x + w(x) is invertible. */
+function sessionWarp(amplitudeMm: number, random: Random): WarpTerm[][] {
+  const frequency = () => ((random.next() < 0.5 ? -1 : 1) * 2 * Math.PI) / random.uniform(80, 160);
+  return [0, 1, 2].map(() =>
+    [0, 1].map(() => ({ amplitude: (amplitudeMm / 2) * random.uniform(0.5, 1), frequency: [frequency(), frequency(), frequency()] as Vec3, phase: random.uniform(0, 2 * Math.PI) })),
+  );
+}
+
 export interface SessionPlan {
   id: string;
   ageYears: number;
   ageMonths?: number;
   /** Subject space (mm) → this session's native scanner space (mm): head motion ∘ growth. */
   subjectToNative: Mat4;
+  /**
+   * Smooth nonlinear part, applied before subjectToNative: the native point of subject point x is
+   * subjectToNative·(x + w(x)), w = Σ amplitude·sin(frequency·x + phase) per axis (mm).
+   */
+  warp: WarpTerm[][];
   /** The rigid part (head motion) alone. */
   motion: Mat4;
   /** Linear size of the brain relative to the subject space (infant growth; 1 for aging). */
@@ -47,7 +66,7 @@ function sessionAgesYears(cohort: Cohort, count: number, random: Random): number
   return [first, ...middle, last].map((months) => Math.round(months * 2) / 24);
 }
 
-export function planSubject(cohort: Cohort, sessionCount: number, random: Random): SubjectPlan {
+export function planSubject(cohort: Cohort, sessionCount: number, random: Random, warpMm = 0): SubjectPlan {
   const anatomy = randomSubjectAnatomy(random, BRAIN_SEMI_AXES_MM[cohort]);
   const sex = random.next() < 0.5 ? 'F' : 'M';
   const ages = sessionAgesYears(cohort, sessionCount, random);
@@ -69,6 +88,7 @@ export function planSubject(cohort: Cohort, sessionCount: number, random: Random
       ageYears,
       ageMonths: cohort === 'infant' ? Math.round(ageYears * 12 * 10) / 10 : undefined,
       subjectToNative: multiply4(motion, scaling),
+      warp: sessionWarp(warpMm, random.fork(2000 + s)),
       motion,
       growth,
       anatomy: cohort === 'aging' ? agingAnatomy(ageYears - ages[0]) : staticAnatomy(),

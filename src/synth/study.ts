@@ -18,6 +18,7 @@ export interface SynthOptions {
   cohort: Cohort;
   shape: Vec3;
   voxelMm: number;
+  warpMm: number;
   labels: LabelSet;
   seed: number;
   overwrite: boolean;
@@ -56,6 +57,7 @@ export async function synthesizeStudy(options: SynthOptions, hooks: { signal?: A
       sessions: options.sessions,
       shape: options.shape,
       voxelMm: options.voxelMm,
+      warpMm: options.warpMm,
       labels: options.labels,
       subjectDigits: Math.max(2, String(options.subjects).length),
     }));

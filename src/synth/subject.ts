@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { invertAffine, multiply4, type Mat4, type Vec3 } from '../io/affine.js';
+import { applyAffine, invertAffine, type Mat4, type Vec3 } from '../io/affine.js';
 import { writeNifti } from '../io/nifti.js';
 import { resampleThroughField } from '../io/resample.js';
 import { createVolume } from '../io/volume.js';
@@ -7,7 +7,7 @@ import { formatTsv } from '../io/tsv.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { Random } from '../runtime/random.js';
 import { labelLookup, renderFineLabels, type LabelSet } from './anatomy.js';
-import { planSubject, type Cohort } from './cohort.js';
+import { planSubject, type Cohort, type SessionPlan, type WarpTerm } from './cohort.js';
 import { renderT1w } from './intensity.js';
 
 export interface SubjectTask {
@@ -18,6 +18,8 @@ export interface SubjectTask {
   sessions: [number, number];
   shape: Vec3;
   voxelMm: number;
+  /** Amplitude (mm) of each session's smooth nonlinear displacement; 0 keeps sessions affine to each other. */
+  warpMm: number;
   labels: LabelSet;
   subjectDigits: number;
 }
@@ -48,15 +50,43 @@ export function studyGrid(shape: Vec3, voxelMm: number): Mat4 {
   ];
 }
 
-/** Displacement u(x) = T·x − x on a grid (4D, components last), in mm. */
-function displacementField(shape: Vec3, grid: Mat4, transform: Mat4): Float32Array {
+function warpAt(terms: WarpTerm[][], p: Vec3): Vec3 {
+  return terms.map((axis) => axis.reduce((sum, t) => sum + t.amplitude * Math.sin(t.frequency[0] * p[0] + t.frequency[1] * p[1] + t.frequency[2] * p[2] + t.phase), 0)) as Vec3;
+}
+
+/** A session's subject → native map and its inverse (fixed-point iteration x = z − w(x), a contraction). */
+function sessionMaps(session: SessionPlan): { toNative: (x: Vec3) => Vec3; toSubject: (y: Vec3) => Vec3 } {
+  const fromNative = invertAffine(session.subjectToNative);
+  return {
+    toNative: (x) => {
+      const w = warpAt(session.warp, x);
+      return applyAffine(session.subjectToNative, [x[0] + w[0], x[1] + w[1], x[2] + w[2]]);
+    },
+    toSubject: (y) => {
+      const z = applyAffine(fromNative, y);
+      let x: Vec3 = [...z];
+      for (let iteration = 0; iteration < 50; iteration++) {
+        const w = warpAt(session.warp, x);
+        const next: Vec3 = [z[0] - w[0], z[1] - w[1], z[2] - w[2]];
+        const change = Math.abs(next[0] - x[0]) + Math.abs(next[1] - x[1]) + Math.abs(next[2] - x[2]);
+        x = next;
+        if (change < 1e-6) break;
+      }
+      return x;
+    },
+  };
+}
+
+/** Displacement u(x) = T(x) − x on a grid (4D, components last), in mm. */
+function displacementField(shape: Vec3, grid: Mat4, transform: (x: Vec3) => Vec3): Float32Array {
   const count = shape[0] * shape[1] * shape[2];
   const field = new Float32Array(count * 3);
-  const delta = multiply4(transform, grid).map((row, r) => row.map((v, c) => v - grid[r][c]));
   for (let k = 0, n = 0; k < shape[2]; k++) {
     for (let j = 0; j < shape[1]; j++) {
       for (let i = 0; i < shape[0]; i++, n++) {
-        for (let c = 0; c < 3; c++) field[n + c * count] = delta[c][0] * i + delta[c][1] * j + delta[c][2] * k + delta[c][3];
+        const x = applyAffine(grid, [i, j, k]);
+        const y = transform(x);
+        for (let c = 0; c < 3; c++) field[n + c * count] = y[c] - x[c];
       }
     }
   }
@@ -67,7 +97,7 @@ function displacementField(shape: Vec3, grid: Mat4, transform: Mat4): Float32Arr
 export async function synthesizeSubject(task: SubjectTask): Promise<SubjectSummary> {
   const random = new Random(task.seed).fork(task.index);
   const subject = String(task.index + 1).padStart(task.subjectDigits, '0');
-  const plan = planSubject(task.cohort, random.integer(task.sessions[0], task.sessions[1]), random);
+  const plan = planSubject(task.cohort, random.integer(task.sessions[0], task.sessions[1]), random, task.warpMm);
   const grid = studyGrid(task.shape, task.voxelMm);
   const lookup = labelLookup(task.labels);
   const toLabels = (fine: Uint8Array) => fine.map((f) => lookup[f]);
@@ -77,10 +107,11 @@ export async function synthesizeSubject(task: SubjectTask): Promise<SubjectSumma
     const labelsAnat = (root: string) => join(task.staging, root, 'derivatives', 'labels', `sub-${subject}`, `ses-${session.id}`, 'anat');
     const truth = join(task.staging, 'truth', `sub-${subject}`, `ses-${session.id}`);
 
-    const nativeFine = renderFineLabels(task.shape, multiply4(invertAffine(session.subjectToNative), grid), plan.anatomy, session.anatomy);
+    const maps = sessionMaps(session);
+    const nativeFine = renderFineLabels(task.shape, (voxel) => maps.toSubject(applyAffine(grid, voxel)), plan.anatomy, session.anatomy);
     const subjectFine = renderFineLabels(task.shape, grid, plan.anatomy, session.anatomy);
     const raw = createVolume(renderT1w(nativeFine, task.shape, session.contrast, session.effects, random.fork(1000 + s)), [...task.shape], grid);
-    const field = createVolume(displacementField(task.shape, grid, session.subjectToNative), [...task.shape, 3], grid);
+    const field = createVolume(displacementField(task.shape, grid, maps.toNative), [...task.shape, 3], grid);
     const registered = resampleThroughField(raw, field, 'linear');
 
     await writeNifti(join(anat('raw'), `${name}_T1w.nii.gz`), raw, { datatype: 'float32' });
@@ -96,9 +127,11 @@ export async function synthesizeSubject(task: SubjectTask): Promise<SubjectSumma
           native_to_subject: invertAffine(session.subjectToNative),
           rigid_subject_to_native: session.motion,
           growth_scale: session.growth,
+          nonlinear_warp: session.warp,
           convention:
-            'World coordinates in mm (RAS, as the NIfTI affines). A subject-space point x lies at native point subject_to_native·x; ' +
-            'the displacement field holds u(x) = subject_to_native·x − x on the subject grid (pull-back, as ITK fields, but RAS and 4D [x, y, z, 3]). ' +
+            'World coordinates in mm (RAS, as the NIfTI affines). A subject-space point x lies at native point subject_to_native·(x + w(x)), ' +
+            'w(x)[axis] = Σ amplitude·sin(frequency·x + phase) over the terms of nonlinear_warp[axis]; ' +
+            'the displacement field holds u(x) = subject_to_native·(x + w(x)) − x on the subject grid (pull-back, as ITK fields, but RAS and 4D [x, y, z, 3]). ' +
             'subject_to_native = rigid_subject_to_native · growth_scale·I.',
         },
         null,

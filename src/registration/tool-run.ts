@@ -1,0 +1,26 @@
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { ExternalToolError } from '../runtime/errors.js';
+import type { StageContext } from './registrar.js';
+
+/**
+ * Runs a registration program with an argument array (never a shell string); everything it prints
+ * goes to a log in the task's work folder, which every failure names.
+ */
+export async function runTool(tool: string, args: string[], task: StageContext, step: string, threads: number, logName = `${tool}-${step.replace(/\s/g, '-')}.log`): Promise<void> {
+  const log = join(task.work, logName);
+  const result = await execa(tool, args, { reject: false, all: true, cancelSignal: task.signal, env: { ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS: String(threads) } });
+  await writeFile(log, `${[tool, ...args].join(' ')}\n\n${result.all ?? ''}`);
+  if (result.isCanceled) throw task.signal?.reason ?? new Error('cancelled');
+  if (result.failed) {
+    const reason = result.exitCode === undefined ? (result.signal ? `was killed by ${result.signal}` : (result.message ?? 'could not start')) : `exited with code ${result.exitCode}`;
+    throw new ExternalToolError(`${tool} (${task.stage}, ${step}) ${reason}; see ${log}`);
+  }
+}
+
+/** Tools may exit 0 without writing what they should (ANTs' wrappers always do); the outputs decide. */
+export function expectOutput(path: string, tool: string, task: StageContext, step: string): void {
+  if (!existsSync(path)) throw new ExternalToolError(`${tool} (${task.stage}, ${step}) exited without writing ${path}; see the logs in ${task.work}`);
+}

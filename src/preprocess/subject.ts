@@ -1,6 +1,6 @@
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { identity4, invertAffine, multiply4, type Mat4 } from '../io/affine.js';
 import { readNifti, writeNifti } from '../io/nifti.js';
 import { resampleThroughField } from '../io/resample.js';
@@ -52,21 +52,33 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
   };
   const notes: string[] = [];
 
-  stage('normalising');
-  const images: Volume[] = [];
+  const correct = options.registrar.biasCorrect?.bind(options.registrar);
+  if (!correct) notes.push(`no N4 bias correction: ${options.registrar.name} has none (ANTs does)`);
+  /** Every image of every session, bias-corrected where the back end can, normalised (min to P99.99); [session][modality]. */
+  const images: Volume[][] = [];
   const normalisedFiles: string[] = [];
   for (const session of sessions) {
-    const image = await readNifti(session.images[0], { kind: 'image', require3D: true });
-    const normalised = { ...image, data: normaliseMinPercentile(image.data, 99.99) };
+    const modalities: Volume[] = [];
+    for (const [k, file] of session.images.entries()) {
+      let input = file;
+      if (correct) {
+        stage(`N4 ses-${session.session} ${basename(file)}`);
+        input = join(work, `ses-${session.session}_${k}_n4.nii.gz`);
+        await correct({ input: file, output: input, work: join(work, `n4-ses-${session.session}-${k}`), stage: `sub-${subject} ses-${session.session} bias correction of ${basename(file)}`, signal: options.signal });
+      }
+      stage(`normalising ses-${session.session}`);
+      const image = await readNifti(input, { kind: 'image', require3D: true });
+      modalities.push({ ...image, data: normaliseMinPercentile(image.data, 99.99) });
+    }
     const file = join(work, `ses-${session.session}_norm.nii.gz`);
-    await writeNifti(file, normalised);
-    images.push(normalised);
+    await writeNifti(file, modalities[0]);
+    images.push(modalities);
     normalisedFiles.push(file);
   }
 
   // the template: start from the first session's grid, then average the sessions affinely aligned to it
   let templateFile = normalisedFiles[0];
-  let grid: Grid = images[0];
+  let grid: Grid = images[0][0];
   let toSession: Mat4[] = sessions.map(() => identity4());
   if (sessions.length === 1) notes.push('one session: it is its own template');
   for (let round = 0; round < (sessions.length > 1 ? options.templateIterations : 0); round++) {
@@ -78,7 +90,7 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     const centre = invertAffine(meanAffine(affines));
     toSession = affines.map((a) => multiply4(a, centre));
     const average = new Float32Array(grid.shape[0] * grid.shape[1] * grid.shape[2]);
-    images.forEach((image, i) => {
+    images.forEach(([image], i) => {
       const moved = resampleAffine(image, grid, toSession[i], 'linear').data;
       for (let v = 0; v < average.length; v++) average[v] += moved[v] / images.length;
     });
@@ -115,12 +127,12 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     const xfm = join(options.out, `sub-${subject}`, `ses-${session.session}`, 'xfm');
     await mkdir(anat, { recursive: true });
     await mkdir(xfm, { recursive: true });
-    const moved = resampleThroughField(images[i], total, 'linear');
+    const moved = resampleThroughField(images[i][0], total, 'linear');
     await writeNifti(join(anat, `${name}_space-subject_T1w.nii.gz`), moved);
-    for (const [k, file] of session.images.slice(1).entries()) {
-      const other = await readNifti(file, { kind: 'image', require3D: true });
-      const suffix = /_([A-Za-z0-9]+)\.nii(\.gz)?$/.exec(file)?.[1] ?? `channel${k + 1}`;
-      await writeNifti(join(anat, `${name}_space-subject_${suffix}.nii.gz`), resampleThroughField({ ...other, data: normaliseMinPercentile(other.data, 99.99) }, total, 'linear'));
+    for (const [k, file] of session.images.entries()) {
+      if (k === 0) continue;
+      const suffix = /_([A-Za-z0-9]+)\.nii(\.gz)?$/.exec(file)?.[1] ?? `channel${k}`;
+      await writeNifti(join(anat, `${name}_space-subject_${suffix}.nii.gz`), resampleThroughField(images[i][k], total, 'linear'));
     }
     if (options.labels && session.label) {
       const labels = join(options.out, 'derivatives', options.labels, `sub-${subject}`, `ses-${session.session}`, 'anat');
@@ -130,7 +142,7 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     }
     await writeNifti(join(xfm, `${name}_from-native_to-subject_mode-image_xfm.nii.gz`), total);
     await writeFileAtomic(join(xfm, `${name}_affine.json`), `${JSON.stringify({ subject_to_session: multiply4(toSession[i], toTemplate), note: 'RAS mm, maps a subject-space point to the native session point (the affine part of the total transform)' }, null, 2)}\n`);
-    const before = resampleAffine(images[i], outputGrid, identity4(), 'linear');
+    const before = resampleAffine(images[i][0], outputGrid, identity4(), 'linear');
     qc[`ses-${session.session}`] = { ncc_before: normalisedCrossCorrelation(before.data, templateOnOutput.data), ncc_after: normalisedCrossCorrelation(moved.data, templateOnOutput.data) };
   }
   await writeNifti(join(options.out, `sub-${subject}`, `sub-${subject}_template.nii.gz`), templateOnOutput);

@@ -14,14 +14,25 @@ export interface Registrar {
   affine(task: RegistrationTask): Promise<Mat4>;
   /** A displacement field [x, y, z, 3] on the fixed grid: fixed point p ↦ moving point p + u(p), the initial affine included. */
   deformable(task: RegistrationTask & { initial: Mat4 }): Promise<Volume>;
+  /** Bias-field correction (N4), where the back end has it. */
+  biasCorrect?(task: BiasCorrectionTask): Promise<void>;
 }
 
-export interface RegistrationTask {
-  fixed: string;
-  moving: string;
-  /** A folder the registrar may fill (parameter files, logs, outputs). */
+/** Where a registration step works and how failures name it. */
+export interface StageContext {
+  /** A folder the back end may fill (parameter files, logs, outputs). */
   work: string;
   /** What the stage is, for error messages ("sub-01 ses-02 affine to the template"). */
   stage: string;
   signal?: AbortSignal;
+}
+
+export interface RegistrationTask extends StageContext {
+  fixed: string;
+  moving: string;
+}
+
+export interface BiasCorrectionTask extends StageContext {
+  input: string;
+  output: string;
 }

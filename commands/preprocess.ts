@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { z } from 'zod';
 import { readNifti } from '../src/io/nifti.js';
+import { applyInverse } from '../src/preprocess/inverse.js';
 import { runPreprocess } from '../src/preprocess/run.js';
 import { chooseRegistrar } from '../src/registration/choose.js';
 import { writeFileAtomic } from '../src/runtime/atomic.js';
@@ -30,12 +31,14 @@ export const preprocessSchema = globalSchema
     deformable: z.boolean().default(true),
     overwrite: z.boolean().default(false),
     lock_stale_hours: z.number().positive().default(24),
+    apply_inverse: z.string().min(1).optional(),
+    native_out: z.string().min(1).optional(),
   })
   .strict();
 
 export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
   command: 'preprocess',
-  describe: 'Register every subject\'s sessions into one unbiased within-subject space (elastix), labels carried along',
+  describe: 'Register every subject\'s sessions into one unbiased within-subject space (ANTs, elastix or elastix-wasm), labels carried along',
   builder: (yargs: Argv<GlobalArgs>) =>
     yargs
       .usage('$0 preprocess --bids DIR --out DIR [options]')
@@ -50,11 +53,20 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
       .option('threads', { type: 'number', describe: 'Threads of the registration tool (default: SLURM_CPUS_PER_TASK, else 1)' })
       .option('deformable', { type: 'boolean', describe: 'B-spline registration to the subject template after the affine one (default true; --no-deformable for affine only)' })
       .option('overwrite', { type: 'boolean', describe: 'Redo subjects that are done (done.json)' })
+      .option('apply-inverse', { type: 'string', describe: 'Instead of registering: map the sub-X_ses-Y_… files of this folder (predictions) from subject space back to native space, with the transforms in --out' })
+      .option('native-out', { type: 'string', describe: 'Where --apply-inverse writes (BIDS layout, _space-subject dropped from the names)' })
       .option('lock-stale-hours', { type: 'number', describe: 'A subject lock older than this is taken over (default 24)' })
-      .example('$0 preprocess --bids study --out study/derivatives/registered --labels derivatives/labels', 'every subject, labels carried along'),
+      .example('$0 preprocess --bids study --out study/derivatives/registered --labels derivatives/labels', 'every subject, labels carried along')
+      .example('$0 preprocess --bids study --out study/derivatives/registered --apply-inverse predictions --native-out predictions-native', 'predictions in subject space mapped back to each session\'s scan'),
   async run(argv, context) {
     const options = await resolveCommandOptions(preprocessSchema, argv);
     if (!existsSync(options.bids)) throw new InputError(options.bids, 'no such folder');
+    if (options.apply_inverse) {
+      if (!options.native_out) throw new UsageError('--apply-inverse needs --native-out, the folder to write the native-space files to');
+      const written = await applyInverse({ input: options.apply_inverse, preprocessed: options.out, bids: options.bids, modality: options.modalities[0], out: options.native_out, overwrite: options.overwrite, signal: context.signal, onFile: (file) => context.logger.info({ file }, `preprocess --apply-inverse: ${file}`) });
+      context.logger.info({ written: written.length }, `preprocess --apply-inverse: wrote ${written.length} files to ${options.native_out}`);
+      return ExitCode.ok;
+    }
     if (options.template) await readNifti(options.template, { kind: 'image', require3D: true });
     const labels = options.labels?.replace(/^derivatives\//, '').replace(/\/$/, '');
     if (labels && !existsSync(join(options.bids, 'derivatives', labels))) throw new InputError(join(options.bids, 'derivatives', labels), 'no such folder (--labels names a derivative of --bids)');

@@ -17,7 +17,7 @@ const EDGE_TOLERANCE = 1e-6;
  * frame t. Points outside the source's extent [0, n−1] get `fill`, as scipy.ndimage.map_coordinates
  * with mode='constant'; 'nearest' rounds halves up, as scipy does.
  */
-class VoxelSampler {
+export class VoxelSampler {
   private readonly shape: [number, number, number];
   private readonly frames: number;
   private readonly frameSize: number;

@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { createVolume } from '../../src/io/volume.js';
 import { resampleToGrid } from '../../src/io/resample.js';
+import { antsAffineArgs, n4Args } from '../../src/registration/ants-cli.js';
 import { makeTempDir, runCli } from '../helpers.js';
 
 /** Mean Dice over the structures present in either map. */
 function meanDice(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const dices: number[] = [];
-  for (let k = 1; k <= 17; k++) {
+  for (let k = 1; k <= 20; k++) {
     let [both, na, nb] = [0, 0, 0];
     for (let v = 0; v < a.length; v++) {
       if (a[v] === k) na++;
@@ -20,12 +21,20 @@ function meanDice(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return dices.reduce((x, y) => x + y) / dices.length;
 }
 
+const labelsOf = (root: string, subject: string, session: string, suffix = '_space-subject') => join(root, 'derivatives', 'labels', `sub-${subject}`, `ses-${session}`, 'anat', `sub-${subject}_ses-${session}${suffix}_dseg.nii.gz`);
+
+/** Dice between the two sessions' labels of a subject in a preprocess output. */
+async function sessionDice(out: string, subject: string): Promise<number> {
+  const [a, b] = await Promise.all(['01', '02'].map((s) => readNifti(labelsOf(out, subject, s))));
+  return meanDice(a.data, b.data);
+}
+
 describe('longiseg preprocess with the elastix command line', () => {
   const dir = makeTempDir();
   const study = join(dir.path, 'study');
   const raw = join(study, 'raw');
   const out = join(dir.path, 'registered');
-  const labelsOf = (root: string, subject: string, session: string, suffix = '_space-subject') => join(root, 'derivatives', 'labels', `sub-${subject}`, `ses-${session}`, 'anat', `sub-${subject}_ses-${session}${suffix}_dseg.nii.gz`);
+  const affineOnly = join(dir.path, 'affine');
   afterAll(() => dir.remove());
 
   beforeAll(() => {
@@ -37,8 +46,7 @@ describe('longiseg preprocess with the elastix command line', () => {
     expect(result.stderr).toContain('2 subjects done, 0 skipped');
     expect(result.status).toBe(0);
     for (const subject of ['01', '02']) {
-      const [a, b] = await Promise.all(['01', '02'].map((s) => readNifti(labelsOf(out, subject, s))));
-      const registered = meanDice(a.data, b.data);
+      const registered = await sessionDice(out, subject);
       // the raw sessions in world coordinates, as they were scanned (random head positions)
       const [ra, rb] = await Promise.all(['01', '02'].map((s) => readNifti(labelsOf(raw, subject, s, ''))));
       const unregistered = meanDice(ra.data, resampleToGrid(rb, ra, 'nearest').data);
@@ -52,6 +60,41 @@ describe('longiseg preprocess with the elastix command line', () => {
     }
     expect(existsSync(join(out, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_space-subject_T1w.nii.gz'))).toBe(true);
     expect(existsSync(join(out, 'sub-01', 'sub-01_sessions.tsv'))).toBe(true);
+  }, 600_000);
+
+  test('the sessions differ nonlinearly (synth --warp-mm): deformable registration is clearly better than affine alone', async () => {
+    expect(runCli(['preprocess', '--bids', raw, '--out', affineOnly, '--labels', 'labels', '--no-deformable', '--quiet']).status).toBe(0);
+    for (const subject of ['01', '02']) expect(await sessionDice(out, subject)).toBeGreaterThan((await sessionDice(affineOnly, subject)) + 0.03);
+  }, 300_000);
+
+  test('--apply-inverse maps subject-space labels back onto each scan: they match the native labels (Dice ≥ 0.95)', async () => {
+    const native = join(dir.path, 'native');
+    const result = runCli(['preprocess', '--bids', raw, '--out', out, '--apply-inverse', join(out, 'derivatives', 'labels'), '--native-out', native, '--log-format', 'json']);
+    expect(result.status).toBe(0);
+    for (const subject of ['01', '02']) {
+      for (const session of ['01', '02']) {
+        const [back, truth] = await Promise.all([readNifti(join(native, `sub-${subject}`, `ses-${session}`, 'anat', `sub-${subject}_ses-${session}_dseg.nii.gz`)), readNifti(labelsOf(raw, subject, session, ''))]);
+        expect(back.affine).toEqual(truth.affine);
+        expect(meanDice(back.data, truth.data)).toBeGreaterThan(0.95);
+      }
+    }
+    const again = runCli(['preprocess', '--bids', raw, '--out', out, '--apply-inverse', join(out, 'derivatives', 'labels'), '--native-out', native]);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toContain('exists; pass --overwrite to replace it');
+  }, 300_000);
+
+  test('elastix-wasm (nothing to install) registers as well as the command line', async () => {
+    const wasm = join(dir.path, 'wasm');
+    const result = runCli(['preprocess', '--bids', raw, '--out', wasm, '--labels', 'labels', '--registration', 'elastix-wasm', '--subjects', 'sub-01', '--log-format', 'json']);
+    expect(result.stderr).toContain('elastix-wasm 1.0.1');
+    expect(result.status).toBe(0);
+    const registered = await sessionDice(wasm, '01');
+    expect(registered).toBeGreaterThan(0.8);
+    expect(registered).toBeGreaterThan((await sessionDice(affineOnly, '01')) + 0.03);
+    // the same elastix, parameters and seed: the label maps all but coincide with the command line's
+    const [a, b] = await Promise.all([readNifti(labelsOf(wasm, '01', '02')), readNifti(labelsOf(out, '01', '02'))]);
+    expect(meanDice(a.data, b.data)).toBeGreaterThan(0.97);
+    expect(JSON.parse(readFileSync(join(wasm, 'sub-01', 'done.json'), 'utf8'))).toMatchObject({ tool: 'elastix-wasm', tool_version: '1.0.1' });
   }, 600_000);
 
   test('a rerun skips finished subjects and redoes only an unfinished one', () => {
@@ -80,6 +123,38 @@ describe('longiseg preprocess with the elastix command line', () => {
     expect(result.stderr).toMatch(/elastix \(sub-01 ses-01 affine to the template, affine\) exited without writing .*TransformParameters\.0\.txt; see the logs in/);
     expect(readFileSync(join(dir.path, 'fake', 'preprocess_failed.tsv'), 'utf8')).toMatch(/^participant_id\terror\nsub-01\t/);
     expect(existsSync(join(dir.path, 'fake', 'sub-01', 'done.json'))).toBe(false);
+  });
+
+  test('ANTs: N4 and antsRegistration get the documented arrays and threads; one that exits 0 without writing is caught (exit 4)', () => {
+    const fake = join(dir.path, 'fake-ants');
+    const calls = join(dir.path, 'ants-calls.jsonl');
+    mkdirSync(fake);
+    // records every call; N4 copies its input so that the pipeline reaches antsRegistration, which writes nothing
+    const script = `#!${process.execPath}
+const fs = require('node:fs');
+const args = process.argv.slice(2);
+if (args[0] === '--version') { console.log('ANTs Version: 2.5.4.fake'); process.exit(0); }
+const tool = require('node:path').basename(process.argv[1]);
+fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify({ tool, args, threads: process.env.ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS }) + '\\n');
+if (tool === 'N4BiasFieldCorrection') fs.copyFileSync(args[args.indexOf('-i') + 1], args[args.indexOf('-o') + 1]);
+`;
+    for (const tool of ['antsRegistration', 'antsApplyTransforms', 'N4BiasFieldCorrection']) {
+      writeFileSync(join(fake, tool), script);
+      chmodSync(join(fake, tool), 0o755);
+    }
+    const result = runCli(['preprocess', '--bids', raw, '--out', join(dir.path, 'ants'), '--subjects', 'sub-01', '--threads', '2', '--log-format', 'json'], { env: { PATH: `${fake}:${process.env.PATH}` } });
+    expect(result.stderr).toContain('auto: ANTs 2.5.4.fake');
+    expect(result.status).toBe(4);
+    expect(result.stderr).toMatch(/antsRegistration \(sub-01 ses-01 affine to the template, affine\) exited without writing \S*ants_0GenericAffine\.mat; see the logs in/);
+    const recorded = readFileSync(calls, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { tool: string; args: string[]; threads: string });
+    expect(recorded.map((c) => c.tool)).toEqual(['N4BiasFieldCorrection', 'N4BiasFieldCorrection', 'antsRegistration']);
+    expect(recorded.every((c) => c.threads === '2')).toBe(true);
+    const [n4, , registration] = recorded;
+    expect(n4.args).toEqual(n4Args(join(raw, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz'), n4.args[n4.args.indexOf('-o') + 1]));
+    const [fixed, moving] = registration.args[registration.args.indexOf('--initial-moving-transform') + 1].slice(1, -1).split(',');
+    expect(fixed).toMatch(/ses-01_norm\.nii\.gz$/);
+    expect(registration.args).toEqual(antsAffineArgs(fixed, moving, registration.args[registration.args.indexOf('--output') + 1].slice(1).split(',')[0]));
+    expect(existsSync(join(dir.path, 'ants', 'sub-01', 'done.json'))).toBe(false);
   });
 
   test('bad input: a 4D template, an unknown subject, a missing label derivative', async () => {

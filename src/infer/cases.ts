@@ -61,8 +61,15 @@ function addBidsCase(list: CaseList, file: string, root: string, out: string, mo
     }
     channels.push(found);
   }
-  const target = join(out, relative(root, dirname(file)), stem);
+  const target = join(out, subjectRelativeFolder(file) ?? relative(root, dirname(file)), stem);
   list.cases.push({ id: stem, channels, output: `${target}_dseg.nii.gz`, probabilities: probabilities ? `${target}_probseg.nii.gz` : undefined });
+}
+
+/** The image's folder from its sub-<label> folder on (sub-01/ses-01/anat), so that a subject folder given as input keeps the BIDS layout. */
+function subjectRelativeFolder(file: string): string | undefined {
+  const parts = dirname(resolve(file)).split(sep);
+  const index = parts.findIndex((part) => /^sub-[a-zA-Z0-9]+$/.test(part));
+  return index >= 0 ? parts.slice(index).join(sep) : undefined;
 }
 
 const CHANNEL_SUFFIX = /_(\d{4})$/;

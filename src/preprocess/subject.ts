@@ -7,11 +7,14 @@ import { resampleThroughField } from '../io/resample.js';
 import { createVolume, type Grid, type Volume } from '../io/volume.js';
 import { normaliseMinPercentile } from '../data/intensity.js';
 import type { SessionFiles } from '../data/study.js';
-import { composeField, meanAffine, resampleAffine } from '../registration/compose.js';
+import { averageThroughFields, composeField, meanAffine, recentreFields, resampleAffine } from '../registration/compose.js';
 import type { Registrar } from '../registration/registrar.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { throwIfAborted } from '../runtime/errors.js';
 import { normalisedCrossCorrelation } from './quality.js';
+
+/** Rounds of deformable registration to a template rebuilt from the previous round's result. */
+const DEFORMABLE_ROUNDS = 2;
 
 export interface SubjectOptions {
   /** The raw BIDS dataset (for sub-*_sessions.tsv). */
@@ -98,14 +101,18 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     await writeNifti(templateFile, createVolume(average, grid.shape.slice(0, 3), grid.affine, grid.xforms));
   }
 
-  const fields: Volume[] = [];
-  for (const [i, session] of sessions.entries()) {
-    if (options.deformable && sessions.length > 1) {
-      stage(`deformable ses-${session.session} → template`);
-      fields.push(await options.registrar.deformable({ fixed: templateFile, moving: normalisedFiles[i], initial: toSession[i], work: join(work, `deformable-ses-${session.session}`), stage: `sub-${subject} ses-${session.session} deformable to the template`, signal: options.signal }));
-    } else {
-      fields.push(composeField(grid, toSession[i]));
+  // deformable rounds: register to the template, re-centre, rebuild the template from the warped sessions
+  // (a sharper one each round: registering to a blurred average would stretch every session towards its blur)
+  let fields = sessions.map((_, i) => composeField(grid, toSession[i]));
+  for (let round = 0; round < (options.deformable && sessions.length > 1 ? DEFORMABLE_ROUNDS : 0); round++) {
+    const estimated: Volume[] = [];
+    for (const [i, session] of sessions.entries()) {
+      stage(`deformable ses-${session.session} → template (round ${round + 1})`);
+      estimated.push(await options.registrar.deformable({ fixed: templateFile, moving: normalisedFiles[i], initial: toSession[i], work: join(work, `deformable-${round}-ses-${session.session}`), stage: `sub-${subject} ses-${session.session} deformable to the template`, signal: options.signal }));
     }
+    fields = recentreFields(estimated, toSession);
+    templateFile = join(work, `template-deformable-${round + 1}.nii.gz`);
+    await writeNifti(templateFile, averageThroughFields(images.map(([image]) => image), fields));
   }
 
   let outputGrid: Grid = grid;
@@ -127,12 +134,10 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     const xfm = join(options.out, `sub-${subject}`, `ses-${session.session}`, 'xfm');
     await mkdir(anat, { recursive: true });
     await mkdir(xfm, { recursive: true });
-    const moved = resampleThroughField(images[i][0], total, 'linear');
-    await writeNifti(join(anat, `${name}_space-subject_T1w.nii.gz`), moved);
+    const moved = images[i].map((image) => resampleThroughField(image, total, 'linear'));
     for (const [k, file] of session.images.entries()) {
-      if (k === 0) continue;
       const suffix = /_([A-Za-z0-9]+)\.nii(\.gz)?$/.exec(file)?.[1] ?? `channel${k}`;
-      await writeNifti(join(anat, `${name}_space-subject_${suffix}.nii.gz`), resampleThroughField(images[i][k], total, 'linear'));
+      await writeNifti(join(anat, `${name}_space-subject_${suffix}.nii.gz`), moved[k]);
     }
     if (options.labels && session.label) {
       const labels = join(options.out, 'derivatives', options.labels, `sub-${subject}`, `ses-${session.session}`, 'anat');
@@ -143,7 +148,7 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     await writeNifti(join(xfm, `${name}_from-native_to-subject_mode-image_xfm.nii.gz`), total);
     await writeFileAtomic(join(xfm, `${name}_affine.json`), `${JSON.stringify({ subject_to_session: multiply4(toSession[i], toTemplate), note: 'RAS mm, maps a subject-space point to the native session point (the affine part of the total transform)' }, null, 2)}\n`);
     const before = resampleAffine(images[i][0], outputGrid, identity4(), 'linear');
-    qc[`ses-${session.session}`] = { ncc_before: normalisedCrossCorrelation(before.data, templateOnOutput.data), ncc_after: normalisedCrossCorrelation(moved.data, templateOnOutput.data) };
+    qc[`ses-${session.session}`] = { ncc_before: normalisedCrossCorrelation(before.data, templateOnOutput.data), ncc_after: normalisedCrossCorrelation(moved[0].data, templateOnOutput.data) };
   }
   await writeNifti(join(options.out, `sub-${subject}`, `sub-${subject}_template.nii.gz`), templateOnOutput);
   const ages = join(options.bids ?? '', `sub-${subject}`, `sub-${subject}_sessions.tsv`);

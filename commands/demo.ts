@@ -1,0 +1,106 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import type { Argv } from 'yargs';
+import { z } from 'zod';
+import { DEMO_METHODS, DEMO_SIZES, demoConfigs, demoPlan } from '../src/demo/plan.js';
+import { demoTable, formatMarkdownTable, type EvaluateSummary } from '../src/demo/table.js';
+import { writeFileAtomic } from '../src/runtime/atomic.js';
+import { ExitCode, InterruptedError, LongisegError } from '../src/runtime/errors.js';
+import type { Progress } from '../src/runtime/progress.js';
+import type { LongisegCommand } from './command.js';
+import { globalSchema, resolveCommandOptions, type GlobalArgs, type RunContext } from './context.js';
+
+const demoSchema = globalSchema.extend({ out: z.string().min(1).default('longiseg-demo'), quick: z.boolean().default(false) }).strict();
+
+const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
+
+/** A failed stage of the demo, with the exit code of the command that failed. */
+class DemoStageError extends LongisegError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Runs one longiseg command as a child process, its JSON log lines feeding the demo's progress line. */
+async function runStep(args: string[], seed: number, progress: Progress, context: RunContext): Promise<void> {
+  const child = execa(process.execPath, [CLI, ...args, '--seed', String(seed), '--log-format', 'json'], { reject: false, all: true, cancelSignal: context.signal, gracefulCancel: false, killSignal: 'SIGTERM', forceKillAfterDelay: 20_000, stdin: 'ignore' });
+  const errors: string[] = [];
+  child.stderr?.setEncoding('utf8');
+  let buffer = '';
+  child.stderr?.on('data', (chunk: string) => {
+    buffer += chunk;
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        const entry = JSON.parse(line) as { level: number; msg: string };
+        if (entry.level >= 50) errors.push(entry.msg);
+        else if (entry.level >= 40) context.logger.warn(`${args[0]}: ${entry.msg}`);
+        progress.advance(0, entry.msg.slice(0, 100));
+      } catch {
+        errors.push(line);
+      }
+    }
+  });
+  const result = await child;
+  progress.advance(1);
+  if (result.isCanceled || context.signal.aborted) throw new InterruptedError();
+  if (result.exitCode !== 0) {
+    throw new DemoStageError(`demo: longiseg ${args.join(' ')} failed (exit ${result.exitCode ?? result.signal}):\n  ${errors.slice(-5).join('\n  ') || result.all?.slice(-2000)}`, result.exitCode ?? ExitCode.internal);
+  }
+}
+
+/** longiseg expects `--resume` (and no new config) for a training folder holding a run. */
+function resumable(args: string[]): string[] {
+  const out = args[args.indexOf('--out') + 1];
+  if (!['pretrain', 'finetune'].includes(args[0]) || !existsSync(join(out, 'latest.safetensors'))) return args;
+  return [args[0], '--resume', '--data', args[args.indexOf('--data') + 1], '--out', out];
+}
+
+export const demoCommand: LongisegCommand<Record<string, unknown>> = {
+  command: 'demo',
+  describe: 'The whole chain on a synthetic infant study (synth → preprocess → pretrain → finetune → predict → evaluate), ending in a Table 1 style comparison',
+  builder: (yargs: Argv<GlobalArgs>) =>
+    yargs
+      .option('out', { type: 'string', describe: 'Folder for everything the demo writes (default longiseg-demo); rerunning continues where it stopped' })
+      .option('quick', { type: 'boolean', describe: 'Fewer subjects and training steps: under 5 minutes on 2 cores instead of under 15' })
+      .example('$0 demo', 'the full demo in ./longiseg-demo')
+      .example('$0 demo --quick --out /tmp/demo', 'a smoke test of the installation'),
+  async run(argv, context) {
+    const options = await resolveCommandOptions(demoSchema, argv);
+    const size = DEMO_SIZES[options.quick ? 'quick' : 'full'];
+    await mkdir(options.out, { recursive: true });
+    for (const [kind, text] of Object.entries(demoConfigs(size))) {
+      const file = join(options.out, `${kind}.yaml`);
+      if (!existsSync(file)) await writeFileAtomic(file, text);
+    }
+    const testSubjects = () => (JSON.parse(readFileSync(join(options.out, `finetune-${DEMO_METHODS[0].key}`, 'split.json'), 'utf8')) as { test: string[] }).test.map((id) => `sub-${id}`);
+    const stages = demoPlan(options.out, size, testSubjects);
+    const started = Date.now();
+    for (const [index, stage] of stages.entries()) {
+      const label = `demo ${index + 1}/${stages.length} ${stage.name}`;
+      const marker = join(options.out, '.demo', `${stage.name}.done`);
+      if (existsSync(marker)) {
+        context.logger.info(`${label}: done before, skipped`);
+        continue;
+      }
+      const commands = stage.commands().map(resumable);
+      if (stage.name === 'synth' && existsSync(join(options.out, 'study'))) commands[0].push('--overwrite');
+      const progress = context.progress(label, commands.length);
+      await Promise.all(commands.map((args) => runStep(args, options.seed, progress, context)));
+      await writeFileAtomic(marker, `${new Date().toISOString()}\n`);
+      progress.succeed(`${label}: done (${Math.round((Date.now() - started) / 1000)} s so far)`);
+    }
+    const summaries = DEMO_METHODS.map((m) => ({ title: m.title, summary: JSON.parse(readFileSync(join(options.out, `evaluate-${m.key}`, 'summary.json'), 'utf8')) as EvaluateSummary }));
+    const table = formatMarkdownTable(demoTable(summaries));
+    await writeFile(join(options.out, 'table.md'), `${table}\n`);
+    process.stdout.write(`\nOne-shot segmentation of the synthetic infant test subjects (medians; ${options.out}/table.md):\n\n${table}\n\n`);
+    return ExitCode.ok;
+  },
+};

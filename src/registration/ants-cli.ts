@@ -1,13 +1,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Mat4 } from '../io/affine.js';
-import { readNifti } from '../io/nifti.js';
 import type { Volume } from '../io/volume.js';
-import { ExternalToolError, InputError } from '../runtime/errors.js';
+import { ExternalToolError } from '../runtime/errors.js';
 import { formatItkTextAffine, readItkMatTransform } from './itk-mat.js';
-import { itkAffineToRas, lpsFieldToRas, rasToItkAffine } from './itk-transform.js';
+import { itkAffineToRas, rasToItkAffine } from './itk-transform.js';
 import type { BiasCorrectionTask, Registrar, RegistrationTask } from './registrar.js';
-import { expectOutput, runTool } from './tool-run.js';
+import { expectOutput, readToolField, runTool } from './tool-run.js';
 
 export const ANTS_RANDOM_SEED = 121212;
 
@@ -78,13 +77,7 @@ export class AntsCli implements Registrar {
     await this.readAffine(`${prefix}0GenericAffine.mat`, task, 'deformable');
     const field = join(task.work, 'field.nii.gz');
     await runTool('antsApplyTransforms', antsComposeFieldArgs(task.fixed, prefix, field), task, 'deformation field', this.threads);
-    expectOutput(field, 'antsApplyTransforms', task, 'deformation field');
-    try {
-      return lpsFieldToRas(await readNifti(field));
-    } catch (error) {
-      if (error instanceof InputError) throw new ExternalToolError(`antsApplyTransforms (${task.stage}) wrote an unreadable deformation field: ${error.message}`);
-      throw error;
-    }
+    return readToolField(field, 'antsApplyTransforms', task);
   }
 
   async biasCorrect(task: BiasCorrectionTask): Promise<void> {

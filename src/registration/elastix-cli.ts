@@ -1,14 +1,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Mat4 } from '../io/affine.js';
-import { readNifti } from '../io/nifti.js';
 import type { Volume } from '../io/volume.js';
-import { ExternalToolError, InputError } from '../runtime/errors.js';
 import { AFFINE_MAP, affineTransformFile, BSPLINE_MAP } from './elastix-params.js';
 import { affineOfTransformMap } from './elastix-transform.js';
-import { formatParameterFile, lpsFieldToRas, parseParameterFile, rasToItkAffine } from './itk-transform.js';
+import { formatParameterFile, parseParameterFile, rasToItkAffine } from './itk-transform.js';
 import type { Registrar, RegistrationTask } from './registrar.js';
-import { expectOutput, runTool } from './tool-run.js';
+import { expectOutput, readToolField, runTool } from './tool-run.js';
 
 /** elastix and transformix as installed (Debian's package `elastix`), run with argument arrays. */
 export class ElastixCli implements Registrar {
@@ -40,12 +38,6 @@ export class ElastixCli implements Registrar {
     expectOutput(transform, 'elastix', task, 'deformable');
     await runTool('transformix', ['-def', 'all', '-tp', transform, '-out', task.work, '-threads', String(this.threads)], task, 'deformation field', this.threads, 'transformix.log');
     const field = join(task.work, 'deformationField.nii.gz');
-    expectOutput(field, 'transformix', task, 'deformation field');
-    try {
-      return lpsFieldToRas(await readNifti(field));
-    } catch (error) {
-      if (error instanceof InputError) throw new ExternalToolError(`transformix (${task.stage}) wrote an unreadable deformation field: ${error.message}`);
-      throw error;
-    }
+    return readToolField(field, 'transformix', task);
   }
 }

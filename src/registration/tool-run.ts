@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ExternalToolError } from '../runtime/errors.js';
+import { readNifti } from '../io/nifti.js';
+import type { Volume } from '../io/volume.js';
+import { ExternalToolError, InputError } from '../runtime/errors.js';
+import { lpsFieldToRas } from './itk-transform.js';
 import type { StageContext } from './registrar.js';
 
 /**
@@ -23,4 +26,15 @@ export async function runTool(tool: string, args: string[], task: StageContext, 
 /** Tools may exit 0 without writing what they should (ANTs' wrappers always do); the outputs decide. */
 export function expectOutput(path: string, tool: string, task: StageContext, step: string): void {
   if (!existsSync(path)) throw new ExternalToolError(`${tool} (${task.stage}, ${step}) exited without writing ${path}; see the logs in ${task.work}`);
+}
+
+/** A displacement field a tool wrote (ITK: LPS vectors), checked and in RAS; an unreadable one is the tool's failure. */
+export async function readToolField(path: string, tool: string, task: StageContext): Promise<Volume> {
+  expectOutput(path, tool, task, 'deformation field');
+  try {
+    return lpsFieldToRas(await readNifti(path));
+  } catch (error) {
+    if (error instanceof InputError) throw new ExternalToolError(`${tool} (${task.stage}) wrote an unreadable deformation field: ${error.message}`);
+    throw error;
+  }
 }

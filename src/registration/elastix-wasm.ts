@@ -36,7 +36,7 @@ export class ElastixWasm implements Registrar {
 
   async affine(task: RegistrationTask): Promise<Mat4> {
     const [result] = await this.register(task, AFFINE_MAP, 'affine');
-    return affineOfTransformMap(result ?? new Map(), `elastix-wasm (${task.stage}, affine) returned no affine parameters; see ${join(task.work, 'elastix-wasm.log')}`);
+    return affineOfTransformMap(result ?? new Map(), `elastix-wasm (${task.stage}, affine) returned no affine parameters; see ${join(task.work, 'affine-transform.json')}`);
   }
 
   async deformable(task: RegistrationTask & { initial: Mat4 }): Promise<Volume> {
@@ -44,7 +44,7 @@ export class ElastixWasm implements Registrar {
     // the returned chain starts with the initial transform
     const chain = await this.register(task, BSPLINE_MAP, 'deformable', initial);
     if (chain.length !== 2 || chain[1].get('Transform')?.[0] !== 'BSplineTransform') {
-      throw new ExternalToolError(`elastix-wasm (${task.stage}, deformable) returned no B-spline transform; see ${join(task.work, 'elastix-wasm.log')}`);
+      throw new ExternalToolError(`elastix-wasm (${task.stage}, deformable) returned no B-spline transform; see ${join(task.work, 'deformable-transform.json')}`);
     }
     const fixed = await readNifti(task.fixed, { kind: 'image', require3D: true });
     return elastixChainField(chain, fixed);

@@ -44,7 +44,8 @@ export function demoPlan(out: string, size: DemoSize, testSubjects: () => string
     },
     {
       name: 'preprocess',
-      commands: () => [['preprocess', '--bids', join(study, 'raw'), '--out', registered, '--labels', 'derivatives/labels', '--no-deformable']],
+      // two shards side by side: elastix-wasm and the elastix command line here use one thread each
+      commands: () => [0, 1].map((shard) => ['preprocess', '--bids', join(study, 'raw'), '--out', registered, '--labels', 'derivatives/labels', '--no-deformable', '--shard', `${shard}/2`, '--threads', '1']),
     },
     { name: 'pretrain', commands: () => [train('pretrain', 'pretrain')] },
     {

@@ -80,8 +80,11 @@ export const demoCommand: LongisegCommand<Record<string, unknown>> = {
       const file = join(options.out, `${kind}.yaml`);
       if (!existsSync(file)) await writeFileAtomic(file, text);
     }
-    const testSubjects = () => (JSON.parse(readFileSync(join(options.out, `finetune-${DEMO_METHODS[0].key}`, 'split.json'), 'utf8')) as { test: string[] }).test.map((id) => `sub-${id}`);
-    const stages = demoPlan(options.out, size, testSubjects);
+    const split = () => {
+      const ids = JSON.parse(readFileSync(join(options.out, 'pretrain', 'split.json'), 'utf8')) as { train: string[]; test: string[] };
+      return { train: ids.train.map((id) => `sub-${id}`), test: ids.test.map((id) => `sub-${id}`) };
+    };
+    const stages = demoPlan(options.out, size, split);
     const started = Date.now();
     for (const [index, stage] of stages.entries()) {
       const label = `demo ${index + 1}/${stages.length} ${stage.name}`;

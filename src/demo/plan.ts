@@ -32,7 +32,13 @@ export const DEMO_METHODS = [
  * every session would take most of the budget) → pretrain → one-shot finetune from random init and
  * from the pretrained checkpoint, both with Lcs → predict on the test subjects → evaluate.
  */
-export function demoPlan(out: string, size: DemoSize, testSubjects: () => string[]): DemoStage[] {
+/** The subject split the training runs use (pretrain's split.json; finetune draws the same one): sub-XX names. */
+export interface DemoSplit {
+  train: string[];
+  test: string[];
+}
+
+export function demoPlan(out: string, size: DemoSize, split: () => DemoSplit): DemoStage[] {
   const study = join(out, 'study');
   const registered = join(out, 'registered');
   const configs = (kind: string) => join(out, `${kind}.yaml`);
@@ -50,11 +56,12 @@ export function demoPlan(out: string, size: DemoSize, testSubjects: () => string
     { name: 'pretrain', commands: () => [train('pretrain', 'pretrain')] },
     {
       name: 'finetune',
-      commands: () => DEMO_METHODS.map((m) => train('finetune', `finetune-${m.key}`, ['--labeled', 'sub-01', ...(m.key === 'pretrained' ? ['--pretrained', join(out, 'pretrain', 'best.safetensors')] : [])])),
+      // one-shot: the first training subject is the labelled one
+      commands: () => DEMO_METHODS.map((m) => train('finetune', `finetune-${m.key}`, ['--labeled', split().train[0], ...(m.key === 'pretrained' ? ['--pretrained', join(out, 'pretrain', 'best.safetensors')] : [])])),
     },
     {
       name: 'predict',
-      commands: () => DEMO_METHODS.map((m) => ['predict', '--model', join(out, `finetune-${m.key}`, 'best.safetensors'), '--input', ...testSubjects().map((s) => join(registered, s)), '--out', join(out, `predict-${m.key}`), '--workers', '1', '--continue']),
+      commands: () => DEMO_METHODS.map((m) => ['predict', '--model', join(out, `finetune-${m.key}`, 'best.safetensors'), '--input', ...split().test.map((s) => join(registered, s)), '--out', join(out, `predict-${m.key}`), '--workers', '1', '--continue']),
     },
     {
       name: 'evaluate',

@@ -20,11 +20,11 @@ describe('longiseg demo', () => {
     expect(new Set(table.map((line) => line.length)).size).toBe(1);
   });
 
-  test('the plan runs every command of the chain, finetuning both ways from the same labelled subject', () => {
-    const stages = demoPlan('demo', DEMO_SIZES.quick, () => ['sub-04', 'sub-05']);
+  test('the plan runs every command of the chain, finetuning both ways from the same labelled training subject', () => {
+    const stages = demoPlan('demo', DEMO_SIZES.quick, () => ({ train: ['sub-02', 'sub-03'], test: ['sub-04', 'sub-05'] }));
     expect(stages.map((s) => s.name)).toEqual(['synth', 'preprocess', 'pretrain', 'finetune', 'predict', 'evaluate']);
     const [random, pretrained] = stages[3].commands();
-    expect(random).toEqual(['finetune', '--config', 'demo/finetune.yaml', '--data', 'demo/registered', '--out', 'demo/finetune-random', '--labeled', 'sub-01']);
+    expect(random).toEqual(['finetune', '--config', 'demo/finetune.yaml', '--data', 'demo/registered', '--out', 'demo/finetune-random', '--labeled', 'sub-02']);
     expect(pretrained.slice(-2)).toEqual(['--pretrained', 'demo/pretrain/best.safetensors']);
     const predict = stages[4].commands()[0];
     expect(predict.slice(predict.indexOf('--input'), predict.indexOf('--out'))).toEqual(['--input', 'demo/registered/sub-04', 'demo/registered/sub-05']);

@@ -46,6 +46,11 @@ export function invertAffine(m: Mat4): Mat4 {
   return out;
 }
 
+/** The matrix without its translation: applied to a point, it maps a displacement. */
+export function linearPart(m: Mat4): Mat4 {
+  return m.map((row, i) => (i < 3 ? [...row.slice(0, 3), 0] : [...row]));
+}
+
 export function translation4(offset: Vec3): Mat4 {
   const out = identity4();
   out[0][3] = offset[0];

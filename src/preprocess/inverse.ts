@@ -1,7 +1,8 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import { applyAffine, invertAffine, type Mat4, type Vec3 } from '../io/affine.js';
+import { applyAffine, invertAffine, linearPart, type Mat4, type Vec3 } from '../io/affine.js';
+import { listNiftiFiles } from '../io/bids.js';
 import { readNifti, smallestLabelType, writeNifti } from '../io/nifti.js';
 import { resampleThroughField, VoxelSampler } from '../io/resample.js';
 import { createVolume, type Grid, type Volume } from '../io/volume.js';
@@ -16,7 +17,7 @@ export function invertField(field: Volume, affine: Mat4, target: Grid): Volume {
   const sampler = new VoxelSampler(field, 'linear', Number.NaN);
   const toVoxel = invertAffine(field.affine);
   const inverse = invertAffine(affine);
-  const linearInverse = inverse.map((row) => [...row.slice(0, 3), 0]);
+  const linearInverse = linearPart(inverse);
   const u = new Float32Array(3);
   const forward = (x: Vec3): Vec3 => {
     const p = applyAffine(toVoxel, x);
@@ -42,11 +43,6 @@ export function invertField(field: Volume, affine: Mat4, target: Grid): Volume {
     }
   }
   return createVolume(out, [nx, ny, nz, 3], target.affine, target.xforms);
-}
-
-async function niftiFiles(folder: string): Promise<string[]> {
-  const entries = await readdir(folder, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile() && /\.nii(\.gz)?$/.test(e.name)).map((e) => join(e.parentPath, e.name)).sort();
 }
 
 async function readAffine(file: string): Promise<Mat4> {
@@ -78,7 +74,7 @@ export interface ApplyInverseOptions {
  * transform: label maps (integer files) with GenericLabel-style interpolation, images trilinearly.
  */
 export async function applyInverse(options: ApplyInverseOptions): Promise<string[]> {
-  const jobs = (await niftiFiles(options.input)).flatMap((file) => {
+  const jobs = (await listNiftiFiles(options.input)).flatMap((file) => {
     const match = /^sub-([a-zA-Z0-9]+)_ses-([a-zA-Z0-9]+)_/.exec(basename(file));
     if (!match) return [];
     const [, subject, session] = match;

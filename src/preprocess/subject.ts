@@ -4,10 +4,10 @@ import { basename, join } from 'node:path';
 import { identity4, invertAffine, multiply4, type Mat4 } from '../io/affine.js';
 import { readNifti, writeNifti } from '../io/nifti.js';
 import { resampleThroughField } from '../io/resample.js';
-import { createVolume, type Grid, type Volume } from '../io/volume.js';
+import type { Grid, Volume } from '../io/volume.js';
 import { normaliseMinPercentile } from '../data/intensity.js';
 import type { SessionFiles } from '../data/study.js';
-import { averageThroughFields, composeField, meanAffine, recentreFields, resampleAffine } from '../registration/compose.js';
+import { averageResampled, composeField, meanAffine, recentreFields, resampleAffine } from '../registration/compose.js';
 import type { Registrar } from '../registration/registrar.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { throwIfAborted } from '../runtime/errors.js';
@@ -79,9 +79,10 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     normalisedFiles.push(file);
   }
 
+  const firstModality = images.map(([image]) => image);
   // the template: start from the first session's grid, then average the sessions affinely aligned to it
   let templateFile = normalisedFiles[0];
-  let grid: Grid = images[0][0];
+  const grid: Grid = firstModality[0];
   let toSession: Mat4[] = sessions.map(() => identity4());
   if (sessions.length === 1) notes.push('one session: it is its own template');
   for (let round = 0; round < (sessions.length > 1 ? options.templateIterations : 0); round++) {
@@ -92,13 +93,8 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     }
     const centre = invertAffine(meanAffine(affines));
     toSession = affines.map((a) => multiply4(a, centre));
-    const average = new Float32Array(grid.shape[0] * grid.shape[1] * grid.shape[2]);
-    images.forEach(([image], i) => {
-      const moved = resampleAffine(image, grid, toSession[i], 'linear').data;
-      for (let v = 0; v < average.length; v++) average[v] += moved[v] / images.length;
-    });
     templateFile = join(work, `template-${round + 1}.nii.gz`);
-    await writeNifti(templateFile, createVolume(average, grid.shape.slice(0, 3), grid.affine, grid.xforms));
+    await writeNifti(templateFile, averageResampled(grid, firstModality, (image, i) => resampleAffine(image, grid, toSession[i], 'linear')));
   }
 
   // deformable rounds: register to the template, re-centre, rebuild the template from the warped sessions
@@ -112,7 +108,7 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     }
     fields = recentreFields(estimated, toSession);
     templateFile = join(work, `template-deformable-${round + 1}.nii.gz`);
-    await writeNifti(templateFile, averageThroughFields(images.map(([image]) => image), fields));
+    await writeNifti(templateFile, averageResampled(grid, firstModality, (image, i) => resampleThroughField(image, fields[i], 'linear')));
   }
 
   let outputGrid: Grid = grid;
@@ -147,7 +143,7 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     }
     await writeNifti(join(xfm, `${name}_from-native_to-subject_mode-image_xfm.nii.gz`), total);
     await writeFileAtomic(join(xfm, `${name}_affine.json`), `${JSON.stringify({ subject_to_session: multiply4(toSession[i], toTemplate), note: 'RAS mm, maps a subject-space point to the native session point (the affine part of the total transform)' }, null, 2)}\n`);
-    const before = resampleAffine(images[i][0], outputGrid, identity4(), 'linear');
+    const before = resampleAffine(firstModality[i], outputGrid, identity4(), 'linear');
     qc[`ses-${session.session}`] = { ncc_before: normalisedCrossCorrelation(before.data, templateOnOutput.data), ncc_after: normalisedCrossCorrelation(moved[0].data, templateOnOutput.data) };
   }
   await writeNifti(join(options.out, `sub-${subject}`, `sub-${subject}_template.nii.gz`), templateOnOutput);

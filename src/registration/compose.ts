@@ -1,4 +1,4 @@
-import { applyAffine, invertAffine, multiply4, type Mat4 } from '../io/affine.js';
+import { applyAffine, invertAffine, linearPart, multiply4, type Mat4 } from '../io/affine.js';
 import { resampleThroughField, resampleToGrid } from '../io/resample.js';
 import { createVolume, type Grid, type Volume } from '../io/volume.js';
 
@@ -49,7 +49,7 @@ export function recentreFields(fields: Volume[], affines: Mat4[]): Volume[] {
   const voxels = nx * ny * nz;
   const mean = new Float32Array(3 * voxels);
   fields.forEach((field, f) => {
-    const linearInverse = invertAffine(affines[f]).map((row) => [...row.slice(0, 3), 0]);
+    const linearInverse = linearPart(invertAffine(affines[f]));
     let n = 0;
     for (let k = 0; k < nz; k++) {
       for (let j = 0; j < ny; j++) {
@@ -70,13 +70,13 @@ export function recentreFields(fields: Volume[], affines: Mat4[]): Volume[] {
   });
 }
 
-/** The voxelwise mean of images each resampled through its field (a template). */
-export function averageThroughFields(images: Volume[], fields: Volume[]): Volume {
-  const [nx, ny, nz] = fields[0].shape;
+/** A template: the voxelwise mean of the images, each resampled onto `grid` by `resample`. */
+export function averageResampled(grid: Grid, images: Volume[], resample: (image: Volume, index: number) => Volume): Volume {
+  const [nx, ny, nz] = grid.shape;
   const average = new Float32Array(nx * ny * nz);
   images.forEach((image, i) => {
-    const moved = resampleThroughField(image, fields[i], 'linear').data;
+    const moved = resample(image, i).data;
     for (let v = 0; v < average.length; v++) average[v] += moved[v] / images.length;
   });
-  return createVolume(average, [nx, ny, nz], fields[0].affine, fields[0].xforms);
+  return createVolume(average, [nx, ny, nz], grid.affine, grid.xforms);
 }

@@ -41,10 +41,10 @@ function bsplineTransform(map: TransformMap): PointTransform {
   const coefficients = numbers(map, 'TransformParameters', 3 * size[0] * size[1] * size[2]);
   const nodes = size[0] * size[1] * size[2];
   // continuous index = D⁻¹ (p − origin) / spacing; D is orthonormal (elastix writes direction column by column)
-  const column = (j: number): Vec3 => [direction[3 * j], direction[3 * j + 1], direction[3 * j + 2]];
+  const columns: Vec3[] = [0, 1, 2].map((j) => [direction[3 * j], direction[3 * j + 1], direction[3 * j + 2]]);
   return (p) => {
     const d: Vec3 = [p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]];
-    const index = [0, 1, 2].map((j) => column(j).reduce((sum, v, i) => sum + v * d[i], 0) / spacing[j]);
+    const index = [0, 1, 2].map((j) => columns[j].reduce((sum, v, i) => sum + v * d[i], 0) / spacing[j]);
     const support = index.map(cubicWeights);
     if (support.some((s, j) => s.start < 0 || s.start + 3 >= size[j])) return p;
     const u: Vec3 = [0, 0, 0];

@@ -35,23 +35,22 @@ export class ElastixWasm implements Registrar {
   constructor(readonly version: string) {}
 
   async affine(task: RegistrationTask): Promise<Mat4> {
-    const [result] = await this.register(task, AFFINE_MAP, 'affine');
+    const [result] = (await this.register(task, AFFINE_MAP, 'affine')).chain;
     return affineOfTransformMap(result ?? new Map(), `elastix-wasm (${task.stage}, affine) returned no affine parameters; see ${join(task.work, 'affine-transform.json')}`);
   }
 
   async deformable(task: RegistrationTask & { initial: Mat4 }): Promise<Volume> {
     const initial = toJsonMap(affineTransformFile(rasToItkAffine(task.initial)));
     // the returned chain starts with the initial transform
-    const chain = await this.register(task, BSPLINE_MAP, 'deformable', initial);
+    const { chain, fixed } = await this.register(task, BSPLINE_MAP, 'deformable', initial);
     if (chain.length !== 2 || chain[1].get('Transform')?.[0] !== 'BSplineTransform') {
       throw new ExternalToolError(`elastix-wasm (${task.stage}, deformable) returned no B-spline transform; see ${join(task.work, 'deformable-transform.json')}`);
     }
-    const fixed = await readNifti(task.fixed, { kind: 'image', require3D: true });
     return elastixChainField(chain, fixed);
   }
 
-  /** One elastix run; its parameter files and any error go to the work folder, which failures name. */
-  private async register(task: RegistrationTask, map: ParameterMap, step: string, initial?: Record<string, string[]>): Promise<TransformMap[]> {
+  /** One elastix run (the transform chain, and the fixed image it read); its parameter files and any error go to the work folder, which failures name. */
+  private async register(task: RegistrationTask, map: ParameterMap, step: string, initial?: Record<string, string[]>): Promise<{ chain: TransformMap[]; fixed: Volume }> {
     await mkdir(task.work, { recursive: true });
     const log = join(task.work, 'elastix-wasm.log');
     await writeFile(join(task.work, `${step}.txt`), formatParameterFile(map));
@@ -63,7 +62,7 @@ export class ElastixWasm implements Registrar {
       throw new ExternalToolError(`elastix-wasm (${task.stage}, ${step}) failed; see ${log}`);
     }
     await writeFile(join(task.work, `${step}-transform.json`), JSON.stringify(reply.transformParameterObject, null, 1));
-    return toTransformMaps(reply.transformParameterObject);
+    return { chain: toTransformMaps(reply.transformParameterObject), fixed };
   }
 }
 

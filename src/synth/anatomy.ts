@@ -82,7 +82,7 @@ export interface SubjectAnatomy {
   /** Atlas → subject space (mm): size, orientation, shear and position of the brain. */
   atlasToSubject: Mat4;
   /** Smooth pull-back deformation: u = v + Σ amplitude·sin(frequency·v + phase), per atlas axis. */
-  warp: { amplitude: number; frequency: Vec3; phase: number }[][];
+  warp: WarpTerm[][];
   /** Folding pattern of the cortex (gyri and sulci). */
   folds: { frequency: Vec3; phase: Vec3 };
 }
@@ -131,8 +131,9 @@ export function staticAnatomy(): SessionAnatomy {
 
 /**
  * Renders fine labels on a grid: voxel (i, j, k) is labelled by the anatomy at subject-space point
- * `voxelToSubject(i, j, k)` (mm; an affine, or any map through the session transforms). Voxels on a boundary take the majority label of 8 sub-samples (±¼ voxel), as a
- * rater labels the tissue that fills most of the voxel.
+ * `voxelToSubject(i, j, k)` (mm; an affine, or any map through the session transforms). Voxels on a
+ * boundary take the majority label of 8 sub-samples (±¼ voxel), as a rater labels the tissue that
+ * fills most of the voxel.
  */
 export function renderFineLabels(shape: Vec3, voxelToSubject: Mat4 | ((voxel: Vec3) => Vec3), subject: SubjectAnatomy, session: SessionAnatomy): Uint8Array {
   const subjectToAtlas = invertAffine(subject.atlasToSubject);
@@ -206,7 +207,15 @@ function anatomyFunction(toAtlas: Mat4, subject: SubjectAnatomy, session: Sessio
   };
 }
 
-function warpAt(terms: SubjectAnatomy['warp'][number], x: number, y: number, z: number): number {
+/** One term of a smooth displacement: amplitude·sin(frequency·p + phase). */
+export interface WarpTerm {
+  amplitude: number;
+  frequency: Vec3;
+  phase: number;
+}
+
+/** Σ amplitude·sin(frequency·p + phase) over the terms of one axis. */
+export function warpAt(terms: WarpTerm[], x: number, y: number, z: number): number {
   let sum = 0;
   for (const t of terms) sum += t.amplitude * Math.sin(t.frequency[0] * x + t.frequency[1] * y + t.frequency[2] * z + t.phase);
   return sum;

@@ -1,15 +1,9 @@
 import { multiply4, type Mat4, type Vec3 } from '../io/affine.js';
 import type { Random } from '../runtime/random.js';
-import { agingAnatomy, randomSubjectAnatomy, rotationX, rotationY, rotationZ, staticAnatomy, type SessionAnatomy, type SubjectAnatomy } from './anatomy.js';
+import { agingAnatomy, randomSubjectAnatomy, rotationX, rotationY, rotationZ, staticAnatomy, type SessionAnatomy, type SubjectAnatomy, type WarpTerm } from './anatomy.js';
 import { agingContrast, infantContrast, type AcquisitionEffects, type Contrast } from './intensity.js';
 
 export type Cohort = 'aging' | 'infant';
-
-export interface WarpTerm {
-  amplitude: number;
-  frequency: Vec3;
-  phase: number;
-}
 
 /** Two sinusoids per axis, wavelengths 80–160 mm: for 3 mm the Jacobian of w stays below 0.75 in norm, so x + w(x) is invertible. */
 function sessionWarp(amplitudeMm: number, random: Random): WarpTerm[][] {

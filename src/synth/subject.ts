@@ -6,8 +6,8 @@ import { createVolume } from '../io/volume.js';
 import { formatTsv } from '../io/tsv.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { Random } from '../runtime/random.js';
-import { labelLookup, renderFineLabels, type LabelSet } from './anatomy.js';
-import { planSubject, type Cohort, type SessionPlan, type WarpTerm } from './cohort.js';
+import { labelLookup, renderFineLabels, warpAt, type LabelSet, type WarpTerm } from './anatomy.js';
+import { planSubject, type Cohort, type SessionPlan } from './cohort.js';
 import { renderT1w } from './intensity.js';
 
 export interface SubjectTask {
@@ -50,8 +50,8 @@ export function studyGrid(shape: Vec3, voxelMm: number): Mat4 {
   ];
 }
 
-function warpAt(terms: WarpTerm[][], p: Vec3): Vec3 {
-  return terms.map((axis) => axis.reduce((sum, t) => sum + t.amplitude * Math.sin(t.frequency[0] * p[0] + t.frequency[1] * p[1] + t.frequency[2] * p[2] + t.phase), 0)) as Vec3;
+function displacementAt(terms: WarpTerm[][], p: Vec3): Vec3 {
+  return terms.map((axis) => warpAt(axis, p[0], p[1], p[2])) as Vec3;
 }
 
 /** A session's subject → native map and its inverse (fixed-point iteration x = z − w(x), a contraction). */
@@ -59,14 +59,14 @@ function sessionMaps(session: SessionPlan): { toNative: (x: Vec3) => Vec3; toSub
   const fromNative = invertAffine(session.subjectToNative);
   return {
     toNative: (x) => {
-      const w = warpAt(session.warp, x);
+      const w = displacementAt(session.warp, x);
       return applyAffine(session.subjectToNative, [x[0] + w[0], x[1] + w[1], x[2] + w[2]]);
     },
     toSubject: (y) => {
       const z = applyAffine(fromNative, y);
       let x: Vec3 = [...z];
       for (let iteration = 0; iteration < 50; iteration++) {
-        const w = warpAt(session.warp, x);
+        const w = displacementAt(session.warp, x);
         const next: Vec3 = [z[0] - w[0], z[1] - w[1], z[2] - w[2]];
         const change = Math.abs(next[0] - x[0]) + Math.abs(next[1] - x[1]) + Math.abs(next[2] - x[2]);
         x = next;

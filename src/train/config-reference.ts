@@ -81,6 +81,7 @@ interface JsonSchema {
   anyOf?: JsonSchema[];
   const?: unknown;
   properties?: Record<string, JsonSchema>;
+  required?: string[];
   default?: unknown;
   minimum?: number;
   maximum?: number;
@@ -102,15 +103,25 @@ function typeOf(schema: JsonSchema): string {
   return `${String(schema.type)}${bounds.length > 0 ? ` (${bounds.join(', ')})` : ''}`;
 }
 
+interface ConfigKey {
+  key: string;
+  schema: JsonSchema;
+  /** Listed in its object's `required` (no default). */
+  required: boolean;
+}
+
 /** Every leaf key of a schema, dotted, with its JSON schema. */
-export function configKeys(schema: z.ZodType): [string, JsonSchema][] {
-  const walk = (node: JsonSchema, prefix: string): [string, JsonSchema][] =>
-    Object.entries(node.properties ?? {}).flatMap(([key, child]) => (child.properties ? walk(child, `${prefix}${key}.`) : [[`${prefix}${key}`, child] as [string, JsonSchema]]));
+export function configKeys(schema: z.ZodType): ConfigKey[] {
+  const walk = (node: JsonSchema, prefix: string): ConfigKey[] =>
+    Object.entries(node.properties ?? {}).flatMap(([key, child]) =>
+      child.properties ? walk(child, `${prefix}${key}.`) : [{ key: `${prefix}${key}`, schema: child, required: node.required?.includes(key) ?? false }],
+    );
   return walk(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema, '');
 }
 
 function table(schema: z.ZodType): string {
-  const rows = configKeys(schema).map(([key, node]) => `| \`${key}\` | ${typeOf(node)} | ${node.default === undefined ? (key === 'steps' || key === 'data' || key === 'out' ? 'required' : '–') : `\`${JSON.stringify(node.default)}\``} | ${CONFIG_MEANINGS[key] ?? ''} |`);
+  const defaultOf = ({ schema: node, required }: ConfigKey) => (node.default !== undefined ? `\`${JSON.stringify(node.default)}\`` : required ? 'required' : '–');
+  const rows = configKeys(schema).map((entry) => `| \`${entry.key}\` | ${typeOf(entry.schema)} | ${defaultOf(entry)} | ${CONFIG_MEANINGS[entry.key] ?? ''} |`);
   return ['| key | type | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
 

@@ -5,7 +5,7 @@ import { repoRoot } from '../helpers.js';
 
 describe('the configuration reference', () => {
   test('every key of both schemas has a meaning, and every meaning a key', () => {
-    const keys = new Set([...configKeys(pretrainSchema), ...configKeys(finetuneSchema)].map(([key]) => key));
+    const keys = new Set([...configKeys(pretrainSchema), ...configKeys(finetuneSchema)].map(({ key }) => key));
     expect([...keys].filter((key) => !CONFIG_MEANINGS[key])).toEqual([]);
     expect(Object.keys(CONFIG_MEANINGS).filter((key) => !keys.has(key))).toEqual([]);
   });

@@ -4,17 +4,15 @@ import { basename, join } from 'node:path';
 import { identity4, invertAffine, multiply4, type Mat4 } from '../io/affine.js';
 import { readNifti, writeNifti } from '../io/nifti.js';
 import { resampleThroughField } from '../io/resample.js';
-import type { Grid, Volume } from '../io/volume.js';
+import { voxelCount, type Grid, type Volume } from '../io/volume.js';
 import { normaliseMinPercentile } from '../data/intensity.js';
 import type { SessionFiles } from '../data/study.js';
-import { averageResampled, composeField, meanAffine, recentreFields, resampleAffine } from '../registration/compose.js';
+import { averageResampled, composeField, meanAffine, resampleAffine } from '../registration/compose.js';
+import { addMatches, midpointField } from '../registration/midpoint.js';
 import type { Registrar } from '../registration/registrar.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { throwIfAborted } from '../runtime/errors.js';
 import { normalisedCrossCorrelation } from './quality.js';
-
-/** Rounds of deformable registration to a template rebuilt from the previous round's result. */
-const DEFORMABLE_ROUNDS = 2;
 
 export interface SubjectOptions {
   /** The raw BIDS dataset (for sub-*_sessions.tsv). */
@@ -41,8 +39,8 @@ export interface SubjectResult {
 
 /**
  * One subject: every session normalised, an unbiased affine template built from all of them
- * (no session is the reference: the transforms average to the identity), each session registered
- * deformably to it, the subject template optionally aligned to `template`, then every session, its
+ * (no session is the reference: the transforms average to the identity), the sessions registered
+ * deformably to each other and mapped to their midpoint, the subject template optionally aligned to `template`, then every session, its
  * other modalities and its labels resampled once through the composed transform.
  */
 export async function preprocessSubject(subject: string, sessions: SessionFiles[], options: SubjectOptions): Promise<SubjectResult> {
@@ -97,17 +95,25 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     await writeNifti(templateFile, averageResampled(grid, firstModality, (image, i) => resampleAffine(image, grid, toSession[i], 'linear')));
   }
 
-  // deformable rounds: register to the template, re-centre, rebuild the template from the warped sessions
-  // (a sharper one each round: registering to a blurred average would stretch every session towards its blur)
   let fields = sessions.map((_, i) => composeField(grid, toSession[i]));
-  for (let round = 0; round < (options.deformable && sessions.length > 1 ? DEFORMABLE_ROUNDS : 0); round++) {
-    const estimated: Volume[] = [];
+  if (options.deformable && sessions.length > 1) {
+    const aligned: string[] = [];
     for (const [i, session] of sessions.entries()) {
-      stage(`deformable ses-${session.session} → template (round ${round + 1})`);
-      estimated.push(await options.registrar.deformable({ fixed: templateFile, moving: normalisedFiles[i], initial: toSession[i], work: join(work, `deformable-${round}-ses-${session.session}`), stage: `sub-${subject} ses-${session.session} deformable to the template`, signal: options.signal }));
+      aligned.push(join(work, `affine-ses-${session.session}.nii.gz`));
+      await writeNifti(aligned[i], resampleAffine(firstModality[i], grid, toSession[i], 'linear'));
     }
-    fields = recentreFields(estimated, toSession);
-    templateFile = join(work, `template-deformable-${round + 1}.nii.gz`);
+    fields = [];
+    for (const [i, fixed] of sessions.entries()) {
+      const matches = new Float32Array(3 * voxelCount(grid.shape));
+      for (const [j, moving] of sessions.entries()) {
+        if (j === i) continue;
+        stage(`deformable ses-${moving.session} → ses-${fixed.session}`);
+        const field = await options.registrar.deformable({ fixed: aligned[i], moving: normalisedFiles[j], initial: toSession[j], work: join(work, `deformable-${fixed.session}-${moving.session}`), stage: `sub-${subject} ses-${moving.session} deformable to ses-${fixed.session}`, signal: options.signal });
+        addMatches(matches, field, toSession[j]);
+      }
+      fields.push(midpointField(matches, sessions.length, grid, toSession[i]));
+    }
+    templateFile = join(work, 'template-deformable.nii.gz');
     await writeNifti(templateFile, averageResampled(grid, firstModality, (image, i) => resampleThroughField(image, fields[i], 'linear')));
   }
 

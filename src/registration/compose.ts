@@ -1,5 +1,5 @@
-import { applyAffine, invertAffine, linearPart, multiply4, type Mat4 } from '../io/affine.js';
-import { resampleThroughField, resampleToGrid } from '../io/resample.js';
+import { applyAffine, invertAffine, multiply4, type Mat4 } from '../io/affine.js';
+import { resampleToGrid } from '../io/resample.js';
 import { createVolume, type Grid, type Volume } from '../io/volume.js';
 
 /** Elementwise mean of affine matrices (the average transform of the sessions; refined by the template iterations). */
@@ -36,38 +36,6 @@ export function composeField(grid: Grid, before: Mat4, field?: Volume): Volume {
     }
   }
   return createVolume(out, [nx, ny, nz, 3], grid.affine, grid.xforms);
-}
-
-/**
- * Removes what the fields of all sessions share, so that the template stays in the middle (as ANTs'
- * template construction does with its shape update): with u_i the displacement of session i and
- * L_i the linear part of its affine A_i, the mean nonlinear displacement in template coordinates is
- * ū(p) = mean_i L_i⁻¹ (p + u_i(p) − A_i p); each map becomes p ↦ f_i(p − ū(p)).
- */
-export function recentreFields(fields: Volume[], affines: Mat4[]): Volume[] {
-  const [nx, ny, nz] = fields[0].shape;
-  const voxels = nx * ny * nz;
-  const mean = new Float32Array(3 * voxels);
-  fields.forEach((field, f) => {
-    const linearInverse = linearPart(invertAffine(affines[f]));
-    let n = 0;
-    for (let k = 0; k < nz; k++) {
-      for (let j = 0; j < ny; j++) {
-        for (let i = 0; i < nx; i++, n++) {
-          const p = applyAffine(field.affine, [i, j, k]);
-          const a = applyAffine(affines[f], p);
-          const nonlinear = applyAffine(linearInverse, [p[0] + field.data[n] - a[0], p[1] + field.data[n + voxels] - a[1], p[2] + field.data[n + 2 * voxels] - a[2]]);
-          for (let c = 0; c < 3; c++) mean[n + c * voxels] -= nonlinear[c] / fields.length;
-        }
-      }
-    }
-  });
-  const back = createVolume(mean, [nx, ny, nz, 3], fields[0].affine, fields[0].xforms);
-  return fields.map((field) => {
-    const shifted = resampleThroughField(field, back, 'linear');
-    for (let v = 0; v < 3 * voxels; v++) shifted.data[v] += mean[v];
-    return { ...shifted, xforms: field.xforms };
-  });
 }
 
 /** A template: the voxelwise mean of the images, each resampled onto `grid` by `resample`. */

@@ -171,3 +171,28 @@ if (tool === 'N4BiasFieldCorrection') fs.copyFileSync(args[args.indexOf('-i') + 
     expect(labels.stderr).toContain('manual: no such folder');
   });
 });
+
+describe('longiseg preprocess on an infant study, whose WM/GM contrast reverses between sessions', () => {
+  const dir = makeTempDir();
+  const study = join(dir.path, 'study');
+  const raw = join(study, 'raw');
+  const affineOnly = join(dir.path, 'affine');
+  const cli = join(dir.path, 'elastix');
+  afterAll(() => dir.remove());
+
+  beforeAll(() => {
+    expect(runCli(['synth', '--out', study, '--subjects', '1', '--sessions', '2', '--cohort', 'infant', '--shape', '48,64,48', '--voxel-mm', '3', '--quiet']).status).toBe(0);
+    expect(runCli(['preprocess', '--bids', raw, '--out', affineOnly, '--labels', 'labels', '--no-deformable', '--quiet']).status).toBe(0);
+  }, 300_000);
+
+  test.each([['elastix', cli], ['elastix-wasm', join(dir.path, 'wasm')]])('%s: the sessions agree (Dice ≥ 0.8), clearly better than affine alone', async (registration, out) => {
+    expect(runCli(['preprocess', '--bids', raw, '--out', out, '--labels', 'labels', '--registration', registration, '--quiet']).status).toBe(0);
+    const registered = await sessionDice(out, '01');
+    expect(registered).toBeGreaterThan(0.8);
+    expect(registered).toBeGreaterThan((await sessionDice(affineOnly, '01')) + 0.03);
+    if (registration === 'elastix-wasm') {
+      const [a, b] = await Promise.all([readNifti(labelsOf(out, '01', '02')), readNifti(labelsOf(cli, '01', '02'))]);
+      expect(meanDice(a.data, b.data)).toBeGreaterThan(0.97);
+    }
+  }, 600_000);
+});

@@ -49,7 +49,7 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
         const task = new FinetuneTask(config, info, labelled, pairs, study.validation, random);
         if (config.pretrained && !argv.resume) {
           const { reinitialisedHead } = await task.loadPretrained(config.pretrained);
-          context.logger.info(`loaded the U-Net of ${config.pretrained}${reinitialisedHead ? ` (output layer re-initialised for ${study.classes} classes)` : ''}`);
+          context.logger.info(`loaded the U-Net of ${config.pretrained}${reinitialisedHead ? ` (output layer re-initialised, ${study.classes} classes)` : ''}`);
         }
         if (study.validation.length === 0) context.logger.warn('no validation subjects: best.safetensors cannot be chosen by validation Dice and follows the last validation');
         return task;

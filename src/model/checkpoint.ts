@@ -60,13 +60,13 @@ export interface LoadReport {
 /**
  * Loads U-Net tensors by name. Every mismatch (missing, unexpected, wrong shape) is listed in one
  * error; only the output head may differ (a new number of classes), and is then re-initialised, as
- * the reference does when it finetunes for another label set.
+ * the reference does when it finetunes for another label set (or always, with `reinitialiseHead`).
  */
-export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, source: string, random: Random): LoadReport {
+export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, source: string, random: Random, reinitialiseHead = false): LoadReport {
   const expected = new Map(unetEntries(unet).map((entry) => [entry.name, entry.shape]));
   const headName = `model.${unet.modules.length - 1}.weight`;
   const problems: string[] = [];
-  let reinitialisedHead = false;
+  let reinitialisedHead = reinitialiseHead;
   for (const [name, want] of expected) {
     const got = tensors.get(name);
     if (!got) {

@@ -122,6 +122,8 @@ export const finetuneSchema = z
     ...commonShape,
     /** A pretraining checkpoint or a longiseg model; random initialisation when absent. */
     pretrained: z.string().min(1).optional(),
+    /** The pretrained output layer: kept (the code; pretraining trained it through the reconstruction head) or re-initialised. */
+    pretrained_head: z.enum(['reuse', 'reinitialise']).default('reuse'),
     /** Labelled subjects: all training subjects, or a list (one subject = one-shot). */
     labeled: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
     lcs: z

@@ -47,13 +47,13 @@ export class FinetuneTask implements TrainingTask {
     this.trainColumns = this.pairs ? ['dice_ce', 'lcs'] : ['dice_ce'];
   }
 
-  /** Starts from a pretraining checkpoint or a longiseg model (heads dropped; the output layer re-initialised when the classes differ). */
+  /** Starts from a pretraining checkpoint or a longiseg model (heads dropped; the output layer re-initialised when the classes differ or the config asks). */
   async loadPretrained(path: string): Promise<{ reinitialisedHead: boolean }> {
     const { tensors, metadata } = await readSafetensors(path);
     if (!['longiseg-pretrain-1', 'longiseg-model-1'].includes(metadata.format ?? '')) {
       throw new InputError(path, 'is neither a longiseg pretraining checkpoint nor a longiseg model');
     }
-    return loadUnetTensors(this.unet, tensors, path, new Random(this.config.seed).fork(2));
+    return loadUnetTensors(this.unet, tensors, path, new Random(this.config.seed).fork(2), this.config.pretrained_head === 'reinitialise');
   }
 
   step(step: number, learningRate: number): Map<string, number> {

@@ -180,6 +180,15 @@ describe('the U-Net and heads against PyTorch (fixtures from test/reference/make
     expect(message).toMatch(/^ckpt.safetensors: does not match the model:\n {2}model.0.weight: shape \[4,1,3,3,3\] in the file, \[8,1,3,3,3\] in the model/);
   });
 
+  test('reinitialiseHead draws a fresh output layer even when the classes match; every other tensor is loaded', () => {
+    const copy = new UNet(unet.config, new Random(3));
+    const head = unet.modules.length - 1;
+    expect(loadUnetTensors(copy, tensors, 'reference', new Random(4), true)).toEqual({ reinitialisedHead: true });
+    const [fresh, pretrained] = [copy.weights.get(head)!.dataSync(), unet.weights.get(head)!.dataSync()];
+    expect(fresh.some((value, i) => value !== pretrained[i])).toBe(true);
+    expect(Array.from(copy.weights.get(0)!.dataSync())).toEqual(Array.from(unet.weights.get(0)!.dataSync()));
+  });
+
   test('shapes not divisible by 2^depth are refused with the rule', () => {
     expect(() => unet.forward(tf.zeros([1, 24, 32, 32, 1]) as tf.Tensor5D, { training: false })).toThrow('input shape 24×32×32 is not divisible by 16: the U-Net pools 4 times');
   });

@@ -63,6 +63,7 @@ export async function initBackend(
     if (choice.name !== 'cpu') await import(choice.packageName);
     if (!(await tf.setBackend(choice.name))) throw new Error(`tf.setBackend('${choice.name}') returned false`);
     await tf.ready();
+    if (choice.name === 'wasm') (await import('./heap.js')).shareIdentityOnWasm();
     return choice;
   } catch (error) {
     if (request !== 'auto' || choice.name !== 'tensorflow') throw error;
@@ -70,6 +71,7 @@ export async function initBackend(
     await import(WASM_PACKAGE);
     await tf.setBackend('wasm');
     await tf.ready();
+    (await import('./heap.js')).shareIdentityOnWasm();
     return { name: 'wasm', packageName: WASM_PACKAGE, reason: `${choice.packageName} failed to load` };
   }
 }

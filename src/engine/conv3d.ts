@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { tensorFilled, valuesOf } from './heap.js';
 import { customOp } from './ops.js';
 
 /**
@@ -18,20 +19,23 @@ export function conv3dReflect(x: tf.Tensor5D, w: tf.Tensor5D): tf.Tensor5D {
   return customConv(x, w);
 }
 
-/** Largest column matrix (bytes) built at once. */
-export const COLUMN_BYTES_CAP = 64 * 1024 * 1024;
+/** Largest column matrix (bytes) built at once; the default keeps a slab well inside the wasm heap. */
+let columnBytesCap = 64 * 1024 * 1024;
+
+/** Sets the column matrix cap (bytes) and returns the previous one: smaller slabs, less memory, more matMuls. */
+export function setColumnBytesCap(bytes: number): number {
+  const previous = columnBytesCap;
+  columnBytesCap = bytes;
+  return previous;
+}
 
 const customConv = customOp<(x: tf.Tensor5D, w: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x, w]);
-  const [n, d, h, wd, cin] = x.shape;
-  const cout = w.shape[4]!;
-  const value = forward(x.dataSync() as Float32Array, [n, d, h, wd, cin], w.dataSync() as Float32Array, cout);
   return {
-    value: tf.tensor5d(value, [n, d, h, wd, cout]),
+    value: forward(x, w),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved;
-      const dyData = dy.dataSync() as Float32Array;
-      return [inputGradient(dyData, [n, d, h, wd, cout], ws, cin), filterGradient(xs.dataSync() as Float32Array, [n, d, h, wd, cin], dyData, cout)];
+      return [inputGradient(dy, ws), filterGradient(xs, dy)];
     },
   };
 });
@@ -46,7 +50,7 @@ function reflect(i: number, n: number): number {
 
 /** Depth slices per slab so that a [slab voxels, width] float32 matrix stays under the cap. */
 function slabDepth(plane: number, width: number, depth: number): number {
-  return Math.max(1, Math.min(depth, Math.floor(COLUMN_BYTES_CAP / (4 * plane * width))));
+  return Math.max(1, Math.min(depth, Math.floor(columnBytesCap / (4 * plane * width))));
 }
 
 /**
@@ -74,43 +78,43 @@ function fillColumns(xs: Float32Array, shape: Shape5, b: number, z0: number, z1:
 }
 
 /** w [3,3,3,Cin,Cout] as [(kd,kh,c), (kw,o)]: the three kw filters side by side. */
-function filterByKw(w: Float32Array, cin: number, cout: number): Float32Array {
-  const out = new Float32Array(9 * cin * 3 * cout);
+function filterByKw(w: Float32Array, cin: number, cout: number, out: Float32Array): void {
   for (let kd = 0; kd < 3; kd++)
     for (let kh = 0; kh < 3; kh++)
       for (let kw = 0; kw < 3; kw++)
         for (let c = 0; c < cin; c++)
           for (let o = 0; o < cout; o++) out[((kd * 3 + kh) * cin + c) * 3 * cout + kw * cout + o] = w[((((kd * 3 + kh) * 3 + kw) * cin + c) * cout) + o];
-  return out;
 }
 
-function forward(xs: Float32Array, shape: Shape5, filter: Float32Array, cout: number): Float32Array {
-  const [n, d, h, w, cin] = shape;
-  const plane = h * w;
+function forward(x: tf.Tensor, w: tf.Tensor): tf.Tensor5D {
+  const shape = x.shape as Shape5;
+  const [n, d, h, wd, cin] = shape;
+  const cout = w.shape[4]!;
+  const plane = h * wd;
   const width = 9 * cin;
-  const out = new Float32Array(n * d * plane * cout);
   const step = slabDepth(plane, width, d);
-  const cols = new Float32Array(step * plane * width);
-  const filters = tf.tensor2d(filterByKw(filter, cin, cout), [width, 3 * cout]);
+  const filters = tensorFilled([width, 3 * cout], (values) => filterByKw(valuesOf(w), cin, cout, values));
+  const out = tensorFilled<tf.Rank.R5>([n, d, h, wd, cout], (values) => values.fill(0));
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < d; z0 += step) {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
-      fillColumns(xs, shape, b, z0, z1, cols);
-      const product = tf.tidy(() => tf.matMul(tf.tensor2d(cols.subarray(0, rows * width), [rows, width]), filters));
-      const taps = product.dataSync() as Float32Array;
-      product.dispose();
+      const columns = tensorFilled([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols));
+      const product = tf.matMul(columns, filters);
+      columns.dispose();
+      const [taps, result] = [valuesOf(product), valuesOf(out)];
       // y[x] = Σ_kw taps_kw[reflect(x + kw − 1)]
       let target = (b * d + z0) * plane * cout;
-      for (let line = 0; line < rows; line += w) {
-        for (let x = 0; x < w; x++) {
+      for (let line = 0; line < rows; line += wd) {
+        for (let xx = 0; xx < wd; xx++) {
           for (let kw = 0; kw < 3; kw++) {
-            const source = (line + reflect(x + kw - 1, w)) * 3 * cout + kw * cout;
-            for (let o = 0; o < cout; o++) out[target + o] += taps[source + o];
+            const source = (line + reflect(xx + kw - 1, wd)) * 3 * cout + kw * cout;
+            for (let o = 0; o < cout; o++) result[target + o] += taps[source + o];
           }
           target += cout;
         }
       }
+      product.dispose();
     }
   }
   filters.dispose();
@@ -121,43 +125,48 @@ function forward(xs: Float32Array, shape: Shape5, filter: Float32Array, cout: nu
  * dW: for each kw, the x-shifted dy (each voxel's gradient moved to the input column it read,
  * reflection included) transposed, times the columns: [(kw, o), rows]·[rows, (kd, kh, c)].
  */
-function filterGradient(xs: Float32Array, shape: Shape5, dy: Float32Array, cout: number): tf.Tensor {
+function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  const shape = x.shape as Shape5;
   const [n, d, h, w, cin] = shape;
+  const cout = dy.shape[4]!;
   const plane = h * w;
   const width = 9 * cin;
   const step = slabDepth(plane, width, d);
-  const cols = new Float32Array(step * plane * width);
-  const shifted = new Float32Array(3 * cout * step * plane);
   const total = new Float64Array(3 * cout * width);
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < d; z0 += step) {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
-      fillColumns(xs, shape, b, z0, z1, cols);
-      shifted.fill(0, 0, 3 * cout * rows);
       const start = (b * d + z0) * plane * cout;
-      for (let line = 0; line < rows; line += w) {
-        for (let x = 0; x < w; x++) {
-          const source = start + (line + x) * cout;
-          for (let kw = 0; kw < 3; kw++) {
-            const column = line + reflect(x + kw - 1, w);
-            for (let o = 0; o < cout; o++) shifted[(kw * cout + o) * rows + column] += dy[source + o];
+      const shifted = tensorFilled([3 * cout, rows], (values) => {
+        const gradient = valuesOf(dy);
+        values.fill(0);
+        for (let line = 0; line < rows; line += w) {
+          for (let xx = 0; xx < w; xx++) {
+            const source = start + (line + xx) * cout;
+            for (let kw = 0; kw < 3; kw++) {
+              const column = line + reflect(xx + kw - 1, w);
+              for (let o = 0; o < cout; o++) values[(kw * cout + o) * rows + column] += gradient[source + o];
+            }
           }
         }
-      }
-      const product = tf.tidy(() => tf.matMul(tf.tensor2d(shifted.subarray(0, 3 * cout * rows), [3 * cout, rows]), tf.tensor2d(cols.subarray(0, rows * width), [rows, width])));
-      const values = product.dataSync() as Float32Array;
-      product.dispose();
+      });
+      const columns = tensorFilled([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols));
+      const product = tf.matMul(shifted, columns);
+      shifted.dispose();
+      columns.dispose();
+      const values = valuesOf(product);
       for (let i = 0; i < values.length; i++) total[i] += values[i];
+      product.dispose();
     }
   }
-  const filter = new Float32Array(27 * cin * cout);
-  for (let kd = 0; kd < 3; kd++)
-    for (let kh = 0; kh < 3; kh++)
-      for (let kw = 0; kw < 3; kw++)
-        for (let c = 0; c < cin; c++)
-          for (let o = 0; o < cout; o++) filter[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o] = total[(kw * cout + o) * width + (kd * 3 + kh) * cin + c];
-  return tf.tensor5d(filter, [3, 3, 3, cin, cout]);
+  return tensorFilled([3, 3, 3, cin, cout], (filter) => {
+    for (let kd = 0; kd < 3; kd++)
+      for (let kh = 0; kh < 3; kh++)
+        for (let kw = 0; kw < 3; kw++)
+          for (let c = 0; c < cin; c++)
+            for (let o = 0; o < cout; o++) filter[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o] = total[(kw * cout + o) * width + (kd * 3 + kh) * cin + c];
+  });
 }
 
 /**
@@ -165,49 +174,52 @@ function filterGradient(xs: Float32Array, shape: Shape5, dy: Float32Array, cout:
  * Columns of dy over (kd, kh, o) at padded (zp, yp) and unshifted x, times w as [(kd,kh,o), (kw,c)],
  * give R; dxp[zp, yp, x + kw] += R_kw[zp, yp, x], and each padded voxel adds into the voxel it reflected.
  */
-function inputGradient(dy: Float32Array, shape: Shape5, weights: tf.Tensor, cin: number): tf.Tensor {
-  const [n, d, h, w, cout] = shape;
+function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
+  const [n, d, h, w, cout] = dy.shape as Shape5;
+  const cin = weights.shape[3]!;
   const [pd, ph] = [d + 2, h + 2];
   const width = 9 * cout;
-  const filterData = weights.dataSync() as Float32Array;
-  const flipped = new Float32Array(width * 3 * cin);
-  for (let kd = 0; kd < 3; kd++)
-    for (let kh = 0; kh < 3; kh++)
-      for (let kw = 0; kw < 3; kw++)
-        for (let c = 0; c < cin; c++)
-          for (let o = 0; o < cout; o++) flipped[((kd * 3 + kh) * cout + o) * 3 * cin + kw * cin + c] = filterData[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o];
-  const flippedTensor = tf.tensor2d(flipped, [width, 3 * cin]);
-  const dx = new Float32Array(n * d * h * w * cin);
+  const flipped = tensorFilled([width, 3 * cin], (values) => {
+    const filter = valuesOf(weights);
+    for (let kd = 0; kd < 3; kd++)
+      for (let kh = 0; kh < 3; kh++)
+        for (let kw = 0; kw < 3; kw++)
+          for (let c = 0; c < cin; c++)
+            for (let o = 0; o < cout; o++) values[((kd * 3 + kh) * cout + o) * 3 * cin + kw * cin + c] = filter[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o];
+  });
+  const dx = tensorFilled([n, d, h, w, cin], (values) => values.fill(0));
   const plane = ph * w;
   const step = slabDepth(plane, width, pd);
-  const cols = new Float32Array(step * plane * width);
   const rowBases = new Int32Array(9);
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < pd; z0 += step) {
       const z1 = Math.min(pd, z0 + step);
       const rows = (z1 - z0) * plane;
-      cols.fill(0, 0, rows * width);
-      let o = 0;
-      for (let zp = z0; zp < z1; zp++) {
-        for (let yp = 0; yp < ph; yp++) {
-          for (let kd = 0; kd < 3; kd++) {
-            for (let kh = 0; kh < 3; kh++) {
-              const [z, y] = [zp - kd, yp - kh];
-              rowBases[kd * 3 + kh] = z < 0 || z >= d || y < 0 || y >= h ? -1 : ((b * d + z) * h + y) * w * cout;
+      const columns = tensorFilled([rows, width], (cols) => {
+        const gradient = valuesOf(dy);
+        cols.fill(0);
+        let o = 0;
+        for (let zp = z0; zp < z1; zp++) {
+          for (let yp = 0; yp < ph; yp++) {
+            for (let kd = 0; kd < 3; kd++) {
+              for (let kh = 0; kh < 3; kh++) {
+                const [z, y] = [zp - kd, yp - kh];
+                rowBases[kd * 3 + kh] = z < 0 || z >= d || y < 0 || y >= h ? -1 : ((b * d + z) * h + y) * w * cout;
+              }
             }
-          }
-          for (let x = 0; x < w; x++) {
-            for (let k = 0; k < 9; k++, o += cout) {
-              if (rowBases[k] < 0) continue;
-              const source = rowBases[k] + x * cout;
-              for (let ch = 0; ch < cout; ch++) cols[o + ch] = dy[source + ch];
+            for (let x = 0; x < w; x++) {
+              for (let k = 0; k < 9; k++, o += cout) {
+                if (rowBases[k] < 0) continue;
+                const source = rowBases[k] + x * cout;
+                for (let ch = 0; ch < cout; ch++) cols[o + ch] = gradient[source + ch];
+              }
             }
           }
         }
-      }
-      const product = tf.tidy(() => tf.matMul(tf.tensor2d(cols.subarray(0, rows * width), [rows, width]), flippedTensor));
-      const taps = product.dataSync() as Float32Array;
-      product.dispose();
+      });
+      const product = tf.matMul(columns, flipped);
+      columns.dispose();
+      const [taps, result] = [valuesOf(product), valuesOf(dx)];
       let row = 0;
       for (let zp = z0; zp < z1; zp++) {
         const z = reflect(zp - 1, d);
@@ -217,15 +229,16 @@ function inputGradient(dy: Float32Array, shape: Shape5, weights: tf.Tensor, cin:
             for (let kw = 0; kw < 3; kw++) {
               const target = (lineBase + reflect(x + kw - 1, w)) * cin;
               const source = row * 3 * cin + kw * cin;
-              for (let c = 0; c < cin; c++) dx[target + c] += taps[source + c];
+              for (let c = 0; c < cin; c++) result[target + c] += taps[source + c];
             }
           }
         }
       }
+      product.dispose();
     }
   }
-  flippedTensor.dispose();
-  return tf.tensor5d(dx, [n, d, h, w, cin]);
+  flipped.dispose();
+  return dx;
 }
 
 /** The same convolution from tfjs's own ops (reflection by slicing), for the native back end and as a test oracle. */

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { tensorFilled, valuesOf } from './heap.js';
 
 /**
  * Small differentiable ops for [N, D, H, W, C] tensors, written so that no slow path of the wasm
@@ -24,38 +25,33 @@ export const detach = customOp<<T extends tf.Tensor>(x: T) => T>((x: tf.Tensor, 
 export const upsampleNearest2 = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
   save([]);
   const [n, d, h, w, c] = x.shape;
-  const input = x.dataSync() as Float32Array;
-  const out = new Float32Array(n * 8 * d * h * w * c);
   const [od, oh, ow] = [2 * d, 2 * h, 2 * w];
-  for (let b = 0, o = 0; b < n; b++) {
-    for (let z = 0; z < od; z++) {
-      for (let y = 0; y < oh; y++) {
-        const rowBase = (((b * d + (z >> 1)) * h + (y >> 1)) * w) * c;
-        for (let xx = 0; xx < ow; xx++) {
-          const source = rowBase + (xx >> 1) * c;
-          for (let ch = 0; ch < c; ch++) out[o++] = input[source + ch];
-        }
-      }
-    }
-  }
-  return {
-    value: tf.tensor5d(out, [n, od, oh, ow, c]),
-    gradFunc: (dy: tf.Tensor) => {
-      const g = dy.dataSync() as Float32Array;
-      const dx = new Float32Array(n * d * h * w * c);
-      for (let b = 0, o = 0; b < n; b++) {
-        for (let z = 0; z < od; z++) {
-          for (let y = 0; y < oh; y++) {
-            const rowBase = (((b * d + (z >> 1)) * h + (y >> 1)) * w) * c;
-            for (let xx = 0; xx < ow; xx++) {
-              const target = rowBase + (xx >> 1) * c;
-              for (let ch = 0; ch < c; ch++) dx[target + ch] += g[o++];
-            }
+  /** Calls visit(output index, input index) for every output voxel and channel. */
+  const eachPair = (visit: (o: number, i: number) => void) => {
+    for (let b = 0, o = 0; b < n; b++) {
+      for (let z = 0; z < od; z++) {
+        for (let y = 0; y < oh; y++) {
+          const rowBase = (((b * d + (z >> 1)) * h + (y >> 1)) * w) * c;
+          for (let xx = 0; xx < ow; xx++) {
+            const source = rowBase + (xx >> 1) * c;
+            for (let ch = 0; ch < c; ch++) visit(o++, source + ch);
           }
         }
       }
-      return [tf.tensor5d(dx, [n, d, h, w, c])];
-    },
+    }
+  };
+  return {
+    value: tensorFilled([n, od, oh, ow, c], (out) => {
+      const input = valuesOf(x);
+      eachPair((o, i) => (out[o] = input[i]));
+    }),
+    gradFunc: (dy: tf.Tensor) => [
+      tensorFilled([n, d, h, w, c], (dx) => {
+        const g = valuesOf(dy);
+        dx.fill(0);
+        eachPair((o, i) => (dx[i] += g[o]));
+      }),
+    ],
   };
 });
 
@@ -64,43 +60,45 @@ export const maxPool2 = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor,
   save([]);
   const [n, d, h, w, c] = x.shape;
   const [od, oh, ow] = [d >> 1, h >> 1, w >> 1];
-  const input = x.dataSync() as Float32Array;
-  const out = new Float32Array(n * od * oh * ow * c);
-  const argmax = new Int32Array(out.length);
-  for (let b = 0, o = 0; b < n; b++) {
-    for (let z = 0; z < od; z++) {
-      for (let y = 0; y < oh; y++) {
-        for (let xx = 0; xx < ow; xx++) {
-          for (let ch = 0; ch < c; ch++, o++) {
-            let best = -Infinity;
-            let where = 0;
-            for (let dz = 0; dz < 2; dz++) {
-              for (let dy = 0; dy < 2; dy++) {
-                const base = (((b * d + 2 * z + dz) * h + 2 * y + dy) * w + 2 * xx) * c + ch;
-                for (let dx = 0; dx < 2; dx++) {
-                  const index = base + dx * c;
-                  if (input[index] > best) {
-                    best = input[index];
-                    where = index;
+  const argmax = new Int32Array(n * od * oh * ow * c);
+  const value = tensorFilled([n, od, oh, ow, c], (out) => {
+    const input = valuesOf(x);
+    for (let b = 0, o = 0; b < n; b++) {
+      for (let z = 0; z < od; z++) {
+        for (let y = 0; y < oh; y++) {
+          for (let xx = 0; xx < ow; xx++) {
+            for (let ch = 0; ch < c; ch++, o++) {
+              let best = -Infinity;
+              let where = 0;
+              for (let dz = 0; dz < 2; dz++) {
+                for (let dy = 0; dy < 2; dy++) {
+                  const base = (((b * d + 2 * z + dz) * h + 2 * y + dy) * w + 2 * xx) * c + ch;
+                  for (let dx = 0; dx < 2; dx++) {
+                    const index = base + dx * c;
+                    if (input[index] > best) {
+                      best = input[index];
+                      where = index;
+                    }
                   }
                 }
               }
+              out[o] = best;
+              argmax[o] = where;
             }
-            out[o] = best;
-            argmax[o] = where;
           }
         }
       }
     }
-  }
+  });
   return {
-    value: tf.tensor5d(out, [n, od, oh, ow, c]),
-    gradFunc: (dy: tf.Tensor) => {
-      const g = dy.dataSync() as Float32Array;
-      const dx = new Float32Array(input.length);
-      for (let o = 0; o < g.length; o++) dx[argmax[o]] += g[o];
-      return [tf.tensor5d(dx, [n, d, h, w, c])];
-    },
+    value,
+    gradFunc: (dy: tf.Tensor) => [
+      tensorFilled([n, d, h, w, c], (dx) => {
+        const g = valuesOf(dy);
+        dx.fill(0);
+        for (let o = 0; o < g.length; o++) dx[argmax[o]] += g[o];
+      }),
+    ],
   };
 });
 
@@ -187,32 +185,48 @@ function statistics(data: Float32Array, channels: number): NormStatistics {
   return { mean, variance, count };
 }
 
-/** Normalises rows and returns x̂ (float64) with the per-channel 1/σ, for the forward and the backward. */
-function normalise(data: Float32Array, channels: number, stats: NormStatistics): { normalised: Float64Array; inverseStd: Float64Array } {
-  const inverseStd = stats.variance.map((v) => 1 / Math.sqrt(v + BN_EPS));
-  const normalised = new Float64Array(data.length);
-  for (let i = 0; i < data.length; i += channels) for (let c = 0; c < channels; c++) normalised[i + c] = (data[i + c] - stats.mean[c]) * inverseStd[c];
-  return { normalised, inverseStd };
+/** Per-channel 1/σ of the batch statistics. */
+function inverseStds(stats: NormStatistics): Float64Array {
+  return stats.variance.map((v) => 1 / Math.sqrt(v + BN_EPS));
 }
 
-/** dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)), with Σdy and Σdy·x̂ returned for dβ and dγ. */
-function normBackward(dy: Float32Array, normalised: Float64Array, inverseStd: Float64Array, gamma: Float32Array | undefined, channels: number) {
-  const count = dy.length / channels;
+/** y = γ·x̂ + β (γ, β absent: x̂), x̂ = (x − mean)/σ, into `y`. */
+function normaliseInto(y: Float32Array, data: Float32Array, stats: NormStatistics, gamma?: Float32Array, beta?: Float32Array): void {
+  const channels = stats.mean.length;
+  const inverseStd = inverseStds(stats);
+  for (let i = 0; i < data.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const normalised = (data[i + c] - stats.mean[c]) * inverseStd[c];
+      y[i + c] = gamma && beta ? gamma[c] * normalised + beta[c] : normalised;
+    }
+  }
+}
+
+/**
+ * dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)) as a tensor, with Σdy and Σdy·x̂ for dβ and dγ; x̂ is
+ * recomputed from the saved input x (float64, as in the forward).
+ */
+function normBackward(dy: tf.Tensor, x: tf.Tensor, stats: NormStatistics, gamma: Float32Array | undefined) {
+  const channels = stats.mean.length;
+  const inverseStd = inverseStds(stats);
   const sumDy = new Float64Array(channels);
   const sumDyX = new Float64Array(channels);
-  for (let i = 0; i < dy.length; i += channels) {
+  const [g, data] = [valuesOf(dy), valuesOf(x)];
+  for (let i = 0; i < g.length; i += channels) {
     for (let c = 0; c < channels; c++) {
-      sumDy[c] += dy[i + c];
-      sumDyX[c] += dy[i + c] * normalised[i + c];
+      sumDy[c] += g[i + c];
+      sumDyX[c] += g[i + c] * (data[i + c] - stats.mean[c]) * inverseStd[c];
     }
   }
-  const dx = new Float32Array(dy.length);
-  for (let i = 0; i < dy.length; i += channels) {
-    for (let c = 0; c < channels; c++) {
-      const scale = (gamma ? gamma[c] : 1) * inverseStd[c];
-      dx[i + c] = scale * (dy[i + c] - sumDy[c] / count - (normalised[i + c] * sumDyX[c]) / count);
+  const dx = tensorFilled(x.shape, (out) => {
+    const [g, data] = [valuesOf(dy), valuesOf(x)];
+    for (let i = 0; i < g.length; i += channels) {
+      for (let c = 0; c < channels; c++) {
+        const normalised = (data[i + c] - stats.mean[c]) * inverseStd[c];
+        out[i + c] = (gamma ? gamma[c] : 1) * inverseStd[c] * (g[i + c] - sumDy[c] / stats.count - (normalised * sumDyX[c]) / stats.count);
+      }
     }
-  }
+  });
   return { dx, sumDy, sumDyX };
 }
 
@@ -223,20 +237,15 @@ interface NormOutput extends NormStatistics {
 function affineNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): NormOutput {
   let stats: NormStatistics | undefined;
   const op = customOp<(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor>((xs: tf.Tensor, gs: tf.Tensor, bs: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([]);
-    const channels = xs.shape[xs.rank - 1];
-    const data = xs.dataSync() as Float32Array;
-    const g = gs.dataSync() as Float32Array;
-    const b = bs.dataSync() as Float32Array;
-    stats = statistics(data, channels);
-    const { normalised, inverseStd } = normalise(data, channels, stats);
-    const y = new Float32Array(data.length);
-    for (let i = 0; i < data.length; i += channels) for (let c = 0; c < channels; c++) y[i + c] = g[c] * normalised[i + c] + b[c];
+    save([xs]);
+    const [g, b] = [Float32Array.from(valuesOf(gs)), Float32Array.from(valuesOf(bs))];
+    const batch = statistics(valuesOf(xs), xs.shape[xs.rank - 1]);
+    stats = batch;
     return {
-      value: tf.tensor(y, xs.shape),
-      gradFunc: (dy: tf.Tensor) => {
-        const { dx, sumDy, sumDyX } = normBackward(dy.dataSync() as Float32Array, normalised, inverseStd, g, channels);
-        return [tf.tensor(dx, xs.shape), tf.tensor1d(Float32Array.from(sumDyX)), tf.tensor1d(Float32Array.from(sumDy))];
+      value: tensorFilled(xs.shape, (y) => normaliseInto(y, valuesOf(xs), batch, g, b)),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => {
+        const { dx, sumDy, sumDyX } = normBackward(dy, saved, batch, g);
+        return [dx, tf.tensor1d(Float32Array.from(sumDyX)), tf.tensor1d(Float32Array.from(sumDy))];
       },
     };
   });
@@ -247,14 +256,12 @@ function affineNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): NormOutput
 function plainNorm(x: tf.Tensor): NormOutput {
   let stats: NormStatistics | undefined;
   const op = customOp<(x: tf.Tensor) => tf.Tensor>((xs: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([]);
-    const channels = xs.shape[xs.rank - 1];
-    const data = xs.dataSync() as Float32Array;
-    stats = statistics(data, channels);
-    const { normalised, inverseStd } = normalise(data, channels, stats);
+    save([xs]);
+    const batch = statistics(valuesOf(xs), xs.shape[xs.rank - 1]);
+    stats = batch;
     return {
-      value: tf.tensor(Float32Array.from(normalised), xs.shape),
-      gradFunc: (dy: tf.Tensor) => [tf.tensor(normBackward(dy.dataSync() as Float32Array, normalised, inverseStd, undefined, channels).dx, xs.shape)],
+      value: tensorFilled(xs.shape, (y) => normaliseInto(y, valuesOf(xs), batch)),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => [normBackward(dy, saved, batch, undefined).dx],
     };
   });
   const y = op(x);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { tensorFilled, valuesOf } from '../engine/heap.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -37,22 +38,23 @@ export class HostAdam {
   apply(gradients: tf.NamedTensorMap): void {
     this.steps += 1;
     const { learningRate, beta1, beta2, epsilon } = this.options;
-    const correction1 = 1 - beta1 ** this.steps;
-    const correction2 = 1 - beta2 ** this.steps;
+    // PyTorch's update with the bias corrections folded into two constants
+    const stepSize = learningRate / (1 - beta1 ** this.steps);
+    const secondScale = 1 / (1 - beta2 ** this.steps);
     this.variables.forEach((variable, index) => {
       const gradient = gradients[variable.name];
       if (!gradient) return;
-      const g = gradient.dataSync() as Float32Array;
-      gradient.dispose();
-      const weights = Float32Array.from(variable.dataSync() as Float32Array);
       const m = this.first[index];
       const v = this.second[index];
-      for (let i = 0; i < g.length; i++) {
-        m[i] = beta1 * m[i] + (1 - beta1) * g[i];
-        v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
-        weights[i] -= (learningRate * (m[i] / correction1)) / (Math.sqrt(v[i] / correction2) + epsilon);
-      }
-      const updated = tf.tensor(weights, variable.shape);
+      const updated = tensorFilled(variable.shape, (next) => {
+        const [g, weights] = [valuesOf(gradient), valuesOf(variable)];
+        for (let i = 0; i < g.length; i++) {
+          m[i] = beta1 * m[i] + (1 - beta1) * g[i];
+          v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+          next[i] = weights[i] - (stepSize * m[i]) / (Math.sqrt(v[i] * secondScale) + epsilon);
+        }
+      });
+      gradient.dispose();
       variable.assign(updated);
       updated.dispose();
     });

@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs';
+
+/*
+ * Tensor values without the copies of dataSync() and tf.tensor(). On the wasm back end both copy
+ * through freshly allocated JS memory, and first touching fresh memory costs a page fault per 4 KiB:
+ * filling a new 64 MB column matrix took 5× as long as filling a reused one on these machines. So
+ * longiseg's kernels read and write the tensors' bytes in the wasm heap, whose pages the allocator
+ * reuses. A view is valid until the next tfjs allocation (the heap may grow and move): fetch it,
+ * use it, and fetch it again after any tfjs op. Never write into an existing tensor: kernels cache
+ * work keyed by tensor (XNNPACK packs matMul weights once). Elsewhere these are dataSync() and tf.tensor().
+ */
+
+interface WasmInternals {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+}
+
+function wasmBackend(): WasmInternals | undefined {
+  return tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmInternals) : undefined;
+}
+
+function heapView(backend: WasmInternals, dataId: object, size: number): Float32Array {
+  return new Float32Array(backend.wasm.HEAPU8.buffer, backend.dataIdMap.get(dataId).memoryOffset, size);
+}
+
+/** The values of a float32 tensor; on wasm a view into the heap, to read only and only until the next tfjs op. */
+export function valuesOf(tensor: tf.Tensor): Float32Array {
+  const backend = wasmBackend();
+  return backend ? heapView(backend, tensor.dataId, tensor.size) : (tensor.dataSync() as Float32Array);
+}
+
+/** A new float32 tensor whose values `fill` writes in place (they start undefined on wasm); `fill` must not call tfjs. */
+export function tensorFilled<R extends tf.Rank>(shape: number[], fill: (values: Float32Array) => void): tf.Tensor<R> {
+  const backend = wasmBackend();
+  if (!backend) {
+    const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    fill(values);
+    return tf.tensor<tf.Rank>(values, shape) as tf.Tensor<R>;
+  }
+  const info = backend.makeOutput(shape, 'float32');
+  fill(heapView(backend, info.dataId, shape.reduce((a, b) => a * b, 1)));
+  return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor<R>;
+}
+
+/**
+ * tfjs clones every tensor a custom op saves for its gradient, and the wasm Identity kernel copies
+ * the data, so each saved U-Net activation was copied once more per step (time and heap). The cpu
+ * and WebGL back ends share the data instead, tensors being immutable; this does the same on wasm.
+ */
+export function shareIdentityOnWasm(): void {
+  if (tf.getKernel('Identity', 'wasm')?.kernelFunc === sharedIdentity) return;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity });
+}
+
+const sharedIdentity: tf.KernelFunc = ({ inputs, backend }) => {
+  const x = inputs.x as tf.TensorInfo;
+  (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};

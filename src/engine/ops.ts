@@ -26,30 +26,37 @@ export const upsampleNearest2 = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf
   save([]);
   const [n, d, h, w, c] = x.shape;
   const [od, oh, ow] = [2 * d, 2 * h, 2 * w];
-  /** Calls visit(output index, input index) for every output voxel and channel. */
-  const eachPair = (visit: (o: number, i: number) => void) => {
-    for (let b = 0, o = 0; b < n; b++) {
-      for (let z = 0; z < od; z++) {
-        for (let y = 0; y < oh; y++) {
-          const rowBase = (((b * d + (z >> 1)) * h + (y >> 1)) * w) * c;
-          for (let xx = 0; xx < ow; xx++) {
-            const source = rowBase + (xx >> 1) * c;
-            for (let ch = 0; ch < c; ch++) visit(o++, source + ch);
-          }
-        }
-      }
-    }
-  };
   return {
     value: tensorFilled([n, od, oh, ow, c], (out) => {
       const input = valuesOf(x);
-      eachPair((o, i) => (out[o] = input[i]));
+      for (let b = 0, o = 0; b < n; b++) {
+        for (let z = 0; z < od; z++) {
+          for (let y = 0; y < oh; y++) {
+            const rowBase = (((b * d + (z >> 1)) * h + (y >> 1)) * w) * c;
+            for (let xx = 0; xx < ow; xx++) {
+              const source = rowBase + (xx >> 1) * c;
+              for (let ch = 0; ch < c; ch++) out[o++] = input[source + ch];
+            }
+          }
+        }
+      }
     }),
+    // each input voxel receives the gradients of its eight copies
     gradFunc: (dy: tf.Tensor) => [
       tensorFilled([n, d, h, w, c], (dx) => {
         const g = valuesOf(dy);
         dx.fill(0);
-        eachPair((o, i) => (dx[i] += g[o]));
+        for (let b = 0, o = 0; b < n; b++) {
+          for (let z = 0; z < od; z++) {
+            for (let y = 0; y < oh; y++) {
+              const rowBase = (((b * d + (z >> 1)) * h + (y >> 1)) * w) * c;
+              for (let xx = 0; xx < ow; xx++) {
+                const target = rowBase + (xx >> 1) * c;
+                for (let ch = 0; ch < c; ch++) dx[target + ch] += g[o++];
+              }
+            }
+          }
+        }
       }),
     ],
   };

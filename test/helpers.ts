@@ -56,14 +56,14 @@ export function flat(matrix: number[][]): number[] {
 }
 
 /** Starts the executable, sends `signal` once it has logged progress, and returns its exit code and stderr. */
-export async function interruptAfterProgress(args: string[], signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
+export async function interruptAfterProgress(args: string[], signal: NodeJS.Signals, marker = '"progress"'): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'longiseg'), ...args, '--log-format', 'json']);
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   await new Promise<void>((resolve) => {
     const poll = setInterval(() => {
-      if (stderr.includes('"progress"')) {
+      if (stderr.includes(marker)) {
         clearInterval(poll);
         child.kill(signal);
         resolve();

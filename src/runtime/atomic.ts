@@ -38,6 +38,9 @@ export async function writeAtomic(path: string, produce: (temporaryPath: string)
     if (error instanceof Error && 'code' in error && (error.code === 'EACCES' || error.code === 'EROFS')) {
       throw new InputError(path, `cannot write here (${error.code})`, { cause: error });
     }
+    if (error instanceof Error && 'code' in error && (error.code === 'ENOSPC' || error.code === 'EDQUOT')) {
+      throw new InputError(path, `no space left to write it (${error.code}); nothing half-written was kept`, { cause: error });
+    }
     throw error;
   } finally {
     pending.delete(temporary);

@@ -1,10 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { createVolume } from '../../src/io/volume.js';
 import { resampleToGrid } from '../../src/io/resample.js';
 import { antsAffineArgs, n4Args } from '../../src/registration/ants-cli.js';
-import { makeTempDir, runCli } from '../helpers.js';
+import { interruptAfterProgress, makeTempDir, runCli } from '../helpers.js';
 
 /** Mean Dice over the structures present in either map. */
 function meanDice(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -19,6 +21,15 @@ function meanDice(a: ArrayLike<number>, b: ArrayLike<number>): number {
     if (na + nb > 0) dices.push((2 * both) / (na + nb));
   }
   return dices.reduce((x, y) => x + y) / dices.length;
+}
+
+/** Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, as on CI), for the full-disk test. */
+function canMountTmpfs(): boolean {
+  const target = mkdtempSync(join(tmpdir(), 'longiseg-mount-'));
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', target]).status === 0;
+  if (mounted) spawnSync('umount', [target]);
+  rmSync(target, { recursive: true });
+  return mounted;
 }
 
 const labelsOf = (root: string, subject: string, session: string, suffix = '_space-subject') => join(root, 'derivatives', 'labels', `sub-${subject}`, `ses-${session}`, 'anat', `sub-${subject}_ses-${session}${suffix}_dseg.nii.gz`);
@@ -97,11 +108,35 @@ describe('longiseg preprocess with the elastix command line', () => {
     expect(JSON.parse(readFileSync(join(wasm, 'sub-01', 'done.json'), 'utf8'))).toMatchObject({ tool: 'elastix-wasm', tool_version: '1.0.1' });
   }, 600_000);
 
-  test('a rerun skips finished subjects and redoes only an unfinished one', () => {
-    rmSync(join(out, 'sub-02', 'done.json'));
-    const result = runCli(['preprocess', '--bids', raw, '--out', out, '--labels', 'labels', '--no-deformable', '--log-format', 'json']);
+  test('killed (SIGKILL) during the second subject, a rerun skips the first and redoes only the second', async () => {
+    const killed = join(dir.path, 'killed');
+    const args = ['preprocess', '--bids', raw, '--out', killed, '--labels', 'labels', '--no-deformable'];
+    const { code } = await interruptAfterProgress(args, 'SIGKILL', 'sub-02: ');
+    expect(code).toBeNull();
+    expect(existsSync(join(killed, 'sub-01', 'done.json'))).toBe(true);
+    expect(existsSync(join(killed, 'sub-02', 'done.json'))).toBe(false);
+    expect(existsSync(join(killed, 'sub-02', '.lock'))).toBe(true); // its process is gone, so it is taken over
+    const first = readFileSync(join(killed, 'sub-01', 'done.json'), 'utf8');
+    const result = runCli([...args, '--log-format', 'json']);
     expect(result.stderr).toContain('1 subjects done, 1 skipped');
     expect(result.status).toBe(0);
+    expect(readFileSync(join(killed, 'sub-01', 'done.json'), 'utf8')).toBe(first);
+    expect(existsSync(join(killed, 'sub-02', 'done.json'))).toBe(true);
+  }, 300_000);
+
+  (canMountTmpfs() ? test : test.skip)('a full disk fails each subject with exit 3 naming the file; nothing half-written or done.json is left', () => {
+    const full = join(dir.path, 'full');
+    mkdirSync(full);
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', full]).status).toBe(0);
+    try {
+      const result = runCli(['preprocess', '--bids', raw, '--out', join(full, 'out'), '--labels', 'labels', '--no-deformable']);
+      expect(result.status).toBe(3);
+      expect(result.stderr).toMatch(/sub-01: failed: \S+\.nii\.gz: no space left to write it \(ENOSPC\)/);
+      const left = spawnSync('find', [full, '-name', '.*.tmp-*', '-o', '-name', 'done.json'], { encoding: 'utf8' }).stdout;
+      expect(left).toBe('');
+    } finally {
+      spawnSync('umount', [full]);
+    }
   }, 300_000);
 
   test('a shard takes every n-th subject', () => {
@@ -170,6 +205,23 @@ if (tool === 'N4BiasFieldCorrection') fs.copyFileSync(args[args.indexOf('-i') + 
     expect(labels.status).toBe(3);
     expect(labels.stderr).toContain('manual: no such folder');
   });
+
+  test('a subject with one session is its own template; sessions with different modalities are refused (exit 3)', async () => {
+    const partial = join(dir.path, 'partial');
+    cpSync(raw, partial, { recursive: true });
+    rmSync(join(partial, 'sub-02', 'ses-02'), { recursive: true });
+    rmSync(join(partial, 'derivatives', 'labels', 'sub-02', 'ses-02'), { recursive: true });
+    const single = runCli(['preprocess', '--bids', partial, '--out', join(dir.path, 'single'), '--subjects', 'sub-02', '--labels', 'labels', '--log-format', 'json']);
+    expect(single.status).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir.path, 'single', 'sub-02', 'qc.json'), 'utf8')).notes).toContain('one session: it is its own template');
+    expect(existsSync(labelsOf(join(dir.path, 'single'), '02', '01'))).toBe(true);
+
+    copyFileSync(join(partial, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz'), join(partial, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T2w.nii.gz'));
+    const mixed = runCli(['preprocess', '--bids', partial, '--out', join(dir.path, 'mixed'), '--subjects', 'sub-01', '--modalities', 'T1w,T2w']);
+    expect(mixed.status).toBe(3);
+    expect(mixed.stderr).toContain('sub-01_ses-02_T1w.nii.gz: has no T2w image next to it; every session needs T1w + T2w');
+    expect(existsSync(join(dir.path, 'mixed'))).toBe(false);
+  }, 300_000);
 });
 
 describe('longiseg preprocess on an infant study, whose WM/GM contrast reverses between sessions', () => {

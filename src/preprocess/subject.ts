@@ -40,8 +40,9 @@ export interface SubjectResult {
 /**
  * One subject: every session normalised, an unbiased affine template built from all of them
  * (no session is the reference: the transforms average to the identity), the sessions registered
- * deformably to each other and mapped to their midpoint, the subject template optionally aligned to `template`, then every session, its
- * other modalities and its labels resampled once through the composed transform.
+ * deformably to each other and mapped to their midpoint, the subject template optionally aligned
+ * to `template`, then every session, its other modalities and its labels resampled once through
+ * the composed transform.
  */
 export async function preprocessSubject(subject: string, sessions: SessionFiles[], options: SubjectOptions): Promise<SubjectResult> {
   const work = join(options.out, 'work', `sub-${subject}`);

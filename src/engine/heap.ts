@@ -33,13 +33,14 @@ export function valuesOf(tensor: tf.Tensor): Float32Array {
 /** A new float32 tensor whose values `fill` writes in place (they start undefined on wasm); `fill` must not call tfjs. */
 export function tensorFilled<R extends tf.Rank>(shape: number[], fill: (values: Float32Array) => void): tf.Tensor<R> {
   const backend = wasmBackend();
+  const size = tf.util.sizeFromShape(shape);
   if (!backend) {
-    const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const values = new Float32Array(size);
     fill(values);
     return tf.tensor<tf.Rank>(values, shape) as tf.Tensor<R>;
   }
   const info = backend.makeOutput(shape, 'float32');
-  fill(heapView(backend, info.dataId, shape.reduce((a, b) => a * b, 1)));
+  fill(heapView(backend, info.dataId, size));
   return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor<R>;
 }
 

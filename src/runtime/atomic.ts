@@ -35,12 +35,9 @@ export async function writeAtomic(path: string, produce: (temporaryPath: string)
     await rename(temporary, path);
   } catch (error) {
     await rm(temporary, { force: true });
-    if (error instanceof Error && 'code' in error && (error.code === 'EACCES' || error.code === 'EROFS')) {
-      throw new InputError(path, `cannot write here (${error.code})`, { cause: error });
-    }
-    if (error instanceof Error && 'code' in error && (error.code === 'ENOSPC' || error.code === 'EDQUOT')) {
-      throw new InputError(path, `no space left to write it (${error.code}); nothing half-written was kept`, { cause: error });
-    }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EROFS') throw new InputError(path, `cannot write here (${code})`, { cause: error });
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw new InputError(path, `no space left to write it (${code}); nothing half-written was kept`, { cause: error });
     throw error;
   } finally {
     pending.delete(temporary);

@@ -64,6 +64,7 @@ export async function initBackend(
     if (!(await tf.setBackend(choice.name))) throw new Error(`tf.setBackend('${choice.name}') returned false`);
     await tf.ready();
     if (choice.name === 'wasm') (await import('./heap.js')).shareIdentityOnWasm();
+    (await import('./backprop.js')).freeGradientsEarly();
     return choice;
   } catch (error) {
     if (request !== 'auto' || choice.name !== 'tensorflow') throw error;
@@ -72,6 +73,7 @@ export async function initBackend(
     await tf.setBackend('wasm');
     await tf.ready();
     (await import('./heap.js')).shareIdentityOnWasm();
+    (await import('./backprop.js')).freeGradientsEarly();
     return { name: 'wasm', packageName: WASM_PACKAGE, reason: `${choice.packageName} failed to load` };
   }
 }

@@ -153,14 +153,28 @@ export const BN_MOMENTUM = 0.1;
  * dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂)), dγ = Σ dy·x̂, dβ = Σ dy.
  */
 export function batchNorm<T extends tf.Tensor>(x: T, state: BatchNormState, training: boolean): T {
+  return normalise(x, state, training, false);
+}
+
+/**
+ * ReLU(batchNorm(x)) as one op in training mode: it saves only x and recomputes the mask, so the
+ * normalised activations are neither stored for the backward pass nor walked through twice.
+ */
+export function batchNormRelu<T extends tf.Tensor>(x: T, state: BatchNormState, training: boolean): T {
+  return normalise(x, state, training, true);
+}
+
+function normalise<T extends tf.Tensor>(x: T, state: BatchNormState, training: boolean, relu: boolean): T {
   const channels = x.shape[x.rank - 1];
   if (!training) {
-    const rows = x.reshape([-1, channels]);
-    let y = rows.sub(state.runningMean).mul(tf.rsqrt(state.runningVar.add(BN_EPS)));
-    if (state.gamma && state.beta) y = y.mul(state.gamma).add(state.beta);
-    return y.reshape(x.shape) as T;
+    return tf.tidy(() => {
+      const rows = x.reshape([-1, channels]);
+      let y = rows.sub(state.runningMean).mul(tf.rsqrt(state.runningVar.add(BN_EPS)));
+      if (state.gamma && state.beta) y = y.mul(state.gamma).add(state.beta);
+      return (relu ? tf.relu(y) : y).reshape(x.shape) as T;
+    });
   }
-  const { y, mean, variance, count } = state.gamma && state.beta ? affineNorm(x, state.gamma, state.beta) : plainNorm(x);
+  const { y, mean, variance, count } = normOp(x, state, relu);
   tf.tidy(() => {
     const unbiased = variance.map((v) => (v * count) / Math.max(1, count - 1));
     state.runningMean.assign(state.runningMean.mul(1 - BN_MOMENTUM).add(tf.tensor1d(Float32Array.from(mean)).mul(BN_MOMENTUM)));
@@ -192,35 +206,48 @@ function statistics(data: Float32Array, channels: number): NormStatistics {
   return { mean, variance, count };
 }
 
-/** Per-channel 1/σ of the batch statistics. */
-function inverseStds(stats: NormStatistics): Float64Array {
-  return stats.variance.map((v) => 1 / Math.sqrt(v + BN_EPS));
+/** The per-channel affine map x ↦ scale·x + shift that normalisation (then γ, β) amounts to. */
+interface ChannelMap {
+  scale: Float64Array;
+  shift: Float64Array;
+  /** 1/σ, for the gradient. */
+  inverseStd: Float64Array;
 }
 
-/** y = γ·x̂ + β (γ, β absent: x̂), x̂ = (x − mean)/σ, into `y`. */
-function normaliseInto(y: Float32Array, data: Float32Array, stats: NormStatistics, gamma?: Float32Array, beta?: Float32Array): void {
-  const channels = stats.mean.length;
-  const inverseStd = inverseStds(stats);
+function channelMap(stats: NormStatistics, gamma?: Float32Array, beta?: Float32Array): ChannelMap {
+  const inverseStd = stats.variance.map((v) => 1 / Math.sqrt(v + BN_EPS));
+  const scale = inverseStd.map((s, c) => (gamma ? gamma[c] : 1) * s);
+  const shift = scale.map((s, c) => (beta ? beta[c] : 0) - s * stats.mean[c]);
+  return { scale, shift, inverseStd };
+}
+
+/** y = γ·x̂ + β (γ, β absent: x̂), then ReLU if asked, into `y`. */
+function normaliseInto(y: Float32Array, data: Float32Array, map: ChannelMap, relu: boolean): void {
+  const { scale, shift } = map;
+  const channels = scale.length;
   for (let i = 0; i < data.length; i += channels) {
     for (let c = 0; c < channels; c++) {
-      const normalised = (data[i + c] - stats.mean[c]) * inverseStd[c];
-      y[i + c] = gamma && beta ? gamma[c] * normalised + beta[c] : normalised;
+      const value = scale[c] * data[i + c] + shift[c];
+      y[i + c] = relu && !(value > 0) ? 0 : value;
     }
   }
 }
 
 /**
- * dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)) as a tensor, with Σdy and Σdy·x̂ for dβ and dγ; x̂ is
- * recomputed from the saved input x (float64, as in the forward).
+ * dx = γ/σ·(dy' − mean(dy') − x̂·mean(dy'·x̂)) as a tensor, with Σdy' and Σdy'·x̂ for dβ and dγ,
+ * where dy' is dy behind the ReLU's mask when there is one; x̂ and the mask are recomputed from the
+ * saved input x exactly as the forward computed them.
  */
-function normBackward(dy: tf.Tensor, x: tf.Tensor, stats: NormStatistics, gamma: Float32Array | undefined) {
-  const channels = stats.mean.length;
-  const inverseStd = inverseStds(stats);
+function normBackward(dy: tf.Tensor, x: tf.Tensor, stats: NormStatistics, map: ChannelMap, relu: boolean) {
+  const { scale, shift, inverseStd } = map;
+  const channels = scale.length;
   const sumDy = new Float64Array(channels);
   const sumDyX = new Float64Array(channels);
+  const passes = (value: number, c: number) => !relu || Math.fround(scale[c] * value + shift[c]) > 0;
   const [g, data] = [valuesOf(dy), valuesOf(x)];
   for (let i = 0; i < g.length; i += channels) {
     for (let c = 0; c < channels; c++) {
+      if (!passes(data[i + c], c)) continue;
       sumDy[c] += g[i + c];
       sumDyX[c] += g[i + c] * (data[i + c] - stats.mean[c]) * inverseStd[c];
     }
@@ -230,7 +257,8 @@ function normBackward(dy: tf.Tensor, x: tf.Tensor, stats: NormStatistics, gamma:
     for (let i = 0; i < g.length; i += channels) {
       for (let c = 0; c < channels; c++) {
         const normalised = (data[i + c] - stats.mean[c]) * inverseStd[c];
-        out[i + c] = (gamma ? gamma[c] : 1) * inverseStd[c] * (g[i + c] - sumDy[c] / stats.count - (normalised * sumDyX[c]) / stats.count);
+        const gradient = passes(data[i + c], c) ? g[i + c] : 0;
+        out[i + c] = scale[c] * (gradient - sumDy[c] / stats.count - (normalised * sumDyX[c]) / stats.count);
       }
     }
   });
@@ -241,37 +269,27 @@ interface NormOutput extends NormStatistics {
   y: tf.Tensor;
 }
 
-function affineNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): NormOutput {
+/** Training-mode normalisation as one custom op (affine when the state has γ and β). */
+function normOp(x: tf.Tensor, state: BatchNormState, relu: boolean): NormOutput {
   let stats: NormStatistics | undefined;
-  const op = customOp<(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor>((xs: tf.Tensor, gs: tf.Tensor, bs: tf.Tensor, save: tf.GradSaveFunc) => {
+  const affine = state.gamma !== undefined && state.beta !== undefined;
+  const op = customOp<(x: tf.Tensor, ...affine: tf.Tensor[]) => tf.Tensor>((...args: unknown[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [xs, gs, bs] = args as tf.Tensor[];
     save([xs]);
-    const [g, b] = [Float32Array.from(valuesOf(gs)), Float32Array.from(valuesOf(bs))];
+    const [gamma, beta] = affine ? [Float32Array.from(valuesOf(gs)), Float32Array.from(valuesOf(bs))] : [undefined, undefined];
     const batch = statistics(valuesOf(xs), xs.shape[xs.rank - 1]);
+    const map = channelMap(batch, gamma, beta);
     stats = batch;
     return {
-      value: tensorFilled(xs.shape, (y) => normaliseInto(y, valuesOf(xs), batch, g, b)),
+      value: tensorFilled(xs.shape, (y) => normaliseInto(y, valuesOf(xs), map, relu)),
       gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => {
-        const { dx, sumDy, sumDyX } = normBackward(dy, saved, batch, g);
-        return [dx, tf.tensor1d(Float32Array.from(sumDyX)), tf.tensor1d(Float32Array.from(sumDy))];
+        const { dx, sumDy, sumDyX } = normBackward(dy, saved, batch, map, relu);
+        return affine ? [dx, tf.tensor1d(Float32Array.from(sumDyX)), tf.tensor1d(Float32Array.from(sumDy))] : [dx];
       },
     };
   });
-  const y = op(x, gamma, beta);
-  return { y, ...stats! };
-}
-
-function plainNorm(x: tf.Tensor): NormOutput {
-  let stats: NormStatistics | undefined;
-  const op = customOp<(x: tf.Tensor) => tf.Tensor>((xs: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([xs]);
-    const batch = statistics(valuesOf(xs), xs.shape[xs.rank - 1]);
-    stats = batch;
-    return {
-      value: tensorFilled(xs.shape, (y) => normaliseInto(y, valuesOf(xs), batch)),
-      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => [normBackward(dy, saved, batch, undefined).dx],
-    };
-  });
-  const y = op(x);
+  const y = affine ? op(x, state.gamma!, state.beta!) : op(x);
   return { y, ...stats! };
 }
 

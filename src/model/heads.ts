@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv3dSame, stockKernelsInUse } from '../engine/conv.js';
-import { batchNorm, customOp, dense, variableFrom, type BatchNormState } from '../engine/ops.js';
+import { tensorFilled, valuesOf } from '../engine/heap.js';
+import { batchNorm, batchNormRelu, customOp, dense, variableFrom, type BatchNormState } from '../engine/ops.js';
 import type { Random } from '../runtime/random.js';
 
 export interface HeadConfig {
@@ -60,13 +61,13 @@ export class ProjectionHead {
   }
 
   project(rows: tf.Tensor2D, training: boolean): tf.Tensor2D {
-    let h = tf.relu(batchNorm(apply(this.projector[0], rows), this.projectorNorms[0], training));
-    h = tf.relu(batchNorm(apply(this.projector[1], h), this.projectorNorms[1], training));
+    let h = batchNormRelu(apply(this.projector[0], rows), this.projectorNorms[0], training);
+    h = batchNormRelu(apply(this.projector[1], h), this.projectorNorms[1], training);
     return batchNorm(apply(this.projector[2], h), this.projectorNorms[2], training);
   }
 
   predict(z: tf.Tensor2D, training: boolean): tf.Tensor2D {
-    return apply(this.predictor[1], tf.relu(batchNorm(apply(this.predictor[0], z), this.predictorNorm, training)));
+    return apply(this.predictor[1], batchNormRelu(apply(this.predictor[0], z), this.predictorNorm, training));
   }
 
   trainableVariables(): tf.Variable[] {
@@ -116,24 +117,27 @@ const gatherOp = customOp<(feature: tf.Tensor5D, positions: tf.Tensor1D) => tf.T
   const [n, d, h, w, c] = feature.shape;
   const voxels = d * h * w;
   const at = positions.dataSync() as Int32Array;
-  const input = feature.dataSync() as Float32Array;
-  const rows = new Float32Array(n * at.length * c);
-  for (let b = 0, r = 0; b < n; b++) {
-    for (const position of at) rows.set(input.subarray((b * voxels + position) * c, (b * voxels + position + 1) * c), r++ * c);
-  }
+  const rowStart = (b: number, position: number) => (b * voxels + position) * c;
   return {
-    value: tf.tensor2d(rows, [n * at.length, c]),
-    gradFunc: (dy: tf.Tensor) => {
-      const g = dy.dataSync() as Float32Array;
-      const dx = new Float32Array(input.length);
+    value: tensorFilled([n * at.length, c], (rows) => {
+      const input = valuesOf(feature);
       for (let b = 0, r = 0; b < n; b++) {
-        for (const position of at) {
-          const base = (b * voxels + position) * c;
-          for (let ch = 0; ch < c; ch++) dx[base + ch] += g[r * c + ch];
-          r++;
-        }
+        for (const position of at) rows.set(input.subarray(rowStart(b, position), rowStart(b, position) + c), r++ * c);
       }
-      return [tf.tensor(dx, feature.shape), tf.zerosLike(positions)];
-    },
+    }),
+    gradFunc: (dy: tf.Tensor) => [
+      tensorFilled(feature.shape, (dx) => {
+        const g = valuesOf(dy);
+        dx.fill(0);
+        for (let b = 0, r = 0; b < n; b++) {
+          for (const position of at) {
+            const base = rowStart(b, position);
+            for (let ch = 0; ch < c; ch++) dx[base + ch] += g[r * c + ch];
+            r++;
+          }
+        }
+      }),
+      tf.zerosLike(positions),
+    ],
   };
 });

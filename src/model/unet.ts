@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv3dSame } from '../engine/conv.js';
-import { batchNorm, concatChannels, maxPool2, upsampleNearest2, variableFrom, type BatchNormState } from '../engine/ops.js';
+import { batchNormRelu, concatChannels, maxPool2, upsampleNearest2, variableFrom, type BatchNormState } from '../engine/ops.js';
 import { Random } from '../runtime/random.js';
 
 export interface UNetConfig {
@@ -107,10 +107,11 @@ export class UNet {
       switch (module.kind) {
         case 'conv':
           return conv3dSame(input, this.weights.get(index) as unknown as tf.Tensor5D);
+        // every BatchNorm is followed by a ReLU, applied with it in one op (ops.ts)
         case 'bn':
-          return batchNorm(input, this.norms.get(index)!, options.training);
+          return batchNormRelu(input, this.norms.get(index)!, options.training);
         case 'relu':
-          return tf.relu(input);
+          return input;
         case 'pool':
           return maxPool2(input);
         case 'up':
@@ -122,7 +123,7 @@ export class UNet {
       current = options.training ? apply(module, index, input) : tf.tidy(() => apply(module, index, input));
       // without a gradient tape nothing needs an activation again unless it is a skip or a tap:
       // freeing it at once bounds inference memory by about two levels' activations
-      if (!options.training && index > 0 && !keep.has(index - 1)) input.dispose();
+      if (!options.training && index > 0 && !keep.has(index - 1) && input !== current) input.dispose();
       outputs.push(current);
       if (taps.has(index)) features.set(index, current);
     });

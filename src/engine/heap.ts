@@ -10,8 +10,13 @@ import * as tf from '@tensorflow/tfjs';
  * work keyed by tensor (XNNPACK packs matMul weights once). Elsewhere these are dataSync() and tf.tensor().
  */
 
+/** A WebAssembly.Memory (ES2023's lib and @types/node 20 do not declare WebAssembly). */
+export interface HeapMemory {
+  readonly buffer: ArrayBuffer;
+}
+
 interface WasmInternals {
-  wasm: { HEAPU8: Uint8Array };
+  wasm: { HEAPU8: Uint8Array; asm: { memory: HeapMemory }; _malloc(bytes: number): number };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
 }
@@ -42,6 +47,13 @@ export function tensorFilled<R extends tf.Rank>(shape: number[], fill: (values: 
   const info = backend.makeOutput(shape, 'float32');
   fill(heapView(backend, info.dataId, size));
   return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor<R>;
+}
+
+/** The wasm back end's memory and an allocation in it that tfjs does not manage, for longiseg's own wasm kernels. */
+export function wasmHeap(): { memory: HeapMemory; allocate(bytes: number): number } | undefined {
+  const backend = wasmBackend();
+  // `>>> 0`: tfjs's own note, offsets above 2 GB come back negative
+  return backend && { memory: backend.wasm.asm.memory, allocate: (bytes) => backend.wasm._malloc(bytes) >>> 0 };
 }
 
 /**

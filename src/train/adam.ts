@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from '../engine/heap.js';
+import { adamKernel, type AdamConstants } from '../engine/wasm-adam.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -39,23 +40,13 @@ export class HostAdam {
     this.steps += 1;
     const { learningRate, beta1, beta2, epsilon } = this.options;
     // PyTorch's update with the bias corrections folded into two constants
-    const stepSize = learningRate / (1 - beta1 ** this.steps);
-    const secondScale = 1 / (1 - beta2 ** this.steps);
+    const constants: AdamConstants = { beta1, beta2, epsilon, stepSize: learningRate / (1 - beta1 ** this.steps), rootScale: 1 / Math.sqrt(1 - beta2 ** this.steps) };
+    const kernel = adamKernel();
     this.variables.forEach((variable, index) => {
       const gradient = gradients[variable.name];
       if (!gradient) return;
-      const m = this.first[index];
-      const v = this.second[index];
-      const updated = tensorFilled(variable.shape, (next) => {
-        const [g, weights] = [valuesOf(gradient), valuesOf(variable)];
-        for (let i = 0; i < g.length; i++) {
-          // locals rounded as the stored float32 moments, without reading them back (a third faster)
-          const gi = g[i];
-          const mi = (m[i] = Math.fround(beta1 * m[i] + (1 - beta1) * gi));
-          const vi = (v[i] = Math.fround(beta2 * v[i] + (1 - beta2) * gi * gi));
-          next[i] = weights[i] - (stepSize * mi) / (Math.sqrt(vi * secondScale) + epsilon);
-        }
-      });
+      const [m, v] = [this.first[index], this.second[index]];
+      const updated = tensorFilled(variable.shape, (next) => (kernel ?? jsKernel).step(valuesOf(gradient), valuesOf(variable), next, m, v, constants));
       gradient.dispose();
       variable.assign(updated);
       updated.dispose();
@@ -73,3 +64,16 @@ export class HostAdam {
     state.second.forEach((v, i) => this.second[i].set(v));
   }
 }
+
+/** The same update in JS (back ends other than wasm), in float64 rounded where PyTorch stores float32. */
+const jsKernel = {
+  step(g: Float32Array, weights: Float32Array, next: Float32Array, m: Float32Array, v: Float32Array, { beta1, beta2, stepSize, rootScale, epsilon }: AdamConstants): void {
+    for (let i = 0; i < g.length; i++) {
+      // locals rounded as the stored float32 moments, without reading them back (a third faster)
+      const gi = g[i];
+      const mi = (m[i] = Math.fround(beta1 * m[i] + (1 - beta1) * gi));
+      const vi = (v[i] = Math.fround(beta2 * v[i] + (1 - beta2) * gi * gi));
+      next[i] = weights[i] - (stepSize * mi) / (Math.sqrt(vi) * rootScale + epsilon);
+    }
+  },
+};

@@ -14,9 +14,10 @@ export const REFERENCE_ADAM: AdamOptions = { learningRate: 2e-4, beta1: 0.5, bet
 
 /**
  * Adam (PyTorch's update: m̂/(√v̂ + ε) with bias corrections) whose moments live in JS memory.
- * The wasm heap tops out near 2 GB and the reference's nine 2048-wide heads hold 96 M parameters:
- * with tfjs's optimiser, weights, gradients and two moments would not fit. Here only the weights
- * (and, during a step, the gradients) are tensors.
+ * The wasm heap tops out at 4 GB and the reference's nine 2048-wide heads hold 96 M parameters:
+ * as tensors, weights, gradients and two moments would take 1.5 GB of it. Here only the weights
+ * (and, during a step, the gradients) are tensors; on wasm the update runs as a SIMD kernel
+ * (engine/wasm-adam.ts), elsewhere as the JS loop below.
  */
 export class HostAdam {
   private readonly first: Float32Array[];

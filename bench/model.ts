@@ -92,7 +92,7 @@ async function benchStep(): Promise<void> {
   console.log(`  longiseg (wasm): ${ours.toFixed(2)} s; stock tfjs kernels (wasm): ${stock.toFixed(2)} s (${(stock / ours).toFixed(1)}× slower); PyTorch 1 thread: ${torch.toFixed(2)} s (longiseg/PyTorch ${(ours / torch).toFixed(2)}×)`);
 }
 
-/** BENCH_WIDTH sets the head width: with 2048 a 64³ pair does not fit the wasm heap (see docs/backends.md). */
+/** BENCH_WIDTH sets the head width (default the reference's 2048). */
 async function benchMemory(): Promise<void> {
   await initBackend('wasm');
   const width = Number(process.env.BENCH_WIDTH ?? 2048);

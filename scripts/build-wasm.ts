@@ -1,5 +1,5 @@
-// Writes src/engine/adam-kernel.ts from src/engine/adam.wat: npm run build:wasm
+// Writes src/engine/kernels-wasm.ts from src/engine/kernels.wat: npm run build:wasm
 import { writeFileSync } from 'node:fs';
-import { adamKernelModule } from './wasm-kernels.js';
+import { kernelsModule } from './wasm-kernels.js';
 
-writeFileSync(new URL('../../src/engine/adam-kernel.ts', import.meta.url), await adamKernelModule());
+writeFileSync(new URL('../../src/engine/kernels-wasm.ts', import.meta.url), await kernelsModule());

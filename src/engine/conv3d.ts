@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
 import { customOp } from './ops.js';
+import { runCopier, type RunCopier } from './wasm-kernels.js';
 
 /**
  * 3×3×3 convolution, stride 1, with reflection padding of one voxel (PyTorch padding_mode='reflect'),
@@ -55,23 +56,18 @@ function slabDepth(plane: number, width: number, depth: number): number {
 
 /**
  * Columns of x for depths [z0, z1) of batch item b: row = voxel (z, y, x), columns = (kd, kh, c)
- * of x at (reflect(z+kd−1), reflect(y+kh−1), x): nine contiguous runs of C values per row.
+ * of x at (reflect(z+kd−1), reflect(y+kh−1), x): for each (z, y) and (kd, kh), a line of w·C input
+ * values becomes w runs of C, one per row.
  */
-function fillColumns(xs: Float32Array, shape: Shape5, b: number, z0: number, z1: number, cols: Float32Array): void {
+function fillColumns(xs: Float32Array, shape: Shape5, b: number, z0: number, z1: number, cols: Float32Array, copy: RunCopier): void {
   const [, d, h, w, c] = shape;
-  const rowBases = new Int32Array(9);
-  let o = 0;
+  const width = 9 * c;
+  let rowStart = 0;
   for (let z = z0; z < z1; z++) {
-    for (let y = 0; y < h; y++) {
-      for (let kd = 0; kd < 3; kd++) {
-        for (let kh = 0; kh < 3; kh++) rowBases[kd * 3 + kh] = ((b * d + reflect(z + kd - 1, d)) * h + reflect(y + kh - 1, h)) * w * c;
-      }
-      for (let x = 0; x < w; x++) {
-        const offset = x * c;
-        for (let k = 0; k < 9; k++) {
-          const source = rowBases[k] + offset;
-          for (let ch = 0; ch < c; ch++) cols[o++] = xs[source + ch];
-        }
+    for (let y = 0; y < h; y++, rowStart += w * width) {
+      for (let k = 0; k < 9; k++) {
+        const line = ((b * d + reflect(z + Math.floor(k / 3) - 1, d)) * h + reflect(y + (k % 3) - 1, h)) * w * c;
+        copy(cols, rowStart + k * c, width, xs, line, c, c, w);
       }
     }
   }
@@ -93,13 +89,14 @@ function forward(x: tf.Tensor, w: tf.Tensor): tf.Tensor5D {
   const plane = h * wd;
   const width = 9 * cin;
   const step = slabDepth(plane, width, d);
+  const copy = runCopier();
   const filters = tensorFilled([width, 3 * cout], (values) => filterByKw(valuesOf(w), cin, cout, values));
   const out = tensorFilled<tf.Rank.R5>([n, d, h, wd, cout], (values) => values.fill(0));
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < d; z0 += step) {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
-      const columns = tensorFilled([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols));
+      const columns = tensorFilled([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols, copy));
       const product = tf.matMul(columns, filters);
       columns.dispose();
       const [taps, result] = [valuesOf(product), valuesOf(out)];
@@ -132,6 +129,7 @@ function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   const plane = h * w;
   const width = 9 * cin;
   const step = slabDepth(plane, width, d);
+  const copy = runCopier();
   const total = new Float64Array(3 * cout * width);
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < d; z0 += step) {
@@ -151,7 +149,7 @@ function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
           }
         }
       });
-      const columns = tensorFilled([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols));
+      const columns = tensorFilled([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols, copy));
       const product = tf.matMul(shifted, columns);
       shifted.dispose();
       columns.dispose();
@@ -190,7 +188,7 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
   const dx = tensorFilled([n, d, h, w, cin], (values) => values.fill(0));
   const plane = ph * w;
   const step = slabDepth(plane, width, pd);
-  const rowBases = new Int32Array(9);
+  const copy = runCopier();
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < pd; z0 += step) {
       const z1 = Math.min(pd, z0 + step);
@@ -198,21 +196,12 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
       const columns = tensorFilled([rows, width], (cols) => {
         const gradient = valuesOf(dy);
         cols.fill(0);
-        let o = 0;
+        let rowStart = 0;
         for (let zp = z0; zp < z1; zp++) {
-          for (let yp = 0; yp < ph; yp++) {
-            for (let kd = 0; kd < 3; kd++) {
-              for (let kh = 0; kh < 3; kh++) {
-                const [z, y] = [zp - kd, yp - kh];
-                rowBases[kd * 3 + kh] = z < 0 || z >= d || y < 0 || y >= h ? -1 : ((b * d + z) * h + y) * w * cout;
-              }
-            }
-            for (let x = 0; x < w; x++) {
-              for (let k = 0; k < 9; k++, o += cout) {
-                if (rowBases[k] < 0) continue;
-                const source = rowBases[k] + x * cout;
-                for (let ch = 0; ch < cout; ch++) cols[o + ch] = gradient[source + ch];
-              }
+          for (let yp = 0; yp < ph; yp++, rowStart += w * width) {
+            for (let k = 0; k < 9; k++) {
+              const [z, y] = [zp - Math.floor(k / 3), yp - (k % 3)];
+              if (z >= 0 && z < d && y >= 0 && y < h) copy(cols, rowStart + k * cout, width, gradient, ((b * d + z) * h + y) * w * cout, cout, cout, w);
             }
           }
         }

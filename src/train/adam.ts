@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from '../engine/heap.js';
-import { adamKernel, type AdamConstants } from '../engine/wasm-adam.js';
+import { adamKernel, type AdamConstants } from '../engine/wasm-kernels.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -17,7 +17,7 @@ export const REFERENCE_ADAM: AdamOptions = { learningRate: 2e-4, beta1: 0.5, bet
  * The wasm heap tops out at 4 GB and the reference's nine 2048-wide heads hold 96 M parameters:
  * as tensors, weights, gradients and two moments would take 1.5 GB of it. Here only the weights
  * (and, during a step, the gradients) are tensors; on wasm the update runs as a SIMD kernel
- * (engine/wasm-adam.ts), elsewhere as the JS loop below.
+ * (engine/wasm-kernels.ts), elsewhere as the JS loop below.
  */
 export class HostAdam {
   private readonly first: Float32Array[];

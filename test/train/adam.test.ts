@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { initBackend } from '../../src/engine/backend.js';
 import { HostAdam, REFERENCE_ADAM } from '../../src/train/adam.js';
-import { adamKernelModule } from '../../scripts/wasm-kernels.js';
+import { kernelsModule } from '../../scripts/wasm-kernels.js';
 import { fixture, repoRoot } from '../helpers.js';
 
 interface AdamFixture {
@@ -62,7 +62,7 @@ describe('HostAdam against torch.optim.Adam (fixture from test/reference/make_op
     }
   });
 
-  test('src/engine/adam-kernel.ts is what WABT assembles from adam.wat (npm run build:wasm rewrites it)', async () => {
-    expect(readFileSync(`${repoRoot}src/engine/adam-kernel.ts`, 'utf8')).toBe(await adamKernelModule());
+  test('src/engine/kernels-wasm.ts is what WABT assembles from kernels.wat (npm run build:wasm rewrites it)', async () => {
+    expect(readFileSync(`${repoRoot}src/engine/kernels-wasm.ts`, 'utf8')).toBe(await kernelsModule());
   });
 });

@@ -1,0 +1,92 @@
+import { wasmHeap, type HeapMemory } from './heap.js';
+import { KERNELS_WASM } from './kernels-wasm.js';
+
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+};
+
+type Kernel = (...args: number[]) => void;
+
+/** kernels.wat instantiated on the current tfjs heap (the wasm back end only; a new back end, a new heap). */
+function instance(): { memory: HeapMemory; allocate(bytes: number): number; exports: Record<string, Kernel> } | undefined {
+  const heap = wasmHeap();
+  if (!heap) return undefined;
+  if (loaded?.memory !== heap.memory) {
+    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64')), { env: { memory: heap.memory } });
+    loaded = { memory: heap.memory, exports: exports as Record<string, Kernel>, adam: undefined };
+  }
+  return { ...heap, exports: loaded.exports };
+}
+
+let loaded: { memory: HeapMemory; exports: Record<string, Kernel>; adam: AdamKernel | undefined } | undefined;
+
+/**
+ * Copies `count` runs of `length` floats from `source` to `target`, starting at the given indices
+ * and advancing by the strides (all in floats).
+ */
+export type RunCopier = (target: Float32Array, at: number, stride: number, source: Float32Array, from: number, sourceStride: number, length: number, count: number) => void;
+
+/** The SIMD copier when both arrays are views of the wasm heap (get it before taking the views); a JS loop otherwise. */
+export function runCopier(): RunCopier {
+  const kernels = instance();
+  if (!kernels) return copyRuns;
+  const copyBlocks = kernels.exports.copyBlocks;
+  return (target, at, stride, source, from, sourceStride, length, count) =>
+    copyBlocks(target.byteOffset + 4 * at, 4 * stride, source.byteOffset + 4 * from, 4 * sourceStride, 4 * length, count);
+}
+
+function copyRuns(target: Float32Array, at: number, stride: number, source: Float32Array, from: number, sourceStride: number, length: number, count: number): void {
+  for (let run = 0; run < count; run++, at += stride, from += sourceStride) {
+    for (let i = 0; i < length; i++) target[at + i] = source[from + i];
+  }
+}
+
+/** Constants of one Adam step, as PyTorch folds them: stepSize = lr/(1−β1ᵗ), rootScale = 1/√(1−β2ᵗ). */
+export interface AdamConstants {
+  beta1: number;
+  beta2: number;
+  stepSize: number;
+  rootScale: number;
+  epsilon: number;
+}
+
+export interface AdamKernel {
+  /**
+   * One Adam step of a weight: `g`, `w` and `out` are views of tensors in the heap (out a new one);
+   * m and v, in JS memory, are updated in place.
+   */
+  step(g: Float32Array, w: Float32Array, out: Float32Array, m: Float32Array, v: Float32Array, constants: AdamConstants): void;
+}
+
+/** Elements of m and v staged in the heap at a time (the moments live in JS memory). */
+const CHUNK = 1 << 20;
+
+/**
+ * The SIMD Adam update (wasm back end only). Its first use allocates a staging area in the heap
+ * (8 MB, kept for the process), so get the kernel before taking any heap view.
+ */
+export function adamKernel(): AdamKernel | undefined {
+  const kernels = instance();
+  if (!kernels) return undefined;
+  loaded!.adam ??= stepper(kernels.memory, kernels.exports.adam, kernels.allocate(2 * CHUNK * 4));
+  return loaded!.adam;
+}
+
+function stepper(memory: HeapMemory, adam: Kernel, staging: number): AdamKernel {
+  const [stagedM, stagedV] = [staging, staging + 4 * CHUNK];
+  return {
+    step(g, w, out, m, v, { beta1, beta2, stepSize, rootScale, epsilon }) {
+      for (let start = 0; start < g.length; start += CHUNK) {
+        const count = Math.min(CHUNK, g.length - start);
+        const heap = new Float32Array(memory.buffer);
+        heap.set(m.subarray(start, start + count), stagedM / 4);
+        heap.set(v.subarray(start, start + count), stagedV / 4);
+        const at = (view: Float32Array) => view.byteOffset + 4 * start;
+        adam(at(g), stagedM, stagedV, at(w), at(out), count, beta1, 1 - beta1, beta2, 1 - beta2, stepSize, rootScale, epsilon);
+        m.set(heap.subarray(stagedM / 4, stagedM / 4 + count), start);
+        v.set(heap.subarray(stagedV / 4, stagedV / 4 + count), start);
+      }
+    },
+  };
+}

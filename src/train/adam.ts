@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from '../engine/heap.js';
-import { adamKernel, type AdamConstants } from '../engine/wasm-kernels.js';
+import { adamKernel, type AdamConstants, type AdamKernel } from '../engine/wasm-kernels.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -67,8 +67,8 @@ export class HostAdam {
 }
 
 /** The same update in JS (back ends other than wasm), in float64 rounded where PyTorch stores float32. */
-const jsKernel = {
-  step(g: Float32Array, weights: Float32Array, next: Float32Array, m: Float32Array, v: Float32Array, { beta1, beta2, stepSize, rootScale, epsilon }: AdamConstants): void {
+const jsKernel: AdamKernel = {
+  step(g, weights, next, m, v, { beta1, beta2, stepSize, rootScale, epsilon }) {
     for (let i = 0; i < g.length; i++) {
       // locals rounded as the stored float32 moments, without reading them back (a third faster)
       const gi = g[i];

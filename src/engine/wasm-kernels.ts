@@ -8,18 +8,26 @@ declare const WebAssembly: {
 
 type Kernel = (...args: number[]) => void;
 
+interface Loaded {
+  memory: HeapMemory;
+  allocate(bytes: number): number;
+  exports: Record<string, Kernel>;
+  /** The Adam stepper, made on first use (it holds a staging area in this heap). */
+  adam?: AdamKernel;
+}
+
+let loaded: Loaded | undefined;
+
 /** kernels.wat instantiated on the current tfjs heap (the wasm back end only; a new back end, a new heap). */
-function instance(): { memory: HeapMemory; allocate(bytes: number): number; exports: Record<string, Kernel> } | undefined {
+function instance(): Loaded | undefined {
   const heap = wasmHeap();
   if (!heap) return undefined;
   if (loaded?.memory !== heap.memory) {
     const { exports } = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64')), { env: { memory: heap.memory } });
-    loaded = { memory: heap.memory, exports: exports as Record<string, Kernel>, adam: undefined };
+    loaded = { ...heap, exports: exports as Record<string, Kernel> };
   }
-  return { ...heap, exports: loaded.exports };
+  return loaded;
 }
-
-let loaded: { memory: HeapMemory; exports: Record<string, Kernel>; adam: AdamKernel | undefined } | undefined;
 
 /**
  * Copies `count` runs of `length` floats from `source` to `target`, starting at the given indices
@@ -69,8 +77,7 @@ const CHUNK = 1 << 20;
 export function adamKernel(): AdamKernel | undefined {
   const kernels = instance();
   if (!kernels) return undefined;
-  loaded!.adam ??= stepper(kernels.memory, kernels.exports.adam, kernels.allocate(2 * CHUNK * 4));
-  return loaded!.adam;
+  return (kernels.adam ??= stepper(kernels.memory, kernels.exports.adam, kernels.allocate(2 * CHUNK * 4)));
 }
 
 function stepper(memory: HeapMemory, adam: Kernel, staging: number): AdamKernel {

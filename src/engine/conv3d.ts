@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
+import { matMul } from './matmul.js';
 import { customOp } from './ops.js';
 import { runCopier, type RunCopier } from './wasm-kernels.js';
 
@@ -8,8 +9,8 @@ import { runCopier, type RunCopier } from './wasm-kernels.js';
  * no bias: x [N, D, H, W, Cin], w [3, 3, 3, Cin, Cout] → [N, D, H, W, Cout].
  *
  * On the wasm and cpu back ends tfjs's conv3d kernels run at 0.3 GFLOP/s and the wasm input gradient
- * is wrong (../shared/DESIGN.md), so this is a vol2col convolution in plain matMuls (no transpose
- * flags, which are 20–50× slower on wasm). The column matrix holds, for every voxel, its 9 (kd, kh)
+ * is wrong (../shared/DESIGN.md), so this is a vol2col convolution in matrix products
+ * (src/engine/matmul.ts). The column matrix holds, for every voxel, its 9 (kd, kh)
  * neighbours reflected in z and y (9·Cin columns, a third of full vol2col); one matMul with the
  * three kw filters side by side [9·Cin, 3·Cout] gives the three x-taps, which are summed with the
  * x shift and its reflection. Gradients decompose the same way: filter = (shifted dy)ᵀ·cols, input =
@@ -90,14 +91,14 @@ function forward(x: tf.Tensor, w: tf.Tensor): tf.Tensor5D {
   const width = 9 * cin;
   const step = slabDepth(plane, width, d);
   const copy = runCopier();
-  const filters = tensorFilled([width, 3 * cout], (values) => filterByKw(valuesOf(w), cin, cout, values));
+  const filters = tensorFilled<tf.Rank.R2>([width, 3 * cout], (values) => filterByKw(valuesOf(w), cin, cout, values));
   const out = tensorFilled<tf.Rank.R5>([n, d, h, wd, cout], (values) => values.fill(0));
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < d; z0 += step) {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
-      const columns = tensorFilled([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols, copy));
-      const product = tf.matMul(columns, filters);
+      const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols, copy));
+      const product = matMul(columns, filters);
       columns.dispose();
       const [taps, result] = [valuesOf(product), valuesOf(out)];
       // y[x] = Σ_kw taps_kw[reflect(x + kw − 1)]
@@ -136,7 +137,7 @@ function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
       const start = (b * d + z0) * plane * cout;
-      const shifted = tensorFilled([3 * cout, rows], (values) => {
+      const shifted = tensorFilled<tf.Rank.R2>([3 * cout, rows], (values) => {
         const gradient = valuesOf(dy);
         values.fill(0);
         for (let line = 0; line < rows; line += w) {
@@ -149,8 +150,8 @@ function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
           }
         }
       });
-      const columns = tensorFilled([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols, copy));
-      const product = tf.matMul(shifted, columns);
+      const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols, copy));
+      const product = matMul(shifted, columns);
       shifted.dispose();
       columns.dispose();
       const values = valuesOf(product);
@@ -177,7 +178,7 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
   const cin = weights.shape[3]!;
   const [pd, ph] = [d + 2, h + 2];
   const width = 9 * cout;
-  const flipped = tensorFilled([width, 3 * cin], (values) => {
+  const flipped = tensorFilled<tf.Rank.R2>([width, 3 * cin], (values) => {
     const filter = valuesOf(weights);
     for (let kd = 0; kd < 3; kd++)
       for (let kh = 0; kh < 3; kh++)
@@ -193,7 +194,7 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
     for (let z0 = 0; z0 < pd; z0 += step) {
       const z1 = Math.min(pd, z0 + step);
       const rows = (z1 - z0) * plane;
-      const columns = tensorFilled([rows, width], (cols) => {
+      const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => {
         const gradient = valuesOf(dy);
         cols.fill(0);
         let rowStart = 0;
@@ -206,7 +207,7 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
           }
         }
       });
-      const product = tf.matMul(columns, flipped);
+      const product = matMul(columns, flipped);
       columns.dispose();
       const [taps, result] = [valuesOf(product), valuesOf(dx)];
       let row = 0;

@@ -95,5 +95,138 @@
         (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
         (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
         (local.set $count (i32.sub (local.get $count) (i32.const 1)))
-        (br $blocks)))))
-
+        (br $blocks))))
+  ;; gemm: C = A·B in float32. A [m, k] is read through byte strides: its rows in groups of four
+  ;; aGroup apart, aRow between the rows of a group, aCol between columns (a row-major A has
+  ;; aGroup = 4·aRow; a transposed one is first copied into groups of [k][4] floats, which a tile
+  ;; reads in order). B is packed by packPanels into panels of 8 columns; C [m, n] is written with
+  ;; cRow bytes between rows. Tiles of 4 rows × 8 columns are kept in eight vector registers, each
+  ;; sum taken in the order of k; the rows beyond a multiple of 4 one at a time.
+  (func (export "gemm")
+    (param $a i32) (param $aGroup i32) (param $aRow i32) (param $aCol i32) (param $panels i32) (param $c i32) (param $cRow i32)
+    (param $m i32) (param $n i32) (param $k i32)
+    (local $column i32) (local $width i32) (local $panel i32) (local $row i32) (local $ak i32) (local $bk i32) (local $left i32) (local $out i32)
+    (local $aRow2 i32) (local $aRow3 i32) (local $cRow2 i32) (local $cRow3 i32) (local $fullRows i32)
+    (local $x v128) (local $b0 v128) (local $b1 v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $aRow2 (i32.shl (local.get $aRow) (i32.const 1)))
+    (local.set $aRow3 (i32.add (local.get $aRow2) (local.get $aRow)))
+    (local.set $cRow2 (i32.shl (local.get $cRow) (i32.const 1)))
+    (local.set $cRow3 (i32.add (local.get $cRow2) (local.get $cRow)))
+    (local.set $fullRows (i32.and (local.get $m) (i32.const -4)))
+    (local.set $panel (local.get $panels))
+    (block $columnsDone
+      (loop $columns
+        (br_if $columnsDone (i32.ge_u (local.get $column) (local.get $n)))
+        (local.set $width (i32.sub (local.get $n) (local.get $column)))
+        (local.set $row (i32.const 0))
+        (block $quadsDone
+          (loop $quads
+            (br_if $quadsDone (i32.ge_u (local.get $row) (local.get $fullRows)))
+            (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0)) (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+            (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0)) (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
+            (local.set $ak (i32.add (local.get $a) (i32.mul (i32.shr_u (local.get $row) (i32.const 2)) (local.get $aGroup))))
+            (local.set $bk (local.get $panel))
+            (local.set $left (local.get $k))
+            (block $quadDone
+              (loop $quad
+                (br_if $quadDone (i32.eqz (local.get $left)))
+                (local.set $b0 (v128.load (local.get $bk)))
+                (local.set $b1 (v128.load offset=16 (local.get $bk)))
+                (local.set $x (v128.load32_splat (local.get $ak)))
+                (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (local.get $b0))))
+                (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (local.get $b1))))
+                (local.set $x (v128.load32_splat (i32.add (local.get $ak) (local.get $aRow))))
+                (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $x) (local.get $b0))))
+                (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $x) (local.get $b1))))
+                (local.set $x (v128.load32_splat (i32.add (local.get $ak) (local.get $aRow2))))
+                (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $x) (local.get $b0))))
+                (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $x) (local.get $b1))))
+                (local.set $x (v128.load32_splat (i32.add (local.get $ak) (local.get $aRow3))))
+                (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $x) (local.get $b0))))
+                (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $x) (local.get $b1))))
+                (local.set $ak (i32.add (local.get $ak) (local.get $aCol)))
+                (local.set $bk (i32.add (local.get $bk) (i32.const 32)))
+                (local.set $left (i32.sub (local.get $left) (i32.const 1)))
+                (br $quad)))
+            (local.set $out (i32.add (local.get $c) (i32.add (i32.mul (local.get $row) (local.get $cRow)) (i32.shl (local.get $column) (i32.const 2)))))
+            (call $storeLanes (local.get $out) (local.get $c00) (local.get $c01) (local.get $width))
+            (call $storeLanes (i32.add (local.get $out) (local.get $cRow)) (local.get $c10) (local.get $c11) (local.get $width))
+            (call $storeLanes (i32.add (local.get $out) (local.get $cRow2)) (local.get $c20) (local.get $c21) (local.get $width))
+            (call $storeLanes (i32.add (local.get $out) (local.get $cRow3)) (local.get $c30) (local.get $c31) (local.get $width))
+            (local.set $row (i32.add (local.get $row) (i32.const 4)))
+            (br $quads)))
+        (block $singlesDone
+          (loop $singles
+            (br_if $singlesDone (i32.ge_u (local.get $row) (local.get $m)))
+            (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+            (local.set $ak
+              (i32.add (local.get $a)
+                (i32.add (i32.mul (i32.shr_u (local.get $row) (i32.const 2)) (local.get $aGroup))
+                  (i32.mul (i32.and (local.get $row) (i32.const 3)) (local.get $aRow)))))
+            (local.set $bk (local.get $panel))
+            (local.set $left (local.get $k))
+            (block $singleDone
+              (loop $single
+                (br_if $singleDone (i32.eqz (local.get $left)))
+                (local.set $x (v128.load32_splat (local.get $ak)))
+                (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (v128.load (local.get $bk)))))
+                (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $bk)))))
+                (local.set $ak (i32.add (local.get $ak) (local.get $aCol)))
+                (local.set $bk (i32.add (local.get $bk) (i32.const 32)))
+                (local.set $left (i32.sub (local.get $left) (i32.const 1)))
+                (br $single)))
+            (local.set $out (i32.add (local.get $c) (i32.add (i32.mul (local.get $row) (local.get $cRow)) (i32.shl (local.get $column) (i32.const 2)))))
+            (call $storeLanes (local.get $out) (local.get $c00) (local.get $c01) (local.get $width))
+            (local.set $row (i32.add (local.get $row) (i32.const 1)))
+            (br $singles)))
+        (local.set $panel (i32.add (local.get $panel) (i32.shl (local.get $k) (i32.const 5))))
+        (local.set $column (i32.add (local.get $column) (i32.const 8)))
+        (br $columns))))
+  ;; storeLanes: the first min(count, 8) lanes of lo, hi to at (a panel's last, partial tile row).
+  (func $storeLanes (param $at i32) (param $lo v128) (param $hi v128) (param $count i32)
+    (if (i32.ge_u (local.get $count) (i32.const 8))
+      (then (v128.store (local.get $at) (local.get $lo)) (v128.store offset=16 (local.get $at) (local.get $hi)) (return)))
+    (if (i32.gt_u (local.get $count) (i32.const 0)) (then (f32.store (local.get $at) (f32x4.extract_lane 0 (local.get $lo)))))
+    (if (i32.gt_u (local.get $count) (i32.const 1)) (then (f32.store offset=4 (local.get $at) (f32x4.extract_lane 1 (local.get $lo)))))
+    (if (i32.gt_u (local.get $count) (i32.const 2)) (then (f32.store offset=8 (local.get $at) (f32x4.extract_lane 2 (local.get $lo)))))
+    (if (i32.gt_u (local.get $count) (i32.const 3)) (then (f32.store offset=12 (local.get $at) (f32x4.extract_lane 3 (local.get $lo)))))
+    (if (i32.gt_u (local.get $count) (i32.const 4)) (then (f32.store offset=16 (local.get $at) (f32x4.extract_lane 0 (local.get $hi)))))
+    (if (i32.gt_u (local.get $count) (i32.const 5)) (then (f32.store offset=20 (local.get $at) (f32x4.extract_lane 1 (local.get $hi)))))
+    (if (i32.gt_u (local.get $count) (i32.const 6)) (then (f32.store offset=24 (local.get $at) (f32x4.extract_lane 2 (local.get $hi))))))
+  ;; packPanels: B [k, n], read through byte strides (bRow between rows, bCol between columns), as
+  ;; ceil(n/8) panels of [k][8] floats panelStride bytes apart, the columns beyond n zero: what gemm
+  ;; reads. (Called on blocks of B's rows, so that the rows a panel reads stay in cache for the next.)
+  (func (export "packPanels")
+    (param $panels i32) (param $panelStride i32) (param $b i32) (param $bRow i32) (param $bCol i32) (param $k i32) (param $n i32)
+    (local $column i32) (local $lane i32) (local $row i32) (local $from i32) (local $to i32)
+    (block $columnsDone
+      (loop $columns
+        (br_if $columnsDone (i32.ge_u (local.get $column) (local.get $n)))
+        (local.set $to (i32.add (local.get $panels) (i32.mul (i32.shr_u (local.get $column) (i32.const 3)) (local.get $panelStride))))
+        (local.set $row (i32.const 0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $k)))
+            (local.set $from (i32.add (local.get $b) (i32.add (i32.mul (local.get $row) (local.get $bRow)) (i32.mul (local.get $column) (local.get $bCol)))))
+            (if (i32.and (i32.eq (local.get $bCol) (i32.const 4)) (i32.le_u (i32.add (local.get $column) (i32.const 8)) (local.get $n)))
+              (then
+                (v128.store (local.get $to) (v128.load (local.get $from)))
+                (v128.store offset=16 (local.get $to) (v128.load offset=16 (local.get $from))))
+              (else
+                (local.set $lane (i32.const 0))
+                (loop $lanes
+                  (if (i32.lt_u (i32.add (local.get $column) (local.get $lane)) (local.get $n))
+                    (then (f32.store (local.get $to) (f32.load (local.get $from))))
+                    (else (f32.store (local.get $to) (f32.const 0))))
+                  (local.set $from (i32.add (local.get $from) (local.get $bCol)))
+                  (local.set $to (i32.add (local.get $to) (i32.const 4)))
+                  (local.set $lane (i32.add (local.get $lane) (i32.const 1)))
+                  (br_if $lanes (i32.lt_u (local.get $lane) (i32.const 8))))
+                (local.set $to (i32.sub (local.get $to) (i32.const 32)))))
+            (local.set $to (i32.add (local.get $to) (i32.const 32)))
+            (local.set $row (i32.add (local.get $row) (i32.const 1)))
+            (br $rows)))
+        (local.set $column (i32.add (local.get $column) (i32.const 8)))
+        (br $columns))))
+)

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
+import { matMul } from './matmul.js';
 
 /**
  * Small differentiable ops for [N, D, H, W, C] tensors, written so that no slow path of the wasm
- * back end is hit: rank-5 concat, slice, transpose and reverse gradients are slow there, and matMul
- * with a transpose flag is 20–50× slower than without.
+ * back end is hit: rank-5 concat, slice, transpose and reverse gradients are slow there, and so is
+ * tfjs's matMul with a transpose flag (20–50×).
  */
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
@@ -116,18 +117,12 @@ export function concatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
   return joined.reshape([n, d, h, w, a.shape[4] + b.shape[4]]);
 }
 
-/**
- * x·W with a gradient of plain matMuls on explicit transposes (the wasm matMul is slow with transpose
- * flags): dX = (W·dYᵀ)ᵀ and dW = Xᵀ·dY transpose only row-sized tensors, never the weight.
- */
+/** x·W, its gradient two more products with transposed operands (src/engine/matmul.ts). */
 export const dense = customOp<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
-    value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => [
-      tf.transpose(tf.matMul(ws as tf.Tensor2D, tf.transpose(dy as tf.Tensor2D))),
-      tf.matMul(tf.transpose(xs as tf.Tensor2D), dy as tf.Tensor2D),
-    ],
+    value: matMul(x as tf.Tensor2D, w as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => [matMul(dy as tf.Tensor2D, ws as tf.Tensor2D, false, true), matMul(xs as tf.Tensor2D, dy as tf.Tensor2D, true)],
   };
 });
 

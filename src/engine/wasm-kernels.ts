@@ -50,6 +50,24 @@ function copyRuns(target: Float32Array, at: number, stride: number, source: Floa
   }
 }
 
+/** The matrix product of kernels.wat: byte offsets into the heap and byte strides. */
+export interface GemmKernel {
+  copy: RunCopier;
+  /** B [k, n] at `b` into ceil(n/8) panels of [k][8] floats, panelStride bytes apart, the columns beyond n zero. */
+  pack(panels: number, panelStride: number, b: number, rowStride: number, columnStride: number, k: number, n: number): void;
+  /**
+   * C [m, n] (cRowStride bytes between rows) = A [m, k]·B, B as `pack` left it; A's rows in groups
+   * of four, groupStride bytes apart, rowStride between the rows of a group.
+   */
+  multiply(a: number, groupStride: number, rowStride: number, columnStride: number, panels: number, c: number, cRowStride: number, m: number, n: number, k: number): void;
+}
+
+/** The SIMD matrix product (wasm back end only). */
+export function gemmKernel(): GemmKernel | undefined {
+  const kernels = instance();
+  return kernels && { pack: kernels.exports.packPanels, multiply: kernels.exports.gemm, copy: runCopier() };
+}
+
 /** Constants of one Adam step, as PyTorch folds them: stepSize = lr/(1−β1ᵗ), rootScale = 1/√(1−β2ᵗ). */
 export interface AdamConstants {
   beta1: number;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
 import { matMul } from './matmul.js';
 import { customOp } from './ops.js';
-import { runCopier, type RunCopier } from './wasm-kernels.js';
+import { runAdder, runCopier, type RunCopier } from './wasm-kernels.js';
 
 /**
  * 3×3×3 convolution, stride 1, with reflection padding of one voxel (PyTorch padding_mode='reflect'),
@@ -50,6 +50,18 @@ function reflect(i: number, n: number): number {
   return i < 0 ? -i : i >= n ? 2 * n - 2 - i : i;
 }
 
+/**
+ * The x taps of a line of w voxels for one kw: visits (x, r, count) for the voxels x … x+count−1
+ * whose neighbour x + kw − 1 lies at r … r+count−1 (a plain shift inside the line), then for each
+ * voxel at an end whose neighbour is reflected.
+ */
+function lineTaps(w: number, kw: number, visit: (x: number, r: number, count: number) => void): void {
+  const [first, end] = [Math.max(0, 1 - kw), Math.min(w, w + 1 - kw)];
+  if (end > first) visit(first, first + kw - 1, end - first);
+  for (let x = 0; x < first; x++) visit(x, reflect(x + kw - 1, w), 1);
+  for (let x = Math.max(end, first); x < w; x++) visit(x, reflect(x + kw - 1, w), 1);
+}
+
 /** Depth slices per slab so that a [slab voxels, width] float32 matrix stays under the cap. */
 function slabDepth(plane: number, width: number, depth: number): number {
   return Math.max(1, Math.min(depth, Math.floor(columnBytesCap / (4 * plane * width))));
@@ -90,7 +102,7 @@ function forward(x: tf.Tensor, w: tf.Tensor): tf.Tensor5D {
   const plane = h * wd;
   const width = 9 * cin;
   const step = slabDepth(plane, width, d);
-  const copy = runCopier();
+  const [copy, add] = [runCopier(), runAdder()];
   const filters = tensorFilled<tf.Rank.R2>([width, 3 * cout], (values) => filterByKw(valuesOf(w), cin, cout, values));
   const out = tensorFilled<tf.Rank.R5>([n, d, h, wd, cout], (values) => values.fill(0));
   for (let b = 0; b < n; b++) {
@@ -102,14 +114,10 @@ function forward(x: tf.Tensor, w: tf.Tensor): tf.Tensor5D {
       columns.dispose();
       const [taps, result] = [valuesOf(product), valuesOf(out)];
       // y[x] = Σ_kw taps_kw[reflect(x + kw − 1)]
-      let target = (b * d + z0) * plane * cout;
+      const start = (b * d + z0) * plane * cout;
       for (let line = 0; line < rows; line += wd) {
-        for (let xx = 0; xx < wd; xx++) {
-          for (let kw = 0; kw < 3; kw++) {
-            const source = (line + reflect(xx + kw - 1, wd)) * 3 * cout + kw * cout;
-            for (let o = 0; o < cout; o++) result[target + o] += taps[source + o];
-          }
-          target += cout;
+        for (let kw = 0; kw < 3; kw++) {
+          lineTaps(wd, kw, (xx, r, count) => add(result, start + (line + xx) * cout, cout, taps, (line + r) * 3 * cout + kw * cout, 3 * cout, cout, count));
         }
       }
       product.dispose();
@@ -121,7 +129,7 @@ function forward(x: tf.Tensor, w: tf.Tensor): tf.Tensor5D {
 
 /**
  * dW: for each kw, the x-shifted dy (each voxel's gradient moved to the input column it read,
- * reflection included) transposed, times the columns: [(kw, o), rows]·[rows, (kd, kh, c)].
+ * reflection included), transposed, times the columns: [rows, (kw, o)]ᵀ·[rows, (kd, kh, c)].
  */
 function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   const shape = x.shape as Shape5;
@@ -130,28 +138,24 @@ function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   const plane = h * w;
   const width = 9 * cin;
   const step = slabDepth(plane, width, d);
-  const copy = runCopier();
+  const [copy, add] = [runCopier(), runAdder()];
   const total = new Float64Array(3 * cout * width);
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < d; z0 += step) {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
       const start = (b * d + z0) * plane * cout;
-      const shifted = tensorFilled<tf.Rank.R2>([3 * cout, rows], (values) => {
+      const shifted = tensorFilled<tf.Rank.R2>([rows, 3 * cout], (values) => {
         const gradient = valuesOf(dy);
         values.fill(0);
         for (let line = 0; line < rows; line += w) {
-          for (let xx = 0; xx < w; xx++) {
-            const source = start + (line + xx) * cout;
-            for (let kw = 0; kw < 3; kw++) {
-              const column = line + reflect(xx + kw - 1, w);
-              for (let o = 0; o < cout; o++) values[(kw * cout + o) * rows + column] += gradient[source + o];
-            }
+          for (let kw = 0; kw < 3; kw++) {
+            lineTaps(w, kw, (xx, r, count) => add(values, (line + r) * 3 * cout + kw * cout, 3 * cout, gradient, start + (line + xx) * cout, cout, cout, count));
           }
         }
       });
       const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols, copy));
-      const product = matMul(shifted, columns);
+      const product = matMul(shifted, columns, true);
       shifted.dispose();
       columns.dispose();
       const values = valuesOf(product);
@@ -189,7 +193,7 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
   const dx = tensorFilled([n, d, h, w, cin], (values) => values.fill(0));
   const plane = ph * w;
   const step = slabDepth(plane, width, pd);
-  const copy = runCopier();
+  const [copy, add] = [runCopier(), runAdder()];
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < pd; z0 += step) {
       const z1 = Math.min(pd, z0 + step);
@@ -213,14 +217,10 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
       let row = 0;
       for (let zp = z0; zp < z1; zp++) {
         const z = reflect(zp - 1, d);
-        for (let yp = 0; yp < ph; yp++) {
+        for (let yp = 0; yp < ph; yp++, row += w) {
           const lineBase = ((b * d + z) * h + reflect(yp - 1, h)) * w;
-          for (let x = 0; x < w; x++, row++) {
-            for (let kw = 0; kw < 3; kw++) {
-              const target = (lineBase + reflect(x + kw - 1, w)) * cin;
-              const source = row * 3 * cin + kw * cin;
-              for (let c = 0; c < cin; c++) result[target + c] += taps[source + c];
-            }
+          for (let kw = 0; kw < 3; kw++) {
+            lineTaps(w, kw, (x, r, count) => add(result, (lineBase + r) * cin, cin, taps, (row + x) * 3 * cin + kw * cin, 3 * cin, cin, count));
           }
         }
       }

@@ -96,6 +96,34 @@
         (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
         (local.set $count (i32.sub (local.get $count) (i32.const 1)))
         (br $blocks))))
+  ;; addBlocks: as copyBlocks, but adds the float32 blocks of src to those of dst (the x taps of the
+  ;; 3D convolution, summed or scattered along a line).
+  (func (export "addBlocks")
+    (param $dst i32) (param $dstStride i32) (param $src i32) (param $srcStride i32) (param $bytes i32) (param $count i32)
+    (local $at i32) (local $vectorBytes i32)
+    (local.set $vectorBytes (i32.and (local.get $bytes) (i32.const -16)))
+    (block $blocksDone
+      (loop $blocks
+        (br_if $blocksDone (i32.eqz (local.get $count)))
+        (local.set $at (i32.const 0))
+        (block $vectorsDone
+          (loop $vectors
+            (br_if $vectorsDone (i32.ge_u (local.get $at) (local.get $vectorBytes)))
+            (v128.store (i32.add (local.get $dst) (local.get $at))
+              (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $at))) (v128.load (i32.add (local.get $src) (local.get $at)))))
+            (local.set $at (i32.add (local.get $at) (i32.const 16)))
+            (br $vectors)))
+        (block $wordsDone
+          (loop $words
+            (br_if $wordsDone (i32.ge_u (local.get $at) (local.get $bytes)))
+            (f32.store (i32.add (local.get $dst) (local.get $at))
+              (f32.add (f32.load (i32.add (local.get $dst) (local.get $at))) (f32.load (i32.add (local.get $src) (local.get $at)))))
+            (local.set $at (i32.add (local.get $at) (i32.const 4)))
+            (br $words)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
+        (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
+        (local.set $count (i32.sub (local.get $count) (i32.const 1)))
+        (br $blocks))))
   ;; gemm: C = A·B in float32. A [m, k] is read through byte strides: its rows in groups of four
   ;; aGroup apart, aRow between the rows of a group, aCol between columns (a row-major A has
   ;; aGroup = 4·aRow; a transposed one is first copied into groups of [k][4] floats, which a tile

@@ -37,16 +37,32 @@ export type RunCopier = (target: Float32Array, at: number, stride: number, sourc
 
 /** The SIMD copier when both arrays are views of the wasm heap (get it before taking the views); a JS loop otherwise. */
 export function runCopier(): RunCopier {
-  const kernels = instance();
-  if (!kernels) return copyRuns;
-  const copyBlocks = kernels.exports.copyBlocks;
-  return (target, at, stride, source, from, sourceStride, length, count) =>
-    copyBlocks(target.byteOffset + 4 * at, 4 * stride, source.byteOffset + 4 * from, 4 * sourceStride, 4 * length, count);
+  return blockKernel('copyBlocks') ?? copyRuns;
+}
+
+/** As runCopier, but adds the runs of `source` to those of `target`. */
+export function runAdder(): RunCopier {
+  return blockKernel('addBlocks') ?? addRuns;
+}
+
+function blockKernel(name: 'copyBlocks' | 'addBlocks'): RunCopier | undefined {
+  const kernel = instance()?.exports[name];
+  return (
+    kernel &&
+    ((target, at, stride, source, from, sourceStride, length, count) =>
+      kernel(target.byteOffset + 4 * at, 4 * stride, source.byteOffset + 4 * from, 4 * sourceStride, 4 * length, count))
+  );
 }
 
 function copyRuns(target: Float32Array, at: number, stride: number, source: Float32Array, from: number, sourceStride: number, length: number, count: number): void {
   for (let run = 0; run < count; run++, at += stride, from += sourceStride) {
     for (let i = 0; i < length; i++) target[at + i] = source[from + i];
+  }
+}
+
+function addRuns(target: Float32Array, at: number, stride: number, source: Float32Array, from: number, sourceStride: number, length: number, count: number): void {
+  for (let run = 0; run < count; run++, at += stride, from += sourceStride) {
+    for (let i = 0; i < length; i++) target[at + i] += source[from + i];
   }
 }
 

@@ -199,6 +199,7 @@ describe('conv3d against the stock tfjs kernel', () => {
     [1, 5, 4, 3, 2, 3, 'one slab'],
     [2, 6, 5, 7, 3, 4, 'one slab'],
     [1, 2, 3, 4, 1, 2, 'one slab'],
+    [1, 3, 2, 1, 3, 2, 'one slab'],
     [1, 8, 8, 8, 16, 8, 'one slab'],
     [2, 7, 6, 5, 4, 6, 'a slab per depth slice'],
   ])('shape %i×%i×%i×%i×%i → %i, %s: forward and both gradients on cpu and wasm to 1e-4 relative', async (n, d, h, w, cin, cout, slabs) => {

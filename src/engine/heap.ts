@@ -16,7 +16,7 @@ export interface HeapMemory {
 }
 
 interface WasmInternals {
-  wasm: { HEAPU8: Uint8Array; asm: { memory: HeapMemory }; _malloc(bytes: number): number };
+  wasm: { HEAPU8: Uint8Array; asm: { memory: HeapMemory }; _malloc(bytes: number): number; _free(at: number): void };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
 }
@@ -50,10 +50,10 @@ export function tensorFilled<R extends tf.Rank>(shape: number[], fill: (values: 
 }
 
 /** The wasm back end's memory and an allocation in it that tfjs does not manage, for longiseg's own wasm kernels. */
-export function wasmHeap(): { memory: HeapMemory; allocate(bytes: number): number } | undefined {
+export function wasmHeap(): { memory: HeapMemory; allocate(bytes: number): number; free(at: number): void } | undefined {
   const backend = wasmBackend();
   // `>>> 0`: tfjs's own note, offsets above 2 GB come back negative
-  return backend && { memory: backend.wasm.asm.memory, allocate: (bytes) => backend.wasm._malloc(bytes) >>> 0 };
+  return backend && { memory: backend.wasm.asm.memory, allocate: (bytes) => backend.wasm._malloc(bytes) >>> 0, free: (at) => backend.wasm._free(at) };
 }
 
 /**

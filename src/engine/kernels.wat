@@ -124,6 +124,124 @@
         (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
         (local.set $count (i32.sub (local.get $count) (i32.const 1)))
         (br $blocks))))
+  ;; Batch normalisation over rows of `channels` floats (a multiple of 4); `end` is the byte offset
+  ;; just past the data. Per-channel parameters are arrays of float32 (…32) or float64 (…64).
+  ;; Statistics and gradient sums are accumulated in float64, as src/engine/ops.ts's JS loops.
+  ;;
+  ;; channelSums: sums64[c] += Σ x, or, with `centred`, Σ (x − mean64[c])².
+  (func (export "channelSums")
+    (param $data i32) (param $end i32) (param $channels i32) (param $centred i32) (param $mean64 i32) (param $sums64 i32)
+    (local $rowBytes i32) (local $c i32) (local $x v128) (local $lo v128) (local $hi v128)
+    (local.set $rowBytes (i32.shl (local.get $channels) (i32.const 2)))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $data) (local.get $end)))
+        (local.set $c (i32.const 0))
+        (loop $columns
+          (local.set $x (v128.load (i32.add (local.get $data) (local.get $c))))
+          (local.set $lo (f64x2.promote_low_f32x4 (local.get $x)))
+          (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))))
+          (if (local.get $centred)
+            (then
+              (local.set $lo (f64x2.sub (local.get $lo) (v128.load (i32.add (local.get $mean64) (i32.shl (local.get $c) (i32.const 1))))))
+              (local.set $hi (f64x2.sub (local.get $hi) (v128.load offset=16 (i32.add (local.get $mean64) (i32.shl (local.get $c) (i32.const 1))))))
+              (local.set $lo (f64x2.mul (local.get $lo) (local.get $lo)))
+              (local.set $hi (f64x2.mul (local.get $hi) (local.get $hi)))))
+          (call $accumulate64 (i32.add (local.get $sums64) (i32.shl (local.get $c) (i32.const 1))) (local.get $lo) (local.get $hi))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br_if $columns (i32.lt_u (local.get $c) (local.get $rowBytes))))
+        (local.set $data (i32.add (local.get $data) (local.get $rowBytes)))
+        (br $rows))))
+  (func $accumulate64 (param $at i32) (param $lo v128) (param $hi v128)
+    (v128.store (local.get $at) (f64x2.add (v128.load (local.get $at)) (local.get $lo)))
+    (v128.store offset=16 (local.get $at) (f64x2.add (v128.load offset=16 (local.get $at)) (local.get $hi))))
+  ;; normaliseRows: y = scale32[c]·x + shift32[c], then max(y, 0) with `relu`.
+  (func (export "normaliseRows")
+    (param $y i32) (param $data i32) (param $end i32) (param $channels i32) (param $scale32 i32) (param $shift32 i32) (param $relu i32)
+    (local $rowBytes i32) (local $c i32) (local $v v128)
+    (local.set $rowBytes (i32.shl (local.get $channels) (i32.const 2)))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $data) (local.get $end)))
+        (local.set $c (i32.const 0))
+        (loop $columns
+          (local.set $v (call $affine (i32.add (local.get $data) (local.get $c)) (local.get $c) (local.get $scale32) (local.get $shift32)))
+          (if (local.get $relu) (then (local.set $v (f32x4.pmax (local.get $v) (v128.const f32x4 0 0 0 0)))))
+          (v128.store (i32.add (local.get $y) (local.get $c)) (local.get $v))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br_if $columns (i32.lt_u (local.get $c) (local.get $rowBytes))))
+        (local.set $data (i32.add (local.get $data) (local.get $rowBytes)))
+        (local.set $y (i32.add (local.get $y) (local.get $rowBytes)))
+        (br $rows))))
+  (func $affine (param $at i32) (param $c i32) (param $scale32 i32) (param $shift32 i32) (result v128)
+    (f32x4.add
+      (f32x4.mul (v128.load (local.get $at)) (v128.load (i32.add (local.get $scale32) (local.get $c))))
+      (v128.load (i32.add (local.get $shift32) (local.get $c)))))
+  ;; The gradient behind the ReLU (the forward's mask, recomputed) or, without `relu`, dy itself.
+  (func $masked (param $g i32) (param $data i32) (param $c i32) (param $scale32 i32) (param $shift32 i32) (param $relu i32) (result v128)
+    (if (result v128) (local.get $relu)
+      (then (v128.and (v128.load (local.get $g)) (f32x4.gt (call $affine (local.get $data) (local.get $c) (local.get $scale32) (local.get $shift32)) (v128.const f32x4 0 0 0 0))))
+      (else (v128.load (local.get $g)))))
+  ;; gradientSums: sumDy64[c] += Σ g, sumDyX64[c] += Σ g·(x − mean64[c])·inverseStd64[c], g masked.
+  (func (export "gradientSums")
+    (param $g i32) (param $data i32) (param $end i32) (param $channels i32) (param $scale32 i32) (param $shift32 i32) (param $relu i32)
+    (param $mean64 i32) (param $inverseStd64 i32) (param $sumDy64 i32) (param $sumDyX64 i32)
+    (local $rowBytes i32) (local $c i32) (local $c64 i32) (local $gv v128) (local $x v128) (local $glo v128) (local $ghi v128)
+    (local.set $rowBytes (i32.shl (local.get $channels) (i32.const 2)))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $data) (local.get $end)))
+        (local.set $c (i32.const 0))
+        (loop $columns
+          (local.set $c64 (i32.shl (local.get $c) (i32.const 1)))
+          (local.set $gv (call $masked (i32.add (local.get $g) (local.get $c)) (i32.add (local.get $data) (local.get $c)) (local.get $c) (local.get $scale32) (local.get $shift32) (local.get $relu)))
+          (local.set $x (v128.load (i32.add (local.get $data) (local.get $c))))
+          (local.set $glo (f64x2.promote_low_f32x4 (local.get $gv)))
+          (local.set $ghi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $gv) (local.get $gv))))
+          (call $accumulate64 (i32.add (local.get $sumDy64) (local.get $c64)) (local.get $glo) (local.get $ghi))
+          (call $accumulate64 (i32.add (local.get $sumDyX64) (local.get $c64))
+            (f64x2.mul (local.get $glo)
+              (f64x2.mul
+                (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (v128.load (i32.add (local.get $mean64) (local.get $c64))))
+                (v128.load (i32.add (local.get $inverseStd64) (local.get $c64)))))
+            (f64x2.mul (local.get $ghi)
+              (f64x2.mul
+                (f64x2.sub
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x)))
+                  (v128.load offset=16 (i32.add (local.get $mean64) (local.get $c64))))
+                (v128.load offset=16 (i32.add (local.get $inverseStd64) (local.get $c64))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br_if $columns (i32.lt_u (local.get $c) (local.get $rowBytes))))
+        (local.set $data (i32.add (local.get $data) (local.get $rowBytes)))
+        (local.set $g (i32.add (local.get $g) (local.get $rowBytes)))
+        (br $rows))))
+  ;; inputGradient: dx = scale32[c]·(g − meanDy32[c] − (x − mean32[c])·slope32[c]), g masked, where
+  ;; meanDy = Σg/n and slope = Σg·x̂/n · 1/σ.
+  (func (export "inputGradient")
+    (param $dx i32) (param $g i32) (param $data i32) (param $end i32) (param $channels i32) (param $scale32 i32) (param $shift32 i32) (param $relu i32)
+    (param $mean32 i32) (param $meanDy32 i32) (param $slope32 i32)
+    (local $rowBytes i32) (local $c i32)
+    (local.set $rowBytes (i32.shl (local.get $channels) (i32.const 2)))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $data) (local.get $end)))
+        (local.set $c (i32.const 0))
+        (loop $columns
+          (v128.store (i32.add (local.get $dx) (local.get $c))
+            (f32x4.mul (v128.load (i32.add (local.get $scale32) (local.get $c)))
+              (f32x4.sub
+                (f32x4.sub
+                  (call $masked (i32.add (local.get $g) (local.get $c)) (i32.add (local.get $data) (local.get $c)) (local.get $c) (local.get $scale32) (local.get $shift32) (local.get $relu))
+                  (v128.load (i32.add (local.get $meanDy32) (local.get $c))))
+                (f32x4.mul
+                  (f32x4.sub (v128.load (i32.add (local.get $data) (local.get $c))) (v128.load (i32.add (local.get $mean32) (local.get $c))))
+                  (v128.load (i32.add (local.get $slope32) (local.get $c)))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br_if $columns (i32.lt_u (local.get $c) (local.get $rowBytes))))
+        (local.set $data (i32.add (local.get $data) (local.get $rowBytes)))
+        (local.set $g (i32.add (local.get $g) (local.get $rowBytes)))
+        (local.set $dx (i32.add (local.get $dx) (local.get $rowBytes)))
+        (br $rows))))
   ;; gemm: C = A·B in float32. A [m, k] is read through byte strides: its rows in groups of four
   ;; aGroup apart, aRow between the rows of a group, aCol between columns (a row-major A has
   ;; aGroup = 4·aRow; a transposed one is first copied into groups of [k][4] floats, which a tile

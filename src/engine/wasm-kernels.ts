@@ -6,11 +6,12 @@ declare const WebAssembly: {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 };
 
-type Kernel = (...args: number[]) => void;
+export type Kernel = (...args: number[]) => void;
 
 interface Loaded {
   memory: HeapMemory;
   allocate(bytes: number): number;
+  free(at: number): void;
   exports: Record<string, Kernel>;
   /** The Adam stepper, made on first use (it holds a staging area in this heap). */
   adam?: AdamKernel;
@@ -82,6 +83,38 @@ export interface GemmKernel {
 export function gemmKernel(): GemmKernel | undefined {
   const kernels = instance();
   return kernels && { pack: kernels.exports.packPanels, multiply: kernels.exports.gemm, copy: runCopier() };
+}
+
+/** Calls kernels of kernels.wat with small JS arrays (per-channel parameters, sums) staged in the heap. */
+export interface StagedKernels {
+  /**
+   * Copies each array into the heap (8-byte aligned), runs `call` with the kernels and the arrays'
+   * byte offsets, then copies the arrays back (kernels may write them) and frees the copies. Take
+   * the offsets of tensor views before: the allocation may move the heap's buffer.
+   */
+  call(arrays: (Float32Array | Float64Array)[], call: (kernels: Record<string, Kernel>, at: number[]) => void): void;
+}
+
+/** The kernels with staged arguments (wasm back end only). */
+export function stagedKernels(): StagedKernels | undefined {
+  const kernels = instance();
+  return (
+    kernels && {
+      call(arrays, call) {
+        const sizes = arrays.map((a) => Math.ceil(a.byteLength / 16) * 16);
+        const block = kernels.allocate(sizes.reduce((a, b) => a + b, 0));
+        try {
+          const at = sizes.map((_, i) => block + sizes.slice(0, i).reduce((a, b) => a + b, 0));
+          const bytes = () => new Uint8Array(kernels.memory.buffer);
+          arrays.forEach((a, i) => bytes().set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at[i]));
+          call(kernels.exports, at);
+          arrays.forEach((a, i) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(bytes().subarray(at[i], at[i] + a.byteLength)));
+        } finally {
+          kernels.free(block);
+        }
+      },
+    }
+  );
 }
 
 /** Constants of one Adam step, as PyTorch folds them: stepSize = lr/(1−β1ᵗ), rootScale = 1/√(1−β2ᵗ). */

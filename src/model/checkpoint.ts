@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BatchNormState } from '../engine/ops.js';
+import type { BatchNormState } from '../engine/batch-norm.js';
 import { InputError } from '../runtime/errors.js';
 import type { Random } from '../runtime/random.js';
 import { convFromTorch, convToTorch, transpose2d } from './layout.js';

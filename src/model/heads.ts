@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv3dSame, stockKernelsInUse } from '../engine/conv.js';
 import { tensorFilled, valuesOf } from '../engine/heap.js';
-import { batchNorm, batchNormRelu, customOp, dense, variableFrom, type BatchNormState } from '../engine/ops.js';
+import { batchNorm, batchNormRelu, type BatchNormState } from '../engine/batch-norm.js';
+import { customOp, dense, variableFrom } from '../engine/ops.js';
 import type { Random } from '../runtime/random.js';
 
 export interface HeadConfig {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv3dSame } from '../engine/conv.js';
-import { batchNormRelu, concatChannels, maxPool2, upsampleNearest2, variableFrom, type BatchNormState } from '../engine/ops.js';
+import { batchNormRelu, type BatchNormState } from '../engine/batch-norm.js';
+import { concatChannels, maxPool2, upsampleNearest2, variableFrom } from '../engine/ops.js';
 import { Random } from '../runtime/random.js';
 
 export interface UNetConfig {

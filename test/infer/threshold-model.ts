@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BN_EPS } from '../../src/engine/ops.js';
+import { BN_EPS } from '../../src/engine/batch-norm.js';
 import type { ModelInfo, SegmentationModel } from '../../src/model/model-file.js';
 import { UNet } from '../../src/model/unet.js';
 import { Random } from '../../src/runtime/random.js';

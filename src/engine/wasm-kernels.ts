@@ -6,7 +6,7 @@ declare const WebAssembly: {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 };
 
-export type Kernel = (...args: number[]) => void;
+type Kernel = (...args: number[]) => void;
 
 interface Loaded {
   memory: HeapMemory;
@@ -69,7 +69,6 @@ function addRuns(target: Float32Array, at: number, stride: number, source: Float
 
 /** The matrix product of kernels.wat: byte offsets into the heap and byte strides. */
 export interface GemmKernel {
-  copy: RunCopier;
   /** B [k, n] at `b` into ceil(n/8) panels of [k][8] floats, panelStride bytes apart, the columns beyond n zero. */
   pack(panels: number, panelStride: number, b: number, rowStride: number, columnStride: number, k: number, n: number): void;
   /**
@@ -77,6 +76,8 @@ export interface GemmKernel {
    * of four, groupStride bytes apart, rowStride between the rows of a group.
    */
   multiply(a: number, groupStride: number, rowStride: number, columnStride: number, panels: number, c: number, cRowStride: number, m: number, n: number, k: number): void;
+  /** runCopier's copy, for the row groups of a transposed A. */
+  copy: RunCopier;
 }
 
 /** The SIMD matrix product (wasm back end only). */
@@ -101,10 +102,15 @@ export function stagedKernels(): StagedKernels | undefined {
   return (
     kernels && {
       call(arrays, call) {
-        const sizes = arrays.map((a) => Math.ceil(a.byteLength / 16) * 16);
-        const block = kernels.allocate(sizes.reduce((a, b) => a + b, 0));
+        const offsets: number[] = [];
+        let size = 0;
+        for (const array of arrays) {
+          offsets.push(size);
+          size += Math.ceil(array.byteLength / 16) * 16;
+        }
+        const block = kernels.allocate(size);
         try {
-          const at = sizes.map((_, i) => block + sizes.slice(0, i).reduce((a, b) => a + b, 0));
+          const at = offsets.map((offset) => block + offset);
           const bytes = () => new Uint8Array(kernels.memory.buffer);
           arrays.forEach((a, i) => bytes().set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at[i]));
           call(kernels.exports, at);

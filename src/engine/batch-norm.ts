@@ -207,9 +207,10 @@ function normOp(x: tf.Tensor, state: BatchNormState, relu: boolean): NormOutput 
     const save = args.pop() as tf.GradSaveFunc;
     const [xs, gs, bs] = args as tf.Tensor[];
     save([xs]);
-    const loops = loopsFor(xs.shape[xs.rank - 1]);
+    const channels = xs.shape[xs.rank - 1];
+    const loops = loopsFor(channels);
     const [gamma, beta] = affine ? [Float32Array.from(valuesOf(gs)), Float32Array.from(valuesOf(bs))] : [undefined, undefined];
-    const batch = loops.statistics(valuesOf(xs), xs.shape[xs.rank - 1]);
+    const batch = loops.statistics(valuesOf(xs), channels);
     const map = channelMap(batch, gamma, beta);
     stats = batch;
     return {

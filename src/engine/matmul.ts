@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
-import { gemmKernel, type GemmKernel } from './wasm-kernels.js';
+import { gemmKernel, runCopier, type GemmKernel } from './wasm-kernels.js';
 
 /**
  * a·b with either operand transposed, as tf.matMul. On wasm it is kernels.wat's product: on these
@@ -15,7 +15,7 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, trans
   if (inner !== k) throw new Error(`matMul: inner dimensions of [${a.shape}] and [${b.shape}] differ`);
   const panels = packedColumns(gemm, b, transposeB, k, n);
   // a transposed A read in place would touch a new cache line per element: copy it into row groups
-  const groups = transposeA ? rowGroups(gemm, a, m, k) : undefined;
+  const groups = transposeA ? rowGroups(a, m, k) : undefined;
   const product = tensorFilled<tf.Rank.R2>([m, n], (c) => {
     const [at, rowStride, columnStride] = groups ? [valuesOf(groups).byteOffset, 4, 16] : [valuesOf(a).byteOffset, 4 * k, 4];
     gemm.multiply(at, 16 * k, rowStride, columnStride, valuesOf(panels).byteOffset, c.byteOffset, 4 * n, m, n, k);
@@ -40,12 +40,13 @@ function packedColumns(gemm: GemmKernel, b: tf.Tensor2D, transposed: boolean, k:
 }
 
 /** The rows of Aᵀ (a [k, m] tensor) in groups of four, each [k][4] floats: what gemm reads in order. */
-function rowGroups(gemm: GemmKernel, transposed: tf.Tensor2D, m: number, k: number): tf.Tensor1D {
+function rowGroups(transposed: tf.Tensor2D, m: number, k: number): tf.Tensor1D {
+  const copy = runCopier();
   return tensorFilled([Math.ceil(m / 4) * 4 * k], (groups) => {
     const source = valuesOf(transposed);
     for (let column = 0; column < k; column += ROW_BLOCK) {
       const count = Math.min(ROW_BLOCK, k - column);
-      for (let row = 0; row < m; row += 4) gemm.copy(groups, row * k + 4 * column, 4, source, column * m + row, m, Math.min(4, m - row), count);
+      for (let row = 0; row < m; row += 4) copy(groups, row * k + 4 * column, 4, source, column * m + row, m, Math.min(4, m - row), count);
     }
   });
 }

@@ -76,14 +76,12 @@ export interface GemmKernel {
    * of four, groupStride bytes apart, rowStride between the rows of a group.
    */
   multiply(a: number, groupStride: number, rowStride: number, columnStride: number, panels: number, c: number, cRowStride: number, m: number, n: number, k: number): void;
-  /** runCopier's copy, for the row groups of a transposed A. */
-  copy: RunCopier;
 }
 
 /** The SIMD matrix product (wasm back end only). */
 export function gemmKernel(): GemmKernel | undefined {
   const kernels = instance();
-  return kernels && { pack: kernels.exports.packPanels, multiply: kernels.exports.gemm, copy: runCopier() };
+  return kernels && { pack: kernels.exports.packPanels, multiply: kernels.exports.gemm };
 }
 
 /** Calls kernels of kernels.wat with small JS arrays (per-channel parameters, sums) staged in the heap. */

@@ -61,12 +61,13 @@ export interface LoadReport {
  * Loads U-Net tensors by name. Every mismatch (missing, unexpected, wrong shape) is listed in one
  * error; only the output head may differ (a new number of classes), and is then re-initialised, as
  * the reference does when it finetunes for another label set (or always, with `reinitialiseHead`).
+ * The layers in `keepInitialised` (ids of convolutions and BatchNorms) keep the values they have.
  */
-export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, source: string, random: Random, reinitialiseHead = false): LoadReport {
+export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, source: string, random: Random, reinitialiseHead = false, keepInitialised: ReadonlySet<number> = new Set()): LoadReport {
   const expected = new Map(unetEntries(unet).map((entry) => [entry.name, entry.shape]));
   const headName = `model.${unet.modules.length - 1}.weight`;
   const problems: string[] = [];
-  let reinitialisedHead = reinitialiseHead;
+  let reinitialisedHead = reinitialiseHead || keepInitialised.has(unet.modules.length - 1);
   for (const [name, want] of expected) {
     const got = tensors.get(name);
     if (!got) {
@@ -81,6 +82,7 @@ export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, s
   if (problems.length > 0) throw new InputError(source, `does not match the model:\n  ${problems.join('\n  ')}`);
 
   unet.modules.forEach((module, index) => {
+    if (keepInitialised.has(index)) return;
     if (module.kind === 'conv') {
       const name = `model.${index}.weight`;
       if (name === headName && reinitialisedHead) {

@@ -3,7 +3,8 @@ import { pretrainObjective, REFERENCE_TAPS, REFERENCE_WEIGHTS, type PretrainWeig
 import type { Random } from '../runtime/random.js';
 import type { HostAdam } from '../train/adam.js';
 import { ProjectionHead, ReconstructionHead, samplePositions, type HeadConfig } from './heads.js';
-import { UNet, type UNetConfig } from './unet.js';
+import type { UNetConfig } from './unet-layout.js';
+import { UNet } from './unet.js';
 
 /** Everything pretraining optimises: the U-Net, one projection head per tapped layer, netRec. */
 export class PretrainModel {

@@ -64,6 +64,7 @@ export const CONFIG_MEANINGS: Record<string, string> = {
   'weights.reconstruction': 'Weight of the denoising reconstruction loss.',
   pretrained: 'A pretraining checkpoint or longiseg model to start from (heads dropped); random initialisation when absent.',
   pretrained_head: 'The pretrained output layer: reuse (the code; pretraining trained it through the reconstruction head) or reinitialise. A new number of classes always re-initialises it.',
+  pretrained_exclude: 'Layers that keep their initialisation instead of the pretrained values (the run without --pretrained starts from the same one): a list of layer ids (convolutions and BatchNorms), or decoder (every layer after the first upsampling, output layer included).',
   labeled: 'Labelled training subjects: all, or a list (one subject = one-shot).',
   'lcs.weight': 'λ_cseg, weight of the longitudinal consistency loss; 0 turns it off.',
   'lcs.mode': 'alternate: an Lcs step, then a supervised step (the code); sum: one summed loss (the paper).',

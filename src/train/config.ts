@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { REFERENCE_AUGMENT, type AugmentConfig } from '../data/augment.js';
 import { REFERENCE_TAPS, REFERENCE_WEIGHTS } from '../losses/pretrain.js';
+import { unetModules } from '../model/unet-layout.js';
 
 /**
  * The training configurations, as YAML/JSON files with snake_case keys. Every default reproduces
@@ -124,6 +125,8 @@ export const finetuneSchema = z
     pretrained: z.string().min(1).optional(),
     /** The pretrained output layer: kept (the code; pretraining trained it through the reconstruction head) or re-initialised. */
     pretrained_head: z.enum(['reuse', 'reinitialise']).default('reuse'),
+    /** Layers that keep their initialisation instead of the pretrained values: layer ids, or `decoder`. */
+    pretrained_exclude: z.union([z.literal('decoder'), z.array(z.number().int().min(0))]).default([]),
     /** Labelled subjects: all training subjects, or a list (one subject = one-shot). */
     labeled: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
     lcs: z
@@ -144,7 +147,15 @@ export const finetuneSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, context) => {
+    if (config.pretrained_exclude === 'decoder') return;
+    const modules = unetModules({ inputChannels: config.modalities.length, outputClasses: 2, baseWidth: config.model.base_width, depth: config.model.depth });
+    const invalid = config.pretrained_exclude.filter((id) => !['conv', 'bn'].includes(modules[id]?.kind));
+    if (invalid.length > 0) {
+      context.addIssue({ code: 'custom', path: ['pretrained_exclude'], message: `${invalid.join(', ')} ${invalid.length === 1 ? 'is not the id of a convolution or BatchNorm' : 'are not ids of convolutions or BatchNorms'} of the U-Net (0…${modules.length - 1})` });
+    }
+  });
 
 export type PretrainConfig = z.output<typeof pretrainSchema>;
 export type FinetuneConfig = z.output<typeof finetuneSchema>;

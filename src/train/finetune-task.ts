@@ -7,6 +7,7 @@ import { loadUnetTensors } from '../model/checkpoint.js';
 import { saveModel, type ModelInfo } from '../model/model-file.js';
 import { readSafetensors } from '../model/safetensors.js';
 import { optimizerTensors } from '../model/training-checkpoint.js';
+import { decoderLayers } from '../model/unet-layout.js';
 import { UNet } from '../model/unet.js';
 import { InputError } from '../runtime/errors.js';
 import { Random } from '../runtime/random.js';
@@ -47,13 +48,18 @@ export class FinetuneTask implements TrainingTask {
     this.trainColumns = this.pairs ? ['dice_ce', 'lcs'] : ['dice_ce'];
   }
 
-  /** Starts from a pretraining checkpoint or a longiseg model (heads dropped; the output layer re-initialised when the classes differ or the config asks). */
+  /**
+   * Starts from a pretraining checkpoint or a longiseg model (heads dropped; the output layer
+   * re-initialised when the classes differ or the config asks). Excluded layers keep this run's
+   * initialisation, the one a run without --pretrained starts from.
+   */
   async loadPretrained(path: string): Promise<{ reinitialisedHead: boolean }> {
     const { tensors, metadata } = await readSafetensors(path);
     if (!['longiseg-pretrain-1', 'longiseg-model-1'].includes(metadata.format ?? '')) {
       throw new InputError(path, 'is neither a longiseg pretraining checkpoint nor a longiseg model');
     }
-    return loadUnetTensors(this.unet, tensors, path, new Random(this.config.seed).fork(2), this.config.pretrained_head === 'reinitialise');
+    const exclude = this.config.pretrained_exclude === 'decoder' ? decoderLayers(this.unet.modules) : this.config.pretrained_exclude;
+    return loadUnetTensors(this.unet, tensors, path, new Random(this.config.seed).fork(2), this.config.pretrained_head === 'reinitialise', new Set(exclude));
   }
 
   step(step: number, learningRate: number): Map<string, number> {

@@ -104,6 +104,9 @@ describe('longiseg pretrain and finetune', () => {
         expect(result.status).toBe(2);
         expect(result.stderr).toContain(message);
       }
+      const relu = runCli(['finetune', '--config', config('bad-exclude.yaml', `${tinyFinetune}pretrained_exclude: [38, 40]\n`), '--data', data, '--out', join(dir.path, 'bad')]);
+      expect(relu.status).toBe(2);
+      expect(relu.stderr).toContain('pretrained_exclude: 40 is not the id of a convolution or BatchNorm of the U-Net (0…65)');
     });
 
     test('an existing run is not overwritten without --resume', () => {

@@ -7,6 +7,7 @@ import { ProjectionHead, ReconstructionHead } from '../../src/model/heads.js';
 import { convFromTorch, transpose2d } from '../../src/model/layout.js';
 import { decodeSafetensors, encodeSafetensors, readSafetensors, type NamedTensor } from '../../src/model/safetensors.js';
 import { UNet } from '../../src/model/unet.js';
+import { decoderLayers, unetModules } from '../../src/model/unet-layout.js';
 import { pretrainObjective, REFERENCE_WEIGHTS } from '../../src/losses/pretrain.js';
 import { consistencyLoss, diceCrossEntropy } from '../../src/losses/segmentation.js';
 import { Random } from '../../src/runtime/random.js';
@@ -187,6 +188,24 @@ describe('the U-Net and heads against PyTorch (fixtures from test/reference/make
     const [fresh, pretrained] = [copy.weights.get(head)!.dataSync(), unet.weights.get(head)!.dataSync()];
     expect(fresh.some((value, i) => value !== pretrained[i])).toBe(true);
     expect(Array.from(copy.weights.get(0)!.dataSync())).toEqual(Array.from(unet.weights.get(0)!.dataSync()));
+  });
+
+  test('excluded layers keep the initialisation a run without --pretrained starts from; the rest is loaded', () => {
+    const [copy, fresh, loaded] = [new UNet(unet.config, new Random(3)), new UNet(unet.config, new Random(3)), new UNet(unet.config, new Random(5))];
+    loadUnetTensors(loaded, tensors, 'reference', new Random(4));
+    const decoder = decoderLayers(copy.modules);
+    expect(loadUnetTensors(copy, tensors, 'reference', new Random(4), false, new Set(decoder))).toEqual({ reinitialisedHead: true });
+    const values = (model: UNet, index: number) => {
+      const norm = model.norms.get(index);
+      return Array.from((norm ? tf.concat([norm.gamma!, norm.beta!, norm.runningMean, norm.runningVar]) : model.weights.get(index)!).dataSync());
+    };
+    for (const index of [...copy.weights.keys(), ...copy.norms.keys()]) {
+      expect(values(copy, index)).toEqual(values(decoder.includes(index) ? fresh : loaded, index));
+    }
+  });
+
+  test('the decoder is every convolution and BatchNorm after the first upsampling (method.md §1.2)', () => {
+    expect(decoderLayers(unetModules({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }))).toEqual([38, 39, 41, 42, 45, 46, 48, 49, 52, 53, 55, 56, 59, 60, 62, 63, 65]);
   });
 
   test('shapes not divisible by 2^depth are refused with the rule', () => {

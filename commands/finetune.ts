@@ -49,7 +49,9 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
         const task = new FinetuneTask(config, info, labelled, pairs, study.validation, random);
         if (config.pretrained && !argv.resume) {
           const { reinitialisedHead } = await task.loadPretrained(config.pretrained);
-          context.logger.info(`loaded the U-Net of ${config.pretrained}${reinitialisedHead ? ` (output layer re-initialised, ${study.classes} classes)` : ''}`);
+          const excluded = config.pretrained_exclude === 'decoder' ? 'the decoder' : config.pretrained_exclude.length > 0 ? `layers ${config.pretrained_exclude.join(', ')}` : '';
+          const notes = [excluded && `${excluded} left at initialisation by pretrained_exclude`, reinitialisedHead && `output layer re-initialised, ${study.classes} classes`].filter(Boolean);
+          context.logger.info(`loaded the U-Net of ${config.pretrained}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
         }
         if (study.validation.length === 0) context.logger.warn('no validation subjects: best.safetensors cannot be chosen by validation Dice and follows the last validation');
         return task;

@@ -172,7 +172,8 @@ export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<stri
   finetune: {
     /** The Lcs script's schedule and crop 128, batch 3 (needs a GPU). */
     paper: { crop: 128, batch: 3, model: { base_width: 16 }, steps: 35000, constant_steps: 1825, validate_every: 40, save_every: 80, lcs: { weight: 1 } },
-    small: { crop: 32, batch: 2, model: { base_width: 8 }, steps: 300, constant_steps: 100, validate_every: 50, validation_volumes: 8, save_every: 25, lcs: { weight: 1, batch: 1 } },
+    /** Also loads only the encoder and bottleneck: after a short pretraining the decoder's features are collapsed (docs/training.md). */
+    small: { crop: 32, batch: 2, model: { base_width: 8 }, steps: 300, constant_steps: 100, validate_every: 50, validation_volumes: 8, save_every: 25, lcs: { weight: 1, batch: 1 }, pretrained_exclude: 'decoder' },
   },
 };
 

@@ -81,6 +81,12 @@ describe('longiseg pretrain and finetune', () => {
     expect(result.stderr).toContain('8 cases predicted');
   }, 120_000);
 
+  test('finetune --pretrained with the small preset loads the encoder and bottleneck and says what it left out', () => {
+    const result = train('finetune', join(dir.path, 'finetune-pretrained'), ['--pretrained', join(dir.path, 'pretrain-whole', 'best.safetensors'), '--max-steps', '1']);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain('best.safetensors (the decoder left at initialisation by pretrained_exclude; output layer re-initialised, 18 classes)');
+  }, 120_000);
+
   test('SIGTERM saves latest and exits 5; --resume goes on from there', async () => {
     const out = join(dir.path, 'interrupted');
     const { code } = await interruptAfterProgress(['pretrain', '--config', join(dir.path, 'pretrain.yaml'), '--data', data, '--out', out], 'SIGTERM');

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { REFERENCE_AUGMENT, type AugmentConfig } from '../data/augment.js';
 import { REFERENCE_TAPS, REFERENCE_WEIGHTS } from '../losses/pretrain.js';
-import { unetModules } from '../model/unet-layout.js';
+import { unetModules, type Module } from '../model/unet-layout.js';
 
 /**
  * The training configurations, as YAML/JSON files with snake_case keys. Every default reproduces
@@ -82,6 +82,23 @@ const commonShape = {
   upper_percentile: z.number().gt(0).max(100).default(99.99),
 };
 
+/** Adds an issue at `key` for every layer id that is not of one of `kinds` in the U-Net the config describes. */
+function checkLayers(
+  config: { modalities: string[]; model: { base_width: number; depth: number } },
+  context: z.RefinementCtx,
+  key: string,
+  ids: number[],
+  kinds: Module['kind'][],
+  [one, many]: [string, string],
+): void {
+  // the class count does not change which layer is which
+  const modules = unetModules({ inputChannels: config.modalities.length, outputClasses: 2, baseWidth: config.model.base_width, depth: config.model.depth });
+  const invalid = ids.filter((id) => !kinds.includes(modules[id]?.kind));
+  if (invalid.length > 0) {
+    context.addIssue({ code: 'custom', path: [key], message: `${invalid.join(', ')} ${invalid.length === 1 ? `is not the id of ${one}` : `are not ids of ${many}`} of the U-Net (0…${modules.length - 1})` });
+  }
+}
+
 export const pretrainSchema = z
   .object({
     ...commonShape,
@@ -106,6 +123,7 @@ export const pretrainSchema = z
   })
   .strict()
   .superRefine((config, context) => {
+    checkLayers(config, context, 'taps', config.taps, ['conv'], ['a convolution', 'convolutions']);
     for (const key of ['sim_weights', 'variance', 'covariance'] as const) {
       const list = config.weights[key];
       if (list && list.length !== config.taps.length) {
@@ -149,11 +167,8 @@ export const finetuneSchema = z
   })
   .strict()
   .superRefine((config, context) => {
-    if (config.pretrained_exclude === 'decoder') return;
-    const modules = unetModules({ inputChannels: config.modalities.length, outputClasses: 2, baseWidth: config.model.base_width, depth: config.model.depth });
-    const invalid = config.pretrained_exclude.filter((id) => !['conv', 'bn'].includes(modules[id]?.kind));
-    if (invalid.length > 0) {
-      context.addIssue({ code: 'custom', path: ['pretrained_exclude'], message: `${invalid.join(', ')} ${invalid.length === 1 ? 'is not the id of a convolution or BatchNorm' : 'are not ids of convolutions or BatchNorms'} of the U-Net (0…${modules.length - 1})` });
+    if (config.pretrained_exclude !== 'decoder') {
+      checkLayers(config, context, 'pretrained_exclude', config.pretrained_exclude, ['conv', 'bn'], ['a convolution or BatchNorm', 'convolutions or BatchNorms']);
     }
   });
 

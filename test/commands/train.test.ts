@@ -105,6 +105,7 @@ describe('longiseg pretrain and finetune', () => {
         [`${tinyPretrain}wieghts: { orthogonality: 1 }\n`, 'wieghts'],
         [`${tinyPretrain}weights: { orthogonality: high }\n`, 'weights.orthogonality'],
         [tinyPretrain.replace('preset: small', 'preset: huge'), 'preset "huge" does not exist (presets: paper, small)'],
+        [`${tinyPretrain}taps: [3, 4, 27, 38]\n`, 'taps: 4 is not the id of a convolution of the U-Net (0…65)'],
       ]) {
         const result = runCli(['pretrain', '--config', config('bad.yaml', text), '--data', data, '--out', join(dir.path, 'bad')]);
         expect(result.status).toBe(2);

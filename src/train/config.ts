@@ -127,7 +127,7 @@ export const pretrainSchema = z
     for (const key of ['sim_weights', 'variance', 'covariance'] as const) {
       const list = config.weights[key];
       if (list && list.length !== config.taps.length) {
-        context.addIssue({ code: 'custom', path: ['weights', key], message: `has ${list.length} entries but there are ${config.taps.length} taps (one weight per tapped layer)` });
+        context.addIssue({ code: 'custom', path: ['weights', key], message: `has ${list.length} entries but there are ${config.taps.length} taps (one weight per tapped layer${config.preset ? `; preset ${config.preset}'s lists are for its own taps` : ''})` });
       }
     }
     const pair = config.weights.orthogonal_pair;
@@ -181,8 +181,24 @@ export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<stri
   pretrain: {
     /** The reference script: crop 32, M 128, nine 2048-wide heads; the paper's 30,000 steps with the code's 21/221 constant share. */
     paper: { crop: 32, batch: 1, patches: 128, heads: { width: 2048, bottleneck: 512 }, model: { base_width: 16 }, steps: 30000, constant_steps: 2851, validate_every: 200, save_every: 400 },
-    /** A laptop CPU: ngf 8, 256-wide heads, 32 positions per layer. */
-    small: { crop: 32, batch: 1, patches: 32, heads: { width: 256, bottleneck: 64 }, model: { base_width: 8 }, steps: 300, constant_steps: 100, validate_every: 100, validation_volumes: 4, validation_crop: 64, save_every: 25 },
+    /**
+     * A laptop CPU: ngf 8, 256-wide heads, 32 positions per layer; variance and covariance at VICReg's
+     * proportions, as the reference's 1e-3 lets short runs collapse the features (docs/training.md).
+     */
+    small: {
+      crop: 32,
+      batch: 1,
+      patches: 32,
+      heads: { width: 256, bottleneck: 64 },
+      model: { base_width: 8 },
+      weights: { variance: [0, 0, 0, 0, 0, 0, 1, 1, 1], covariance: [0, 0, 0, 0, 0, 0, 0.04, 0.04, 0.04] },
+      steps: 300,
+      constant_steps: 100,
+      validate_every: 100,
+      validation_volumes: 4,
+      validation_crop: 64,
+      save_every: 25,
+    },
   },
   finetune: {
     /** The Lcs script's schedule and crop 128, batch 3 (needs a GPU). */

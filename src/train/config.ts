@@ -127,7 +127,9 @@ export const pretrainSchema = z
     for (const key of ['sim_weights', 'variance', 'covariance'] as const) {
       const list = config.weights[key];
       if (list && list.length !== config.taps.length) {
-        context.addIssue({ code: 'custom', path: ['weights', key], message: `has ${list.length} entries but there are ${config.taps.length} taps (one weight per tapped layer${config.preset ? `; preset ${config.preset}'s lists are for its own taps` : ''})` });
+        const presetWeights = config.preset ? (PRESETS.pretrain[config.preset]?.weights as Record<string, unknown> | undefined) : undefined;
+        const hint = presetWeights?.[key] ? `; preset ${config.preset} sets it for its own taps` : '';
+        context.addIssue({ code: 'custom', path: ['weights', key], message: `has ${list.length} entries but there are ${config.taps.length} taps (one weight per tapped layer${hint})` });
       }
     }
     const pair = config.weights.orthogonal_pair;

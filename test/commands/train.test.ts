@@ -106,7 +106,7 @@ describe('longiseg pretrain and finetune', () => {
         [`${tinyPretrain}weights: { orthogonality: high }\n`, 'weights.orthogonality'],
         [tinyPretrain.replace('preset: small', 'preset: huge'), 'preset "huge" does not exist (presets: paper, small)'],
         [`${tinyPretrain}taps: [3, 4, 27, 38]\n`, 'taps: 4 is not the id of a convolution of the U-Net (0…65)'],
-        [`${tinyPretrain}taps: [3, 27, 38]\n`, "weights.variance: has 9 entries but there are 3 taps (one weight per tapped layer; preset small's lists are for its own taps)"],
+        [`${tinyPretrain}taps: [3, 27, 38]\n`, "weights.variance: has 9 entries but there are 3 taps (one weight per tapped layer; preset small sets it for its own taps)"],
       ]) {
         const result = runCli(['pretrain', '--config', config('bad.yaml', text), '--data', data, '--out', join(dir.path, 'bad')]);
         expect(result.status).toBe(2);

@@ -124,10 +124,10 @@ export const pretrainSchema = z
   .strict()
   .superRefine((config, context) => {
     checkLayers(config, context, 'taps', config.taps, ['conv'], ['a convolution', 'convolutions']);
+    const presetWeights = config.preset ? (PRESETS.pretrain[config.preset]?.weights as Record<string, unknown> | undefined) : undefined;
     for (const key of ['sim_weights', 'variance', 'covariance'] as const) {
       const list = config.weights[key];
       if (list && list.length !== config.taps.length) {
-        const presetWeights = config.preset ? (PRESETS.pretrain[config.preset]?.weights as Record<string, unknown> | undefined) : undefined;
         const hint = presetWeights?.[key] ? `; preset ${config.preset} sets it for its own taps` : '';
         context.addIssue({ code: 'custom', path: ['weights', key], message: `has ${list.length} entries but there are ${config.taps.length} taps (one weight per tapped layer${hint})` });
       }

@@ -3,8 +3,7 @@ import { Random } from '../runtime/random.js';
 
 /**
  * A procedural brain in "atlas" coordinates where the brain is roughly the unit ball (x to the
- * right, y anterior, z superior, as RAS). Structures are deliberately larger than real anatomy
- * relative to the brain so that every label stays resolvable at 2 mm voxels.
+ * right, y anterior, z superior, as RAS), with deep structures of real size and place.
  */
 export const enum Tissue {
   Background = 0,
@@ -13,29 +12,54 @@ export const enum Tissue {
   Csf = 3,
 }
 
-interface Ellipsoid {
-  name: string;
+/** One ellipsoid of a structure, on the left side (x < 0), in mm of the reference brain. */
+interface Part {
   centre: Vec3;
   semiAxes: Vec3;
+  /** Tilt of the long (y) axis upwards towards posterior, degrees (about the x axis). */
+  pitch?: number;
+}
+
+interface Structure {
+  name: string;
+  parts: Part[];
   /** How the structure's volume changes per year of age in the aging cohort (fraction). */
   agingRate: number;
-  /** Where ellipsoids overlap, the lower number wins (small structures are not carved away). */
+  /** Where structures overlap, the lower number wins. */
   priority: number;
+  /** T1w intensity as a fraction of the way from grey to white matter (myelin content). */
+  whiteness: number;
 }
 
 /**
- * Paired structures: the left one (x < 0) first; fine label = 4 + 2·pair + (0 left, 1 right).
- * Sizes keep every structure above ~500 voxels at 2 mm, so that resampling a label map once costs
- * well under 10 % Dice.
+ * The brain the structures are laid out in: an adult brain of these semi-axes (mm), the atlas unit
+ * ball. Every subject's brain is a random affine image of it, so structure volumes scale with it.
  */
-const PAIRS: Ellipsoid[] = [
-  { name: 'Lateral-Ventricle', centre: [0.14, 0.0, 0.22], semiAxes: [0.11, 0.38, 0.15], agingRate: 0.025, priority: 0 },
-  { name: 'Thalamus', centre: [0.17, -0.18, 0.0], semiAxes: [0.15, 0.24, 0.17], agingRate: -0.005, priority: 4 },
-  { name: 'Caudate', centre: [0.29, 0.27, 0.2], semiAxes: [0.14, 0.26, 0.17], agingRate: -0.006, priority: 3 },
-  { name: 'Putamen', centre: [0.44, 0.04, -0.02], semiAxes: [0.12, 0.27, 0.18], agingRate: -0.006, priority: 5 },
-  { name: 'Pallidum', centre: [0.3, 0.0, -0.17], semiAxes: [0.15, 0.2, 0.16], agingRate: -0.004, priority: 1 },
-  { name: 'Hippocampus', centre: [0.35, -0.32, -0.32], semiAxes: [0.14, 0.3, 0.14], agingRate: -0.015, priority: 6 },
-  { name: 'Amygdala', centre: [0.34, 0.12, -0.42], semiAxes: [0.15, 0.16, 0.14], agingRate: -0.015, priority: 2 },
+const REFERENCE_BRAIN_MM: Vec3 = [66, 82, 60];
+
+/**
+ * Paired structures at the sizes and places of adult anatomy (left side; the right one mirrors it):
+ * per side about 3.5 mL caudate, 5 mL putamen, 1.5 mL pallidum, 7 mL thalamus, 4 mL hippocampus and
+ * 1.5 mL amygdala, as in adult atlases; docs/synth.md lists the volumes measured on the label maps.
+ * Fine label = 4 + 2·pair + (0 left, 1 right).
+ */
+const PAIRS: Structure[] = [
+  { name: 'Lateral-Ventricle', parts: [{ centre: [-9, -6, 17], semiAxes: [6, 32, 9] }], agingRate: 0.025, priority: 6, whiteness: 0 },
+  { name: 'Thalamus', parts: [{ centre: [-10.5, -21, 5], semiAxes: [8.5, 17, 11.5] }], agingRate: -0.005, priority: 5, whiteness: 0.5 },
+  {
+    name: 'Caudate',
+    parts: [
+      { centre: [-16, 13, 9], semiAxes: [6, 10, 9] },
+      { centre: [-17, -9, 20], semiAxes: [4, 14, 5], pitch: -10 },
+    ],
+    agingRate: -0.006,
+    priority: 2,
+    whiteness: 0.15,
+  },
+  { name: 'Putamen', parts: [{ centre: [-26, 3, 1], semiAxes: [6, 17, 12.5] }], agingRate: -0.006, priority: 4, whiteness: 0.25 },
+  { name: 'Pallidum', parts: [{ centre: [-19, -3, -1], semiAxes: [4.7, 8.8, 9.2] }], agingRate: -0.004, priority: 1, whiteness: 0.65 },
+  { name: 'Hippocampus', parts: [{ centre: [-28, -27, -11], semiAxes: [6.5, 19, 7.5], pitch: 25 }], agingRate: -0.015, priority: 3, whiteness: 0.05 },
+  { name: 'Amygdala', parts: [{ centre: [-23, -1, -18], semiAxes: [7.2, 6.8, 7.7] }], agingRate: -0.015, priority: 0, whiteness: 0.1 },
 ];
 
 export const FINE_LABEL_NAMES: string[] = [
@@ -166,14 +190,26 @@ export function renderFineLabels(shape: Vec3, voxelToSubject: Mat4 | ((voxel: Ve
 
 const SUBSAMPLE = [-0.25, 0.25];
 
+/** A structure part's inside test on a point of the left side (mm, reference brain), for one session's sizes. */
+function partTest(part: Part, scale: number): (x: number, y: number, z: number) => boolean {
+  const [cx, cy, cz] = part.centre;
+  const [ix, iy, iz] = part.semiAxes.map((s) => 1 / (s * scale));
+  const angle = ((part.pitch ?? 0) * Math.PI) / 180;
+  const [c, s] = [Math.cos(angle), Math.sin(angle)];
+  return (x, y, z) => {
+    const dx = (x - cx) * ix;
+    const dy = (c * (y - cy) - s * (z - cz)) * iy;
+    const dz = (s * (y - cy) + c * (z - cz)) * iz;
+    return dx * dx + dy * dy + dz * dz < 1;
+  };
+}
+
 /** The fine label at a continuous voxel position (`toAtlas` after `toSubject`, when given), for one subject and session. */
 function anatomyFunction(toAtlas: Mat4, subject: SubjectAnatomy, session: SessionAnatomy, toSubject?: (voxel: Vec3) => Vec3): (i: number, j: number, k: number) => number {
-  const pairs = PAIRS.map((pair, p) => ({
-    centre: pair.centre,
-    inverse: pair.semiAxes.map((s) => 1 / (s * session.pairScale[p])) as Vec3,
-    label: FIRST_VENTRICLE + 2 * p,
-    priority: pair.priority,
-  })).sort((a, b) => a.priority - b.priority);
+  const structures = PAIRS.map((pair, p) => ({ label: FIRST_VENTRICLE + 2 * p, priority: pair.priority, inside: pair.parts.map((part) => partTest(part, session.pairScale[p])) })).sort(
+    (a, b) => a.priority - b.priority,
+  );
+  const [sx, sy, sz] = REFERENCE_BRAIN_MM;
   const { warp, folds } = subject;
   return (i, j, k) => {
     if (toSubject) [i, j, k] = toSubject([i, j, k]);
@@ -192,19 +228,22 @@ function anatomyFunction(toAtlas: Mat4, subject: SubjectAnatomy, session: Sessio
       Math.sin(folds.frequency[2] * (uz / (r + 1e-9)) + folds.phase[2]);
     if (r > 1 - 0.14 * Math.max(0, -fold)) return Tissue.Csf;
     if (r > 0.8 + 0.07 * fold) return Tissue.Cortex;
-    // pairs are in priority order: the first structure containing the point wins.
-    for (const pair of pairs) {
-      const ay = (uy - pair.centre[1]) * pair.inverse[1];
-      const az = (uz - pair.centre[2]) * pair.inverse[2];
-      const rest = 1 - ay * ay - az * az;
-      if (rest <= 0) continue;
-      const left = (ux + pair.centre[0]) * pair.inverse[0];
-      if (left * left < rest) return pair.label;
-      const right = (ux - pair.centre[0]) * pair.inverse[0];
-      if (right * right < rest) return pair.label + 1;
+    // structures are in priority order: the first one containing the point wins; the right side mirrors the left
+    const [x, y, z] = [ux * sx, uy * sy, uz * sz];
+    for (const structure of structures) {
+      for (const inside of structure.inside) {
+        if (inside(x, y, z)) return structure.label;
+        if (inside(-x, y, z)) return structure.label + 1;
+      }
     }
     return Tissue.WhiteMatter;
   };
+}
+
+/** T1w intensity of each fine label that is a paired structure, as a fraction from grey (0) to white (1) matter. */
+export function structureWhiteness(fine: number): number | undefined {
+  const pair = PAIRS[(fine - FIRST_VENTRICLE) >> 1];
+  return fine >= FIRST_VENTRICLE && pair ? pair.whiteness : undefined;
 }
 
 /** One term of a smooth displacement: amplitude·sin(frequency·p + phase). */

@@ -1,30 +1,31 @@
 import type { Vec3 } from '../io/affine.js';
 import type { Random } from '../runtime/random.js';
-import { FINE_LABEL_NAMES, Tissue, isCsf } from './anatomy.js';
+import { FINE_LABEL_NAMES, Tissue, isCsf, structureWhiteness } from './anatomy.js';
 
 /** Relative T1w intensities of the tissue classes in one session. */
 export interface Contrast {
   grey: number;
   white: number;
-  deepGrey: number;
+  /** The white-matter intensity the deep grey structures are graded towards (they myelinate earlier in infancy). */
+  deepWhite: number;
   csf: number;
 }
 
 /** Aging: grey matter brightens towards white matter with age, so GM/WM contrast slowly decreases. */
 export function agingContrast(ageYears: number): Contrast {
   const grey = Math.min(0.85, 0.6 + 0.004 * (ageYears - 60));
-  return { grey, white: 1, deepGrey: 0.5 * (grey + 1) + 0.02, csf: 0.25 };
+  return { grey, white: 1, deepWhite: 1, csf: 0.25 };
 }
 
 /**
  * Infant T1w: white matter darker than grey at 3 months, isointense near 10 months, brighter by
- * 36 months (myelination), on a log-age scale.
+ * 36 months (myelination), on a log-age scale. The basal ganglia and thalami myelinate earlier, so
+ * their contrast runs about a year ahead and never vanishes with the cerebral white matter's.
  */
 export function infantContrast(ageMonths: number): Contrast {
   const grey = 0.7;
-  const maturity = Math.min(1, Math.max(0, Math.log(ageMonths / 3) / Math.log(12)));
-  const white = grey * (0.78 + 0.44 * maturity);
-  return { grey, white, deepGrey: 0.5 * (grey + white), csf: 0.3 };
+  const white = (months: number) => grey * (0.78 + 0.44 * Math.min(1, Math.max(0, Math.log(months / 3) / Math.log(12))));
+  return { grey, white: white(ageMonths), deepWhite: white(3 * ageMonths), csf: 0.3 };
 }
 
 export interface AcquisitionEffects {
@@ -45,7 +46,9 @@ export interface AcquisitionEffects {
 export function renderT1w(fine: Uint8Array, shape: Vec3, contrast: Contrast, effects: AcquisitionEffects, random: Random): Float32Array {
   const value = new Float32Array(FINE_LABEL_NAMES.length);
   for (let label = 1; label < value.length; label++) {
-    value[label] = isCsf(label) ? contrast.csf : label === Tissue.Cortex ? contrast.grey : label === Tissue.WhiteMatter ? contrast.white : contrast.deepGrey;
+    // deep grey structures lie between grey and white matter by their myelin content (pallidum brightest)
+    const whiteness = structureWhiteness(label) ?? 0;
+    value[label] = isCsf(label) ? contrast.csf : label === Tissue.WhiteMatter ? contrast.white : contrast.grey + whiteness * (contrast.deepWhite - contrast.grey);
   }
   const image = new Float32Array(fine.length);
   for (let i = 0; i < fine.length; i++) image[i] = value[fine[i]];

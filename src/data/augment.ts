@@ -76,20 +76,33 @@ export function applySpatial<T extends VoxelArray>(data: T, shape: Vec3, recipe:
   return out;
 }
 
-/** Blur, noise, bias field, gamma, motion (the reference's order) on a copy. */
-export function applyIntensity(data: Float32Array, shape: Vec3, recipe: IntensityRecipe): Float32Array {
+/** Where a box of voxels lies in the volume it was cut from. */
+export interface Placement {
+  start: Vec3;
+  volume: Vec3;
+}
+
+/**
+ * Blur, noise, bias field, gamma, motion (the reference's order) on a copy. With `placement`, the
+ * data is a box of a larger volume: the bias field is evaluated at the box's place in it (motion,
+ * which needs the whole volume, is not allowed).
+ */
+export function applyIntensity(data: Float32Array, shape: Vec3, recipe: IntensityRecipe, placement: Placement = { start: [0, 0, 0], volume: shape }): Float32Array {
   let out: Float32Array = Float32Array.from(data);
   if (recipe.blur) out = gaussianBlur(out, shape, recipe.blur);
   if (recipe.noise) {
     const random = new Random(recipe.noise.seed);
     for (let i = 0; i < out.length; i++) out[i] += recipe.noise.std * random.normal();
   }
-  if (recipe.biasField) multiplyBiasField(out, shape, recipe.biasField);
+  if (recipe.biasField) multiplyBiasField(out, shape, recipe.biasField, placement);
   if (recipe.gamma !== undefined) {
     const g = recipe.gamma;
     for (let i = 0; i < out.length; i++) out[i] = Math.sign(out[i]) * Math.abs(out[i]) ** g;
   }
-  if (recipe.motion) out = applyMotion(out, shape, recipe.motion);
+  if (recipe.motion) {
+    if (placement.volume.some((n, axis) => n !== shape[axis])) throw new RangeError('motion augmentation needs the whole volume');
+    out = applyMotion(out, shape, recipe.motion);
+  }
   return out;
 }
 
@@ -145,12 +158,12 @@ export function monomials(order: number): Vec3[] {
   return terms;
 }
 
-/** × exp(Σ c·x^i y^j z^k), coordinates arange(−n/2, n/2) divided by their maximum (TorchIO). */
-function multiplyBiasField(data: Float32Array, shape: Vec3, coefficients: number[]): void {
-  const axes = shape.map((n) => {
+/** × exp(Σ c·x^i y^j z^k), coordinates arange(−n/2, n/2) of the whole volume divided by their maximum (TorchIO). */
+function multiplyBiasField(data: Float32Array, shape: Vec3, coefficients: number[], placement: Placement): void {
+  const axes = placement.volume.map((n, axis) => {
     const values = Array.from({ length: n }, (_, i) => i - n / 2);
     const max = Math.max(...values);
-    return values.map((v) => (max > 0 ? v / max : v));
+    return values.slice(placement.start[axis], placement.start[axis] + shape[axis]).map((v) => (max > 0 ? v / max : v));
   });
   const terms = monomials(orderOf(coefficients.length));
   const powers = axes.map((values) => Array.from({ length: orderOf(coefficients.length) + 1 }, (_, e) => values.map((v) => v ** e)));

@@ -1,6 +1,8 @@
-import type { Vec3 } from '../io/affine.js';
 import type { Random } from '../runtime/random.js';
-import { aboutCentre, resampleVoxels, rotation } from './geometry.js';
+import { identity4, multiply4, translation4, type Vec3 } from '../io/affine.js';
+import { resampleVoxelMap } from '../io/resample.js';
+import { createVolume } from '../io/volume.js';
+import { aboutCentre, rotation } from './geometry.js';
 
 export interface MotionConfig {
   p: number;
@@ -36,10 +38,24 @@ export function sampleMotion(random: Random, config: MotionConfig): MotionRecipe
  * as TorchIO's 3D FFT.
  */
 export function applyMotion(data: Float32Array, shape: Vec3, recipe: MotionRecipe): Float32Array {
+  return applyMotionInBox(data, shape, recipe, { start: [0, 0, 0], size: shape });
+}
+
+/**
+ * applyMotion(data) on the voxels of `box` only: each output line along z needs the whole line of
+ * the still and moved images, so only the box's columns are moved and spliced.
+ */
+export function applyMotionInBox(data: Float32Array, shape: Vec3, recipe: MotionRecipe, box: { start: Vec3; size: Vec3 }): Float32Array {
   let min = Infinity;
   for (const v of data) min = Math.min(min, v);
-  const moved = recipe.moves.map((move) => resampleVoxels(data, shape, aboutCentre(rotation(move.angles), move.translation, shape), 'linear', min) as Float32Array);
-  return spliceSpectra([data, ...moved], shape, recipe.times);
+  const columns: Vec3 = [box.size[0], box.size[1], shape[2]];
+  const toColumns = translation4([box.start[0], box.start[1], 0]);
+  const volume = createVolume(data, [...shape], identity4());
+  const still = resampleVoxelMap(volume, columns, toColumns, 'nearest') as Float32Array;
+  const moved = recipe.moves.map((move) => resampleVoxelMap(volume, columns, multiply4(aboutCentre(rotation(move.angles), move.translation, shape), toColumns), 'linear', min) as Float32Array);
+  const spliced = spliceSpectra([still, ...moved], columns, recipe.times);
+  const plane = box.size[0] * box.size[1];
+  return spliced.slice(box.start[2] * plane, (box.start[2] + box.size[2]) * plane);
 }
 
 /** Real part of the inverse transform of the spectra of `images` spliced along the last axis (see applyMotion). */

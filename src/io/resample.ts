@@ -1,4 +1,4 @@
-import { invertAffine, multiply4 } from './affine.js';
+import { invertAffine, multiply4, type Mat4 } from './affine.js';
 import { spatialShape, voxelCount, type Grid, type Volume, type VoxelArray } from './volume.js';
 
 /**
@@ -112,11 +112,17 @@ function onGrid(data: VoxelArray, grid: Grid, frames: number): Volume {
  * (labels). 4D sources are resampled frame by frame.
  */
 export function resampleToGrid(source: Volume, target: Grid, interpolation: Interpolation, fill = 0): Volume {
-  const [tx, ty, tz] = spatialShape(target);
+  const out = resampleVoxelMap(source, spatialShape(target), multiply4(invertAffine(source.affine), target.affine), interpolation, fill);
+  return onGrid(out, target, source.shape[3] ?? 1);
+}
+
+/** Voxel (i, j, k) of a grid of `shape` takes the value of `source` at voxel position `voxelMap`·(i, j, k). */
+export function resampleVoxelMap(source: Volume, shape: [number, number, number], voxelMap: Mat4, interpolation: Interpolation, fill = 0): VoxelArray {
+  const [tx, ty, tz] = shape;
   const sampler = new VoxelSampler(source, interpolation, fill);
   const targetVoxels = tx * ty * tz;
   const out = sampler.createOutput(targetVoxels);
-  const m = multiply4(invertAffine(source.affine), target.affine);
+  const m = voxelMap;
   for (let k = 0, index = 0; k < tz; k++) {
     for (let j = 0; j < ty; j++) {
       let px = m[0][1] * j + m[0][2] * k + m[0][3];
@@ -127,7 +133,7 @@ export function resampleToGrid(source: Volume, target: Grid, interpolation: Inte
       }
     }
   }
-  return onGrid(out, target, source.shape[3] ?? 1);
+  return out;
 }
 
 /**

@@ -2,10 +2,12 @@ import type { Argv } from 'yargs';
 import { readSafetensors } from '../src/model/safetensors.js';
 import { loadUnetTensors } from '../src/model/checkpoint.js';
 import { restoreOptimizer } from '../src/model/training-checkpoint.js';
-import { InputError, UsageError } from '../src/runtime/errors.js';
+import { sideSwap } from '../src/io/labels.js';
+import { InputError } from '../src/runtime/errors.js';
 import { Random } from '../src/runtime/random.js';
 import { finetuneSchema, type FinetuneConfig } from '../src/train/config.js';
 import { FinetuneTask } from '../src/train/finetune-task.js';
+import { parseLabelledEntry, selectLabelled } from '../src/train/labelled.js';
 import type { LoopState } from '../src/train/loop.js';
 import { pairableSubjects } from '../src/train/study-setup.js';
 import type { LongisegCommand } from './command.js';
@@ -19,24 +21,27 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
     addTrainingOptions(yargs, 'finetune')
       .usage('$0 finetune --config FILE|PRESET [--pretrained CKPT] [--data DIR] [--out DIR] [--labeled sub-01,...]')
       .option('pretrained', { type: 'string', describe: 'Start from a pretraining checkpoint (heads dropped) or a longiseg model; default: random initialisation' })
-      .option('labeled', { type: 'string', describe: 'Labelled training subjects, comma-separated (one = one-shot), or all (default)' })
+      .option('labeled', { type: 'string', describe: 'Labelled training subjects or sessions, comma-separated: sub-01 (its labelled sessions), sub-01:ses-03 (that session); one = one-shot; default all' })
       .example('$0 finetune --config small --data study/registered --out runs/oneshot --pretrained runs/pretrain/best.safetensors --labeled sub-01', 'one-shot from a pretrained U-Net'),
   async run(argv, context) {
     const labeled = typeof argv.labeled === 'string' && argv.labeled !== 'all' ? argv.labeled.split(',').map((s) => s.trim()) : argv.labeled;
-    let config = await resolveTrainingConfig('finetune', finetuneSchema, { ...argv, labeled }, ['data', 'out', 'seed', 'backend', 'pretrained', 'labeled']);
+    let config = await resolveTrainingConfig('finetune', finetuneSchema, { ...argv, labeled }, ['data', 'out', 'seed', 'backend', 'nan_to_num', 'pretrained', 'labeled']);
     return runTrainingCommand<FinetuneConfig>({
       kind: 'finetune',
       config,
       argv,
       context,
       async build(study, random) {
-        const wanted = config.labeled === 'all' ? study.train.map((s) => s.id) : config.labeled.map((s) => s.replace(/^sub-/, ''));
-        const notTraining = wanted.filter((id) => !study.split.train.includes(id));
-        if (notTraining.length > 0) throw new UsageError(`labeled subjects ${notTraining.map((id) => `sub-${id}`).join(', ')} are not training subjects (training: ${study.split.train.map((id) => `sub-${id}`).join(', ')})`);
-        const labelled = study.train.filter((s) => wanted.includes(s.id));
-        const unlabelled = labelled.flatMap((s) => s.sessions.filter((x) => !x.label).map(() => s.id));
-        if (labelled.every((s) => s.sessions.every((x) => !x.label))) throw new InputError(config.data, `has no label maps under derivatives/${config.labels}/ for ${wanted.map((id) => `sub-${id}`).join(', ')}`);
-        if (unlabelled.length > 0) context.logger.warn(`${unlabelled.length} sessions of the labelled subjects have no label map and are used only in pairs`);
+        const entries = config.labeled === 'all' ? 'all' : config.labeled.map(parseLabelledEntry);
+        const subjects = [...study.split.train, ...study.split.validation, ...study.split.test];
+        const labelled = selectLabelled(study.train, entries, { train: study.split.train, all: subjects, labels: config.labels });
+        const sessions = labelled.flatMap((s) => s.sessions);
+        if (sessions.every((x) => !x.label)) throw new InputError(config.data, `has no label maps under derivatives/${config.labels}/ for ${labelled.map((s) => `sub-${s.id}`).join(', ')}`);
+        const unlabelled = sessions.filter((x) => !x.label).length;
+        if (unlabelled > 0) context.logger.info(`${unlabelled} sessions of the labelled subjects are unlabelled in this run and are used only in pairs`);
+        for (const session of sessions) {
+          if (session.label && !session.label.some((value) => value > 0)) context.logger.warn(`${session.labelFile}: the label map holds no foreground class (background only); check that it is the right file`);
+        }
         const pairs = config.lcs.weight > 0 ? pairableSubjects(study.train, config.data, (message) => context.logger.warn(message)) : [];
         const labels = study.labelTable ? Object.fromEntries([...study.labelTable].map(([index, name]) => [String(index), name])) : undefined;
         const info = {
@@ -46,7 +51,9 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
           labels,
           trainingCrop: [config.crop, config.crop, config.crop],
         };
-        const task = new FinetuneTask(config, info, labelled, pairs, study.validation, random);
+        const swap = config.augmentation.flip.swap_sides && study.labelTable ? sideSwap(study.labelTable, study.classes) : undefined;
+        if (config.augmentation.flip.swap_sides && !swap?.some((value, index) => value !== index)) context.logger.warn('augmentation.flip.swap_sides: no Left-/Right- label pairs in dseg.tsv; flipped crops keep their labels');
+        const task = new FinetuneTask(config, info, labelled, pairs, study.validation, random, swap);
         if (config.pretrained && !argv.resume) {
           const { reinitialisedHead } = await task.loadPretrained(config.pretrained);
           const excluded = config.pretrained_exclude === 'decoder' ? 'the decoder' : config.pretrained_exclude.length > 0 ? `layers ${config.pretrained_exclude.join(', ')}` : '';

@@ -10,7 +10,7 @@ import { writeDerivativeFiles } from '../src/infer/derivative.js';
 import { predictCase, type PredictionCase } from '../src/infer/predict-case.js';
 import { PatchWorkers } from '../src/infer/patch-workers.js';
 import { unetPredictor } from '../src/infer/unet-predictor.js';
-import { loadModel } from '../src/model/model-file.js';
+import { loadModel, NO_LEARNING_DICE } from '../src/model/model-file.js';
 import { ExitCode, InputError, InterruptedError, UsageError } from '../src/runtime/errors.js';
 import { resolveShard, selectShard } from '../src/runtime/shard.js';
 import type { LongisegCommand } from './command.js';
@@ -30,6 +30,7 @@ export const predictSchema = globalSchema
     shard: z.string().optional(),
     continue: z.boolean().default(false),
     overwrite: z.boolean().default(false),
+    nan_to_num: z.boolean().default(false),
   })
   .strict();
 
@@ -63,6 +64,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
       .option('shard', { type: 'string', describe: 'Only cases i, i+n, i+2n, … (i/n, i from 0); default from SLURM_ARRAY_TASK_ID/COUNT when set' })
       .option('continue', { type: 'boolean', describe: 'Skip cases whose label map exists (outputs are written atomically, so an existing one is complete)' })
       .option('overwrite', { type: 'boolean', describe: 'Replace existing outputs' })
+      .option('nan-to-num', { type: 'boolean', describe: 'Replace NaN and infinite image voxels with 0 instead of failing the case' })
       .example('$0 predict --model finetune/best.safetensors --input study/derivatives/registered --out study/derivatives/longiseg', 'a BIDS tree')
       .example('$0 predict --model best.safetensors --input imagesTs --out predsTs --tta', 'nnU-Net-style folders'),
   async run(argv, context) {
@@ -71,6 +73,9 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
     const shard = resolveShard(options.shard);
     const backend = await initBackend(options.backend, (message) => context.logger.warn(message));
     const model = await loadModel(options.model);
+    if (model.validation && model.validation.dice < NO_LEARNING_DICE) {
+      context.logger.warn(`${options.model}: its training recorded a validation foreground Dice of ${model.validation.dice.toFixed(3)} (step ${model.validation.step}): it has not learned to segment, and its label maps will be close to empty`);
+    }
     const patch = parsePatch(options.patch, 2 ** model.info.unet.depth);
     await prepareOutputFolder(options.out);
     const list = await listCases(options.input, options.out, model.info.modalities, options.probabilities);
@@ -106,6 +111,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
             concurrency: pool?.size,
             signal: context.signal,
             onPatch: (patches, total) => progress.advance(0, `${entry.id}: patch ${patches}/${total}`),
+            nanToNum: options.nan_to_num,
             onWarning: (message) => context.logger.warn(message),
           });
         } catch (error) {

@@ -33,6 +33,7 @@ export const preprocessSchema = globalSchema
     lock_stale_hours: z.number().positive().default(24),
     apply_inverse: z.string().min(1).optional(),
     native_out: z.string().min(1).optional(),
+    nan_to_num: z.boolean().default(false),
   })
   .strict();
 
@@ -55,6 +56,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
       .option('overwrite', { type: 'boolean', describe: 'Redo subjects that are done (done.json)' })
       .option('apply-inverse', { type: 'string', describe: 'Instead of registering: map the sub-X_ses-Y_… files of this folder (predictions) from subject space back to native space, with the transforms in --out' })
       .option('native-out', { type: 'string', describe: 'Where --apply-inverse writes (BIDS layout, _space-subject dropped from the names)' })
+      .option('nan-to-num', { type: 'boolean', describe: 'Replace NaN and infinite voxels of the raw images with 0 instead of failing the subject' })
       .option('lock-stale-hours', { type: 'number', describe: 'A subject lock older than this is taken over (default 24)' })
       .example('$0 preprocess --bids study --out study/derivatives/registered --labels derivatives/labels', 'every subject, labels carried along')
       .example('$0 preprocess --bids study --out study/derivatives/registered --apply-inverse predictions --native-out predictions-native', 'predictions in subject space mapped back to each session\'s scan'),
@@ -89,6 +91,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
         overwrite: options.overwrite,
         lockStaleHours: options.lock_stale_hours,
         registrar,
+        nanToNum: options.nan_to_num,
         command: ['longiseg', ...process.argv.slice(2)].join(' '),
         version: toolVersion,
       },

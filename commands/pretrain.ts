@@ -18,7 +18,7 @@ export const pretrainCommand: LongisegCommand<Record<string, unknown>> = {
       .example('$0 pretrain --config small --data study/registered --out runs/pretrain', 'a laptop-sized run on a synth study')
       .example('$0 pretrain --config pretrain.yaml --resume --time-limit 23h', 'one SLURM job of a long run'),
   async run(argv, context) {
-    let config = await resolveTrainingConfig('pretrain', pretrainSchema, argv, ['data', 'out', 'seed', 'backend']);
+    let config = await resolveTrainingConfig('pretrain', pretrainSchema, argv, ['data', 'out', 'seed', 'backend', 'nan_to_num']);
     return runTrainingCommand<PretrainConfig>({
       kind: 'pretrain',
       config,

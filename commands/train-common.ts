@@ -25,6 +25,7 @@ export function addTrainingOptions<T>(yargs: Argv<T>, kind: Kind): Argv<T> {
     .option('max-steps', { type: 'number', describe: 'Stop after this many steps in all (the schedule still spans the configured steps)' })
     .option('resume', { type: 'boolean', describe: 'Continue the run in --out from latest.safetensors, exactly where it stopped' })
     .option('time-limit', { type: 'string', describe: 'Stop cleanly (latest saved) before this wall-clock budget: 2h, 90m, 1:30:00' })
+    .option('nan-to-num', { type: 'boolean', describe: 'Replace NaN and infinite image voxels with 0 instead of refusing the image' })
     .epilogue(`--config takes a file or a preset name (${Object.keys(PRESETS[kind]).join(', ')}); a file may start from a preset with "preset: small" and override keys.`) as Argv<T>;
 }
 
@@ -130,7 +131,8 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
     progress,
     logger: context.logger,
   });
-  const summary = `${run.kind}: ${stoppedBy === 'time-limit' ? `stopped at step ${final.step} of ${steps} to stay within --time-limit (continue with --resume)` : `${final.step} steps done`}; best validation at step ${final.bestStep ?? 'n/a'}; ${join(out, BEST)}, ${join(out, LATEST)}, ${join(out, LOG)}`;
+  const perClass = task.bestPerClass?.();
+  const summary = `${run.kind}: ${stoppedBy === 'time-limit' ? `stopped at step ${final.step} of ${steps} to stay within --time-limit (continue with --resume)` : `${final.step} steps done`}; best validation at step ${final.bestStep ?? 'n/a'}${perClass ? ` (Dice per class: ${perClass})` : ''}; ${join(out, BEST)}, ${join(out, LATEST)}, ${join(out, LOG)}`;
   progress.succeed(summary);
   return ExitCode.ok;
 }

@@ -1,6 +1,8 @@
-import type { Vec3 } from '../io/affine.js';
+import { applyAffine, invertAffine, type Vec3 } from '../io/affine.js';
 import type { Random } from '../runtime/random.js';
-import { applyIntensity, applySpatial, sampleIntensity, sampleSpatial, type AugmentConfig } from './augment.js';
+import { sampleIntensity, sampleSpatial, type AugmentConfig, type SpatialRecipe } from './augment.js';
+import { intensityThenSpatialCrop, labelCrop, spatialThenIntensityCrop } from './crop-augment.js';
+import { classLocations, headLocations } from './locations.js';
 import type { Session, Subject } from './study.js';
 
 /** Network input: channel-last [count, z, y, x, channels] memory with its sizes. */
@@ -28,6 +30,16 @@ export function cropStart(shape: Vec3, crop: Vec3, random: Random): Vec3 {
   return shape.map((n, axis) => (n > crop[axis] ? random.integer(crop[axis] / 2, n - crop[axis] / 2 - 1) - crop[axis] / 2 : 0)) as Vec3;
 }
 
+/**
+ * The crop that holds voxel `voxel` of the original volume near its centre after the spatial
+ * augmentation (flip, then the output → input affine), clamped to the volume.
+ */
+export function cropAround(shape: Vec3, crop: Vec3, voxel: Vec3, spatial: SpatialRecipe): Vec3 {
+  const flipped: Vec3 = spatial.flip ? [shape[0] - 1 - voxel[0], voxel[1], voxel[2]] : voxel;
+  const position = spatial.affine ? applyAffine(invertAffine(spatial.affine), flipped) : flipped;
+  return shape.map((n, axis) => (n > crop[axis] ? Math.min(n - crop[axis], Math.max(0, Math.round(position[axis] - crop[axis] / 2))) : 0)) as Vec3;
+}
+
 /** The centred crop (validation on crops). */
 export function centredStart(shape: Vec3, crop: Vec3): Vec3 {
   return shape.map((n, axis) => Math.max(0, Math.floor((n - crop[axis]) / 2))) as Vec3;
@@ -49,6 +61,12 @@ export interface SamplerOptions {
   crop: number;
   pairing: 'any' | 'adjacent';
   augment?: AugmentConfig;
+  /** Share of labelled crops centred on a voxel of a foreground class drawn from those present (nnU-Net's oversample_foreground_percent). */
+  oversampleForeground?: number;
+  /** Centre crops on a voxel inside the head (a non-zero image voxel) instead of anywhere in the volume. */
+  insideHead?: boolean;
+  /** Label value → the value of the other side's structure, applied to labels of left-right flipped crops. */
+  sideSwap?: Int32Array;
 }
 
 /** Random training batches; every random choice comes from the `random` passed in, so a resumed run continues the same sequence. */
@@ -76,18 +94,22 @@ export class Sampler {
       const shape = a.shape;
       const spatial = this.options.augment ? sampleSpatial(random, this.options.augment, shape) : { flip: false };
       const intensity = this.options.augment ? sampleIntensity(random, this.options.augment) : {};
-      const start = cropStart(shape, this.crop, random);
+      const start = this.options.insideHead ? cropAround(shape, this.crop, pick(headLocations(a), shape, random), spatial) : cropStart(shape, this.crop, random);
       [a, b].forEach((session, t) => {
-        const moved = session.channels.map((channel) => applySpatial(channel, shape, spatial, 'image'));
-        packCrop(moved, shape, start, this.crop, target, t * count + item);
-        packCrop(moved.map((channel) => applyIntensity(channel, shape, intensity)), shape, start, this.crop, input, t * count + item);
+        const crops = session.channels.map((channel) => spatialThenIntensityCrop(channel, shape, spatial, intensity, start, this.crop));
+        packCrop(crops.map((c) => c.target), this.crop, [0, 0, 0], this.crop, target, t * count + item);
+        packCrop(crops.map((c) => c.input), this.crop, [0, 0, 0], this.crop, input, t * count + item);
       });
     }
     const batch = (data: Float32Array): Batch => ({ data, count: 2 * count, crop: this.crop, channels });
     return { input: batch(input), target: batch(target) };
   }
 
-  /** Labelled sessions, augmented intensity first, then geometry (labels nearest), as the reference's single_seg. */
+  /**
+   * Labelled sessions, augmented intensity first, then geometry (labels nearest), as the reference's
+   * single_seg. A share of the crops is centred on a foreground class drawn uniformly from those the
+   * session holds, so that small structures are seen as often as large ones.
+   */
   labelled(count: number, random: Random): LabelledBatch {
     const sessions = this.subjects.flatMap((s) => s.sessions.filter((x) => x.label));
     const channels = sessions[0].channels.length;
@@ -99,15 +121,27 @@ export class Sampler {
       const shape = session.shape;
       const intensity = this.options.augment ? sampleIntensity(random, this.options.augment) : {};
       const spatial = this.options.augment ? sampleSpatial(random, this.options.augment, shape) : { flip: false };
-      const start = cropStart(shape, this.crop, random);
-      const images = session.channels.map((channel) => applySpatial(applyIntensity(channel, shape, intensity), shape, spatial, 'image'));
-      packCrop(images, shape, start, this.crop, input, item);
-      const label = Float32Array.from(applySpatial(session.label!, shape, spatial, 'label'));
-      const packed = new Float32Array(voxels);
-      packCrop([label], shape, start, this.crop, packed, 0);
-      labels.set(packed, item * voxels);
+      const start = this.labelledCropStart(session, spatial, random);
+      const images = session.channels.map((channel) => intensityThenSpatialCrop(channel, shape, intensity, spatial, start, this.crop));
+      packCrop(images, this.crop, [0, 0, 0], this.crop, input, item);
+      const label = labelCrop(session.label!, shape, spatial, start, this.crop);
+      const swap = this.options.sideSwap;
+      for (let i = 0; i < voxels; i++) labels[item * voxels + i] = spatial.flip && swap ? swap[label[i]] : label[i];
     }
     return { input: { data: input, count, crop: this.crop, channels }, labels };
+  }
+
+  private labelledCropStart(session: Session, spatial: SpatialRecipe, random: Random): Vec3 {
+    const oversample = this.options.oversampleForeground ?? 0;
+    // one draw per crop whatever the share, so that the sequence of draws does not depend on it
+    const foreground = random.next() < oversample;
+    const classes = foreground ? classLocations(session) : undefined;
+    if (classes && classes.size > 0) {
+      const locations = [...classes.values()][random.integer(0, classes.size - 1)];
+      return cropAround(session.shape, this.crop, pick(locations, session.shape, random), spatial);
+    }
+    if (this.options.insideHead) return cropAround(session.shape, this.crop, pick(headLocations(session), session.shape, random), spatial);
+    return cropStart(session.shape, this.crop, random);
   }
 
   private pickPair(sessions: Session[], random: Random): [Session, Session] {
@@ -121,4 +155,10 @@ export class Sampler {
     if (j >= i) j += 1;
     return [sessions[i], sessions[j]];
   }
+}
+
+/** A random voxel of a list of voxel indices (x fastest), as (x, y, z). */
+function pick(locations: Int32Array, shape: Vec3, random: Random): Vec3 {
+  const index = locations[random.integer(0, locations.length - 1)];
+  return [index % shape[0], Math.floor(index / shape[0]) % shape[1], Math.floor(index / (shape[0] * shape[1]))];
 }

@@ -28,6 +28,8 @@ export interface Session {
   /** One normalised channel per modality, x fastest. */
   channels: Float32Array[];
   label?: Uint8Array | Int32Array;
+  /** The label map's file, when there is one. */
+  labelFile?: string;
   shape: Vec3;
   age?: number;
 }
@@ -45,6 +47,8 @@ export interface StudyOptions {
   /** Grids are padded to a multiple of this (2^depth). */
   multiple: number;
   upperPercentile: number;
+  /** Replace NaN and infinite image voxels with 0 instead of refusing the image. */
+  nanToNum?: boolean;
 }
 
 /**
@@ -114,7 +118,7 @@ export async function loadSubjects(files: SessionFiles[], options: StudyOptions,
     for (const file of list) {
       const images: Volume[] = [];
       for (const path of file.images) {
-        const image = await readNifti(path, { kind: 'image', require3D: true, onWarning });
+        const image = await readNifti(path, { kind: 'image', require3D: true, nanToNum: options.nanToNum, onWarning });
         if (first && !sameGrid(first, image)) {
           throw new InputError(path, `is not on the grid of ${list[0].images[0]} (${image.shape.join('×')} vs ${first.shape.join('×')}): the sessions of a subject must be registered to one space first (longiseg preprocess)`);
         }
@@ -151,6 +155,7 @@ function prepareSession(file: SessionFiles, images: Volume[], label: Volume | un
     session: file.session,
     channels,
     label: labelData ? (labelData instanceof Uint8Array ? labelData : Int32Array.from(labelData)) : undefined,
+    labelFile: file.label,
     shape: padded,
     age: file.age,
   };

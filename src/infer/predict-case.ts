@@ -25,6 +25,8 @@ export interface CaseOptions {
   concurrency?: number;
   signal?: AbortSignal;
   onPatch?: (done: number, total: number) => void;
+  /** Replace NaN and infinite voxels with 0 instead of refusing the image. */
+  nanToNum?: boolean;
   onWarning?: (message: string) => void;
 }
 
@@ -34,7 +36,7 @@ export interface CaseOptions {
  * zero-padded (symmetrically, as nnU-Net) to at least one patch.
  */
 export async function predictCase(info: ModelInfo, predict: PatchPredictor, item: PredictionCase, options: CaseOptions): Promise<void> {
-  const images = await readChannels(item, options.onWarning);
+  const images = await readChannels(item, options);
   const original = images[0];
   const canonical = images.map((image) => toClosestCanonical(image));
   const inverse = canonical[0].inverse;
@@ -73,10 +75,10 @@ export async function predictCase(info: ModelInfo, predict: PatchPredictor, item
   await writeNifti(item.output, { ...original, data: labels.data }, { datatype: smallestLabelType(labels.data) });
 }
 
-async function readChannels(item: PredictionCase, onWarning?: (message: string) => void): Promise<Volume[]> {
+async function readChannels(item: PredictionCase, { nanToNum, onWarning }: Pick<CaseOptions, 'nanToNum' | 'onWarning'>): Promise<Volume[]> {
   const images: Volume[] = [];
   for (const file of item.channels) {
-    const image = await readNifti(file, { kind: 'image', require3D: true, onWarning });
+    const image = await readNifti(file, { kind: 'image', require3D: true, nanToNum, onWarning });
     if (images.length > 0 && !sameGrid(images[0], image)) {
       throw new InputError(file, `is not on the grid of ${item.channels[0]} (${image.shape.join('×')} vs ${images[0].shape.join('×')}); the channels of a case must be co-registered`);
     }

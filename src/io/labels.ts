@@ -29,3 +29,21 @@ export function findLabelTable(folder: string, labelFiles: string[]): string | u
   }
   return candidates.map((c) => join(c, 'dseg.tsv')).find((p) => existsSync(p));
 }
+
+const SIDE = /^(left|right)([-_ ].+)$/i;
+
+/**
+ * Label value → the value of the same structure on the other side, from FreeSurfer-style names
+ * (Left-Caudate ↔ Right-Caudate); every other label maps to itself.
+ */
+export function sideSwap(table: LabelTable, classes: number): Int32Array {
+  const swap = Int32Array.from({ length: classes }, (_, i) => i);
+  const byName = new Map([...table].map(([index, name]) => [name.toLowerCase(), index]));
+  for (const [index, name] of table) {
+    const match = SIDE.exec(name);
+    if (!match || index >= classes) continue;
+    const other = byName.get(`${match[1].toLowerCase() === 'left' ? 'right' : 'left'}${match[2]}`.toLowerCase());
+    if (other !== undefined && other < classes) swap[index] = other;
+  }
+  return swap;
+}

@@ -50,8 +50,12 @@ function dataTypeByCode(code: number): [DataTypeName, DataTypeInfo] | undefined 
 }
 
 export interface ReadOptions {
-  /** 'label': values must be finite integers. 'image': non-finite voxels are reported through onWarning. */
+  /**
+   * 'label': values must be finite integers. 'image': values must be finite, unless `nanToNum`
+   * replaces NaN and infinite voxels with 0 (said through onWarning).
+   */
   kind?: 'image' | 'label';
+  nanToNum?: boolean;
   /** Refuse 4D files (a 4D file with one frame counts as 3D). */
   require3D?: boolean;
   onWarning?: (message: string) => void;
@@ -124,6 +128,9 @@ export function decodeNifti(bytes: Uint8Array, path: string): Volume {
   const shape = shapeOf(header.dims, path);
   const count = voxelCount(shape);
   const offset = Number(header.vox_offset);
+  // voxels start after the header (352 bytes in NIfTI-1, 544 in NIfTI-2, with the 4 extension flag bytes)
+  const smallest = version === 1 ? 352 : 544;
+  if (!(offset >= smallest)) throw new InputError(path, `vox_offset ${offset} lies inside the ${smallest}-byte NIfTI-${version} header (corrupt header)`);
   const needed = count * type.bytes;
   if (offset + needed > bytes.length) {
     throw new InputError(
@@ -226,10 +233,17 @@ function checkValues(volume: Volume, path: string, options: ReadOptions): void {
     if (fractional > 0) throw new InputError(path, `label map holds ${fractional} non-integer values; labels must be integers`);
     return;
   }
-  if (!isFloat || !options.onWarning) return;
+  if (!isFloat || options.kind !== 'image') return;
   let nonFinite = 0;
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) nonFinite++;
-  if (nonFinite > 0) options.onWarning(`${path}: ${nonFinite} of ${data.length} voxels are NaN or infinite`);
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      nonFinite++;
+      if (options.nanToNum) data[i] = 0;
+    }
+  }
+  if (nonFinite === 0) return;
+  if (!options.nanToNum) throw new InputError(path, `holds ${nonFinite} NaN or infinite voxels (of ${data.length}); fix the image, or pass --nan-to-num to replace them with 0`);
+  options.onWarning?.(`${path}: replaced ${nonFinite} NaN or infinite voxels (of ${data.length}) with 0 (--nan-to-num)`);
 }
 
 export interface WriteOptions {

@@ -1,11 +1,14 @@
 import { z } from 'zod';
-import { InputError } from '../runtime/errors.js';
+import { DivergedError, InputError } from '../runtime/errors.js';
 import { Random } from '../runtime/random.js';
 import { loadUnetTensors, unetTensors } from './checkpoint.js';
-import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
+import { describeNonFinite, nonFiniteTensors, readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
 import { UNet } from './unet.js';
 
 export const MODEL_FORMAT = 'longiseg-model-1';
+
+/** Below this mean foreground validation Dice a model is said to have learned nothing. */
+export const NO_LEARNING_DICE = 0.05;
 
 /**
  * What inference needs to know besides the weights, stored in the file so that a user never
@@ -33,11 +36,14 @@ export type ModelInfo = z.infer<typeof modelInfoSchema>;
 export interface SegmentationModel {
   unet: UNet;
   info: ModelInfo;
+  /** Mean foreground validation Dice and its step, when training recorded them with the checkpoint. */
+  validation?: { step: number; dice: number };
 }
 
 /** A segmentation model: the U-Net under the reference's tensor names, the ModelInfo as metadata. */
 export async function saveModel(path: string, model: SegmentationModel, extra: { tensors?: Map<string, NamedTensor>; metadata?: Record<string, string> } = {}): Promise<void> {
   const tensors = new Map([...unetTensors(model.unet), ...(extra.tensors ?? [])]);
+  refuseNonFinite(path, tensors);
   await writeSafetensors(path, tensors, { ...extra.metadata, format: MODEL_FORMAT, info: JSON.stringify(model.info) });
 }
 
@@ -53,9 +59,26 @@ export async function loadModel(path: string): Promise<SegmentationModel> {
   } catch (error) {
     throw new InputError(path, `has no valid model description in its metadata (${(error as Error).message.split('\n')[0]})`);
   }
+  const broken = nonFiniteTensors(tensors);
+  if (broken.length > 0) throw new InputError(path, `holds NaN or infinite weights (${describeNonFinite(broken)}): the training that wrote it diverged; use an earlier checkpoint`);
   const unet = new UNet(info.unet, new Random(0));
   if (loadUnetTensors(unet, tensors, path, new Random(0)).reinitialisedHead) {
     throw new InputError(path, `its output layer does not have the ${info.unet.outputClasses} classes its metadata declares`);
   }
-  return { unet, info };
+  return { unet, info, validation: recordedValidation(metadata.validation) };
+}
+
+function recordedValidation(text: string | undefined): SegmentationModel['validation'] {
+  try {
+    const value = JSON.parse(text ?? 'null') as { step?: unknown; dice?: unknown } | null;
+    return typeof value?.step === 'number' && typeof value.dice === 'number' ? { step: value.step, dice: value.dice } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A checkpoint is written only when every value is finite, so that a diverged run never replaces a good file. */
+export function refuseNonFinite(path: string, tensors: Map<string, NamedTensor>): void {
+  const broken = nonFiniteTensors(tensors);
+  if (broken.length > 0) throw new DivergedError(`training diverged: NaN or infinite values (${describeNonFinite(broken)}); ${path} was not written and keeps its last finite state`);
 }

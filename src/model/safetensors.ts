@@ -13,6 +13,24 @@ export interface NamedTensor {
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F64: 8, I64: 8, I32: 4 };
 const ARRAYS = { F32: Float32Array, F64: Float64Array, I64: BigInt64Array, I32: Int32Array } as const;
 
+/** Float tensors holding NaN or infinite values, with their counts. */
+export function nonFiniteTensors(tensors: Map<string, NamedTensor>): { name: string; count: number }[] {
+  const found: { name: string; count: number }[] = [];
+  for (const [name, tensor] of tensors) {
+    if (tensor.dtype !== 'F32' && tensor.dtype !== 'F64') continue;
+    let count = 0;
+    for (const value of tensor.data as Float32Array | Float64Array) if (!Number.isFinite(value)) count++;
+    if (count > 0) found.push({ name, count });
+  }
+  return found;
+}
+
+/** "12 values in model.3.weight, 4 in model.4.weight and 2 more tensors" */
+export function describeNonFinite(found: { name: string; count: number }[]): string {
+  const shown = found.slice(0, 2).map(({ name, count }, i) => `${count} ${i === 0 ? 'values ' : ''}in ${name}`);
+  return `${shown.join(', ')}${found.length > 2 ? ` and ${found.length - 2} more tensors` : ''}`;
+}
+
 /**
  * The safetensors format: an 8-byte little-endian header length, a JSON header mapping each name to
  * {dtype, shape, data_offsets} (plus "__metadata__", strings only), then the raw little-endian data.

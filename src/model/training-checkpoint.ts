@@ -4,6 +4,7 @@ import type { HostAdam } from '../train/adam.js';
 import { convFromTorch, convToTorch } from './layout.js';
 import { headTensors, loadHeadTensors, loadUnetTensors, unetTensors } from './checkpoint.js';
 import type { PretrainModel } from './pretrain-model.js';
+import { refuseNonFinite } from './model-file.js';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
 import type { Random } from '../runtime/random.js';
 
@@ -41,7 +42,9 @@ export async function saveTrainingCheckpoint(path: string, model: PretrainModel,
   const rec = model.reconstruction.weight;
   tensors.set('netRec.weight', { dtype: 'F32', ...convToTorch(rec.dataSync() as Float32Array, rec.shape) });
   const adam = optimizerTensors(optimizer);
-  await writeSafetensors(path, new Map([...tensors, ...adam.tensors]), { ...extra, ...adam.metadata, format: PRETRAIN_FORMAT, config: JSON.stringify(config) });
+  const all = new Map([...tensors, ...adam.tensors]);
+  refuseNonFinite(path, all);
+  await writeSafetensors(path, all, { ...extra, ...adam.metadata, format: PRETRAIN_FORMAT, config: JSON.stringify(config) });
 }
 
 /** Restores a model and its optimiser from saveTrainingCheckpoint's file; returns the stored config and metadata. */

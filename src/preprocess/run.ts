@@ -21,6 +21,7 @@ export interface PreprocessOptions {
   overwrite: boolean;
   lockStaleHours: number;
   registrar: Registrar;
+  nanToNum?: boolean;
   command: string;
   version: string;
 }
@@ -84,6 +85,7 @@ export async function runPreprocess(options: PreprocessOptions, hooks: Preproces
         deformable: options.deformable,
         templateIterations: 2,
         registrar: options.registrar,
+        nanToNum: options.nanToNum,
         signal: hooks.signal,
         onStage: hooks.onStage,
       });

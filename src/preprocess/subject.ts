@@ -26,6 +26,8 @@ export interface SubjectOptions {
   /** Rounds of "register to the current average, average again". */
   templateIterations: number;
   registrar: Registrar;
+  /** Replace NaN and infinite voxels of the raw images with 0 instead of refusing them. */
+  nanToNum?: boolean;
   signal?: AbortSignal;
   onStage?: (stage: string) => void;
 }
@@ -62,14 +64,21 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
   for (const session of sessions) {
     const modalities: Volume[] = [];
     for (const [k, file] of session.images.entries()) {
-      let input = file;
+      // the raw image first: non-finite voxels are refused, or replaced before any tool reads them
+      let replaced = false;
+      let image = await readNifti(file, { kind: 'image', require3D: true, nanToNum: options.nanToNum, onWarning: (message) => ((replaced = true), notes.push(message)) });
       if (correct) {
         stage(`N4 ses-${session.session} ${basename(file)}`);
-        input = join(work, `ses-${session.session}_${k}_n4.nii.gz`);
-        await correct({ input: file, output: input, work: join(work, `n4-ses-${session.session}-${k}`), stage: `sub-${subject} ses-${session.session} bias correction of ${basename(file)}`, signal: options.signal });
+        let input = file;
+        if (replaced) {
+          input = join(work, `ses-${session.session}_${k}_finite.nii.gz`);
+          await writeNifti(input, image);
+        }
+        const output = join(work, `ses-${session.session}_${k}_n4.nii.gz`);
+        await correct({ input, output, work: join(work, `n4-ses-${session.session}-${k}`), stage: `sub-${subject} ses-${session.session} bias correction of ${basename(file)}`, signal: options.signal });
+        image = await readNifti(output, { kind: 'image', require3D: true });
       }
       stage(`normalising ses-${session.session}`);
-      const image = await readNifti(input, { kind: 'image', require3D: true });
       modalities.push({ ...image, data: normaliseMinPercentile(image.data, 99.99) });
     }
     const file = join(work, `ses-${session.session}_norm.nii.gz`);

@@ -41,6 +41,11 @@ export class ExternalToolError extends LongisegError {
   readonly exitCode = ExitCode.externalTool;
 }
 
+/** Training produced a NaN or infinite loss, gradient or weight (exit 4); nothing non-finite was saved. */
+export class DivergedError extends LongisegError {
+  readonly exitCode = ExitCode.externalTool;
+}
+
 /** The run was stopped by SIGINT or SIGTERM (exit 5). */
 export class InterruptedError extends LongisegError {
   readonly exitCode = ExitCode.interrupted;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from '../engine/heap.js';
+import { DivergedError } from '../runtime/errors.js';
 import { adamKernel, type AdamConstants, type AdamKernel } from '../engine/wasm-kernels.js';
 
 export interface AdamOptions {
@@ -36,8 +37,16 @@ export class HostAdam {
     return this.steps;
   }
 
-  /** Applies gradients (keyed by variable name, as tf.variableGrads returns them) and disposes them. */
+  /**
+   * Applies gradients (keyed by variable name, as tf.variableGrads returns them) and disposes them.
+   * A NaN or infinite gradient changes nothing and throws a DivergedError.
+   */
   apply(gradients: tf.NamedTensorMap): void {
+    const broken = this.variables.find((variable) => gradients[variable.name] && !allFinite(valuesOf(gradients[variable.name])));
+    if (broken) {
+      Object.values(gradients).forEach((gradient) => gradient.dispose());
+      throw new DivergedError(`training diverged: a gradient holds NaN or infinite values at optimiser update ${this.steps + 1}`);
+    }
     this.steps += 1;
     const { learningRate, beta1, beta2, epsilon } = this.options;
     // PyTorch's update with the bias corrections folded into two constants
@@ -64,6 +73,11 @@ export class HostAdam {
     state.first.forEach((m, i) => this.first[i].set(m));
     state.second.forEach((v, i) => this.second[i].set(v));
   }
+}
+
+function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+  return true;
 }
 
 /** The same update in JS (back ends other than wasm), in float64 rounded where PyTorch stores float32. */

@@ -10,7 +10,14 @@ import { unetModules, type Module } from '../model/unet-layout.js';
 const augmentationSchema = z
   .object({
     enabled: z.boolean().default(true),
-    flip: z.object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.flip.p) }).strict().prefault({}),
+    flip: z
+      .object({
+        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.flip.p),
+        /** Exchange Left-X and Right-X labels (dseg.tsv names) of flipped crops; the code keeps them, so a flipped left structure is labelled left. */
+        swap_sides: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     affine: z
       .object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.affine.p), scale: z.number().min(0).lt(1).default(REFERENCE_AUGMENT.affine.scale), degrees: z.number().min(0).default(REFERENCE_AUGMENT.affine.degrees) })
       .strict()
@@ -54,6 +61,8 @@ const commonShape = {
   batch: z.number().int().positive().default(1),
   /** Pairs of sessions: any two distinct ones in either order (the code), or neighbours in time. */
   pairing: z.enum(['any', 'adjacent']).default('any'),
+  /** Centre every pair crop on a voxel inside the head instead of anywhere in the volume (the code). */
+  crops_inside_head: z.boolean().default(false),
   split: z
     .object({
       train: z.number().min(0).default(70),
@@ -69,7 +78,7 @@ const commonShape = {
     .object({ lr: z.number().positive().default(2e-4), beta1: z.number().min(0).lt(1).default(0.5), beta2: z.number().min(0).lt(1).default(0.999), eps: z.number().positive().default(1e-8) })
     .strict()
     .prefault({}),
-  /** Optimiser steps in all. */
+  /** Training steps in all (a finetuning step with alternating Lcs is two optimiser updates). */
   steps: z.number().int().positive(),
   /** Steps at the full learning rate before the linear decay (the code's n_epochs share, 21/221). */
   constant_steps: z.number().int().min(0).optional(),
@@ -80,6 +89,8 @@ const commonShape = {
   validation_crop: z.number().int().positive().optional(),
   save_every: z.number().int().positive().default(50),
   upper_percentile: z.number().gt(0).max(100).default(99.99),
+  /** Replace NaN and infinite voxels of the images with 0 instead of refusing them. */
+  nan_to_num: z.boolean().default(false),
 };
 
 /** Adds an issue at `key` for every layer id that is not of one of `kinds` in the U-Net the config describes. */
@@ -147,8 +158,12 @@ export const finetuneSchema = z
     pretrained_head: z.enum(['reuse', 'reinitialise']).default('reuse'),
     /** Layers that keep their initialisation instead of the pretrained values: layer ids, or `decoder`. */
     pretrained_exclude: z.union([z.literal('decoder'), z.array(z.number().int().min(0))]).default([]),
-    /** Labelled subjects: all training subjects, or a list (one subject = one-shot). */
+    /** Labelled subjects: all training subjects, or a list of sub-XX (every labelled session) and sub-XX:ses-YY (that session only). */
     labeled: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+    /** Share of labelled crops centred on a voxel of a class present in the label map (nnU-Net's oversample_foreground_percent, 0.33); 0 in the code. */
+    oversample_foreground: z.number().min(0).max(1).default(0),
+    /** The checkpoint kept as best: lowest validation Dice+CE (the code) or highest mean foreground Dice. */
+    selection: z.enum(['loss', 'dice']).default('loss'),
     lcs: z
       .object({
         /** λ_cseg; 0 turns the consistency loss off. */
@@ -215,7 +230,7 @@ export function augmentConfig(config: TrainingConfig): AugmentConfig | undefined
   const a = config.augmentation;
   if (!a.enabled) return undefined;
   return {
-    flip: a.flip,
+    flip: { p: a.flip.p },
     affine: a.affine,
     blur: a.blur,
     noise: a.noise,

@@ -4,7 +4,7 @@ import type { Subject } from '../data/study.js';
 import { sessionDice } from '../metrics/longitudinal.js';
 import { consistencyLoss, diceCrossEntropy, type DiceOptions } from '../losses/segmentation.js';
 import { loadUnetTensors } from '../model/checkpoint.js';
-import { saveModel, type ModelInfo } from '../model/model-file.js';
+import { NO_LEARNING_DICE, saveModel, type ModelInfo } from '../model/model-file.js';
 import { readSafetensors } from '../model/safetensors.js';
 import { optimizerTensors } from '../model/training-checkpoint.js';
 import { decoderLayers } from '../model/unet-layout.js';
@@ -30,6 +30,10 @@ export class FinetuneTask implements TrainingTask {
   private readonly labelled: Sampler;
   private readonly pairs: Sampler | undefined;
   private readonly dice: DiceOptions;
+  private readonly seen = new CropStatistics();
+  private lastPerClass: Map<number, number> | undefined;
+  private best: Map<number, number> | undefined;
+  private warnedAtHalf = false;
 
   constructor(
     private readonly config: FinetuneConfig,
@@ -38,12 +42,15 @@ export class FinetuneTask implements TrainingTask {
     pairSubjects: Subject[],
     private readonly validation: Subject[],
     private readonly random: Random,
+    /** Label → the other side's label for flipped crops (augmentation.flip.swap_sides). */
+    sideSwap?: Int32Array,
   ) {
     this.unet = new UNet(info.unet, new Random(config.seed).fork(1));
     this.optimizer = new HostAdam(this.unet.trainableVariables(), { learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.eps });
     const augment = augmentConfig(config);
-    this.labelled = new Sampler(labelledSubjects, { crop: config.crop, pairing: config.pairing, augment });
-    this.pairs = config.lcs.weight > 0 ? new Sampler(pairSubjects, { crop: config.crop, pairing: config.pairing, augment }) : undefined;
+    const common = { crop: config.crop, pairing: config.pairing, augment, insideHead: config.crops_inside_head };
+    this.labelled = new Sampler(labelledSubjects, { ...common, oversampleForeground: config.oversample_foreground, sideSwap });
+    this.pairs = config.lcs.weight > 0 ? new Sampler(pairSubjects, common) : undefined;
     this.dice = { smoothNumerator: config.dice.smooth_nr, smoothDenominator: config.dice.smooth_dr, excludeBackground: config.dice.exclude_background };
     this.trainColumns = this.pairs ? ['dice_ce', 'lcs'] : ['dice_ce'];
   }
@@ -62,39 +69,51 @@ export class FinetuneTask implements TrainingTask {
     return loadUnetTensors(this.unet, tensors, path, new Random(this.config.seed).fork(2), this.config.pretrained_head === 'reinitialise', new Set(exclude));
   }
 
-  step(step: number, learningRate: number): Map<string, number> {
+  /**
+   * One step. With Lcs alternating (the code), a step is two optimiser updates, an Lcs one then a
+   * supervised one, so that a run without Lcs gets as many supervised updates; with Lcs summed (the
+   * paper), one update of the summed loss.
+   */
+  step(_step: number, learningRate: number): Map<string, number> {
     this.optimizer.options.learningRate = learningRate;
-    const alternate = this.config.lcs.mode === 'alternate';
-    const consistencyOnly = this.pairs && alternate && step % 2 === 0;
-    const supervisedOnly = !this.pairs || (alternate && !consistencyOnly);
     const values = new Map<string, number>();
-    const { value, grads } = tf.variableGrads(() => {
-      let loss = tf.scalar(0);
-      if (!consistencyOnly) {
-        const batch = this.labelled.labelled(this.config.batch, this.random);
-        const { crop, count, channels } = batch.input;
-        const logits = this.unet.forward(tf.tensor5d(batch.input.data, [count, crop[2], crop[1], crop[0], channels]), { training: true }).logits;
-        const supervised = diceCrossEntropy(logits, tf.tensor4d(batch.labels, [count, crop[2], crop[1], crop[0]], 'int32'), this.dice);
-        values.set('dice_ce', supervised.dataSync()[0]);
-        loss = loss.add(supervised);
-      }
-      if (!supervisedOnly) {
-        const { input } = this.pairs!.pairs(this.config.lcs.batch ?? this.config.batch, this.random);
-        const logits = this.unet.forward(tf.tensor5d(input.data, [input.count, input.crop[2], input.crop[1], input.crop[0], input.channels]), { training: true }).logits;
-        const consistency = consistencyLoss(logits, this.config.lcs.soft_targets);
-        values.set('lcs', consistency.dataSync()[0]);
-        loss = loss.add(consistency.mul(this.config.lcs.weight));
-      }
-      return loss as tf.Scalar;
-    }, this.optimizer.variables);
+    if (this.pairs && this.config.lcs.mode === 'alternate') {
+      this.update(() => this.consistencyTerm(values));
+      this.update(() => this.supervisedTerm(values));
+    } else {
+      this.update(() => (this.pairs ? this.supervisedTerm(values).add(this.consistencyTerm(values)) : this.supervisedTerm(values)) as tf.Scalar);
+    }
+    return values;
+  }
+
+  private update(loss: () => tf.Scalar): void {
+    const { value, grads } = tf.variableGrads(loss, this.optimizer.variables);
     value.dispose();
     this.optimizer.apply(grads);
-    return values;
+  }
+
+  private supervisedTerm(values: Map<string, number>): tf.Scalar {
+    const batch = this.labelled.labelled(this.config.batch, this.random);
+    this.seen.record(batch.labels);
+    const { crop, count, channels } = batch.input;
+    const logits = this.unet.forward(tf.tensor5d(batch.input.data, [count, crop[2], crop[1], crop[0], channels]), { training: true }).logits;
+    const supervised = diceCrossEntropy(logits, tf.tensor4d(batch.labels, [count, crop[2], crop[1], crop[0]], 'int32'), this.dice);
+    values.set('dice_ce', supervised.dataSync()[0]);
+    return supervised;
+  }
+
+  private consistencyTerm(values: Map<string, number>): tf.Scalar {
+    const { input } = this.pairs!.pairs(this.config.lcs.batch ?? this.config.batch, this.random);
+    const logits = this.unet.forward(tf.tensor5d(input.data, [input.count, input.crop[2], input.crop[1], input.crop[0], input.channels]), { training: true }).logits;
+    const consistency = consistencyLoss(logits, this.config.lcs.soft_targets);
+    values.set('lcs', consistency.dataSync()[0]);
+    return consistency.mul(this.config.lcs.weight) as tf.Scalar;
   }
 
   validate(): { score: number; values: Map<string, number> } {
     const sessions = this.validation.flatMap((s) => s.sessions.filter((x) => x.label)).slice(0, this.config.validation_volumes);
     if (sessions.length === 0) return { score: Number.NaN, values: new Map() };
+    const perClass = new ClassMeans();
     let dice = 0;
     let loss = 0;
     for (const session of sessions) {
@@ -107,14 +126,45 @@ export class FinetuneTask implements TrainingTask {
       tf.tidy(() => {
         const logits = this.unet.forward(tf.tensor5d(input, [1, crop[2], crop[1], crop[0], session.channels.length]), { training: false }).logits;
         loss += diceCrossEntropy(logits, tf.tensor4d(Int32Array.from(labels), [1, crop[2], crop[1], crop[0]], 'int32'), this.dice).dataSync()[0];
-        dice += meanForegroundDice(logits.argMax(4).dataSync() as Int32Array, labels);
+        const classes = sessionDice({ data: logits.argMax(4).dataSync() as Int32Array }, { data: Int32Array.from(labels) });
+        perClass.add(classes);
+        dice += classes.size > 0 ? [...classes.values()].reduce((a, b) => a + b) / classes.size : 1;
       });
     }
+    this.lastPerClass = perClass.means();
     const values = new Map([
       ['val_dice', dice / sessions.length],
       ['val_dice_ce', loss / sessions.length],
     ]);
-    return { score: -values.get('val_dice')!, values };
+    return { score: this.config.selection === 'dice' ? -values.get('val_dice')! : values.get('val_dice_ce')!, values };
+  }
+
+  /**
+   * A warning when validation shows that nothing is being learned: foreground Dice under 0.05 at
+   * the end, or from half the steps on (said once there, and again at the end).
+   */
+  learningWarning(step: number, steps: number, values: Map<string, number>): string | undefined {
+    const dice = values.get('val_dice');
+    const half = step >= steps / 2;
+    if (dice === undefined || dice >= NO_LEARNING_DICE || !half || (this.warnedAtHalf && step < steps)) return undefined;
+    this.warnedAtHalf = true;
+    const classes = this.info.unet.outputClasses - 1;
+    const { foregroundShare, classesSeen } = this.seen;
+    const crops = `${(100 * foregroundShare).toFixed(1)} % of the training crops' voxels are foreground and ${classesSeen} of ${classes} classes were seen`;
+    const rare = foregroundShare < 0.25 || classesSeen < classes;
+    const causes = [
+      `too few steps for ${classes} foreground classes (raise steps or optimizer.lr)`,
+      rare ? `classes rarely in the crops (${crops}${this.config.oversample_foreground === 0 ? '; set oversample_foreground, e.g. 0.33' : ''})` : undefined,
+      'label maps that do not match their images (open one over its image in a viewer)',
+    ].filter((cause) => cause !== undefined);
+    return `validation foreground Dice is ${dice.toFixed(3)} after ${step} of ${steps} steps: the network has not learned to segment. Likely causes: ${causes.join('; ')}${rare ? '' : ` (${crops})`}`;
+  }
+
+  /** Validation Dice per class at the best checkpoint, named from the label table. */
+  bestPerClass(): string | undefined {
+    if (!this.best) return undefined;
+    const names = this.info.labels ?? {};
+    return [...this.best].map(([label, dice]) => `${names[String(label)] ?? label} ${dice.toFixed(3)}`).join(', ');
   }
 
   async saveLatest(path: string, state: LoopState): Promise<void> {
@@ -123,12 +173,53 @@ export class FinetuneTask implements TrainingTask {
   }
 
   async saveBest(path: string, state: LoopState): Promise<void> {
-    await saveModel(path, { unet: this.unet, info: this.info }, { metadata: { config: JSON.stringify(this.config), state: JSON.stringify(state) } });
+    this.best = this.lastPerClass;
+    const validation = this.best && { step: state.step, dice: meanOf([...this.best.values()]), per_class: Object.fromEntries(this.best) };
+    await saveModel(path, { unet: this.unet, info: this.info }, { metadata: { config: JSON.stringify(this.config), state: JSON.stringify(state), ...(validation && { validation: JSON.stringify(validation) }) } });
   }
 }
 
-/** Dice of every foreground class present in the reference or the prediction, averaged (1 when there is none). */
-function meanForegroundDice(prediction: Int32Array, reference: Float32Array): number {
-  const dice = [...sessionDice({ data: prediction }, { data: Int32Array.from(reference) }).values()];
-  return dice.length > 0 ? dice.reduce((a, b) => a + b) / dice.length : 1;
+function meanOf(values: number[]): number {
+  return values.length > 0 ? values.reduce((a, b) => a + b) / values.length : Number.NaN;
+}
+
+/** Per-class means over validation volumes (a class counts where it is in the reference or the prediction). */
+class ClassMeans {
+  private readonly sums = new Map<number, { total: number; count: number }>();
+
+  add(dice: Map<number, number>): void {
+    for (const [label, value] of dice) {
+      const entry = this.sums.get(label) ?? { total: 0, count: 0 };
+      this.sums.set(label, { total: entry.total + value, count: entry.count + 1 });
+    }
+  }
+
+  means(): Map<number, number> {
+    return new Map([...this.sums].sort(([a], [b]) => a - b).map(([label, { total, count }]) => [label, total / count]));
+  }
+}
+
+/** What the supervised crops held: the share of foreground voxels and the classes met. */
+class CropStatistics {
+  private voxels = 0;
+  private foreground = 0;
+  private readonly classes = new Set<number>();
+
+  record(labels: Int32Array): void {
+    this.voxels += labels.length;
+    for (const label of labels) {
+      if (label > 0) {
+        this.foreground++;
+        this.classes.add(label);
+      }
+    }
+  }
+
+  get foregroundShare(): number {
+    return this.voxels > 0 ? this.foreground / this.voxels : 0;
+  }
+
+  get classesSeen(): number {
+    return this.classes.size;
+  }
 }

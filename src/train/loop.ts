@@ -3,7 +3,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatTsv, tsvCell } from '../io/tsv.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
-import { InterruptedError } from '../runtime/errors.js';
+import { DivergedError, InterruptedError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logging.js';
 import type { ProgressSink } from '../runtime/progress.js';
 import type { Random } from '../runtime/random.js';
@@ -29,6 +29,10 @@ export interface TrainingTask {
   validate(): { score: number; values: Map<string, number> };
   saveLatest(path: string, state: LoopState): Promise<void>;
   saveBest(path: string, state: LoopState): Promise<void>;
+  /** A warning after a validation at `step` of `steps`, when the values show that the run is not learning. */
+  learningWarning?(step: number, steps: number, values: Map<string, number>): string | undefined;
+  /** Validation results per class at the best checkpoint, for the closing line. */
+  bestPerClass?(): string | undefined;
 }
 
 export interface LoopOptions {
@@ -63,7 +67,11 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
   await prepareLog(join(options.out, LOG), columns, state.step);
   const log = (phase: string, lr: number, seconds: number, values: Map<string, number>) =>
     appendFile(join(options.out, LOG), `${[state.step, phase, lr, seconds.toFixed(3), ...columns.slice(4).map((c) => values.get(c))].map(tsvCell).join('\t')}\n`);
-  const save = () => task.saveLatest(join(options.out, LATEST), { ...state, random: options.random.state() });
+  let saved = existsSync(join(options.out, LATEST)) ? state.step : undefined;
+  const save = async () => {
+    await task.saveLatest(join(options.out, LATEST), { ...state, random: options.random.state() });
+    saved = state.step;
+  };
   const slowest = { step: 0, validation: 0 };
 
   while (state.step < options.steps) {
@@ -81,7 +89,7 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
     }
     const lr = options.learningRate * learningRateFactor(state.step, options.constantSteps, options.steps);
     const began = performance.now();
-    const terms = task.step(state.step, lr);
+    const terms = divergence(() => task.step(state.step, lr), state.step + 1, saved);
     state.step += 1;
     const seconds = (performance.now() - began) / 1000;
     slowest.step = Math.max(slowest.step, seconds);
@@ -97,6 +105,8 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
       await log('validation', lr, validationSeconds, values);
       const improved = state.bestScore === null || score < state.bestScore;
       options.logger.info({ step: state.step, validation: Object.fromEntries(values), improved }, `step ${state.step}: validation ${[...values].map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}${improved ? ' (best so far)' : ''}`);
+      const warning = task.learningWarning?.(state.step, options.steps, values);
+      if (warning) options.logger.warn(warning);
       if (improved) {
         state.bestScore = score;
         state.bestStep = state.step;
@@ -106,6 +116,24 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
     if (state.step % options.saveEvery === 0 || last) await save();
   }
   return { state, stoppedBy: 'done' };
+}
+
+/**
+ * Runs a training step; a NaN or infinite gradient or loss stops the run with a DivergedError that
+ * says which step and what latest.safetensors still holds (nothing non-finite is saved).
+ */
+function divergence(step: () => Map<string, number>, number: number, saved: number | undefined): Map<string, number> {
+  const kept = `${saved === undefined ? `no ${LATEST} was saved yet` : `${LATEST} keeps step ${saved}, the last finite state`}; lower optimizer.lr, or check the data`;
+  let terms: Map<string, number>;
+  try {
+    terms = step();
+  } catch (error) {
+    if (error instanceof DivergedError) throw new DivergedError(`step ${number}: ${error.message}; ${kept}`);
+    throw error;
+  }
+  const broken = [...terms].filter(([, value]) => !Number.isFinite(value)).map(([name]) => name);
+  if (broken.length > 0) throw new DivergedError(`step ${number}: training diverged: the ${broken.join(', ')} loss is NaN or infinite; ${kept}`);
+  return terms;
 }
 
 /** A new log gets its header; a resumed one loses the rows after the checkpoint it resumes from. */

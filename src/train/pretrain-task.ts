@@ -48,7 +48,7 @@ export class PretrainTask implements TrainingTask {
     this.model = new PretrainModel({ inputChannels: config.modalities.length, outputClasses: classes, baseWidth: config.model.base_width, depth: config.model.depth }, config.heads, config.taps, init);
     this.optimizer = new HostAdam(this.model.trainableVariables(), { learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.eps });
     this.weights = pretrainWeights(config);
-    this.sampler = new Sampler(train, { crop: config.crop, pairing: config.pairing, augment: augmentConfig(config) });
+    this.sampler = new Sampler(train, { crop: config.crop, pairing: config.pairing, augment: augmentConfig(config), insideHead: config.crops_inside_head });
     const terms = [
       ...config.taps.map((layer) => `sim_${layer}`),
       ...config.taps.flatMap((layer, k) => (this.weights.variance[k] > 0 || this.weights.covariance[k] > 0 ? [`var_${layer}`, `cov_${layer}`] : [])),

@@ -30,7 +30,7 @@ export async function prepareStudy(config: TrainingConfig, random: Random, onWar
       : { kind: 'fractions', train: s.train, validation: s.validation, test: s.test },
     random,
   );
-  const options = { modalities: config.modalities, labels: config.labels, classes, multiple: 2 ** config.model.depth, upperPercentile: config.upper_percentile };
+  const options = { modalities: config.modalities, labels: config.labels, classes, multiple: 2 ** config.model.depth, upperPercentile: config.upper_percentile, nanToNum: config.nan_to_num };
   const load = (ids: string[]) => loadSubjects(sessions.filter((f) => ids.includes(f.subject)), options, onWarning);
   const [train, validation] = [await load(split.train), await load(split.validation)];
   if (train.length === 0) throw new InputError(config.data, `leaves no training subject after the split (${subjects.length} subjects: ${split.validation.length} validation, ${split.test.length} test)`);

@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { readNifti, writeNifti, smallestLabelType, type DataTypeName } from '../../src/io/nifti.js';
 import { createVolume } from '../../src/io/volume.js';
 import { InputError } from '../../src/runtime/errors.js';
-import { fixture, flat, makeTempDir, maxAbsDiff, runPythonJson } from '../helpers.js';
+import { fixture, flat, makeTempDir, maxAbsDiff, python, runPythonJson } from '../helpers.js';
 
 interface Described {
   shape: number[];
@@ -168,16 +169,28 @@ describe('bad input: a clear InputError naming the file', () => {
     await expect(readNifti(join(dir.path, 'absent.nii.gz'))).rejects.toThrow(`${join(dir.path, 'absent.nii.gz')}: no such file`);
   });
 
-  test('NaN voxels: an image warns with the count, a label map is refused', async () => {
+  test('NaN voxels: an image is refused with the count unless --nan-to-num replaces them with 0; a label map is refused', async () => {
     const data = new Float32Array(24).fill(1);
     data[3] = NaN;
     data[7] = Infinity;
     const path = join(dir.path, 'nan.nii');
     await writeNifti(path, createVolume(data, [2, 3, 4], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]));
+    await expect(readNifti(path, { kind: 'image' })).rejects.toThrow(`${path}: holds 2 NaN or infinite voxels (of 24); fix the image, or pass --nan-to-num to replace them with 0`);
     const warnings: string[] = [];
-    await readNifti(path, { kind: 'image', onWarning: (w) => warnings.push(w) });
-    expect(warnings).toEqual([`${path}: 2 of 24 voxels are NaN or infinite`]);
+    const replaced = await readNifti(path, { kind: 'image', nanToNum: true, onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual([`${path}: replaced 2 NaN or infinite voxels (of 24) with 0 (--nan-to-num)`]);
+    expect([replaced.data[3], replaced.data[7], replaced.data[8]]).toEqual([0, 0, 1]);
     await expect(readNifti(path, { kind: 'label' })).rejects.toThrow(`${path}: label map holds 2 NaN or infinite voxels`);
+  });
+
+  test('a vox_offset inside the header is refused (nibabel refuses it too)', async () => {
+    const bytes = Buffer.from(good);
+    bytes.writeFloatLE(200, 108);
+    const error = await failure('offset.nii', bytes);
+    expect(error.message).toMatch(/vox_offset 200 lies inside the 352-byte NIfTI-1 header/);
+    const nibabel = spawnSync(python, ['-c', 'import sys, nibabel; nibabel.load(sys.argv[1]).get_fdata()', join(dir.path, 'offset.nii')], { encoding: 'utf8' });
+    expect(nibabel.status).not.toBe(0);
+    expect(nibabel.stderr).toMatch(/vox offset 200 too low/);
   });
 
   test('a failed write (value out of the datatype range) leaves no file and no temporary', async () => {

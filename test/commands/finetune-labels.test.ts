@@ -1,0 +1,114 @@
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readNifti, writeNifti } from '../../src/io/nifti.js';
+import { readSafetensors } from '../../src/model/safetensors.js';
+import { Random } from '../../src/runtime/random.js';
+import { makeTempDir, runCli } from '../helpers.js';
+
+const config = (steps: number, extra = '', validateEvery = Math.max(1, steps / 2)) => `preset: small
+model: { base_width: 4 }
+crop: 16
+batch: 1
+steps: ${steps}
+constant_steps: ${steps}
+validate_every: ${validateEvery}
+validation_volumes: 2
+save_every: 100
+optimizer: { lr: 0.003 }
+split: { validation_subjects: [sub-04], test_subjects: [] }
+${extra}`;
+
+const labelOf = (root: string, subject: string, session: string) => join(root, 'derivatives', 'labels', `sub-${subject}`, `ses-${session}`, 'anat', `sub-${subject}_ses-${session}_dseg.nii.gz`);
+
+describe('finetune: labelled sessions, step counting and runs that learn nothing', () => {
+  const dir = makeTempDir();
+  const study = join(dir.path, 'study');
+  const data = join(study, 'registered');
+  const file = (name: string, text: string) => {
+    const path = join(dir.path, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const finetune = (out: string, yaml: string, extra: string[], root = data) => runCli(['finetune', '--config', file(`${out}.yaml`, yaml), '--data', root, '--out', join(dir.path, out), '--log-format', 'json', ...extra]);
+  afterAll(() => dir.remove());
+
+  beforeAll(() => {
+    // tissue classes at 5 mm: a handful of steps is enough to learn something
+    expect(runCli(['synth', '--out', study, '--subjects', '4', '--sessions', '3', '--shape', '32,32,32', '--voxel-mm', '5', '--labels', 'tissue', '--quiet']).status).toBe(0);
+  });
+
+  test('--labeled sub-01:ses-02 trains on that session alone; with Lcs a step is two optimiser updates', async () => {
+    const result = finetune('one-session', config(4), ['--labeled', 'sub-01:ses-02']);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain('2 sessions of the labelled subjects are unlabelled in this run and are used only in pairs');
+    const { metadata } = await readSafetensors(join(dir.path, 'one-session', 'latest.safetensors'));
+    expect(JSON.parse(metadata.optimizer).steps).toBe(8);
+    // without Lcs the same number of supervised updates: one per step
+    expect(finetune('no-lcs', config(4, 'lcs: { weight: 0 }\n'), ['--labeled', 'sub-01']).status).toBe(0);
+    expect(JSON.parse((await readSafetensors(join(dir.path, 'no-lcs', 'latest.safetensors'))).metadata.optimizer).steps).toBe(4);
+    // the paper's summed loss: one update per step
+    expect(finetune('summed', config(4, 'lcs: { mode: sum }\n'), ['--labeled', 'sub-01']).status).toBe(0);
+    expect(JSON.parse((await readSafetensors(join(dir.path, 'summed', 'latest.safetensors'))).metadata.optimizer).steps).toBe(4);
+  }, 300_000);
+
+  test.each([
+    ['sub-99', 'labeled: sub-99 is not a subject of the data (subjects: sub-01, sub-02, sub-03, sub-04)'],
+    ['sub-01:ses-09', 'labeled: sub-01:ses-09: sub-01 has no session 09 (sessions: ses-01, ses-02, ses-03)'],
+    ['sub-04', 'labeled: sub-04 is not a training subject (training: sub-01, sub-02, sub-03)'],
+    ['sub-01:ses-01:x', 'labeled: "sub-01:ses-01:x" is neither sub-XX nor sub-XX:ses-YY'],
+  ])('--labeled %s: exit 2 naming it', (labeled, message) => {
+    const result = finetune('never', config(2), ['--labeled', labeled]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(message);
+  }, 120_000);
+
+  test('a labelled session whose label map holds only background is named in a warning', async () => {
+    const root = join(dir.path, 'empty-label');
+    cpSync(data, root, { recursive: true });
+    const path = labelOf(root, '01', '01');
+    const label = await readNifti(path);
+    label.data.fill(0);
+    await writeNifti(path, label);
+    const result = finetune('empty', config(1), ['--labeled', 'sub-01'], root);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain(`${path}: the label map holds no foreground class (background only)`);
+  }, 120_000);
+
+  test('labels shuffled over the volume: a warning that nothing was learned, at half the steps and at the end; predict warns too', async () => {
+    const root = join(dir.path, 'shuffled');
+    cpSync(data, root, { recursive: true });
+    const random = new Random(1);
+    for (const subject of ['01', '02', '03']) {
+      for (const session of ['01', '02', '03']) {
+        const path = labelOf(root, subject, session);
+        const label = await readNifti(path);
+        for (let i = label.data.length - 1; i > 0; i--) {
+          const j = random.integer(0, i);
+          [label.data[i], label.data[j]] = [label.data[j], label.data[i]];
+        }
+        await writeNifti(path, label);
+      }
+    }
+    const shuffled = finetune('shuffled-run', config(60), ['--labeled', 'sub-01'], root);
+    expect(shuffled.status).toBe(0);
+    const warnings = shuffled.stderr.split('\n').filter((line) => line.includes('the network has not learned to segment'));
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toContain('after 30 of 60 steps');
+    expect(warnings[1]).toContain('after 60 of 60 steps');
+    expect(warnings[0]).toContain('too few steps for 3 foreground classes');
+    expect(shuffled.stderr).toMatch(/Dice per class: GM \d\.\d{3}, WM \d\.\d{3}, CSF \d\.\d{3}/);
+    const model = join(dir.path, 'shuffled-run', 'best.safetensors');
+    const predicted = runCli(['predict', '--model', model, '--input', join(data, 'sub-04'), '--out', join(dir.path, 'shuffled-predictions'), '--log-format', 'json']);
+    expect(predicted.status).toBe(0);
+    expect(predicted.stderr).toContain(`${model}: its training recorded a validation foreground Dice of`);
+
+    // the same run on the true labels learns: no warning at the end (early on it may still predict background only)
+    const learned = finetune('true-run', config(60, '', 60), ['--labeled', 'sub-01']);
+    expect(learned.status).toBe(0);
+    expect(learned.stderr).not.toContain('the network has not learned to segment');
+    const validation = JSON.parse((await readSafetensors(join(dir.path, 'true-run', 'best.safetensors'))).metadata.validation);
+    expect(validation.dice).toBeGreaterThan(0.05);
+    expect(Object.keys(validation.per_class)).toEqual(['1', '2', '3']);
+    expect(readFileSync(join(dir.path, 'true-run', 'train_log.tsv'), 'utf8')).toContain('\tvalidation\t');
+  }, 300_000);
+});

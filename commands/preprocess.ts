@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Argv } from 'yargs';
 import { z } from 'zod';
 import { readNifti } from '../src/io/nifti.js';
@@ -37,6 +37,17 @@ export const preprocessSchema = globalSchema
   })
   .strict();
 
+/**
+ * The outputs are BIDS files themselves: written into the raw dataset, a rerun would read them as
+ * more sessions. Inside it, only derivatives/ (where BIDS puts derived data) is allowed.
+ */
+function refuseOutputInsideInput(bids: string, out: string): void {
+  const inside = relative(resolve(bids), resolve(out));
+  if (inside.startsWith('..') || isAbsolute(inside)) return;
+  if (inside.split(sep)[0] === 'derivatives' && inside !== 'derivatives') return;
+  throw new UsageError(`--out ${out} ${inside === '' ? 'is' : 'lies inside'} the raw dataset --bids ${bids}; write to ${join(bids, 'derivatives', 'registered')} or outside it`);
+}
+
 export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
   command: 'preprocess',
   describe: 'Register every subject\'s sessions into one unbiased within-subject space (ANTs, elastix or elastix-wasm), labels carried along',
@@ -69,6 +80,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
       context.logger.info({ written: written.length }, `preprocess --apply-inverse: wrote ${written.length} files to ${options.native_out}`);
       return ExitCode.ok;
     }
+    refuseOutputInsideInput(options.bids, options.out);
     if (options.template) await readNifti(options.template, { kind: 'image', require3D: true });
     const labels = options.labels?.replace(/^derivatives\//, '').replace(/\/$/, '');
     if (labels && !existsSync(join(options.bids, 'derivatives', labels))) throw new InputError(join(options.bids, 'derivatives', labels), 'no such folder (--labels names a derivative of --bids)');

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Vec3 } from '../io/affine.js';
-import { listNiftiFiles, parseBidsName, readSessionAges, siblingImage } from '../io/bids.js';
+import { bidsEntitiesOf, listNiftiFiles, readSessionAges, siblingImage } from '../io/bids.js';
 import { readLabelTable, type LabelTable } from '../io/labels.js';
 import { readNifti } from '../io/nifti.js';
 import { toClosestCanonical } from '../io/orientation.js';
@@ -62,21 +62,28 @@ export async function findSessions(data: string, options: Pick<StudyOptions, 'mo
   const labelRoot = join(data, 'derivatives', options.labels);
   const labels = new Map<string, string>();
   for (const file of all.filter((f) => f.startsWith(labelRoot + sep))) {
-    const { subject, session, suffix } = parseBidsName(file);
-    if (subject && suffix === 'dseg') labels.set(`${subject}/${session ?? ''}`, file);
+    const { subject, session, suffix } = bidsEntitiesOf(file);
+    if (!subject || suffix !== 'dseg') continue;
+    const key = `${subject}/${session ?? ''}`;
+    refuseDuplicate(labels.get(key), file, subject, session, 'label map');
+    labels.set(key, file);
   }
   const sessions: SessionFiles[] = [];
+  const seen = new Map<string, string>();
   for (const file of all) {
     if (relative(data, file).split(sep).includes('derivatives')) continue;
-    const { subject, session, suffix } = parseBidsName(file);
+    const { subject, session, suffix } = bidsEntitiesOf(file);
     if (!subject || suffix !== options.modalities[0]) continue;
+    const key = `${subject}/${session ?? ''}`;
+    refuseDuplicate(seen.get(key), file, subject, session, `${suffix} image`);
+    seen.set(key, file);
     const images = [file];
     for (const modality of options.modalities.slice(1)) {
       const other = siblingImage(file, options.modalities[0], modality);
       if (!other) throw new InputError(file, `has no ${modality} image next to it; every session needs ${options.modalities.join(' + ')}`);
       images.push(other);
     }
-    sessions.push({ subject, session: session ?? '', images, label: labels.get(`${subject}/${session ?? ''}`) });
+    sessions.push({ subject, session: session ?? '', images, label: labels.get(key) });
   }
   if (sessions.length === 0) throw new InputError(data, `holds no BIDS images sub-*_${options.modalities[0]}.nii.gz outside derivatives/`);
   for (const subject of new Set(sessions.map((s) => s.subject))) {
@@ -85,6 +92,12 @@ export async function findSessions(data: string, options: Pick<StudyOptions, 'mo
   }
   const tablePath = join(labelRoot, 'dseg.tsv');
   return { sessions, labelTable: existsSync(tablePath) ? await readLabelTable(tablePath) : undefined };
+}
+
+/** Two files for one session (a second copy of the study below the folder, or two runs) are an error naming both. */
+function refuseDuplicate(first: string | undefined, second: string, subject: string, session: string | undefined, what: string): void {
+  if (!first) return;
+  throw new InputError(second, `is a second ${what} of sub-${subject}${session ? ` ses-${session}` : ''} (the first: ${first}); point --data at one BIDS tree, with one ${what} per session`);
 }
 
 async function readManifest(path: string, modalities: string[]): Promise<SessionFiles[]> {

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { bidsStem, listNiftiFiles, parseBidsName, siblingImage, stripNiftiExtension } from '../io/bids.js';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { bidsNameProblem, bidsStem, listNiftiFiles, parseBidsName, siblingImage, stripNiftiExtension } from '../io/bids.js';
 import { InputError, UsageError } from '../runtime/errors.js';
 import type { PredictionCase } from './predict-case.js';
 
@@ -30,9 +30,15 @@ export async function listCases(inputs: string[], out: string, modalities: strin
   for (const input of inputs) {
     if (!existsSync(input)) throw new InputError(input, 'no such file or folder');
     const folder = statSync(input).isDirectory();
-    const files = folder ? (await listNiftiFiles(input)).filter((file) => !relative(input, file).split(sep).includes('derivatives')) : [input];
+    const found = folder ? (await listNiftiFiles(input)).filter((file) => !relative(input, file).split(sep).includes('derivatives')) : [input];
     const root = folder ? input : dirname(input);
-    if (files.length === 0) throw new InputError(input, 'holds no NIfTI images (.nii, .nii.gz)');
+    if (found.length === 0) throw new InputError(input, 'holds no NIfTI images (.nii, .nii.gz)');
+    // a name that starts as BIDS but breaks its rules (sub-pat-01) is reported, not guessed at
+    const files = found.filter((file) => {
+      const problem = bidsNameProblem(file);
+      if (problem) list.problems.push({ id: stripNiftiExtension(basename(file)), file, problem });
+      return !problem;
+    });
     const bidsImages = files.filter((file) => isBidsImage(file, modalities[0]));
     if (bidsImages.length > 0) {
       list.bids = true;

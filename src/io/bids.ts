@@ -8,6 +8,8 @@ export interface BidsEntities {
   subject?: string;
   session?: string;
   suffix: string;
+  /** Why the name breaks the BIDS entity rules, when it does. */
+  problem?: string;
 }
 
 const NIFTI_EXTENSION = /\.nii(\.gz)?$/;
@@ -20,17 +22,40 @@ export function stripNiftiExtension(name: string): string {
   return name.replace(NIFTI_EXTENSION, '');
 }
 
-/** Entities of a BIDS file name: sub-01_ses-02_desc-x_dseg.nii.gz → { subject '01', session '02', suffix 'dseg' }. */
+const ENTITY = /^([a-zA-Z0-9]+)-([a-zA-Z0-9]+)$/;
+
+/**
+ * Entities of a BIDS file name, by the BIDS rules: key-label pairs joined by `_`, labels of letters
+ * and digits, the suffix last. sub-01_ses-02_desc-x_dseg.nii.gz → { subject '01', session '02',
+ * suffix 'dseg' }. A part that is not key-label (sub-pat-01) leaves the entities out and says why.
+ */
 export function parseBidsName(path: string): BidsEntities {
   const parts = stripNiftiExtension(basename(path)).split('_');
   const entities: BidsEntities = { suffix: parts.length > 1 ? parts[parts.length - 1] : '' };
-  for (const part of parts) {
-    const [key, value] = part.split('-', 2);
-    if (value === undefined) continue;
-    if (key === 'sub') entities.subject = value;
-    if (key === 'ses') entities.session = value;
+  for (const part of parts.length > 1 ? parts.slice(0, -1) : parts.filter((part) => part.includes('-'))) {
+    const match = ENTITY.exec(part);
+    if (!match) {
+      entities.problem ??= `"${part}" is not a BIDS entity (key-label, the label of letters and digits only)`;
+      continue;
+    }
+    if (match[1] === 'sub') entities.subject = match[2];
+    if (match[1] === 'ses') entities.session = match[2];
   }
+  if (entities.problem) return { suffix: entities.suffix, problem: entities.problem };
   return entities;
+}
+
+/** Why a name that starts as BIDS (sub-…) breaks the entity rules, when it does. */
+export function bidsNameProblem(path: string): string | undefined {
+  const { problem } = parseBidsName(path);
+  return problem && basename(path).startsWith('sub-') ? `is not a valid BIDS name: ${problem}` : undefined;
+}
+
+/** The entities of a file found in a BIDS tree; a broken BIDS name is refused rather than read as another subject. */
+export function bidsEntitiesOf(path: string): BidsEntities {
+  const problem = bidsNameProblem(path);
+  if (problem) throw new InputError(path, problem);
+  return parseBidsName(path);
 }
 
 /** The stem of a BIDS image without its suffix: …/sub-01_ses-01_T1w.nii.gz, T1w → sub-01_ses-01. */

@@ -6,11 +6,11 @@ import { stringify as toYaml } from 'yaml';
 import type { z } from 'zod';
 import { initBackend } from '../src/engine/backend.js';
 import { readConfigFile, validateConfig, type ConfigObject } from '../src/runtime/config.js';
-import { writeFileAtomic } from '../src/runtime/atomic.js';
+import { removeOrphanTemporaries, writeFileAtomic } from '../src/runtime/atomic.js';
 import { ExitCode, UsageError } from '../src/runtime/errors.js';
 import { Random } from '../src/runtime/random.js';
 import { PRESETS, type TrainingConfig } from '../src/train/config.js';
-import { BEST, LATEST, LOG, runTraining, type LoopState, type TrainingTask } from '../src/train/loop.js';
+import { BEST, CONFIG, LATEST, LOG, runTraining, type LoopState, type TrainingTask } from '../src/train/loop.js';
 import { parseDuration } from '../src/train/schedule.js';
 import { prepareStudy, type PreparedStudy } from '../src/train/study-setup.js';
 import type { RunContext, GlobalArgs } from './context.js';
@@ -37,7 +37,7 @@ export async function resolveTrainingConfig<S extends z.ZodType>(kind: Kind, sch
   let base: ConfigObject = {};
   let source = 'command-line flags';
   const flags = argv as Record<string, unknown>;
-  const stored = typeof flags.out === 'string' ? join(flags.out, 'config.yaml') : undefined;
+  const stored = typeof flags.out === 'string' ? join(flags.out, CONFIG) : undefined;
   if (!argv.config && flags.resume && stored && existsSync(stored)) {
     base = await readConfigFile(stored);
     source = `${stored} (the run's own configuration) and command-line flags`;
@@ -90,8 +90,14 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
   const startedAt = Date.now();
   const out = run.config.out;
   const latest = join(out, LATEST);
+  // a run killed before its first checkpoint holds its configuration and log, but no latest
+  const started = [CONFIG, LOG, BEST].some((file) => existsSync(join(out, file)));
   if (existsSync(latest) && !argv.resume) throw new UsageError(`${out} already holds a training run (${LATEST}); pass --resume to continue it or choose another --out`);
-  if (argv.resume && !existsSync(latest)) throw new UsageError(`--resume: ${latest} does not exist; nothing to resume`);
+  if (started && !existsSync(latest) && !argv.resume) {
+    throw new UsageError(`${out} holds a training run that stopped before its first checkpoint; pass --resume to start it again from step 0 with its configuration, or choose another --out`);
+  }
+  if (argv.resume && !existsSync(latest) && !started) throw new UsageError(`--resume: ${latest} does not exist; nothing to resume`);
+  for (const file of await removeOrphanTemporaries(out)) context.logger.info(`removed ${file}, left by a run that was killed while writing it`);
   const timeLimit = argv.timeLimit === undefined ? undefined : parseDuration(argv.timeLimit);
   if (argv.timeLimit !== undefined && timeLimit === undefined) throw new UsageError(`--time-limit ${JSON.stringify(argv.timeLimit)}: write a duration such as 2h, 90m or 1:30:00`);
   await mkdir(out, { recursive: true });
@@ -102,13 +108,15 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
   const random = new Random(config.seed);
   const study = await prepareStudy(config, new Random(config.seed).fork(7), (message) => context.logger.warn(message));
   const task = await run.build(study, random);
-  let state: LoopState = { step: 0, bestScore: null, bestStep: null, random: random.state() };
-  if (argv.resume) {
+  let state: LoopState = { step: 0, bestScore: null, bestStep: null, random: random.state(), validated: 0 };
+  if (argv.resume && !existsSync(latest)) {
+    context.logger.warn(`${out} has no checkpoint yet (the run stopped before its first save): starting it again from step 0`);
+  } else if (argv.resume) {
     ({ state, config } = await run.resume(task, latest));
     random.restore(state.random);
     context.logger.info({ step: state.step }, `resuming ${latest} at step ${state.step}`);
   }
-  await writeFileAtomic(join(out, 'config.yaml'), toYaml(config));
+  await writeFileAtomic(join(out, CONFIG), toYaml(config));
   await writeFileAtomic(join(out, 'split.json'), `${JSON.stringify(study.split, null, 2)}\n`);
   const steps = Math.min(config.steps, argv.maxSteps ?? config.steps);
   context.logger.info(

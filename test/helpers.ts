@@ -55,8 +55,8 @@ export function flat(matrix: number[][]): number[] {
   return matrix.flat();
 }
 
-/** Starts the executable, sends `signal` once it has logged progress, and returns its exit code and stderr. */
-export async function interruptAfterProgress(args: string[], signal: NodeJS.Signals, marker = '"progress"'): Promise<{ code: number | null; stderr: string }> {
+/** Starts the executable, sends `signal` `delayMs` after it has logged `marker` (progress), and returns its exit code and stderr. */
+export async function interruptAfterProgress(args: string[], signal: NodeJS.Signals, marker = '"progress"', delayMs = 0): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'longiseg'), ...args, '--log-format', 'json']);
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -65,8 +65,10 @@ export async function interruptAfterProgress(args: string[], signal: NodeJS.Sign
     const poll = setInterval(() => {
       if (stderr.includes(marker)) {
         clearInterval(poll);
-        child.kill(signal);
-        resolve();
+        setTimeout(() => {
+          child.kill(signal);
+          resolve();
+        }, delayMs);
       }
     }, 20);
   });

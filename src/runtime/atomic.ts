@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from './errors.js';
@@ -7,8 +8,42 @@ import { InputError } from './errors.js';
 /** Temporary files being written right now; removed by cleanupPendingWrites() when a run is stopped. */
 const pending = new Set<string>();
 
+/** `.NAME.tmp-HOST-PID-RANDOM`: the host and process that write it, so that a later run can tell an orphan. */
 export function temporaryPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return join(dirname(path), `.${basename(path)}.tmp-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+const TEMPORARY = /^\..+\.tmp-(.+)-(\d+)-[0-9a-f]{8}$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files below `folder` that processes of this host left when they were killed
+ * (SIGKILL, out of memory); a file of another host (a shared file system) or of a live process stays.
+ */
+export async function removeOrphanTemporaries(folder: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(folder, { recursive: true, withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const entry of entries) {
+    const match = TEMPORARY.exec(entry.name);
+    if (!entry.isFile() || !match || match[1] !== hostname() || processAlive(Number(match[2]))) continue;
+    const path = join(entry.parentPath, entry.name);
+    await rm(path, { force: true });
+    removed.push(path);
+  }
+  return removed;
 }
 
 /**

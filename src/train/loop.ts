@@ -18,6 +18,8 @@ export interface LoopState {
   bestStep: number | null;
   /** The run's random generator (Random.state()). */
   random: number[];
+  /** The step of the last validation (absent in checkpoints of earlier versions). */
+  validated?: number;
 }
 
 /** What pretrain and finetune plug into the loop. */
@@ -55,6 +57,7 @@ export interface LoopOptions {
 export const LATEST = 'latest.safetensors';
 export const BEST = 'best.safetensors';
 export const LOG = 'train_log.tsv';
+export const CONFIG = 'config.yaml';
 
 /**
  * Steps with the const_linear schedule, a train_log.tsv row per step and per validation, `latest`
@@ -73,16 +76,40 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
     saved = state.step;
   };
   const slowest = { step: 0, validation: 0 };
-
-  while (state.step < options.steps) {
-    if (options.signal.aborted) {
-      await save();
-      throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError();
+  const validationDue = (step: number) => step % options.validateEvery === 0 || step === options.steps;
+  const validate = async (lr: number) => {
+    const validationBegan = performance.now();
+    const { score, values } = task.validate();
+    const validationSeconds = (performance.now() - validationBegan) / 1000;
+    slowest.validation = Math.max(slowest.validation, validationSeconds);
+    await log('validation', lr, validationSeconds, values);
+    const improved = state.bestScore === null || score < state.bestScore;
+    options.logger.info({ step: state.step, validation: Object.fromEntries(values), improved }, `step ${state.step}: validation ${[...values].map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}${improved ? ' (best so far)' : ''}`);
+    const warning = task.learningWarning?.(state.step, options.steps, values);
+    if (warning) options.logger.warn(warning);
+    state.validated = state.step;
+    if (improved) {
+      state.bestScore = score;
+      state.bestStep = state.step;
+      await task.saveBest(join(options.out, BEST), { ...state, random: options.random.state() });
     }
+  };
+  const stop = async () => {
+    await save();
+    throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError();
+  };
+
+  // a run stopped after a step that was due for validation validates it first
+  if (state.validated !== undefined && state.validated < state.step && validationDue(state.step)) {
+    await validate(options.learningRate * learningRateFactor(state.step - 1, options.constantSteps, options.steps));
+    await save();
+  }
+  while (state.step < options.steps) {
+    if (options.signal.aborted) await stop();
     if (options.timeLimitSeconds !== undefined) {
       const elapsed = (Date.now() - options.startedAt) / 1000;
-      const validationDue = (state.step + 1) % options.validateEvery === 0 ? slowest.validation : 0;
-      if (elapsed + 1.25 * (slowest.step + validationDue) + 10 > options.timeLimitSeconds) {
+      const validationTime = validationDue(state.step + 1) ? slowest.validation : 0;
+      if (elapsed + 1.25 * (slowest.step + validationTime) + 10 > options.timeLimitSeconds) {
         await save();
         return { state, stoppedBy: 'time-limit' };
       }
@@ -95,25 +122,10 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
     slowest.step = Math.max(slowest.step, seconds);
     await log('train', lr, seconds, terms);
     options.progress.advance(1, [...terms].slice(0, 4).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(' '));
-
-    const last = state.step === options.steps;
-    if (state.step % options.validateEvery === 0 || last) {
-      const validationBegan = performance.now();
-      const { score, values } = task.validate();
-      const validationSeconds = (performance.now() - validationBegan) / 1000;
-      slowest.validation = Math.max(slowest.validation, validationSeconds);
-      await log('validation', lr, validationSeconds, values);
-      const improved = state.bestScore === null || score < state.bestScore;
-      options.logger.info({ step: state.step, validation: Object.fromEntries(values), improved }, `step ${state.step}: validation ${[...values].map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}${improved ? ' (best so far)' : ''}`);
-      const warning = task.learningWarning?.(state.step, options.steps, values);
-      if (warning) options.logger.warn(warning);
-      if (improved) {
-        state.bestScore = score;
-        state.bestStep = state.step;
-        await task.saveBest(join(options.out, BEST), { ...state, random: options.random.state() });
-      }
-    }
-    if (state.step % options.saveEvery === 0 || last) await save();
+    // a signal during the step: saved as it is, the validation it was due for runs on --resume
+    if (options.signal.aborted) await stop();
+    if (validationDue(state.step)) await validate(lr);
+    if (state.step % options.saveEvery === 0 || state.step === options.steps) await save();
   }
   return { state, stoppedBy: 'done' };
 }

@@ -1,4 +1,6 @@
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
@@ -97,6 +99,44 @@ describe('longiseg pretrain and finetune', () => {
     const resumed = runCli(['pretrain', '--out', out, '--resume', '--log-format', 'json']);
     expect(resumed.stderr).toContain(`resuming ${join(out, 'latest.safetensors')} at step ${step}`);
     expect(resumed.status).toBe(0);
+  }, 120_000);
+
+  test('SIGTERM during the last step saves it and exits 5; --resume then runs the validation it was due', async () => {
+    const out = join(dir.path, 'last-step');
+    // steps slow enough (crop 32, width 8) that the signal lands inside step 4
+    const slow = config('slow.yaml', tinyFinetune.replace('base_width: 4', 'base_width: 8').replace('crop: 16', 'crop: 32').replace('steps: 6', 'steps: 4').replace('validate_every: 100', 'validate_every: 3'));
+    // the validation after step 3 is logged just before step 4 (two updates of crops 32³, about a second) begins
+    const { code } = await interruptAfterProgress(['finetune', '--config', slow, '--data', data, '--out', out, '--labeled', 'sub-01'], 'SIGTERM', 'step 3: validation', 300);
+    expect(code).toBe(5);
+    const { metadata } = await readSafetensors(join(out, 'latest.safetensors'));
+    expect(JSON.parse(metadata.state)).toMatchObject({ step: 4, validated: 3 });
+    const validations = () => readFileSync(join(out, 'train_log.tsv'), 'utf8').split('\n').filter((line) => line.includes('\tvalidation\t')).map((line) => line.split('\t')[0]);
+    expect(validations()).toEqual(['3']);
+    const resumed = runCli(['finetune', '--out', out, '--resume', '--log-format', 'json']);
+    expect(resumed.status).toBe(0);
+    expect(validations()).toEqual(['3', '4']);
+    expect(JSON.parse((await readSafetensors(join(out, 'latest.safetensors'))).metadata.state)).toMatchObject({ step: 4, validated: 4 });
+  }, 120_000);
+
+  test('a run killed while writing its first checkpoint: a rerun is refused, --resume cleans up and starts again from step 0', async () => {
+    const out = join(dir.path, 'killed-first-save');
+    expect(train('finetune', out, ['--labeled', 'sub-01', '--max-steps', '2']).status).toBe(0);
+    // what SIGKILL during the first write of latest leaves: everything but latest, and the temporary of a dead process
+    rmSync(join(out, 'latest.safetensors'));
+    const dead = spawnSync('true').pid!;
+    const orphan = join(out, `.latest.safetensors.tmp-${hostname()}-${dead}-0123abcd`);
+    writeFileSync(orphan, 'half a checkpoint');
+    const best = readFileSync(join(out, 'best.safetensors'));
+    const rerun = train('finetune', out, ['--labeled', 'sub-01']);
+    expect(rerun.status).toBe(2);
+    expect(rerun.stderr).toContain(`${out} holds a training run that stopped before its first checkpoint; pass --resume to start it again from step 0`);
+    expect(readFileSync(join(out, 'best.safetensors')).equals(best)).toBe(true);
+    const resumed = runCli(['finetune', '--out', out, '--resume', '--log-format', 'json']);
+    expect(resumed.status).toBe(0);
+    expect(resumed.stderr).toContain(`removed ${orphan}, left by a run that was killed while writing it`);
+    expect(resumed.stderr).toContain('has no checkpoint yet (the run stopped before its first save): starting it again from step 0');
+    expect(existsSync(orphan)).toBe(false);
+    expect(JSON.parse((await readSafetensors(join(out, 'latest.safetensors'))).metadata.state).step).toBe(6);
   }, 120_000);
 
   describe('bad input', () => {

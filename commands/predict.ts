@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { access, constants, mkdir } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
 import { z } from 'zod';
@@ -7,11 +9,14 @@ import type { Vec3 } from '../src/io/affine.js';
 import { initBackend } from '../src/engine/backend.js';
 import { listCases, type CaseProblem } from '../src/infer/cases.js';
 import { writeDerivativeFiles } from '../src/infer/derivative.js';
+import { claimOutputFolder } from '../src/infer/output-claim.js';
 import { predictCase, type PredictionCase } from '../src/infer/predict-case.js';
 import { PatchWorkers } from '../src/infer/patch-workers.js';
 import { unetPredictor } from '../src/infer/unet-predictor.js';
 import { loadModel, NO_LEARNING_DICE } from '../src/model/model-file.js';
-import { ExitCode, InputError, InterruptedError, UsageError } from '../src/runtime/errors.js';
+import { removeOrphanTemporaries } from '../src/runtime/atomic.js';
+import { ExitCode, InputError, InterruptedError, throwIfAborted, UsageError } from '../src/runtime/errors.js';
+import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../src/runtime/lock.js';
 import { resolveShard, selectShard } from '../src/runtime/shard.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
@@ -30,6 +35,7 @@ export const predictSchema = globalSchema
     shard: z.string().optional(),
     continue: z.boolean().default(false),
     overwrite: z.boolean().default(false),
+    wait: z.boolean().default(false),
     nan_to_num: z.boolean().default(false),
   })
   .strict();
@@ -63,7 +69,8 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
       .option('workers', { type: 'number', describe: 'Threads computing patches in parallel (default: SLURM_CPUS_PER_TASK, else one per CPU; 1 on the tensorflow back end, which threads itself)' })
       .option('shard', { type: 'string', describe: 'Only cases i, i+n, i+2n, … (i/n, i from 0); default from SLURM_ARRAY_TASK_ID/COUNT when set' })
       .option('continue', { type: 'boolean', describe: 'Skip cases whose label map exists (outputs are written atomically, so an existing one is complete)' })
-      .option('overwrite', { type: 'boolean', describe: 'Replace existing outputs' })
+      .option('overwrite', { type: 'boolean', describe: 'Replace existing outputs (also those of another model)' })
+      .option('wait', { type: 'boolean', describe: 'Wait for cases another predict into this --out is working on, instead of leaving them and exiting 6' })
       .option('nan-to-num', { type: 'boolean', describe: 'Replace NaN and infinite image voxels with 0 instead of failing the case' })
       .example('$0 predict --model finetune/best.safetensors --input study/derivatives/registered --out study/derivatives/longiseg', 'a BIDS tree')
       .example('$0 predict --model best.safetensors --input imagesTs --out predsTs --tta', 'nnU-Net-style folders'),
@@ -95,42 +102,94 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
       { backend: backend.name, reason: backend.reason, workers, model: options.model, patch, tta: options.tta, shard: shard?.source },
       `predict: ${mine.length} of ${entries.length} cases${shard ? ` (${shard.source})` : ''}, patch ${patch.join('×')}, back end ${backend.name} (${backend.reason}), ${workers} worker threads`,
     );
-    if (list.bids) await writeDerivativeFiles(options.out, model.info, options.model);
+    const replaced = await claimOutputFolder(options.out, options.model, options.overwrite);
+    if (replaced) context.logger.warn(`${options.out} held predictions of another model (${replaced}): the cases of this run are replaced, the others stay as they were`);
+    for (const file of await removeOrphanTemporaries(options.out)) context.logger.info(`removed ${file}, left by a run that was killed while writing it`);
+    await mkdir(join(options.out, '.locks'), { recursive: true });
     const pool = workers > 1 ? await PatchWorkers.start(options.model, backend.name, workers) : undefined;
     try {
       const progress = context.progress('predict: cases', todo.length);
       const failed: { id: string; message: string }[] = [];
-      for (const entry of todo) {
+      let predicted = 0;
+      let doneElsewhere = 0;
+      const fail = (entry: Entry, error: Error) => {
+        failed.push({ id: entry.id, message: error.message });
+        context.logger.error({ case: entry.id }, `${entry.id}: ${error.message}`);
+      };
+      const attempt = async (entry: Entry): Promise<'locked' | undefined> => {
+        if (entry.problem) {
+          fail(entry, new InputError(entry.problem.file, entry.problem.problem));
+          progress.advance(1, entry.id);
+          return undefined;
+        }
+        const item = entry.item!;
+        // one job per case: another predict into this folder may hold it, or have finished it meanwhile
+        const release = await acquireLock(caseLock(options.out, item), LOCK_STALE_HOURS);
+        if (!release) return 'locked';
         try {
-          if (entry.problem) throw new InputError(entry.problem.file, entry.problem.problem);
-          await predictCase(model.info, pool?.predict ?? unetPredictor(model.unet), entry.item!, {
-            patch,
-            overlap: options.overlap,
-            mirror: options.tta,
-            batch: options.batch,
-            concurrency: pool?.size,
-            signal: context.signal,
-            onPatch: (patches, total) => progress.advance(0, `${entry.id}: patch ${patches}/${total}`),
-            nanToNum: options.nan_to_num,
-            onWarning: (message) => context.logger.warn(message),
-          });
+          if (!options.overwrite && done(item) && !existing.includes(entry)) {
+            doneElsewhere++;
+          } else {
+            await predictCase(model.info, pool?.predict ?? unetPredictor(model.unet), item, {
+              patch,
+              overlap: options.overlap,
+              mirror: options.tta,
+              batch: options.batch,
+              concurrency: pool?.size,
+              signal: context.signal,
+              onPatch: (patches, total) => progress.advance(0, `${entry.id}: patch ${patches}/${total}`),
+              nanToNum: options.nan_to_num,
+              onWarning: (message) => context.logger.warn(message),
+            });
+            // a BIDS derivative once it holds a prediction, not before
+            if (list.bids && predicted === 0) await writeDerivativeFiles(options.out, model.info, options.model);
+            predicted++;
+          }
         } catch (error) {
           if (error instanceof InterruptedError) throw error;
-          const message = (error as Error).message;
-          failed.push({ id: entry.id, message });
-          context.logger.error({ case: entry.id }, `${entry.id}: ${message}`);
+          fail(entry, error as Error);
+        } finally {
+          await release();
         }
         progress.advance(1, entry.id);
+        return undefined;
+      };
+      let pending = todo;
+      let locked: Entry[] = [];
+      let waiting = '';
+      for (;;) {
+        locked = [];
+        for (const entry of pending) if ((await attempt(entry)) === 'locked') locked.push(entry);
+        if (locked.length === 0 || !options.wait) break;
+        const message = `waiting for ${locked.length} cases another job is predicting`;
+        if (message !== waiting) context.logger.info({ locked: locked.map((entry) => entry.id) }, (waiting = message));
+        progress.advance(0, message);
+        await sleep(LOCK_POLL_SECONDS * 1000, undefined, { signal: context.signal }).catch(() => throwIfAborted(context.signal));
+        pending = locked;
       }
-      progress.succeed(`predict: ${todo.length - failed.length} cases predicted, ${skipped} skipped (outputs existed), ${failed.length} failed`);
-      if (failed.length === 0) return ExitCode.ok;
-      context.logger.error({ failed }, `failed cases:\n  ${failed.map((f) => `${f.id}: ${f.message}`).join('\n  ')}`);
-      return ExitCode.badInput;
+      progress.succeed(`predict: ${predicted} cases predicted, ${skipped + doneElsewhere} skipped (outputs existed), ${failed.length} failed${locked.length > 0 ? `, ${locked.length} held by another job` : ''}`);
+      if (failed.length > 0) {
+        context.logger.error({ failed }, `failed cases:\n  ${failed.map((f) => `${f.id}: ${f.message}`).join('\n  ')}`);
+        return ExitCode.badInput;
+      }
+      if (locked.length > 0) {
+        context.logger.error({ locked: locked.map((entry) => entry.id) }, `${locked.length} cases are being predicted by another job (${locked.map((entry) => `${entry.id}: ${lockHolder(caseLock(options.out, entry.item!))}`).join('; ')}): run again with --continue when it has finished, or pass --wait`);
+        return ExitCode.incomplete;
+      }
+      return ExitCode.ok;
     } finally {
       await pool?.close();
     }
   },
 };
+
+/** The lock of a case: OUT/.locks/<its output path, / as __>.lock (no folder appears before the case is done). */
+function caseLock(out: string, item: PredictionCase): string {
+  return join(out, '.locks', `${relative(out, item.output).split(sep).join('__')}.lock`);
+}
+
+/** A case lock older than this is taken over (its job was killed on another host). */
+const LOCK_STALE_HOURS = 6;
 
 /** CPUs this job may use: SLURM's allocation when inside a job, else the machine's. */
 function cpuBudget(): number {

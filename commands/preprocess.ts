@@ -31,6 +31,7 @@ export const preprocessSchema = globalSchema
     deformable: z.boolean().default(true),
     overwrite: z.boolean().default(false),
     lock_stale_hours: z.number().positive().default(24),
+    wait: z.boolean().default(false),
     apply_inverse: z.string().min(1).optional(),
     native_out: z.string().min(1).optional(),
     nan_to_num: z.boolean().default(false),
@@ -68,6 +69,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
       .option('apply-inverse', { type: 'string', describe: 'Instead of registering: map the sub-X_ses-Y_… files of this folder (predictions) from subject space back to native space, with the transforms in --out' })
       .option('native-out', { type: 'string', describe: 'Where --apply-inverse writes (BIDS layout, _space-subject dropped from the names)' })
       .option('nan-to-num', { type: 'boolean', describe: 'Replace NaN and infinite voxels of the raw images with 0 instead of failing the subject' })
+      .option('wait', { type: 'boolean', describe: 'Wait for subjects another job is processing (their .lock) instead of leaving them and exiting 6' })
       .option('lock-stale-hours', { type: 'number', describe: 'A subject lock older than this is taken over (default 24)' })
       .example('$0 preprocess --bids study --out study/derivatives/registered --labels derivatives/labels', 'every subject, labels carried along')
       .example('$0 preprocess --bids study --out study/derivatives/registered --apply-inverse predictions --native-out predictions-native', 'predictions in subject space mapped back to each session\'s scan'),
@@ -90,6 +92,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
     const shard = resolveShard(options.shard);
     context.logger.info({ registration: registrar.name, version: registrar.version, shard: shard?.source }, `preprocess: registration by ${reason}${shard ? `, ${shard.source}` : ''}`);
     let progress: Progress | undefined;
+    let waiting = '';
     const summary = await runPreprocess(
       {
         bids: options.bids,
@@ -102,6 +105,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
         deformable: options.deformable,
         overwrite: options.overwrite,
         lockStaleHours: options.lock_stale_hours,
+        wait: options.wait,
         registrar,
         nanToNum: options.nan_to_num,
         command: ['longiseg', ...process.argv.slice(2)].join(' '),
@@ -111,6 +115,11 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
         signal: context.signal,
         onStart: (count) => (progress = context.progress('preprocess: subjects', count)),
         onStage: (stage) => progress?.advance(0, stage),
+        onWaiting: (subjects) => {
+          const message = `waiting for ${subjects.map((s) => `sub-${s}`).join(', ')}, held by another job`;
+          if (message !== waiting) context.logger.info({ subjects }, (waiting = message));
+          progress?.advance(0, message);
+        },
         onSubject: (subject, outcome, detail) => {
           if (outcome === 'failed' || outcome === 'locked') context.logger.error({ subject, outcome }, `sub-${subject}: ${outcome}: ${detail}`);
           else if (detail) context.logger.info({ subject }, `sub-${subject}: ${detail}`);
@@ -119,6 +128,10 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
       },
     );
     progress?.succeed(`preprocess: ${summary.done.length} subjects done, ${summary.skipped.length} skipped (done before), ${summary.locked.length} locked by another job, ${summary.failed.length} failed`);
+    if (summary.failed.length === 0 && summary.locked.length > 0) {
+      context.logger.error({ locked: summary.locked }, `${summary.locked.length} subjects are being processed by another job and are not done yet (${summary.locked.map((s) => `sub-${s}`).join(', ')}): run again when it has finished, or pass --wait`);
+      return ExitCode.incomplete;
+    }
     if (summary.failed.length === 0) return ExitCode.ok;
     const failedList = join(options.out, `preprocess_failed${shard ? `_shard-${shard.index}` : ''}.tsv`);
     await writeFileAtomic(failedList, formatTsv(['participant_id', 'error'], summary.failed.map((f) => [`sub-${f.subject}`, f.message.replace(/\s+/g, ' ')])));

@@ -75,6 +75,9 @@ export async function readNifti(path: string, options: ReadOptions = {}): Promis
   if (options.require3D && volume.shape.length > 3) {
     throw new InputError(path, `is 4D (${volume.shape.join('×')}) where a 3D volume is required`);
   }
+  if (options.require3D && volume.shape.some((n) => n < 2)) {
+    throw new InputError(path, `is ${volume.shape.filter((n) => n > 1).length}D (${volume.shape.join('×')}) where a 3D volume is required`);
+  }
   checkValues(volume, path, options);
   return volume;
 }

@@ -3,10 +3,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findSessions, type SessionFiles } from '../data/study.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
-import { exitCodeOf, InterruptedError, UsageError } from '../runtime/errors.js';
+import { exitCodeOf, InterruptedError, throwIfAborted, UsageError } from '../runtime/errors.js';
 import type { Registrar } from '../registration/registrar.js';
 import { selectShard, type Shard } from '../runtime/shard.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../runtime/lock.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { preprocessSubject } from './subject.js';
 
 export interface PreprocessOptions {
@@ -20,6 +21,8 @@ export interface PreprocessOptions {
   deformable: boolean;
   overwrite: boolean;
   lockStaleHours: number;
+  /** Wait for subjects another job holds instead of leaving them. */
+  wait?: boolean;
   registrar: Registrar;
   nanToNum?: boolean;
   command: string;
@@ -31,6 +34,7 @@ export interface PreprocessHooks {
   onStart?: (subjects: number) => void;
   onStage?: (stage: string) => void;
   onSubject?: (subject: string, outcome: 'done' | 'skipped' | 'locked' | 'failed', detail?: string) => void;
+  onWaiting?: (subjects: string[]) => void;
 }
 
 export interface PreprocessSummary {
@@ -61,21 +65,18 @@ export async function runPreprocess(options: PreprocessOptions, hooks: Preproces
   await writeDescription(options);
   hooks.onStart?.(subjects.length);
   const summary: PreprocessSummary = { done: [], skipped: [], locked: [], failed: [] };
-  for (const subject of subjects) {
+  const attempt = async (subject: string): Promise<'locked' | undefined> => {
     const folder = join(options.out, `sub-${subject}`);
     const doneFile = join(folder, 'done.json');
     if (!options.overwrite && isDone(doneFile)) {
       summary.skipped.push(subject);
       hooks.onSubject?.(subject, 'skipped');
-      continue;
+      return;
     }
     await mkdir(folder, { recursive: true });
-    const release = await acquireLock(join(folder, '.lock'), options.lockStaleHours);
-    if (!release) {
-      summary.locked.push(subject);
-      hooks.onSubject?.(subject, 'locked', `${join(folder, '.lock')} is held by another job`);
-      continue;
-    }
+    const lock = join(folder, '.lock');
+    const release = await acquireLock(lock, options.lockStaleHours);
+    if (!release) return 'locked';
     try {
       const result = await preprocessSubject(subject, bySubject.get(subject)!, {
         bids: options.bids,
@@ -101,6 +102,23 @@ export async function runPreprocess(options: PreprocessOptions, hooks: Preproces
     } finally {
       await release();
     }
+  };
+  // subjects another job holds are left (and reported), or with --wait tried again until released
+  let pending = subjects;
+  for (;;) {
+    const locked: string[] = [];
+    for (const subject of pending) if ((await attempt(subject)) === 'locked') locked.push(subject);
+    if (locked.length === 0 || !options.wait) {
+      summary.locked = locked;
+      for (const subject of locked) {
+        const lock = join(options.out, `sub-${subject}`, '.lock');
+        hooks.onSubject?.(subject, 'locked', `${lock} is held by ${lockHolder(lock)}`);
+      }
+      break;
+    }
+    hooks.onWaiting?.(locked);
+    await sleep(LOCK_POLL_SECONDS * 1000, undefined, { signal: hooks.signal }).catch(() => throwIfAborted(hooks.signal));
+    pending = locked;
   }
   return summary;
 }

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from './errors.js';
+import { processAlive } from './lock.js';
 
 /** Temporary files being written right now; removed by cleanupPendingWrites() when a run is stopped. */
 const pending = new Set<string>();
@@ -14,15 +15,6 @@ export function temporaryPathFor(path: string): string {
 }
 
 const TEMPORARY = /^\..+\.tmp-(.+)-(\d+)-[0-9a-f]{8}$/;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes the temporary files below `folder` that processes of this host left when they were killed

@@ -9,6 +9,7 @@ export const ExitCode = {
   badInput: 3,
   externalTool: 4,
   interrupted: 5,
+  incomplete: 6,
 } as const;
 
 export abstract class LongisegError extends Error {

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Mat4 } from '../../src/io/affine.js';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
@@ -23,6 +25,9 @@ async function writeImage(path: string, shape: number[], affine: Mat4, seed: num
   await writeNifti(path, createVolume(data, shape, affine), { datatype: 'float32' });
   return data;
 }
+
+/** The files a user sees (the hidden record of the model and case locks aside). */
+const visible = (folder: string) => readdirSync(folder).filter((name) => !name.startsWith('.')).sort();
 
 const oblique: Mat4 = [
   [0.9, -0.2, 0.1, -20],
@@ -95,7 +100,7 @@ describe('longiseg predict', () => {
     const logs = [0, 1].map((i) => runCli(['predict', '--model', model, '--input', images, '--out', out, '--patch', '16', '--shard', `${i}/2`, '--log-format', 'json']).stderr);
     expect(logs[0]).toContain('2 cases predicted');
     expect(logs[1]).toContain('1 cases predicted');
-    expect(readdirSync(out).sort()).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz']);
+    expect(visible(out)).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz']);
     const slurm = join(dir.path, 'slurm');
     for (const id of ['1', '2', '3']) {
       const result = runCli(['predict', '--model', model, '--input', images, '--out', slurm, '--patch', '16', '--log-format', 'json'], {
@@ -103,7 +108,7 @@ describe('longiseg predict', () => {
       });
       expect(result.stderr).toContain('1 cases predicted');
     }
-    expect(readdirSync(slurm).sort()).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz']);
+    expect(visible(slurm)).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz']);
   });
 
   test('existing outputs are skipped with --continue and never replaced unasked', () => {
@@ -145,8 +150,39 @@ describe('longiseg predict', () => {
     const out = join(dir.path, 'interrupted');
     const { code } = await interruptAfterProgress(['predict', '--model', model, '--input', folder, '--out', out, '--patch', '16', '--workers', '1'], 'SIGTERM');
     expect(code).toBe(5);
-    expect(readdirSync(out)).toEqual([]);
+    expect(visible(out)).toEqual([]);
   });
+
+  test('a second model into the same --out is refused, unless --overwrite (which says what stays of the first)', async () => {
+    const out = join(dir.path, 'one-model');
+    const other = join(dir.path, 'other-model.safetensors');
+    await saveModel(other, thresholdModel([0.3, 0.5, 0.7]));
+    expect(runCli(['predict', '--model', model, '--input', join(images, 'lps_0000.nii.gz'), '--out', out, '--patch', '16']).status).toBe(0);
+    const second = runCli(['predict', '--model', other, '--input', join(images, 'plain_0000.nii'), '--out', out, '--patch', '16']);
+    expect(second.status).toBe(2);
+    expect(second.stderr).toContain(`${out} holds predictions of another model (${model}, sha256 `);
+    expect(visible(out)).toEqual(['lps.nii.gz']);
+    const replaced = runCli(['predict', '--model', other, '--input', join(images, 'plain_0000.nii'), '--out', out, '--patch', '16', '--overwrite', '--log-format', 'json']);
+    expect(replaced.status).toBe(0);
+    expect(replaced.stderr).toContain(`${out} held predictions of another model (${model}): the cases of this run are replaced, the others stay as they were`);
+  });
+
+  test('a case another job is predicting is left to it (exit 6 naming the holder); --wait waits for it', () => {
+    const out = join(dir.path, 'shared-out');
+    mkdirSync(join(out, '.locks'), { recursive: true });
+    // a live process of this host holds the lock of one case for about 3 seconds
+    const holder = spawn('sleep', ['3']);
+    writeFileSync(join(out, '.locks', 'lps.nii.gz.lock'), `${JSON.stringify({ host: hostname(), pid: holder.pid, time: new Date().toISOString() })}\n`);
+    const args = ['predict', '--model', model, '--input', images, '--out', out, '--patch', '16', '--log-format', 'json'];
+    const left = runCli(args);
+    expect(left.status).toBe(6);
+    expect(left.stderr).toContain(`1 cases are being predicted by another job (lps: host ${hostname()}, process ${holder.pid}`);
+    expect(visible(out)).toEqual(['oblique.nii.gz', 'plain.nii.gz']);
+    const waited = runCli([...args, '--continue', '--wait']);
+    expect(waited.status).toBe(0);
+    expect(waited.stderr).toContain('1 cases predicted, 2 skipped');
+    expect(visible(out)).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz']);
+  }, 60_000);
 
   describe('bad input', () => {
     test('a file that is not a longiseg model', async () => {
@@ -163,6 +199,17 @@ describe('longiseg predict', () => {
       }
     });
 
+    test('when every case fails, no derivative files are written; a 2D image fails its case', async () => {
+      const bids = join(dir.path, 'flat-bids');
+      const flat = join(bids, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz');
+      await writeImage(flat, [16, 16, 1], lps, 11);
+      const out = join(dir.path, 'flat-out');
+      const result = runCli(['predict', '--model', model, '--input', bids, '--out', out, '--patch', '16']);
+      expect(result.status).toBe(3);
+      expect(result.stderr).toContain(`${flat}: is 2D (16×16×1) where a 3D volume is required`);
+      expect(visible(out)).toEqual([]);
+    });
+
     test('a 4D image fails its case, naming the file, and the others are still predicted', async () => {
       const folder = join(dir.path, 'with4d');
       await writeImage(join(folder, 'series_0000.nii.gz'), [16, 16, 16, 3], lps, 8);
@@ -170,7 +217,7 @@ describe('longiseg predict', () => {
       const result = runCli(['predict', '--model', model, '--input', folder, '--out', join(dir.path, 'with4d-out'), '--patch', '16', '--log-format', 'json']);
       expect(result.status).toBe(3);
       expect(result.stderr).toContain(`${join(folder, 'series_0000.nii.gz')}: is 4D (16×16×16×3)`);
-      expect(readdirSync(join(dir.path, 'with4d-out'))).toEqual(['ok.nii.gz']);
+      expect(visible(join(dir.path, 'with4d-out'))).toEqual(['ok.nii.gz']);
     });
 
     test('an output folder that cannot be written, a patch the network cannot take, a bad shard', () => {

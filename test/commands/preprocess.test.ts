@@ -1,5 +1,6 @@
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
@@ -137,6 +138,32 @@ describe('longiseg preprocess with the elastix command line', () => {
     } finally {
       spawnSync('umount', [full]);
     }
+  }, 300_000);
+
+  test('a subject another job holds is left to it with exit 6 naming the holder (not 0); --wait waits for it', () => {
+    const out = join(dir.path, 'held');
+    mkdirSync(join(out, 'sub-02'), { recursive: true });
+    const hold = (seconds: number) => {
+      const holder = spawn('sleep', [String(seconds)]);
+      writeFileSync(join(out, 'sub-02', '.lock'), `${JSON.stringify({ host: hostname(), pid: holder.pid, time: new Date().toISOString(), job: '4242' })}\n`);
+      return holder;
+    };
+    const args = ['preprocess', '--bids', raw, '--out', out, '--labels', 'labels', '--no-deformable', '--log-format', 'json'];
+    const holder = hold(600);
+    const left = runCli(args);
+    holder.kill();
+    expect(left.status).toBe(6);
+    expect(left.stderr).toContain(`held by host ${hostname()}, process ${holder.pid} (SLURM job 4242)`);
+    expect(left.stderr).toContain('1 subjects are being processed by another job and are not done yet (sub-02): run again when it has finished, or pass --wait');
+    expect(existsSync(join(out, 'sub-01', 'done.json'))).toBe(true);
+    expect(existsSync(join(out, 'sub-02', 'done.json'))).toBe(false);
+    // the other job ends about 4 s into this run
+    hold(4);
+    const waited = runCli([...args, '--wait']);
+    expect(waited.status).toBe(0);
+    expect(waited.stderr).toContain('waiting for sub-02, held by another job');
+    expect(waited.stderr).toContain('1 subjects done, 1 skipped');
+    expect(existsSync(join(out, 'sub-02', 'done.json'))).toBe(true);
   }, 300_000);
 
   test('a shard takes every n-th subject', () => {

@@ -9,13 +9,18 @@ export interface LockInfo {
   job?: string;
 }
 
-/** Whether a process of this host is alive (signal 0 only tests). */
-function alive(pid: number): boolean {
+/** Whether a process of this host is alive (signal 0 only tests; a zombie, exited but not yet reaped, is not). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // /proc/PID/stat: "pid (name) state …"
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 
@@ -41,6 +46,19 @@ export async function acquireLock(path: string, staleHours: number): Promise<(()
   return undefined;
 }
 
+/** Seconds between two looks at a lock another job holds (--wait). */
+export const LOCK_POLL_SECONDS = 5;
+
+/** Who holds a lock: "host h, process p (SLURM job j) since t". */
+export function lockHolder(path: string): string {
+  try {
+    const held = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+    return `host ${held.host}, process ${held.pid}${held.job ? ` (SLURM job ${held.job})` : ''} since ${held.time}`;
+  } catch {
+    return 'another job';
+  }
+}
+
 function isStale(path: string, staleHours: number): boolean {
   if (!existsSync(path)) return true;
   let held: LockInfo;
@@ -49,6 +67,6 @@ function isStale(path: string, staleHours: number): boolean {
   } catch {
     return true;
   }
-  if (held.host === hostname() && !alive(held.pid)) return true;
+  if (held.host === hostname() && !processAlive(held.pid)) return true;
   return Date.now() - Date.parse(held.time) > staleHours * 3600 * 1000;
 }

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { UsageError } from '../runtime/errors.js';
 
 export const SLURM_STAGES = ['synth', 'preprocess', 'pretrain', 'finetune', 'predict', 'evaluate'] as const;
 export type SlurmStage = (typeof SLURM_STAGES)[number];
@@ -37,6 +38,21 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Every value a script holds is checked here: a control character (a newline above all) would end
+ * a #SBATCH or comment line and run the rest as a command, whatever the quoting.
+ */
+export function refuseControlCharacters(values: Record<string, string | string[] | undefined>): void {
+  for (const [name, value] of Object.entries(values)) {
+    for (const text of [value ?? []].flat()) {
+      const found = CONTROL.exec(text);
+      if (found) throw new UsageError(`${name}: ${JSON.stringify(text)} holds a control character (${JSON.stringify(found[0])}), which a job script cannot carry safely`);
+    }
+  }
+}
+
 /** Seconds kept free before the SLURM limit for saving a checkpoint and exiting. */
 const SAVE_MARGIN_SECONDS = 600;
 
@@ -46,6 +62,9 @@ const SAVE_MARGIN_SECONDS = 600;
  * and resume when resubmitted.
  */
 export function sbatchScript(job: SlurmJob): string {
+  refuseControlCharacters({ arguments: job.args, '--partition': job.partition, '--mem': job.memory, '--logs': job.logs, 'working folder': job.directory, 'Node.js path': job.node, 'longiseg path': job.cli, 'command line': job.origin });
+  const badJob = job.after.find((id) => !/^\d+(_\d+)?$/.test(id));
+  if (badJob !== undefined) throw new UsageError(`--after: ${JSON.stringify(badJob)} is not a SLURM job ID (digits, or ARRAYJOB_TASK)`);
   const name = `longiseg-${job.stage}`;
   const directives = [
     `--job-name=${name}`,
@@ -59,7 +78,7 @@ export function sbatchScript(job: SlurmJob): string {
     ...(job.gpus ? [`--gpus=${job.gpus}`] : []),
     ...(job.after.length > 0 ? [`--dependency=afterok:${job.after.join(':')}`] : []),
   ];
-  const lines = ['#!/bin/bash', ...directives.map((d) => `#SBATCH ${shellQuote(d)}`), `# written by: ${job.origin.replace(/\n/g, ' ')}`, 'set -euo pipefail', 'export ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="${SLURM_CPUS_PER_TASK:-1}"'];
+  const lines = ['#!/bin/bash', ...directives.map((d) => `#SBATCH ${shellQuote(d)}`), `# written by: ${job.origin}`, 'set -euo pipefail', 'export ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="${SLURM_CPUS_PER_TASK:-1}"'];
   const command = [job.node, job.cli, job.stage, ...job.args].map(shellQuote);
   if (RESUMABLE_STAGES.includes(job.stage)) {
     const outIndex = job.args.indexOf('--out');

@@ -1,5 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import type { Mat4 } from '../io/affine.js';
 import type { Volume } from '../io/volume.js';
 import { ExternalToolError } from '../runtime/errors.js';
@@ -9,6 +9,9 @@ import type { BiasCorrectionTask, Registrar, RegistrationTask } from './registra
 import { expectOutput, readToolField, runTool } from './tool-run.js';
 
 export const ANTS_RANDOM_SEED = 121212;
+
+/** Output prefix of antsRegistration, in the work folder. */
+const PREFIX = 'ants_';
 
 const LINEAR_STAGE = (fixed: string, moving: string) => ['--metric', `MI[${fixed},${moving},1,32,Regular,0.25]`, '--convergence', '[1000x500x250x100,1e-6,10]', '--shrink-factors', '8x4x2x1', '--smoothing-sigmas', '3x2x1x0vox'];
 
@@ -51,7 +54,24 @@ export function n4Args(input: string, output: string): string[] {
   return ['-d', '3', '-i', input, '-s', '4', '-c', '[50x50x50x50,0.0000001]', '-b', '[200]', '-o', output];
 }
 
-/** ANTs as installed (antsRegistration, antsApplyTransforms, N4BiasFieldCorrection on PATH). */
+/**
+ * ANTs' command-line parser reads every ( { < as [ and ) } > as ], and splits the parameters of an
+ * option in brackets at commas: a path holding any of these would reach the tool changed.
+ */
+const ANTS_SYNTAX = /[[\](){}<>,]/;
+
+/**
+ * The name an ANTs tool running in `work` reads `path` by: relative to `work`, or, when that still
+ * holds characters of ANTs' syntax, a copy of the file made in `work`.
+ */
+export async function antsInput(path: string, work: string, copyName: string): Promise<string> {
+  const name = relative(work, path);
+  if (!ANTS_SYNTAX.test(name)) return name;
+  await copyFile(path, join(work, copyName));
+  return copyName;
+}
+
+/** ANTs as installed (antsRegistration, antsApplyTransforms, N4BiasFieldCorrection on PATH), run in the work folder with relative names. */
 export class AntsCli implements Registrar {
   readonly name = 'ants' as const;
 
@@ -62,28 +82,28 @@ export class AntsCli implements Registrar {
 
   async affine(task: RegistrationTask): Promise<Mat4> {
     await mkdir(task.work, { recursive: true });
-    const prefix = join(task.work, 'ants_');
-    await runTool('antsRegistration', antsAffineArgs(task.fixed, task.moving, prefix), task, 'affine', this.threads);
-    return this.readAffine(`${prefix}0GenericAffine.mat`, task, 'affine');
+    const [fixed, moving] = [await antsInput(task.fixed, task.work, 'fixed.nii.gz'), await antsInput(task.moving, task.work, 'moving.nii.gz')];
+    await runTool('antsRegistration', antsAffineArgs(fixed, moving, PREFIX), task, 'affine', this.threads);
+    return this.readAffine(join(task.work, `${PREFIX}0GenericAffine.mat`), task, 'affine');
   }
 
   async deformable(task: RegistrationTask & { initial: Mat4 }): Promise<Volume> {
     await mkdir(task.work, { recursive: true });
-    const prefix = join(task.work, 'ants_');
-    const initial = join(task.work, 'initial.txt');
-    await writeFile(initial, formatItkTextAffine(rasToItkAffine(task.initial)));
-    await runTool('antsRegistration', antsSynArgs(task.fixed, task.moving, initial, prefix), task, 'deformable', this.threads);
-    expectOutput(`${prefix}1Warp.nii.gz`, 'antsRegistration', task, 'deformable');
-    await this.readAffine(`${prefix}0GenericAffine.mat`, task, 'deformable');
-    const field = join(task.work, 'field.nii.gz');
-    await runTool('antsApplyTransforms', antsComposeFieldArgs(task.fixed, prefix, field), task, 'deformation field', this.threads);
-    return readToolField(field, 'antsApplyTransforms', task);
+    const [fixed, moving] = [await antsInput(task.fixed, task.work, 'fixed.nii.gz'), await antsInput(task.moving, task.work, 'moving.nii.gz')];
+    await writeFile(join(task.work, 'initial.txt'), formatItkTextAffine(rasToItkAffine(task.initial)));
+    await runTool('antsRegistration', antsSynArgs(fixed, moving, 'initial.txt', PREFIX), task, 'deformable', this.threads);
+    expectOutput(join(task.work, `${PREFIX}1Warp.nii.gz`), 'antsRegistration', task, 'deformable');
+    await this.readAffine(join(task.work, `${PREFIX}0GenericAffine.mat`), task, 'deformable');
+    await runTool('antsApplyTransforms', antsComposeFieldArgs(fixed, PREFIX, 'field.nii.gz'), task, 'deformation field', this.threads);
+    return readToolField(join(task.work, 'field.nii.gz'), 'antsApplyTransforms', task);
   }
 
   async biasCorrect(task: BiasCorrectionTask): Promise<void> {
     await mkdir(task.work, { recursive: true });
-    await runTool('N4BiasFieldCorrection', n4Args(task.input, task.output), task, 'bias correction', this.threads);
-    expectOutput(task.output, 'N4BiasFieldCorrection', task, 'bias correction');
+    await runTool('N4BiasFieldCorrection', n4Args(await antsInput(task.input, task.work, 'input.nii.gz'), 'corrected.nii.gz'), task, 'bias correction', this.threads);
+    const corrected = join(task.work, 'corrected.nii.gz');
+    expectOutput(corrected, 'N4BiasFieldCorrection', task, 'bias correction');
+    await rename(corrected, task.output);
   }
 
   private async readAffine(file: string, task: RegistrationTask, step: string): Promise<Mat4> {

@@ -8,7 +8,12 @@ import { formatParameterFile, parseParameterFile, rasToItkAffine } from './itk-t
 import type { Registrar, RegistrationTask } from './registrar.js';
 import { expectOutput, readToolField, runTool } from './tool-run.js';
 
-/** elastix and transformix as installed (Debian's package `elastix`), run with argument arrays. */
+/**
+ * elastix and transformix as installed (Debian's package `elastix`), run with argument arrays in
+ * the work folder and given the files there by name: elastix mangles an output path holding spaces
+ * (it looks for "/my\\ data/…" and exits 254), and its parameter files, which record the initial
+ * transform's path, refuse values holding any of ,;!@#$%&|<>?.
+ */
 export class ElastixCli implements Registrar {
   readonly name = 'elastix' as const;
 
@@ -21,7 +26,7 @@ export class ElastixCli implements Registrar {
     await mkdir(task.work, { recursive: true });
     const parameters = join(task.work, 'affine.txt');
     await writeFile(parameters, formatParameterFile(AFFINE_MAP));
-    await runTool('elastix', ['-f', task.fixed, '-m', task.moving, '-p', parameters, '-out', task.work, '-threads', String(this.threads)], task, 'affine', this.threads);
+    await runTool('elastix', ['-f', task.fixed, '-m', task.moving, '-p', 'affine.txt', '-out', '.', '-threads', String(this.threads)], task, 'affine', this.threads);
     const file = join(task.work, 'TransformParameters.0.txt');
     expectOutput(file, 'elastix', task, 'affine');
     return affineOfTransformMap(parseParameterFile(await readFile(file, 'utf8')), `elastix (${task.stage}, affine) wrote no valid affine parameters in ${file}; see ${join(task.work, 'elastix.log')}`);
@@ -33,10 +38,10 @@ export class ElastixCli implements Registrar {
     const parameters = join(task.work, 'bspline.txt');
     await writeFile(initial, formatParameterFile(affineTransformFile(rasToItkAffine(task.initial))));
     await writeFile(parameters, formatParameterFile(BSPLINE_MAP));
-    await runTool('elastix', ['-f', task.fixed, '-m', task.moving, '-p', parameters, '-t0', initial, '-out', task.work, '-threads', String(this.threads)], task, 'deformable', this.threads);
+    await runTool('elastix', ['-f', task.fixed, '-m', task.moving, '-p', 'bspline.txt', '-t0', 'initial.txt', '-out', '.', '-threads', String(this.threads)], task, 'deformable', this.threads);
     const transform = join(task.work, 'TransformParameters.0.txt');
     expectOutput(transform, 'elastix', task, 'deformable');
-    await runTool('transformix', ['-def', 'all', '-tp', transform, '-out', task.work, '-threads', String(this.threads)], task, 'deformation field', this.threads, 'transformix.log');
+    await runTool('transformix', ['-def', 'all', '-tp', 'TransformParameters.0.txt', '-out', '.', '-threads', String(this.threads)], task, 'deformation field', this.threads, 'transformix.log');
     const field = join(task.work, 'deformationField.nii.gz');
     return readToolField(field, 'transformix', task);
   }

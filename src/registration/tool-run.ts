@@ -9,12 +9,13 @@ import { lpsFieldToRas } from './itk-transform.js';
 import type { StageContext } from './registrar.js';
 
 /**
- * Runs a registration program with an argument array (never a shell string); everything it prints
- * goes to a log in the task's work folder, which every failure names.
+ * Runs a registration program with an argument array (never a shell string) in the task's work
+ * folder (tools may take their outputs relative to it); everything it prints goes to a log there,
+ * which every failure names.
  */
 export async function runTool(tool: string, args: string[], task: StageContext, step: string, threads: number, logName = `${tool}-${step.replace(/\s/g, '-')}.log`): Promise<void> {
   const log = join(task.work, logName);
-  const result = await execa(tool, args, { reject: false, all: true, cancelSignal: task.signal, env: { ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS: String(threads) } });
+  const result = await execa(tool, args, { reject: false, all: true, cwd: task.work, cancelSignal: task.signal, env: { ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS: String(threads) } });
   await writeFile(log, `${[tool, ...args].join(' ')}\n\n${result.all ?? ''}`);
   if (result.isCanceled) throw task.signal?.reason ?? new Error('cancelled');
   if (result.failed) {

@@ -166,6 +166,13 @@ describe('longiseg preprocess with the elastix command line', () => {
     expect(existsSync(join(out, 'sub-02', 'done.json'))).toBe(true);
   }, 300_000);
 
+  test('the elastix command line with an --out holding spaces, commas, brackets and non-ASCII characters', async () => {
+    const out = join(dir.path, 'my out, [v2] é');
+    const result = runCli(['preprocess', '--bids', raw, '--out', out, '--labels', 'labels', '--subjects', 'sub-01', '--log-format', 'json']);
+    expect(result.status).toBe(0);
+    expect(await sessionDice(out, '01')).toBeGreaterThan(0.8);
+  }, 300_000);
+
   test('a shard takes every n-th subject', () => {
     const result = runCli(['preprocess', '--bids', raw, '--out', join(dir.path, 'shard'), '--no-deformable', '--shard', '1/2', '--log-format', 'json']);
     expect(result.stderr).toContain('1 subjects done');
@@ -187,8 +194,11 @@ describe('longiseg preprocess with the elastix command line', () => {
     expect(existsSync(join(dir.path, 'fake', 'sub-01', 'done.json'))).toBe(false);
   });
 
-  test('ANTs: N4 and antsRegistration get the documented arrays and threads; one that exits 0 without writing is caught (exit 4)', () => {
+  test('ANTs: N4 and antsRegistration get the documented arrays and threads, in the work folder, with names free of ANTs syntax; one that exits 0 without writing is caught (exit 4)', () => {
     const fake = join(dir.path, 'fake-ants');
+    // ANTs reads ( { < as [ and splits bracketed parameters at commas: paths with them must not reach it
+    const awkward = join(dir.path, 'my study, [v2] (é)');
+    cpSync(raw, awkward, { recursive: true });
     const calls = join(dir.path, 'ants-calls.jsonl');
     mkdirSync(fake);
     // records every call; N4 copies its input so that the pipeline reaches antsRegistration, which writes nothing
@@ -197,26 +207,29 @@ const fs = require('node:fs');
 const args = process.argv.slice(2);
 if (args[0] === '--version') { console.log('ANTs Version: 2.5.4.fake'); process.exit(0); }
 const tool = require('node:path').basename(process.argv[1]);
-fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify({ tool, args, threads: process.env.ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS }) + '\\n');
+fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify({ tool, args, cwd: process.cwd(), threads: process.env.ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS }) + '\\n');
 if (tool === 'N4BiasFieldCorrection') fs.copyFileSync(args[args.indexOf('-i') + 1], args[args.indexOf('-o') + 1]);
 `;
     for (const tool of ['antsRegistration', 'antsApplyTransforms', 'N4BiasFieldCorrection']) {
       writeFileSync(join(fake, tool), script);
       chmodSync(join(fake, tool), 0o755);
     }
-    const result = runCli(['preprocess', '--bids', raw, '--out', join(dir.path, 'ants'), '--subjects', 'sub-01', '--threads', '2', '--log-format', 'json'], { env: { PATH: `${fake}:${process.env.PATH}` } });
+    const out = join(dir.path, 'ants, [out]');
+    const result = runCli(['preprocess', '--bids', awkward, '--out', out, '--subjects', 'sub-01', '--threads', '2', '--log-format', 'json'], { env: { PATH: `${fake}:${process.env.PATH}` } });
     expect(result.stderr).toContain('auto: ANTs 2.5.4.fake');
     expect(result.status).toBe(4);
-    expect(result.stderr).toMatch(/antsRegistration \(sub-01 ses-01 affine to the template, affine\) exited without writing \S*ants_0GenericAffine\.mat; see the logs in/);
-    const recorded = readFileSync(calls, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { tool: string; args: string[]; threads: string });
+    expect(result.stderr).toMatch(/antsRegistration \(sub-01 ses-01 affine to the template, affine\) exited without writing .*\/ants_0GenericAffine\.mat; see the logs in/);
+    const recorded = readFileSync(calls, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { tool: string; args: string[]; cwd: string; threads: string });
     expect(recorded.map((c) => c.tool)).toEqual(['N4BiasFieldCorrection', 'N4BiasFieldCorrection', 'antsRegistration']);
     expect(recorded.every((c) => c.threads === '2')).toBe(true);
     const [n4, , registration] = recorded;
-    expect(n4.args).toEqual(n4Args(join(raw, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz'), n4.args[n4.args.indexOf('-o') + 1]));
-    const [fixed, moving] = registration.args[registration.args.indexOf('--initial-moving-transform') + 1].slice(1, -1).split(',');
-    expect(fixed).toMatch(/ses-01_norm\.nii\.gz$/);
-    expect(registration.args).toEqual(antsAffineArgs(fixed, moving, registration.args[registration.args.indexOf('--output') + 1].slice(1).split(',')[0]));
-    expect(existsSync(join(dir.path, 'ants', 'sub-01', 'done.json'))).toBe(false);
+    expect(n4.cwd).toBe(join(out, 'work', 'sub-01', 'n4-ses-01-0'));
+    // the raw image's path holds ANTs syntax: N4 reads a copy in its work folder
+    expect(n4.args).toEqual(n4Args('input.nii.gz', 'corrected.nii.gz'));
+    expect(readFileSync(join(n4.cwd, 'input.nii.gz')).equals(readFileSync(join(awkward, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz')))).toBe(true);
+    expect(registration.cwd).toBe(join(out, 'work', 'sub-01', 'affine-0-ses-01'));
+    expect(registration.args).toEqual(antsAffineArgs('../ses-01_norm.nii.gz', '../ses-01_norm.nii.gz', 'ants_'));
+    expect(existsSync(join(out, 'sub-01', 'done.json'))).toBe(false);
   });
 
   test('bad input: a 4D template, an unknown subject, a missing label derivative', async () => {

@@ -47,6 +47,7 @@ export async function resolveTrainingConfig<S extends z.ZodType>(kind: Kind, sch
       base = { ...preset, preset: argv.config };
       source = `preset ${argv.config} and command-line flags`;
     } else {
+      if (!existsSync(argv.config)) throw new UsageError(`--config ${argv.config}: neither a preset (${Object.keys(PRESETS[kind]).join(', ')}) nor a config file`);
       const file = await readConfigFile(argv.config);
       const named = file.preset;
       if (named !== undefined && (typeof named !== 'string' || !PRESETS[kind][named])) {

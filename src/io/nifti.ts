@@ -153,7 +153,13 @@ export function decodeNifti(bytes: Uint8Array, path: string): Volume {
     data = scaled;
   }
   const { xforms, spacing } = readXforms(header, bytes, version);
-  return { data, shape, spacing, affine: chooseAffine(xforms, spacing), xforms };
+  const affine = chooseAffine(xforms, spacing);
+  const [a, b, c] = affine;
+  const determinant = a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0]) + a[2] * (b[0] * c[1] - b[1] * c[0]);
+  if (!(Math.abs(determinant) > 1e-12)) {
+    throw new InputError(path, `has a singular ${xforms.sformCode > 0 ? 'sform' : xforms.qformCode > 0 ? 'qform' : 'pixdim'} affine (determinant ${determinant}): its voxels have no positions in space (corrupt header)`);
+  }
+  return { data, shape, spacing, affine, xforms };
 }
 
 function shapeOf(dims: number[], path: string): number[] {

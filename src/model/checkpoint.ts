@@ -5,6 +5,7 @@ import type { Random } from '../runtime/random.js';
 import { convFromTorch, convToTorch, transpose2d } from './layout.js';
 import type { NamedTensor } from './safetensors.js';
 import type { UNet } from './unet.js';
+import { unetModules, type UNetConfig } from './unet-layout.js';
 import type { ProjectionHead } from './heads.js';
 
 /** One tensor of a checkpoint: its name and PyTorch shape, and its data read only on demand. */
@@ -52,6 +53,16 @@ function linearEntry(name: string, variable: tf.Variable): Entry {
   return { name, shape: [outputs, inputs], read: () => ({ dtype: 'F32', ...transpose2d(variable.dataSync() as Float32Array, variable.shape) }) };
 }
 
+/** The U-Net size a checkpoint's tensors describe: the first convolution's shape and the number of modules. */
+function architectureOf(tensors: Map<string, NamedTensor>): Pick<UNetConfig, 'baseWidth' | 'depth' | 'inputChannels'> | undefined {
+  const first = tensors.get('model.0.weight');
+  const last = Math.max(...[...tensors.keys()].map((name) => Number(/^model\.(\d+)\./.exec(name)?.[1] ?? -1)));
+  if (!first || first.shape.length !== 5) return undefined;
+  const [baseWidth, inputChannels] = first.shape;
+  const depth = [1, 2, 3, 4, 5, 6].find((d) => unetModules({ inputChannels, outputClasses: 2, baseWidth, depth: d }).length === last + 1);
+  return depth === undefined ? undefined : { baseWidth, depth, inputChannels };
+}
+
 export interface LoadReport {
   /** The output head was re-initialised because the number of classes differs. */
   reinitialisedHead: boolean;
@@ -79,7 +90,16 @@ export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, s
   }
   const unexpected = [...tensors.keys()].filter((name) => name.startsWith('model.') && !expected.has(name));
   problems.push(...unexpected.map((name) => `unexpected ${name}`));
-  if (problems.length > 0) throw new InputError(source, `does not match the model:\n  ${problems.join('\n  ')}`);
+  if (problems.length > 0) {
+    const file = architectureOf(tensors);
+    const run = unet.config;
+    if (file && (file.baseWidth !== run.baseWidth || file.depth !== run.depth || file.inputChannels !== run.inputChannels)) {
+      const describe = (a: Pick<UNetConfig, 'baseWidth' | 'depth' | 'inputChannels'>) => `base_width ${a.baseWidth}, depth ${a.depth}, ${a.inputChannels} input channel${a.inputChannels === 1 ? '' : 's'}`;
+      throw new InputError(source, `is a U-Net of another size: the checkpoint has ${describe(file)}; this run has ${describe(run)} (set model.base_width, model.depth and modalities to the checkpoint's)`);
+    }
+    const shown = problems.slice(0, 10);
+    throw new InputError(source, `does not match the model:\n  ${shown.join('\n  ')}${problems.length > shown.length ? `\n  … and ${problems.length - shown.length} more` : ''}`);
+  }
 
   unet.modules.forEach((module, index) => {
     if (keepInitialised.has(index)) return;

@@ -38,7 +38,20 @@ export async function readConfigFile(path: string): Promise<ConfigObject> {
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new UsageError(`${path}: the top level must be a mapping of keys to values`);
   }
+  refuseUnsafeKeys(parsed, path, []);
   return parsed as ConfigObject;
+}
+
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Keys that name an object's prototype would change how every later lookup behaves; no config key is one of them. */
+function refuseUnsafeKeys(value: unknown, path: string, at: string[]): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype) throw new UsageError(`${path}: key "${[...at, '__proto__'].join('.')}" is not allowed`);
+  for (const key of Object.keys(value)) {
+    if (UNSAFE_KEYS.has(key)) throw new UsageError(`${path}: key "${[...at, key].join('.')}" is not allowed`);
+    refuseUnsafeKeys((value as Record<string, unknown>)[key], path, [...at, key]);
+  }
 }
 
 /** Validates `input` against `schema`; the error names `source`, every key path at fault and what is allowed. */

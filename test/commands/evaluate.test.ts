@@ -217,6 +217,9 @@ describe('longiseg evaluate: bad input', () => {
     expect(result.stderr).toContain('labels 3, 4, 5, 6 are not in the label table; evaluated anyway');
     const rows = readTsvRows(join(pred, 'per_case.tsv'));
     expect(rows.filter((r) => r.subject === 'aniso').map((r) => `${r.label}:${r.name}`)).toEqual(['1:one', '2:two', '3:n/a', '4:n/a', '5:n/a', '6:n/a']);
+    // every label of per_case.tsv is a row of the printed table too
+    const printed = result.stdout.split('\n').map((line) => line.split(/\s+/)[0]);
+    for (const label of new Set(rows.map((r) => r.label))) expect(printed).toContain(label);
   });
 
   test('a file of the same name that evaluate did not write is not overwritten', () => {

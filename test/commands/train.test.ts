@@ -188,11 +188,27 @@ describe('longiseg pretrain and finetune', () => {
       expect(classes.stderr).toMatch(/_dseg\.nii\.gz: holds label \d+, outside 0…2/);
     });
 
-    test('a pretrained checkpoint of another architecture lists the mismatches', () => {
-      const result = runCli(['finetune', '--config', config('wide.yaml', tinyFinetune.replace('base_width: 4', 'base_width: 8')), '--data', data, '--out', join(dir.path, 'x4'), '--pretrained', join(dir.path, 'pretrain-whole', 'best.safetensors')]);
-      expect(result.status).toBe(3);
-      expect(result.stderr).toContain('does not match the model:');
-      expect(result.stderr).toContain('model.0.weight: shape [4,1,3,3,3] in the file, [8,1,3,3,3] in the model');
+    test('a pretrained checkpoint of another width or depth says so in one line, naming both sizes', () => {
+      const pretrained = join(dir.path, 'pretrain-whole', 'best.safetensors');
+      const wide = runCli(['finetune', '--config', config('wide.yaml', tinyFinetune.replace('base_width: 4', 'base_width: 8')), '--data', data, '--out', join(dir.path, 'x4'), '--pretrained', pretrained]);
+      expect(wide.status).toBe(3);
+      expect(wide.stderr).toContain(`${pretrained}: is a U-Net of another size: the checkpoint has base_width 4, depth 4, 1 input channel; this run has base_width 8, depth 4, 1 input channel`);
+      expect(wide.stderr).not.toMatch(/model\.\d+\./);
+      const deep = runCli(['finetune', '--config', config('deep.yaml', tinyFinetune.replace('base_width: 4 }', 'base_width: 4, depth: 3 }')), '--data', data, '--out', join(dir.path, 'x5'), '--pretrained', pretrained]);
+      expect(deep.status).toBe(3);
+      expect(deep.stderr).toContain('the checkpoint has base_width 4, depth 4, 1 input channel; this run has base_width 4, depth 3, 1 input channel');
+    });
+
+    test('--config names a preset or a file: anything else names the presets; __proto__ in YAML is refused by name', () => {
+      const unknown = runCli(['pretrain', '--config', 'tiny', '--data', data, '--out', join(dir.path, 'x6')]);
+      expect(unknown.status).toBe(2);
+      expect(unknown.stderr).toContain('--config tiny: neither a preset (paper, small) nor a config file');
+      const proto = runCli(['pretrain', '--config', config('proto.yaml', `${tinyPretrain}__proto__: { crop: 8 }\n`), '--data', data, '--out', join(dir.path, 'x7')]);
+      expect(proto.status).toBe(2);
+      expect(proto.stderr).toContain('proto.yaml: key "__proto__" is not allowed');
+      const nested = runCli(['finetune', '--config', config('proto.json', '{"preset": "small", "optimizer": {"constructor": {"prototype": 1}}}'), '--data', data, '--out', join(dir.path, 'x8')]);
+      expect(nested.status).toBe(2);
+      expect(nested.stderr).toContain('proto.json: key "optimizer.constructor" is not allowed');
     });
   });
 });

@@ -183,6 +183,12 @@ describe('bad input: a clear InputError naming the file', () => {
     await expect(readNifti(path, { kind: 'label' })).rejects.toThrow(`${path}: label map holds 2 NaN or infinite voxels`);
   });
 
+  test('a singular sform is refused, naming the file (not a later "the affine is singular")', async () => {
+    const bytes = Buffer.from(good);
+    for (let col = 0; col < 4; col++) bytes.writeFloatLE(0, 280 + 2 * 16 + col * 4);
+    expect((await failure('singular.nii', bytes)).message).toMatch(/has a singular sform affine \(determinant 0\): its voxels have no positions in space/);
+  });
+
   test('a vox_offset inside the header is refused (nibabel refuses it too)', async () => {
     const bytes = Buffer.from(good);
     bytes.writeFloatLE(200, 108);

@@ -167,18 +167,24 @@ describe('the U-Net and heads against PyTorch (fixtures from test/reference/make
     }
   });
 
-  test('a checkpoint that does not fit lists every mismatch; only the output head may differ', () => {
+  test('a checkpoint that does not fit: another size is named in one line, other mismatches listed; only the output head may differ', () => {
     const moreClasses = new UNet({ ...unet.config, outputClasses: classes + 2 }, new Random(3));
     expect(loadUnetTensors(moreClasses, tensors, 'reference', new Random(4))).toEqual({ reinitialisedHead: true });
+    const failure = (model: UNet, from: Map<string, NamedTensor>) => {
+      try {
+        loadUnetTensors(model, from, 'ckpt.safetensors', new Random(4));
+      } catch (error) {
+        expect(error).toBeInstanceOf(InputError);
+        return (error as Error).message;
+      }
+      return '';
+    };
     const wider = new UNet({ ...unet.config, baseWidth: ngf * 2 }, new Random(3));
-    let message = '';
-    try {
-      loadUnetTensors(wider, tensors, 'ckpt.safetensors', new Random(4));
-    } catch (error) {
-      expect(error).toBeInstanceOf(InputError);
-      message = (error as Error).message;
-    }
-    expect(message).toMatch(/^ckpt.safetensors: does not match the model:\n {2}model.0.weight: shape \[4,1,3,3,3\] in the file, \[8,1,3,3,3\] in the model/);
+    expect(failure(wider, tensors)).toBe(`ckpt.safetensors: is a U-Net of another size: the checkpoint has base_width ${ngf}, depth 4, 1 input channel; this run has base_width ${2 * ngf}, depth 4, 1 input channel (set model.base_width, model.depth and modalities to the checkpoint's)`);
+    const deeper = new UNet({ ...unet.config, depth: 5 }, new Random(3));
+    expect(failure(deeper, tensors)).toContain(`the checkpoint has base_width ${ngf}, depth 4, 1 input channel; this run has base_width ${ngf}, depth 5, 1 input channel`);
+    const incomplete = new Map([...tensors].filter(([name]) => name !== 'model.3.weight'));
+    expect(failure(new UNet(unet.config, new Random(3)), incomplete)).toBe(`ckpt.safetensors: does not match the model:\n  missing model.3.weight [${ngf},${ngf},3,3,3]`);
   });
 
   test('reinitialiseHead draws a fresh output layer even when the classes match; every other tensor is loaded', () => {

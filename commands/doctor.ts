@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { chooseBackend, type BackendRequest } from '../src/engine/backend.js';
 import { EXTERNAL_TOOLS, formatBytes, machineInfo, probeImport, probeTool } from '../src/runtime/system.js';
 import { ExitCode } from '../src/runtime/errors.js';
+import { defaultThreads } from '../src/runtime/threads.js';
 import type { LongisegCommand } from './command.js';
 import type { GlobalArgs } from './context.js';
 
@@ -20,7 +21,8 @@ export const doctorCommand: LongisegCommand<DoctorArgs> = {
       probeImport('@itk-wasm/elastix'),
       machineInfo(process.cwd()),
     ]);
-    const report = { node: machine.node, backend, tools, itkWasmElastix: elastixWasm, machine };
+    const threads = defaultThreads();
+    const report = { node: machine.node, backend, threads, tools, itkWasmElastix: elastixWasm, machine };
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return ExitCode.ok;
@@ -31,6 +33,7 @@ export const doctorCommand: LongisegCommand<DoctorArgs> = {
       ...tools.map((tool): [string, string] => [tool.name, tool.found ? `${tool.version ?? 'version unknown'} (${tool.path})` : 'not on PATH']),
       ['@itk-wasm/elastix', elastixWasm.detail],
       ['CPUs', String(machine.cpus)],
+      ['threads', `${threads.threads} by default (${threads.source}); --threads N to change`],
       ['memory', `${formatBytes(machine.memoryFreeBytes)} free of ${formatBytes(machine.memoryTotalBytes)}`],
       ['disk', machine.diskFreeBytes === undefined ? 'unknown' : `${formatBytes(machine.diskFreeBytes)} free in ${process.cwd()}`],
     ];

@@ -5,6 +5,7 @@ import { SUMMARY_TOOL, writeEvaluation } from '../src/metrics/report.js';
 import { ExitCode } from '../src/runtime/errors.js';
 import type { Progress } from '../src/runtime/progress.js';
 import { toolVersion } from '../src/runtime/version.js';
+import { defaultThreads, threadsSchema } from '../src/runtime/threads.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 import { formatEvaluationTable } from './evaluate-table.js';
@@ -19,7 +20,7 @@ export const evaluateSchema = globalSchema
     longitudinal: z.boolean().default(false),
     annualize: z.boolean().default(false),
     hd_percentile: z.number().gt(0).max(100).default(95),
-    workers: z.number().int().min(1).optional(),
+    threads: threadsSchema.optional(),
     resample: z.boolean().default(false),
     allow_missing: z.boolean().default(false),
   })
@@ -46,7 +47,7 @@ export const evaluateCommand: LongisegCommand<Record<string, unknown>> = {
       .option('longitudinal', { type: 'boolean', describe: 'Also STCS and ASPC between every pair of sessions of a subject' })
       .option('annualize', { type: 'boolean', describe: 'Divide ASPC by the years between sessions (from sub-*_sessions.tsv)' })
       .option('hd-percentile', { type: 'number', describe: 'Percentile of the surface distances (default 95; 100 gives the Hausdorff distance)' })
-      .option('workers', { type: 'number', describe: 'Worker threads (default: one per CPU)' })
+      .option('threads', { type: 'number', alias: 'workers', describe: 'Cases evaluated in parallel, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU)' })
       .option('resample', { type: 'boolean', describe: 'Resample predictions onto the reference grid (nearest neighbour) instead of refusing' })
       .option('allow-missing', { type: 'boolean', describe: 'Evaluate the cases that have a prediction when some references have none' })
       .example('$0 evaluate --pred derivatives/longiseg --ref derivatives/labels --longitudinal', 'BIDS trees, with longitudinal statistics')
@@ -63,7 +64,7 @@ export const evaluateCommand: LongisegCommand<Record<string, unknown>> = {
         longitudinal: options.longitudinal,
         annualize: options.annualize,
         hdPercentile: options.hd_percentile,
-        workers: options.workers,
+        workers: options.threads ?? defaultThreads().threads,
         resample: options.resample,
         allowMissing: options.allow_missing,
       },

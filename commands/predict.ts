@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { access, constants, mkdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
 import { z } from 'zod';
 import type { Vec3 } from '../src/io/affine.js';
@@ -12,6 +11,7 @@ import { writeDerivativeFiles } from '../src/infer/derivative.js';
 import { claimOutputFolder } from '../src/infer/output-claim.js';
 import { predictCase, type PredictionCase } from '../src/infer/predict-case.js';
 import { PatchWorkers } from '../src/infer/patch-workers.js';
+import { defaultThreads, threadsSchema } from '../src/runtime/threads.js';
 import { unetPredictor } from '../src/infer/unet-predictor.js';
 import { loadModel, NO_LEARNING_DICE } from '../src/model/model-file.js';
 import { removeOrphanTemporaries } from '../src/runtime/atomic.js';
@@ -31,7 +31,7 @@ export const predictSchema = globalSchema
     tta: z.boolean().default(false),
     probabilities: z.boolean().default(false),
     batch: z.number().int().positive().default(1),
-    workers: z.number().int().positive().optional(),
+    threads: threadsSchema.optional(),
     shard: z.string().optional(),
     continue: z.boolean().default(false),
     overwrite: z.boolean().default(false),
@@ -66,7 +66,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
       .option('tta', { type: 'boolean', describe: 'Mirror test-time augmentation: average over the 8 flips (8× slower)' })
       .option('probabilities', { type: 'boolean', describe: 'Also write the class probabilities (4D float, one frame per class)' })
       .option('batch', { type: 'number', describe: 'Patches per network call (default 1)' })
-      .option('workers', { type: 'number', describe: 'Threads computing patches in parallel (default: SLURM_CPUS_PER_TASK, else one per CPU; 1 on the tensorflow back end, which threads itself)' })
+      .option('threads', { type: 'number', alias: 'workers', describe: 'Threads computing sliding-window tiles in parallel, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU; 1 on the tensorflow back end, which threads itself)' })
       .option('shard', { type: 'string', describe: 'Only cases i, i+n, i+2n, … (i/n, i from 0); default from SLURM_ARRAY_TASK_ID/COUNT when set' })
       .option('continue', { type: 'boolean', describe: 'Skip cases whose label map exists (outputs are written atomically, so an existing one is complete)' })
       .option('overwrite', { type: 'boolean', describe: 'Replace existing outputs (also those of another model)' })
@@ -97,7 +97,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
     const skipped = options.continue ? existing.length : 0;
     const todo = mine.filter((entry) => !(options.continue && entry.item && done(entry.item)));
 
-    const workers = Math.min(options.workers ?? (backend.name === 'tensorflow' ? 1 : cpuBudget()), todo.length);
+    const workers = Math.min(options.threads ?? (backend.name === 'tensorflow' ? 1 : defaultThreads().threads), todo.length);
     context.logger.info(
       { backend: backend.name, reason: backend.reason, workers, model: options.model, patch, tta: options.tta, shard: shard?.source },
       `predict: ${mine.length} of ${entries.length} cases${shard ? ` (${shard.source})` : ''}, patch ${patch.join('×')}, back end ${backend.name} (${backend.reason}), ${workers} worker threads`,
@@ -191,11 +191,6 @@ function caseLock(out: string, item: PredictionCase): string {
 /** A case lock older than this is taken over (its job was killed on another host). */
 const LOCK_STALE_HOURS = 6;
 
-/** CPUs this job may use: SLURM's allocation when inside a job, else the machine's. */
-function cpuBudget(): number {
-  const slurm = Number(process.env.SLURM_CPUS_PER_TASK);
-  return Number.isInteger(slurm) && slurm > 0 ? slurm : availableParallelism();
-}
 
 async function prepareOutputFolder(out: string): Promise<void> {
   try {

@@ -12,6 +12,7 @@ import type { Progress } from '../src/runtime/progress.js';
 import { resolveShard } from '../src/runtime/shard.js';
 import { toolVersion } from '../src/runtime/version.js';
 import { formatTsv } from '../src/io/tsv.js';
+import { defaultThreads, threadsSchema } from '../src/runtime/threads.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
@@ -27,7 +28,7 @@ export const preprocessSchema = globalSchema
     modalities: list.default(['T1w']),
     subjects: list.optional(),
     shard: z.string().optional(),
-    threads: z.number().int().positive().optional(),
+    threads: threadsSchema.optional(),
     deformable: z.boolean().default(true),
     overwrite: z.boolean().default(false),
     lock_stale_hours: z.number().positive().default(24),
@@ -63,7 +64,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
       .option('modalities', { type: 'string', describe: 'BIDS suffixes, the first drives registration (default T1w)' })
       .option('subjects', { type: 'string', describe: 'Only these subjects: sub-01,sub-02' })
       .option('shard', { type: 'string', describe: 'Only subjects i, i+n, … (i/n, i from 0); default from the SLURM array variables' })
-      .option('threads', { type: 'number', describe: 'Threads of the registration tool (default: SLURM_CPUS_PER_TASK, else 1)' })
+      .option('threads', { type: 'number', describe: 'Threads of the registration tool, 1 to 1024, also set as ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS (default: SLURM_CPUS_PER_TASK, else one per CPU)' })
       .option('deformable', { type: 'boolean', describe: 'B-spline registration to the subject template after the affine one (default true; --no-deformable for affine only)' })
       .option('overwrite', { type: 'boolean', describe: 'Redo subjects that are done (done.json)' })
       .option('apply-inverse', { type: 'string', describe: 'Instead of registering: map the sub-X_ses-Y_… files of this folder (predictions) from subject space back to native space, with the transforms in --out' })
@@ -87,7 +88,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
     const labels = options.labels?.replace(/^derivatives\//, '').replace(/\/$/, '');
     if (labels && !existsSync(join(options.bids, 'derivatives', labels))) throw new InputError(join(options.bids, 'derivatives', labels), 'no such folder (--labels names a derivative of --bids)');
     if (options.modalities.length === 0) throw new UsageError('--modalities needs at least one suffix');
-    const threads = options.threads ?? (Number(process.env.SLURM_CPUS_PER_TASK) || 1);
+    const threads = options.threads ?? defaultThreads().threads;
     const { registrar, reason } = await chooseRegistrar(options.registration, threads);
     const shard = resolveShard(options.shard);
     context.logger.info({ registration: registrar.name, version: registrar.version, shard: shard?.source }, `preprocess: registration by ${reason}${shard ? `, ${shard.source}` : ''}`);

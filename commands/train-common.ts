@@ -5,10 +5,12 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { stringify as toYaml } from 'yaml';
 import type { z } from 'zod';
 import { initBackend } from '../src/engine/backend.js';
+import { computeThreads } from '../src/engine/wasm-kernels.js';
 import { readConfigFile, validateConfig, type ConfigObject } from '../src/runtime/config.js';
 import { removeOrphanTemporaries, writeFileAtomic } from '../src/runtime/atomic.js';
 import { ExitCode, UsageError } from '../src/runtime/errors.js';
 import { Random } from '../src/runtime/random.js';
+import { threadsOption } from '../src/runtime/threads.js';
 import { PRESETS, type TrainingConfig } from '../src/train/config.js';
 import { BEST, CONFIG, LATEST, LOG, runTraining, type LoopState, type TrainingTask } from '../src/train/loop.js';
 import { parseDuration } from '../src/train/schedule.js';
@@ -26,6 +28,7 @@ export function addTrainingOptions<T>(yargs: Argv<T>, kind: Kind): Argv<T> {
     .option('resume', { type: 'boolean', describe: 'Continue the run in --out from latest.safetensors, exactly where it stopped' })
     .option('time-limit', { type: 'string', describe: 'Stop cleanly (latest saved) before this wall-clock budget: 2h, 90m, 1:30:00' })
     .option('nan-to-num', { type: 'boolean', describe: 'Replace NaN and infinite image voxels with 0 instead of refusing the image' })
+    .option('threads', { type: 'number', describe: 'Threads of the compute kernels, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU); results do not depend on it' })
     .epilogue(`--config takes a file or a preset name (${Object.keys(PRESETS[kind]).join(', ')}); a file may start from a preset with "preset: small" and override keys.`) as Argv<T>;
 }
 
@@ -77,7 +80,7 @@ function deepMerge(base: ConfigObject, override: ConfigObject): ConfigObject {
 export interface TrainingRun<C extends TrainingConfig> {
   kind: Kind;
   config: C;
-  argv: ArgumentsCamelCase<GlobalArgs & { maxSteps?: number; resume?: boolean; timeLimit?: string }>;
+  argv: ArgumentsCamelCase<GlobalArgs & { maxSteps?: number; resume?: boolean; timeLimit?: string; threads?: number }>;
   context: RunContext;
   /** Builds the task (model, optimiser, samplers) for the study. */
   build(study: PreparedStudy, random: Random): Promise<TrainingTask>;
@@ -99,13 +102,14 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
   }
   if (argv.resume && !existsSync(latest) && !started) throw new UsageError(`--resume: ${latest} does not exist; nothing to resume`);
   for (const file of await removeOrphanTemporaries(out)) context.logger.info(`removed ${file}, left by a run that was killed while writing it`);
+  const threads = threadsOption(argv.threads);
   const timeLimit = argv.timeLimit === undefined ? undefined : parseDuration(argv.timeLimit);
   if (argv.timeLimit !== undefined && timeLimit === undefined) throw new UsageError(`--time-limit ${JSON.stringify(argv.timeLimit)}: write a duration such as 2h, 90m or 1:30:00`);
   await mkdir(out, { recursive: true });
 
   let config = run.config;
-  const backend = await initBackend(config.backend, (message) => context.logger.warn(message));
-  context.logger.info({ backend: backend.name, reason: backend.reason }, `${run.kind}: back end ${backend.name} (${backend.reason})`);
+  const backend = await initBackend(config.backend, (message) => context.logger.warn(message), threads);
+  context.logger.info({ backend: backend.name, reason: backend.reason, threads: computeThreads() }, `${run.kind}: back end ${backend.name} (${backend.reason})${backend.name === 'wasm' ? `, ${computeThreads()} compute threads` : ''}`);
   const random = new Random(config.seed);
   const study = await prepareStudy(config, new Random(config.seed).fork(7), (message) => context.logger.warn(message));
   const task = await run.build(study, random);

@@ -56,11 +56,13 @@ export function chooseBackend(request: BackendRequest, resolvable: (name: string
 export async function initBackend(
   request: BackendRequest,
   onFallback: (message: string) => void = () => {},
+  threads = 1,
 ): Promise<BackendChoice> {
   const choice = chooseBackend(request);
   const tf = await import('@tensorflow/tfjs');
   try {
-    if (choice.name !== 'cpu') await import(choice.packageName);
+    if (choice.name === 'wasm') await loadWasm(threads, onFallback);
+    else if (choice.name !== 'cpu') await import(choice.packageName);
     if (!(await tf.setBackend(choice.name))) throw new Error(`tf.setBackend('${choice.name}') returned false`);
     await tf.ready();
     if (choice.name === 'wasm') (await import('./heap.js')).shareIdentityOnWasm();
@@ -69,11 +71,21 @@ export async function initBackend(
   } catch (error) {
     if (request !== 'auto' || choice.name !== 'tensorflow') throw error;
     onFallback(`${choice.packageName} is installed but failed to load (${(error as Error).message}); using WebAssembly`);
-    await import(WASM_PACKAGE);
+    await loadWasm(threads, onFallback);
     await tf.setBackend('wasm');
     await tf.ready();
     (await import('./heap.js')).shareIdentityOnWasm();
     (await import('./backprop.js')).freeGradientsEarly();
     return { name: 'wasm', packageName: WASM_PACKAGE, reason: `${choice.packageName} failed to load` };
   }
+}
+
+/**
+ * Registers the wasm back end: tfjs's threaded build (a shared heap for longiseg's compute threads)
+ * when more than one thread is asked for, else the standard build, which starts no threads.
+ */
+async function loadWasm(threads: number, onFallback: (message: string) => void): Promise<void> {
+  if (threads > 1) await (await import('./wasm-threaded.js')).useSharedWasmHeap(onFallback);
+  else await import(WASM_PACKAGE);
+  (await import('./wasm-kernels.js')).setComputeThreads(threads);
 }

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
 import { matMul } from './matmul.js';
 import { customOp } from './ops.js';
-import { runAdder, runCopier, type RunCopier } from './wasm-kernels.js';
+import { reflect } from './parallel-tasks.js';
+import { executor } from './wasm-kernels.js';
 
 /**
  * 3×3×3 convolution, stride 1, with reflection padding of one voxel (PyTorch padding_mode='reflect'),
@@ -44,46 +45,9 @@ const customConv = customOp<(x: tf.Tensor5D, w: tf.Tensor5D) => tf.Tensor5D>((x:
 
 type Shape5 = [number, number, number, number, number];
 
-/** Reflection of index i into [0, n): −1 → 1, n → n − 2 (a one-voxel axis reflects onto itself). */
-function reflect(i: number, n: number): number {
-  if (n === 1) return 0;
-  return i < 0 ? -i : i >= n ? 2 * n - 2 - i : i;
-}
-
-/**
- * The x taps of a line of w voxels for one kw: visits (x, r, count) for the voxels x … x+count−1
- * whose neighbour x + kw − 1 lies at r … r+count−1 (a plain shift inside the line), then for each
- * voxel at an end whose neighbour is reflected.
- */
-function lineTaps(w: number, kw: number, visit: (x: number, r: number, count: number) => void): void {
-  const [first, end] = [Math.max(0, 1 - kw), Math.min(w, w + 1 - kw)];
-  if (end > first) visit(first, first + kw - 1, end - first);
-  for (let x = 0; x < first; x++) visit(x, reflect(x + kw - 1, w), 1);
-  for (let x = Math.max(end, first); x < w; x++) visit(x, reflect(x + kw - 1, w), 1);
-}
-
 /** Depth slices per slab so that a [slab voxels, width] float32 matrix stays under the cap. */
 function slabDepth(plane: number, width: number, depth: number): number {
   return Math.max(1, Math.min(depth, Math.floor(columnBytesCap / (4 * plane * width))));
-}
-
-/**
- * Columns of x for depths [z0, z1) of batch item b: row = voxel (z, y, x), columns = (kd, kh, c)
- * of x at (reflect(z+kd−1), reflect(y+kh−1), x): for each (z, y) and (kd, kh), a line of w·C input
- * values becomes w runs of C, one per row.
- */
-function fillColumns(xs: Float32Array, shape: Shape5, b: number, z0: number, z1: number, cols: Float32Array, copy: RunCopier): void {
-  const [, d, h, w, c] = shape;
-  const width = 9 * c;
-  let rowStart = 0;
-  for (let z = z0; z < z1; z++) {
-    for (let y = 0; y < h; y++, rowStart += w * width) {
-      for (let k = 0; k < 9; k++) {
-        const line = ((b * d + reflect(z + Math.floor(k / 3) - 1, d)) * h + reflect(y + (k % 3) - 1, h)) * w * c;
-        copy(cols, rowStart + k * c, width, xs, line, c, c, w);
-      }
-    }
-  }
 }
 
 /** w [3,3,3,Cin,Cout] as [(kd,kh,c), (kw,o)]: the three kw filters side by side. */
@@ -102,24 +66,19 @@ function forward(x: tf.Tensor, w: tf.Tensor): tf.Tensor5D {
   const plane = h * wd;
   const width = 9 * cin;
   const step = slabDepth(plane, width, d);
-  const [copy, add] = [runCopier(), runAdder()];
+  const run = executor();
   const filters = tensorFilled<tf.Rank.R2>([width, 3 * cout], (values) => filterByKw(valuesOf(w), cin, cout, values));
   const out = tensorFilled<tf.Rank.R5>([n, d, h, wd, cout], (values) => values.fill(0));
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < d; z0 += step) {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
-      const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols, copy));
+      const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => run.run('fillColumns', [run.address(valuesOf(x)), b, d, h, wd, cin, z0, run.address(cols)], [z0, z1], 1, rows * width));
       const product = matMul(columns, filters);
       columns.dispose();
-      const [taps, result] = [valuesOf(product), valuesOf(out)];
-      // y[x] = Σ_kw taps_kw[reflect(x + kw − 1)]
-      const start = (b * d + z0) * plane * cout;
-      for (let line = 0; line < rows; line += wd) {
-        for (let kw = 0; kw < 3; kw++) {
-          lineTaps(wd, kw, (xx, r, count) => add(result, start + (line + xx) * cout, cout, taps, (line + r) * 3 * cout + kw * cout, 3 * cout, cout, count));
-        }
-      }
+      // y[x] = Σ_kw taps_kw[reflect(x + kw − 1)], line by line
+      const result = run.address(valuesOf(out)) + 4 * (b * d + z0) * plane * cout;
+      run.run('addTaps', [result, run.address(valuesOf(product)), wd, cout], [0, rows / wd], 1, 3 * rows * cout);
       product.dispose();
     }
   }
@@ -138,23 +97,18 @@ function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   const plane = h * w;
   const width = 9 * cin;
   const step = slabDepth(plane, width, d);
-  const [copy, add] = [runCopier(), runAdder()];
+  const run = executor();
   const total = new Float64Array(3 * cout * width);
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < d; z0 += step) {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
-      const start = (b * d + z0) * plane * cout;
       const shifted = tensorFilled<tf.Rank.R2>([rows, 3 * cout], (values) => {
-        const gradient = valuesOf(dy);
         values.fill(0);
-        for (let line = 0; line < rows; line += w) {
-          for (let kw = 0; kw < 3; kw++) {
-            lineTaps(w, kw, (xx, r, count) => add(values, (line + r) * 3 * cout + kw * cout, 3 * cout, gradient, start + (line + xx) * cout, cout, cout, count));
-          }
-        }
+        const gradient = run.address(valuesOf(dy)) + 4 * (b * d + z0) * plane * cout;
+        run.run('shiftTaps', [run.address(values), gradient, w, cout], [0, rows / w], 1, 3 * rows * cout);
       });
-      const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => fillColumns(valuesOf(x), shape, b, z0, z1, cols, copy));
+      const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => run.run('fillColumns', [run.address(valuesOf(x)), b, d, h, w, cin, z0, run.address(cols)], [z0, z1], 1, rows * width));
       const product = matMul(shifted, columns, true);
       shifted.dispose();
       columns.dispose();
@@ -193,35 +147,25 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
   const dx = tensorFilled([n, d, h, w, cin], (values) => values.fill(0));
   const plane = ph * w;
   const step = slabDepth(plane, width, pd);
-  const [copy, add] = [runCopier(), runAdder()];
+  const run = executor();
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < pd; z0 += step) {
       const z1 = Math.min(pd, z0 + step);
       const rows = (z1 - z0) * plane;
       const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => {
-        const gradient = valuesOf(dy);
         cols.fill(0);
-        let rowStart = 0;
-        for (let zp = z0; zp < z1; zp++) {
-          for (let yp = 0; yp < ph; yp++, rowStart += w * width) {
-            for (let k = 0; k < 9; k++) {
-              const [z, y] = [zp - Math.floor(k / 3), yp - (k % 3)];
-              if (z >= 0 && z < d && y >= 0 && y < h) copy(cols, rowStart + k * cout, width, gradient, ((b * d + z) * h + y) * w * cout, cout, cout, w);
-            }
-          }
-        }
+        run.run('fillGradientColumns', [run.address(valuesOf(dy)), b, d, h, w, cout, z0, run.address(cols)], [z0, z1], 1, rows * width);
       });
       const product = matMul(columns, flipped);
       columns.dispose();
-      const [taps, result] = [valuesOf(product), valuesOf(dx)];
+      // each padded voxel adds into the voxel it reflected: several rows may reach one line, so one thread
+      const [taps, result] = [run.address(valuesOf(product)), run.address(valuesOf(dx))];
       let row = 0;
       for (let zp = z0; zp < z1; zp++) {
         const z = reflect(zp - 1, d);
         for (let yp = 0; yp < ph; yp++, row += w) {
-          const lineBase = ((b * d + z) * h + reflect(yp - 1, h)) * w;
-          for (let kw = 0; kw < 3; kw++) {
-            lineTaps(w, kw, (x, r, count) => add(result, (lineBase + r) * cin, cin, taps, (row + x) * 3 * cin + kw * cin, 3 * cin, cin, count));
-          }
+          const line = result + 4 * ((b * d + z) * h + reflect(yp - 1, h)) * w * cin;
+          run.run('scatterTaps', [line, taps + 4 * row * 3 * cin, w, cin], [0, 1], 1, 0);
         }
       }
       product.dispose();

@@ -12,11 +12,12 @@ import * as tf from '@tensorflow/tfjs';
 
 /** A WebAssembly.Memory (ES2023's lib and @types/node 20 do not declare WebAssembly). */
 export interface HeapMemory {
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
 }
 
 interface WasmInternals {
-  wasm: { HEAPU8: Uint8Array; asm: { memory: HeapMemory }; _malloc(bytes: number): number; _free(at: number): void };
+  /** The heap is `wasmMemory` in the threaded build (created in JS, shared), `asm.memory` in the other. */
+  wasm: { wasmMemory?: HeapMemory; asm: { memory?: HeapMemory }; _malloc(bytes: number): number; _free(at: number): void };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
 }
@@ -25,8 +26,12 @@ function wasmBackend(): WasmInternals | undefined {
   return tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmInternals) : undefined;
 }
 
+function memoryOf(backend: WasmInternals): HeapMemory {
+  return (backend.wasm.wasmMemory ?? backend.wasm.asm.memory)!;
+}
+
 function heapView(backend: WasmInternals, dataId: object, size: number): Float32Array {
-  return new Float32Array(backend.wasm.HEAPU8.buffer, backend.dataIdMap.get(dataId).memoryOffset, size);
+  return new Float32Array(memoryOf(backend).buffer, backend.dataIdMap.get(dataId).memoryOffset, size);
 }
 
 /** The values of a float32 tensor; on wasm a view into the heap, to read only and only until the next tfjs op. */
@@ -53,7 +58,7 @@ export function tensorFilled<R extends tf.Rank>(shape: number[], fill: (values: 
 export function wasmHeap(): { memory: HeapMemory; allocate(bytes: number): number; free(at: number): void } | undefined {
   const backend = wasmBackend();
   // `>>> 0`: tfjs's own note, offsets above 2 GB come back negative
-  return backend && { memory: backend.wasm.asm.memory, allocate: (bytes) => backend.wasm._malloc(bytes) >>> 0, free: (at) => backend.wasm._free(at) };
+  return backend && { memory: memoryOf(backend), allocate: (bytes) => backend.wasm._malloc(bytes) >>> 0, free: (at) => backend.wasm._free(at) };
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
-import { gemmKernel, runCopier, type GemmKernel } from './wasm-kernels.js';
+import { executor, gemmKernel, type GemmKernel } from './wasm-kernels.js';
 
 /**
  * a·b with either operand transposed, as tf.matMul. On wasm it is kernels.wat's product: on these
@@ -25,28 +25,14 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, trans
   return product;
 }
 
-/** Rows of an operand copied at a time, so that the lines one panel or group reads are still cached for the next. */
-const ROW_BLOCK = 64;
-
 /** B [k, n] (b or, transposed, bᵀ) as gemm's panels of 8 columns. */
 function packedColumns(gemm: GemmKernel, b: tf.Tensor2D, transposed: boolean, k: number, n: number): tf.Tensor1D {
   const [rowStride, columnStride] = transposed ? [4, 4 * k] : [4 * n, 4];
-  return tensorFilled([Math.ceil(n / 8) * 8 * k], (panels) => {
-    const source = valuesOf(b).byteOffset;
-    for (let row = 0; row < k; row += ROW_BLOCK) {
-      gemm.pack(panels.byteOffset + 32 * row, 32 * k, source + row * rowStride, rowStride, columnStride, Math.min(ROW_BLOCK, k - row), n);
-    }
-  });
+  return tensorFilled([Math.ceil(n / 8) * 8 * k], (panels) => gemm.pack(panels.byteOffset, valuesOf(b).byteOffset, rowStride, columnStride, k, n));
 }
 
 /** The rows of Aᵀ (a [k, m] tensor) in groups of four, each [k][4] floats: what gemm reads in order. */
 function rowGroups(transposed: tf.Tensor2D, m: number, k: number): tf.Tensor1D {
-  const copy = runCopier();
-  return tensorFilled([Math.ceil(m / 4) * 4 * k], (groups) => {
-    const source = valuesOf(transposed);
-    for (let column = 0; column < k; column += ROW_BLOCK) {
-      const count = Math.min(ROW_BLOCK, k - column);
-      for (let row = 0; row < m; row += 4) copy(groups, row * k + 4 * column, 4, source, column * m + row, m, Math.min(4, m - row), count);
-    }
-  });
+  const run = executor();
+  return tensorFilled([Math.ceil(m / 4) * 4 * k], (groups) => run.run('rowGroups', [run.address(groups), run.address(valuesOf(transposed)), m, k], [0, m], 4, m * k));
 }

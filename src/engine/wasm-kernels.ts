@@ -1,15 +1,13 @@
 import { wasmHeap, type HeapMemory } from './heap.js';
-import { KERNELS_WASM } from './kernels-wasm.js';
+import { heapIsShared, instantiateKernels } from './kernels-instance.js';
+import { KernelPool, splitRange } from './kernel-pool.js';
+import { PACK_ROWS, TASK_FUNCTIONS, type Kernel, type TaskName } from './parallel-tasks.js';
 
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-};
-
-type Kernel = (...args: number[]) => void;
 
 interface Loaded {
   memory: HeapMemory;
+  /** Compute threads on this heap, when it is shared and more than one thread is asked for. */
+  pool?: KernelPool;
   allocate(bytes: number): number;
   free(at: number): void;
   exports: Record<string, Kernel>;
@@ -18,59 +16,93 @@ interface Loaded {
 }
 
 let loaded: Loaded | undefined;
+let threads = 1;
+
+/**
+ * Threads that longiseg's kernels use (--threads). They need tfjs's threaded build, whose heap is
+ * shared; on the single-threaded build's heap the kernels run on one thread.
+ */
+export function setComputeThreads(count: number): void {
+  threads = count;
+  loaded?.pool?.close();
+  if (loaded) loaded.pool = startPool(loaded.memory);
+}
+
+/** The threads longiseg's kernels actually use: 1 without a shared heap. */
+export function computeThreads(): number {
+  return instance()?.pool?.threads ?? 1;
+}
+
+function startPool(memory: HeapMemory): KernelPool | undefined {
+  return threads > 1 && heapIsShared(memory) ? KernelPool.start(memory, threads) : undefined;
+}
 
 /** kernels.wat instantiated on the current tfjs heap (the wasm back end only; a new back end, a new heap). */
 function instance(): Loaded | undefined {
   const heap = wasmHeap();
   if (!heap) return undefined;
   if (loaded?.memory !== heap.memory) {
-    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64')), { env: { memory: heap.memory } });
-    loaded = { ...heap, exports: exports as Record<string, Kernel> };
+    loaded?.pool?.close();
+    loaded = { ...heap, exports: instantiateKernels(heap.memory, heapIsShared(heap.memory)), pool: startPool(heap.memory) };
   }
   return loaded;
 }
 
-/**
- * Copies `count` runs of `length` floats from `source` to `target`, starting at the given indices
- * and advancing by the strides (all in floats).
- */
-export type RunCopier = (target: Float32Array, at: number, stride: number, source: Float32Array, from: number, sourceStride: number, length: number, count: number) => void;
-
-/** The SIMD copier when both arrays are views of the wasm heap (get it before taking the views); a JS loop otherwise. */
-export function runCopier(): RunCopier {
-  return blockKernel('copyBlocks') ?? copyRuns;
+/** Runs the kernel tasks of engine/parallel-tasks.ts on the current back end's memory. */
+export interface Executor {
+  /** The address tasks take for a tensor's values (take the executor before the views). */
+  address(values: Float32Array): number;
+  /**
+   * Runs `task` over [start, end), in parts starting at multiples of `grain` from start, over the
+   * compute threads when there are and `work` (values touched) makes it worth it.
+   */
+  run(task: TaskName, args: number[], [start, end]: [number, number], grain: number, work: number): void;
 }
 
-/** As runCopier, but adds the runs of `source` to those of `target`. */
-export function runAdder(): RunCopier {
-  return blockKernel('addBlocks') ?? addRuns;
-}
-
-function blockKernel(name: 'copyBlocks' | 'addBlocks'): RunCopier | undefined {
-  const kernel = instance()?.exports[name];
-  return (
-    kernel &&
-    ((target, at, stride, source, from, sourceStride, length, count) =>
-      kernel(target.byteOffset + 4 * at, 4 * stride, source.byteOffset + 4 * from, 4 * sourceStride, 4 * length, count))
-  );
-}
-
-function copyRuns(target: Float32Array, at: number, stride: number, source: Float32Array, from: number, sourceStride: number, length: number, count: number): void {
-  for (let run = 0; run < count; run++, at += stride, from += sourceStride) {
-    for (let i = 0; i < length; i++) target[at + i] = source[from + i];
+/** On wasm, tasks run kernels.wat on heap byte offsets; elsewhere, JS loops on arrays, each its own address range. */
+export function executor(): Executor {
+  const kernels = instance();
+  if (kernels) {
+    const { exports, pool } = kernels;
+    return {
+      address: (values) => values.byteOffset,
+      run(task, args, [start, end], grain, work) {
+        const parts = pool && work >= PARALLEL_WORK ? pool.threads : 1;
+        if (parts === 1) return TASK_FUNCTIONS[task](exports, args, start, end);
+        const starts = splitRange(end - start, parts, grain).map((at) => start + at);
+        pool!.run(task, args, starts, (values, from, to) => TASK_FUNCTIONS[task](exports, values, from, to));
+      },
+    };
   }
+  const arrays: Float32Array[] = [];
+  const js = jsKernels(arrays);
+  return {
+    address: (values) => (arrays.push(values) - 1) * ADDRESS_RANGE,
+    run: (task, args, [start, end]) => TASK_FUNCTIONS[task](js, args, start, end),
+  };
 }
 
-function addRuns(target: Float32Array, at: number, stride: number, source: Float32Array, from: number, sourceStride: number, length: number, count: number): void {
-  for (let run = 0; run < count; run++, at += stride, from += sourceStride) {
-    for (let i = 0; i < length; i++) target[at + i] += source[from + i];
-  }
+/** Addresses of the JS kernels: array index × this + byte offset in the array. */
+const ADDRESS_RANGE = 2 ** 32;
+
+/** copyBlocks and addBlocks of kernels.wat as JS loops over registered arrays. */
+function jsKernels(arrays: Float32Array[]): Record<string, Kernel> {
+  const blocks = (add: boolean): Kernel => (dst, dstStride, src, srcStride, bytes, count) => {
+    const [target, source] = [arrays[Math.floor(dst / ADDRESS_RANGE)], arrays[Math.floor(src / ADDRESS_RANGE)]];
+    let [at, from] = [(dst % ADDRESS_RANGE) / 4, (src % ADDRESS_RANGE) / 4];
+    const length = bytes / 4;
+    for (let run = 0; run < count; run++, at += dstStride / 4, from += srcStride / 4) {
+      if (add) for (let i = 0; i < length; i++) target[at + i] += source[from + i];
+      else for (let i = 0; i < length; i++) target[at + i] = source[from + i];
+    }
+  };
+  return { copyBlocks: blocks(false), addBlocks: blocks(true) };
 }
 
 /** The matrix product of kernels.wat: byte offsets into the heap and byte strides. */
 export interface GemmKernel {
-  /** B [k, n] at `b` into ceil(n/8) panels of [k][8] floats, panelStride bytes apart, the columns beyond n zero. */
-  pack(panels: number, panelStride: number, b: number, rowStride: number, columnStride: number, k: number, n: number): void;
+  /** B [k, n] at `b` into ceil(n/8) panels of [k][8] floats, 32·k bytes apart, the columns beyond n zero. */
+  pack(panels: number, b: number, rowStride: number, columnStride: number, k: number, n: number): void;
   /**
    * C [m, n] (cRowStride bytes between rows) = A [m, k]·B, B as `pack` left it; A's rows in groups
    * of four, groupStride bytes apart, rowStride between the rows of a group.
@@ -78,11 +110,36 @@ export interface GemmKernel {
   multiply(a: number, groupStride: number, rowStride: number, columnStride: number, panels: number, c: number, cRowStride: number, m: number, n: number, k: number): void;
 }
 
-/** The SIMD matrix product (wasm back end only). */
+/**
+ * The SIMD matrix product (wasm back end only), over the compute threads when there are: C by
+ * rows, or by panels of 8 columns when it has more of those than groups of 4 rows.
+ */
 export function gemmKernel(): GemmKernel | undefined {
   const kernels = instance();
-  return kernels && { pack: kernels.exports.packPanels, multiply: kernels.exports.gemm };
+  if (!kernels) return undefined;
+  const { exports, pool } = kernels;
+  const threadsFor = (work: number) => (pool && work >= PARALLEL_WORK ? pool.threads : 1);
+  return {
+    pack(panels, b, rowStride, columnStride, k, n) {
+      const args = [panels, b, rowStride, columnStride, k, n];
+      const parts = threadsFor(k * n);
+      if (parts === 1) TASK_FUNCTIONS.packRows(exports, args, 0, k);
+      else pool!.run('packRows', args, splitRange(k, parts, PACK_ROWS), (a, start, end) => TASK_FUNCTIONS.packRows(exports, a, start, end));
+    },
+    multiply(a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k) {
+      const parts = threadsFor(m * n * k);
+      if (parts === 1) return exports.gemm(a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k);
+      const byRows = m / 4 >= n / 8;
+      const task = byRows ? 'gemmRows' : 'gemmPanels';
+      const args = byRows ? [a, groupStride, rowStride, columnStride, panels, c, cRowStride, n, k] : [a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k];
+      const starts = byRows ? splitRange(m, parts, 4) : splitRange(Math.ceil(n / 8), parts);
+      pool!.run(task, args, starts, (values, start, end) => TASK_FUNCTIONS[task](exports, values, start, end));
+    },
+  };
 }
+
+/** Work (multiply-adds, or values packed) below which a kernel runs on one thread: a job costs tens of microseconds. */
+const PARALLEL_WORK = 1 << 16;
 
 /** Calls kernels of kernels.wat with small JS arrays (per-channel parameters, sums) staged in the heap. */
 export interface StagedKernels {

@@ -69,7 +69,7 @@ export async function evaluateFolders(options: EvaluateOptions, hooks: EvaluateH
     options: { labels: explicit, ignoreLabel: options.ignoreLabel, hdPercentile: options.hdPercentile, resample: options.resample },
   }));
   const progress = hooks.onStart?.(pairing.cases.length);
-  const workers = options.workers ?? Math.min(availableParallelism(), tasks.length);
+  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), tasks.length));
   const results = await runPool<GroupTask, GroupResult>(tasks, evaluateGroup, {
     workers,
     workerUrl: new URL('./worker.js', import.meta.url),

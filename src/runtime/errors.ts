@@ -47,6 +47,11 @@ export class DivergedError extends LongisegError {
   readonly exitCode = ExitCode.externalTool;
 }
 
+/** A compute thread failed or stopped answering (exit 4); checkpoints keep their last complete state. */
+export class ComputeThreadError extends LongisegError {
+  readonly exitCode = ExitCode.externalTool;
+}
+
 /** The run was stopped by SIGINT or SIGTERM (exit 5). */
 export class InterruptedError extends LongisegError {
   readonly exitCode = ExitCode.interrupted;

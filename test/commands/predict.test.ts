@@ -70,6 +70,19 @@ describe('longiseg predict', () => {
     }
   });
 
+  test('one case spreads its windows over --threads workers, with the same labels as one thread', async () => {
+    const labels = [];
+    for (const threads of ['1', '2']) {
+      const out = join(dir.path, `threads-${threads}`);
+      const result = runCli(['predict', '--model', model, '--input', join(images, 'oblique_0000.nii.gz'), '--out', out, '--patch', '16', '--threads', threads, '--log-format', 'json']);
+      expect(result.status).toBe(0);
+      expect(result.stderr).toContain(`${threads} worker threads`);
+      labels.push([...(await readNifti(join(out, 'oblique.nii.gz'))).data]);
+    }
+    expect(labels[1]).toEqual(labels[0]);
+    expect(labels[0]).toEqual(expectedLabels('oblique'));
+  });
+
   test('the label maps keep the input geometry exactly, as nibabel reads it, in the smallest integer type', () => {
     const files = [...inputs.keys()].flatMap((name) => [join(images, `${name}_0000.nii${name === 'plain' ? '' : '.gz'}`), join(dir.path, 'preds', `${name}.nii.gz`)]);
     const described = runPythonJson<Record<string, Record<string, unknown>>>('describe_nifti.py', files);

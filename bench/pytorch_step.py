@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """One pretraining step of the reference model in PyTorch (Debian python3-torch), for bench/model.ts.
 
-usage: pytorch_step.py SIZE STEPS  — prints JSON {seconds_per_step} (the fastest of STEPS after a warm-up). One thread (torch.set_num_threads(1)),
+usage: pytorch_step.py SIZE STEPS [THREADS]  — prints JSON {seconds_per_step} (the fastest of STEPS after a warm-up). THREADS (default 1)
+for both torch.set_num_threads and OpenBLAS,
 ngf 16, 33 classes, nine 2048-wide heads with 512 bottleneck, M = 128 patches, all losses, Adam (β1 0.5).
 """
 import json
@@ -9,16 +10,17 @@ import os
 import sys
 import time
 
-# torch.set_num_threads(1) bounds PyTorch's own pool only: OpenBLAS starts threads of its own
-# (a step used 1.4 cores without this)
+THREADS = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+# torch.set_num_threads bounds PyTorch's own pool only: OpenBLAS starts threads of its own
+# (a one-thread step used 1.4 cores without this)
 for variable in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
-    os.environ[variable] = '1'
+    os.environ[variable] = str(THREADS)
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
+torch.set_num_threads(THREADS)
 torch.manual_seed(0)
 SIZE, STEPS = int(sys.argv[1]), int(sys.argv[2])
 NGF, CLASSES, WIDTH, M, TAPS = 16, 33, 2048, 128, [3, 10, 17, 24, 27, 31, 38, 45, 52]

@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   model: () => import('./model.js'),
   predict: () => import('./predict.js'),
   train: () => import('./train.js'),
+  threads: () => import('./threads.js'),
 };
 const name = process.argv[2];
 if (!name || !benches[name]) {

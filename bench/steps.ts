@@ -1,0 +1,37 @@
+import * as tf from '@tensorflow/tfjs';
+import { useStockKernels } from '../src/engine/conv.js';
+import { PretrainModel } from '../src/model/pretrain-model.js';
+import { Random } from '../src/runtime/random.js';
+import { HostAdam } from '../src/train/adam.js';
+
+/**
+ * Seconds of the fastest of `repeats` runs (the least disturbed on a shared machine), after one
+ * warm-up run (none when `warmUp` is false, for very slow baselines).
+ */
+export function time(run: () => void, repeats = 1, warmUp = true): number {
+  if (warmUp) run();
+  let fastest = Infinity;
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    run();
+    fastest = Math.min(fastest, (performance.now() - start) / 1000);
+  }
+  return fastest;
+}
+
+/** A pretraining model (U-Net ngf 16, nine heads `width` wide) on a pair of size³ crops; each call times one step. */
+export function pretrainingSteps(size: number, stock: boolean, width = 2048): () => number {
+  const random = new Random(0);
+  const model = new PretrainModel({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }, { width, bottleneck: width / 4 }, undefined, random);
+  const optimizer = new HostAdam(model.trainableVariables());
+  const input = tf.randomNormal([2, size, size, size, 1]) as tf.Tensor5D;
+  return () => {
+    useStockKernels(stock);
+    try {
+      return time(() => model.step(input, input, optimizer, 128, random), 1, false);
+    } finally {
+      useStockKernels(false);
+    }
+  };
+}
+

@@ -1,0 +1,111 @@
+/**
+ * threads bench (npm run bench -- threads), every figure in one run, on the wasm back end:
+ * 1. the pretraining model step alone (32³ pair, ngf 16, nine 2048-wide heads) at 1 and N threads,
+ *    and PyTorch's at 1 and N threads (OpenBLAS and torch.set_num_threads both set);
+ * 2. pretraining end-to-end from in-memory sessions (augmentation, crops, the step) with the
+ *    `small` and `paper` presets at 1 and N threads;
+ * 3. (BENCH_PART=predict or all) `longiseg predict` of a 1 mm whole brain, 181×217×181, ngf 8, at
+ *    1 and N threads.
+ * N is BENCH_THREADS (default 2). Timings alternate between thread counts, so that both meet the
+ * same spells of load on a shared machine; each is the fastest of its repeats.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../src/engine/backend.js';
+import { computeThreads, setComputeThreads } from '../src/engine/wasm-kernels.js';
+import type { Subject } from '../src/data/study.js';
+import { writeNifti } from '../src/io/nifti.js';
+import { createVolume } from '../src/io/volume.js';
+import { saveModel } from '../src/model/model-file.js';
+import { UNet } from '../src/model/unet.js';
+import { Random } from '../src/runtime/random.js';
+import { pretrainSchema, PRESETS } from '../src/train/config.js';
+import { PretrainTask } from '../src/train/pretrain-task.js';
+import { pretrainingSteps } from './steps.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const threads = Number(process.env.BENCH_THREADS ?? 2);
+const part = process.env.BENCH_PART ?? 'train';
+const counts = [1, threads];
+
+await initBackend('wasm', (message) => console.warn(message), threads);
+if (computeThreads() !== threads) throw new Error(`asked for ${threads} compute threads, got ${computeThreads()}`);
+
+/** The fastest of `rounds` timings of each thread count, alternated. */
+function alternate(rounds: number, measure: (threads: number) => number): number[] {
+  const fastest = counts.map(() => Infinity);
+  for (let round = 0; round < rounds; round++) {
+    counts.forEach((count, i) => {
+      setComputeThreads(count);
+      fastest[i] = Math.min(fastest[i], measure(count));
+    });
+  }
+  return fastest;
+}
+
+function pytorchStep(count: number): number {
+  const output = execFileSync('/usr/bin/python3', [join(root, 'bench', 'pytorch_step.py'), '32', '2', String(count)], { encoding: 'utf8' });
+  return JSON.parse(output).seconds_per_step as number;
+}
+
+const row = (what: string, [one, many]: number[], unit = 's') => `${what}: ${one.toFixed(2)} ${unit} at 1 thread, ${many.toFixed(2)} ${unit} at ${threads} (${(one / many).toFixed(2)}×)`;
+
+if (part === 'train' || part === 'all') {
+  const step = pretrainingSteps(32, false);
+  step();
+  const ours = alternate(3, () => step());
+  const torch = alternate(2, pytorchStep);
+  console.log(row('pretraining model step, 32³ pair, ngf 16, nine 2048-wide heads: longiseg', ours));
+  console.log(row('  PyTorch', torch));
+  console.log(`  longiseg/PyTorch: ${(ours[0] / torch[0]).toFixed(2)}× at 1 thread, ${(ours[1] / torch[1]).toFixed(2)}× at ${threads}`);
+
+  const random = new Random(1);
+  const shape: [number, number, number] = [64, 80, 64];
+  const subjects: Subject[] = Array.from({ length: 3 }, (_, s) => ({
+    id: String(s + 1),
+    sessions: Array.from({ length: 3 }, (_, t) => ({
+      subject: String(s + 1),
+      session: String(t + 1),
+      shape,
+      channels: [Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random.next())],
+      label: Uint8Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random.integer(0, 17)),
+    })),
+  }));
+  for (const preset of ['small', 'paper']) {
+    const config = pretrainSchema.parse({ ...PRESETS.pretrain[preset], data: 'in-memory', out: 'unused' });
+    const task = new PretrainTask(config, 18, subjects, subjects, new Random(2));
+    task.step(0, 2e-4);
+    let number = 1;
+    const seconds = alternate(preset === 'paper' ? 2 : 4, () => {
+      const start = performance.now();
+      task.step(number++, 2e-4);
+      return (performance.now() - start) / 1000;
+    });
+    console.log(row(`pretrain --config ${preset} end-to-end step (crop ${config.crop}, ngf ${config.model.base_width}, heads ${config.heads.width})`, seconds));
+    if (preset === 'paper') console.log(`  end-to-end at ${threads} threads / PyTorch's model step at ${threads}: ${(seconds[1] / torch[1]).toFixed(2)}×`);
+  }
+}
+
+if (part === 'predict' || part === 'all') {
+  const out = join(root, 'bench', 'out', 'threads');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const info = { unet: { inputChannels: 1, outputClasses: 18, baseWidth: 8, depth: 4 }, modalities: ['T1w'], normalisation: { kind: 'min-percentile' as const, upperPercentile: 99.99 } };
+  const model = join(out, 'model.safetensors');
+  await saveModel(model, { unet: new UNet(info.unet, new Random(1)), info });
+  const shape: [number, number, number] = [181, 217, 181];
+  const random = new Random(2);
+  const image = join(out, 'brain.nii.gz');
+  await writeNifti(image, createVolume(Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random.uniform(0, 100)), shape, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]));
+  const seconds = alternate(1, (count) => {
+    const target = join(out, `run-${count}`);
+    rmSync(target, { recursive: true, force: true });
+    const start = performance.now();
+    const result = spawnSync(process.execPath, [join(root, 'bin', 'longiseg'), 'predict', '--model', model, '--input', image, '--out', target, '--backend', 'wasm', '--quiet', '--threads', String(count)], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`predict --threads ${count} failed: ${result.stderr}`);
+    return (performance.now() - start) / 1000;
+  });
+  console.log(row('predict, 1 mm whole brain 181×217×181, ngf 8', seconds));
+}

@@ -18,8 +18,8 @@ export interface DemoSize {
 
 /** Sized for a 2-core machine: under 15 minutes, and under 5 with --quick (docs/getting-started.md has the timings). */
 export const DEMO_SIZES: Record<'full' | 'quick', DemoSize> = {
-  full: { subjects: 8, sessions: '2-3', shape: '48,64,48', voxelMm: 3, pretrainSteps: 100, finetuneSteps: 100 },
-  quick: { subjects: 5, sessions: '2', shape: '48,64,48', voxelMm: 3, pretrainSteps: 25, finetuneSteps: 25 },
+  full: { subjects: 8, sessions: '2-3', shape: '48,64,48', voxelMm: 3, pretrainSteps: 100, finetuneSteps: 300 },
+  quick: { subjects: 5, sessions: '2', shape: '48,64,48', voxelMm: 3, pretrainSteps: 25, finetuneSteps: 60 },
 };
 
 export const DEMO_METHODS = [
@@ -56,16 +56,16 @@ export function demoPlan(out: string, size: DemoSize, split: () => DemoSplit): D
     { name: 'pretrain', commands: () => [train('pretrain', 'pretrain')] },
     {
       name: 'finetune',
-      // one-shot: the first training subject is the labelled one
-      commands: () => DEMO_METHODS.map((m) => train('finetune', `finetune-${m.key}`, ['--labeled', split().train[0], ...(m.key === 'pretrained' ? ['--pretrained', join(out, 'pretrain', 'best.safetensors')] : [])])),
+      // one-shot: the first training subject is the labelled one; the two runs side by side, a thread each
+      commands: () => DEMO_METHODS.map((m) => train('finetune', `finetune-${m.key}`, ['--labeled', split().train[0], '--threads', '1', ...(m.key === 'pretrained' ? ['--pretrained', join(out, 'pretrain', 'best.safetensors')] : [])])),
     },
     {
       name: 'predict',
-      commands: () => DEMO_METHODS.map((m) => ['predict', '--model', join(out, `finetune-${m.key}`, 'best.safetensors'), '--input', ...split().test.map((s) => join(registered, s)), '--out', join(out, `predict-${m.key}`), '--workers', '1', '--continue']),
+      commands: () => DEMO_METHODS.map((m) => ['predict', '--model', join(out, `finetune-${m.key}`, 'best.safetensors'), '--input', ...split().test.map((s) => join(registered, s)), '--out', join(out, `predict-${m.key}`), '--threads', '1', '--continue']),
     },
     {
       name: 'evaluate',
-      commands: () => DEMO_METHODS.map((m) => ['evaluate', '--pred', join(out, `predict-${m.key}`), '--ref', join(registered, 'derivatives', 'labels'), '--longitudinal', '--allow-missing', '--out', join(out, `evaluate-${m.key}`), '--workers', '1']),
+      commands: () => DEMO_METHODS.map((m) => ['evaluate', '--pred', join(out, `predict-${m.key}`), '--ref', join(registered, 'derivatives', 'labels'), '--longitudinal', '--allow-missing', '--out', join(out, `evaluate-${m.key}`), '--threads', '1']),
     },
   ];
 }

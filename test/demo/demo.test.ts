@@ -24,7 +24,7 @@ describe('longiseg demo', () => {
     const stages = demoPlan('demo', DEMO_SIZES.quick, () => ({ train: ['sub-02', 'sub-03'], test: ['sub-04', 'sub-05'] }));
     expect(stages.map((s) => s.name)).toEqual(['synth', 'preprocess', 'pretrain', 'finetune', 'predict', 'evaluate']);
     const [random, pretrained] = stages[3].commands();
-    expect(random).toEqual(['finetune', '--config', 'demo/finetune.yaml', '--data', 'demo/registered', '--out', 'demo/finetune-random', '--labeled', 'sub-02']);
+    expect(random).toEqual(['finetune', '--config', 'demo/finetune.yaml', '--data', 'demo/registered', '--out', 'demo/finetune-random', '--labeled', 'sub-02', '--threads', '1']);
     expect(pretrained.slice(-2)).toEqual(['--pretrained', 'demo/pretrain/best.safetensors']);
     const predict = stages[4].commands()[0];
     expect(predict.slice(predict.indexOf('--input'), predict.indexOf('--out'))).toEqual(['--input', 'demo/registered/sub-04', 'demo/registered/sub-05']);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { useStockKernels } from '../src/engine/conv.js';
+import type { Subject } from '../src/data/study.js';
 import { PretrainModel } from '../src/model/pretrain-model.js';
 import { Random } from '../src/runtime/random.js';
 import { HostAdam } from '../src/train/adam.js';
@@ -35,3 +36,20 @@ export function pretrainingSteps(size: number, stock: boolean, width = 2048): ()
   };
 }
 
+
+/** Three in-memory subjects of three 64×80×64 sessions, random intensities and 18 random labels. */
+export function randomSubjects(): Subject[] {
+  const random = new Random(1);
+  const shape: [number, number, number] = [64, 80, 64];
+  const voxels = shape[0] * shape[1] * shape[2];
+  return Array.from({ length: 3 }, (_, s) => ({
+    id: String(s + 1),
+    sessions: Array.from({ length: 3 }, (_, t) => ({
+      subject: String(s + 1),
+      session: String(t + 1),
+      shape,
+      channels: [Float32Array.from({ length: voxels }, () => random.next())],
+      label: Uint8Array.from({ length: voxels }, () => random.integer(0, 17)),
+    })),
+  }));
+}

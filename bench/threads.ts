@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/engine/backend.js';
 import { computeThreads, setComputeThreads } from '../src/engine/wasm-kernels.js';
-import type { Subject } from '../src/data/study.js';
 import { writeNifti } from '../src/io/nifti.js';
 import { createVolume } from '../src/io/volume.js';
 import { saveModel } from '../src/model/model-file.js';
@@ -23,7 +22,7 @@ import { UNet } from '../src/model/unet.js';
 import { Random } from '../src/runtime/random.js';
 import { pretrainSchema, PRESETS } from '../src/train/config.js';
 import { PretrainTask } from '../src/train/pretrain-task.js';
-import { pretrainingSteps } from './steps.js';
+import { pretrainingSteps, randomSubjects } from './steps.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const threads = Number(process.env.BENCH_THREADS ?? 2);
@@ -61,18 +60,8 @@ if (part === 'train' || part === 'all') {
   console.log(row('  PyTorch', torch));
   console.log(`  longiseg/PyTorch: ${(ours[0] / torch[0]).toFixed(2)}× at 1 thread, ${(ours[1] / torch[1]).toFixed(2)}× at ${threads}`);
 
-  const random = new Random(1);
-  const shape: [number, number, number] = [64, 80, 64];
-  const subjects: Subject[] = Array.from({ length: 3 }, (_, s) => ({
-    id: String(s + 1),
-    sessions: Array.from({ length: 3 }, (_, t) => ({
-      subject: String(s + 1),
-      session: String(t + 1),
-      shape,
-      channels: [Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random.next())],
-      label: Uint8Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random.integer(0, 17)),
-    })),
-  }));
+  const subjects = randomSubjects();
+
   for (const preset of ['small', 'paper']) {
     const config = pretrainSchema.parse({ ...PRESETS.pretrain[preset], data: 'in-memory', out: 'unused' });
     const task = new PretrainTask(config, 18, subjects, subjects, new Random(2));

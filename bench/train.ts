@@ -3,26 +3,15 @@
  * in-memory subjects of 64×80×64 voxels with three sessions (augmentation included, as in a run).
  */
 import { initBackend } from '../src/engine/backend.js';
-import type { Subject } from '../src/data/study.js';
 import { Random } from '../src/runtime/random.js';
 import { finetuneSchema, pretrainSchema, PRESETS } from '../src/train/config.js';
 import { FinetuneTask } from '../src/train/finetune-task.js';
 import { PretrainTask } from '../src/train/pretrain-task.js';
 import type { TrainingTask } from '../src/train/loop.js';
+import { randomSubjects } from './steps.js';
 
 await initBackend('wasm');
-const random = new Random(1);
-const shape: [number, number, number] = [64, 80, 64];
-const subjects: Subject[] = Array.from({ length: 3 }, (_, s) => ({
-  id: String(s + 1),
-  sessions: Array.from({ length: 3 }, (_, t) => ({
-    subject: String(s + 1),
-    session: String(t + 1),
-    shape,
-    channels: [Float32Array.from({ length: 64 * 80 * 64 }, () => random.next())],
-    label: Uint8Array.from({ length: 64 * 80 * 64 }, () => random.integer(0, 17)),
-  })),
-}));
+const subjects = randomSubjects();
 
 function stepsPerSecond(task: TrainingTask, steps: number): number {
   task.step(0, 2e-4); // warm-up: kernels compiled, heap grown

@@ -95,7 +95,7 @@ export class KernelPool {
  * then sleeps of a millisecond that re-read the value, since a wake-up from Atomics.notify was seen
  * to be lost now and then on Node 20. False after `timeoutMs`.
  */
-export function awaitValue(signals: Int32Array, index: number, value: number, timeoutMs: number): boolean {
+function awaitValue(signals: Int32Array, index: number, value: number, timeoutMs: number): boolean {
   for (let spin = 0; spin < SPINS; spin++) if (Atomics.load(signals, index) === value) return true;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -3,7 +3,6 @@ import { heapIsShared, instantiateKernels } from './kernels-instance.js';
 import { KernelPool, splitRange } from './kernel-pool.js';
 import { PACK_ROWS, TASK_FUNCTIONS, type Kernel, type TaskName } from './parallel-tasks.js';
 
-
 interface Loaded {
   memory: HeapMemory;
   /** Compute threads on this heap, when it is shared and more than one thread is asked for. */

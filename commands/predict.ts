@@ -192,7 +192,6 @@ function caseLock(out: string, item: PredictionCase): string {
 /** A case lock older than this is taken over (its job was killed on another host). */
 const LOCK_STALE_HOURS = 6;
 
-
 async function prepareOutputFolder(out: string): Promise<void> {
   try {
     await mkdir(out, { recursive: true });

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { ComputeThreadError } from '../runtime/errors.js';
 import type { HeapMemory } from './heap.js';
-import { TASKS, type TaskName } from './parallel-tasks.js';
+import { TASK_FUNCTIONS, TASKS, type Kernel, type TaskName } from './parallel-tasks.js';
 
 /*
  * Worker threads that run longiseg's kernels on the shared wasm heap (tfjs's threaded build). The
@@ -33,9 +33,11 @@ export class KernelPool {
   private readonly workers: Worker[] = [];
   private sequence = 0;
 
-  private constructor(
+  /** `kernels`: the calling thread's instance of kernels.wat on `memory`, for the first part of each job. */
+  constructor(
     memory: HeapMemory,
     readonly threads: number,
+    private readonly kernels: Record<string, Kernel>,
   ) {
     const control: PoolControl = { signals: new SharedArrayBuffer(4 * FIELDS * threads), args: new SharedArrayBuffer(8 * ARGUMENTS * threads) };
     this.signals = new Int32Array(control.signals);
@@ -48,15 +50,12 @@ export class KernelPool {
     }
   }
 
-  static start(memory: HeapMemory, threads: number): KernelPool {
-    return new KernelPool(memory, threads);
-  }
-
   /**
    * Runs `task` over parts [starts[i], starts[i + 1]) of its range, one part per thread (`starts`
-   * has threads + 1 entries), with the same leading arguments; returns when all are done.
+   * has at most threads + 1 entries), with the same leading arguments, the first part on the calling
+   * thread; returns when all are done.
    */
-  run(task: TaskName, args: number[], starts: number[], local: (args: number[], start: number, end: number) => void): void {
+  run(task: TaskName, args: number[], starts: number[]): void {
     const parts = starts.length - 1;
     const id = (this.sequence = (this.sequence + 1) | 0);
     for (let part = 1; part < parts; part++) {
@@ -72,7 +71,7 @@ export class KernelPool {
     }
     let failure: unknown;
     try {
-      local(args, starts[0], starts[1]);
+      TASK_FUNCTIONS[task](this.kernels, args, starts[0], starts[1]);
     } catch (error) {
       failure = error;
     }

@@ -24,7 +24,7 @@ let threads = 1;
 export function setComputeThreads(count: number): void {
   threads = count;
   loaded?.pool?.close();
-  if (loaded) loaded.pool = startPool(loaded.memory);
+  if (loaded) loaded.pool = startPool(loaded.memory, loaded.exports);
 }
 
 /** The threads longiseg's kernels actually use: 1 without a shared heap. */
@@ -32,8 +32,8 @@ export function computeThreads(): number {
   return instance()?.pool?.threads ?? 1;
 }
 
-function startPool(memory: HeapMemory): KernelPool | undefined {
-  return threads > 1 && heapIsShared(memory) ? KernelPool.start(memory, threads) : undefined;
+function startPool(memory: HeapMemory, exports: Record<string, Kernel>): KernelPool | undefined {
+  return threads > 1 && heapIsShared(memory) ? new KernelPool(memory, threads, exports) : undefined;
 }
 
 /** kernels.wat instantiated on the current tfjs heap (the wasm back end only; a new back end, a new heap). */
@@ -42,7 +42,8 @@ function instance(): Loaded | undefined {
   if (!heap) return undefined;
   if (loaded?.memory !== heap.memory) {
     loaded?.pool?.close();
-    loaded = { ...heap, exports: instantiateKernels(heap.memory, heapIsShared(heap.memory)), pool: startPool(heap.memory) };
+    const exports = instantiateKernels(heap.memory, heapIsShared(heap.memory));
+    loaded = { ...heap, exports, pool: startPool(heap.memory, exports) };
   }
   return loaded;
 }
@@ -62,16 +63,7 @@ export interface Executor {
 export function executor(): Executor {
   const kernels = instance();
   if (kernels) {
-    const { exports, pool } = kernels;
-    return {
-      address: (values) => values.byteOffset,
-      run(task, args, [start, end], grain, work) {
-        const parts = pool && work >= PARALLEL_WORK ? pool.threads : 1;
-        if (parts === 1) return TASK_FUNCTIONS[task](exports, args, start, end);
-        const starts = splitRange(end - start, parts, grain).map((at) => start + at);
-        pool!.run(task, args, starts, (values, from, to) => TASK_FUNCTIONS[task](exports, values, from, to));
-      },
-    };
+    return { address: (values) => values.byteOffset, run: (task, args, range, grain, work) => runTask(kernels, task, args, range, grain, work) };
   }
   const arrays: Float32Array[] = [];
   const js = jsKernels(arrays);
@@ -116,29 +108,26 @@ export interface GemmKernel {
 export function gemmKernel(): GemmKernel | undefined {
   const kernels = instance();
   if (!kernels) return undefined;
-  const { exports, pool } = kernels;
-  const threadsFor = (work: number) => (pool && work >= PARALLEL_WORK ? pool.threads : 1);
   return {
-    pack(panels, b, rowStride, columnStride, k, n) {
-      const args = [panels, b, rowStride, columnStride, k, n];
-      const parts = threadsFor(k * n);
-      if (parts === 1) TASK_FUNCTIONS.packRows(exports, args, 0, k);
-      else pool!.run('packRows', args, splitRange(k, parts, PACK_ROWS), (a, start, end) => TASK_FUNCTIONS.packRows(exports, a, start, end));
-    },
+    pack: (panels, b, rowStride, columnStride, k, n) => runTask(kernels, 'packRows', [panels, b, rowStride, columnStride, k, n], [0, k], PACK_ROWS, k * n),
     multiply(a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k) {
-      const parts = threadsFor(m * n * k);
-      if (parts === 1) return exports.gemm(a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k);
-      const byRows = m / 4 >= n / 8;
-      const task = byRows ? 'gemmRows' : 'gemmPanels';
-      const args = byRows ? [a, groupStride, rowStride, columnStride, panels, c, cRowStride, n, k] : [a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k];
-      const starts = byRows ? splitRange(m, parts, 4) : splitRange(Math.ceil(n / 8), parts);
-      pool!.run(task, args, starts, (values, start, end) => TASK_FUNCTIONS[task](exports, values, start, end));
+      if (m / 4 >= n / 8) runTask(kernels, 'gemmRows', [a, groupStride, rowStride, columnStride, panels, c, cRowStride, n, k], [0, m], 4, m * n * k);
+      else runTask(kernels, 'gemmPanels', [a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k], [0, Math.ceil(n / 8)], 1, m * n * k);
     },
   };
 }
 
 /** Work (multiply-adds, or values packed) below which a kernel runs on one thread: a job costs tens of microseconds. */
 const PARALLEL_WORK = 1 << 16;
+
+/**
+ * `task` over [start, end) of its range: on the calling thread, or split over the compute threads
+ * (parts starting at multiples of `grain` from start) when there are and `work` makes it worth it.
+ */
+function runTask({ exports, pool }: Loaded, task: TaskName, args: number[], [start, end]: [number, number], grain: number, work: number): void {
+  if (!pool || work < PARALLEL_WORK) return TASK_FUNCTIONS[task](exports, args, start, end);
+  pool.run(task, args, splitRange(end - start, pool.threads, grain).map((at) => start + at));
+}
 
 /** Calls kernels of kernels.wat with small JS arrays (per-channel parameters, sums) staged in the heap. */
 export interface StagedKernels {

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/engine/backend.js';
 import { wasmHeap } from '../../src/engine/heap.js';
 import { KernelPool, splitRange } from '../../src/engine/kernel-pool.js';
+import { instantiateKernels } from '../../src/engine/kernels-instance.js';
 import { computeThreads, setComputeThreads } from '../../src/engine/wasm-kernels.js';
 import { diceCrossEntropy } from '../../src/losses/segmentation.js';
 import { UNet } from '../../src/model/unet.js';
@@ -47,13 +48,13 @@ describe('compute threads on the shared wasm heap', () => {
   test('a part that fails on a compute thread stops the job with a ComputeThreadError (exit 4)', async () => {
     await initBackend('wasm', () => {}, 2);
     const heap = wasmHeap()!;
-    const pool = KernelPool.start(heap.memory, 2);
+    const pool = new KernelPool(heap.memory, 2, instantiateKernels(heap.memory, true));
     try {
       // the main thread's part is empty; the other part packs rows from far beyond the heap
       const beyond = 2 ** 31;
       let error: unknown;
       try {
-        pool.run('packRows', [0, beyond, 4, 4, 64, 8], [0, 0, 64], () => {});
+        pool.run('packRows', [0, beyond, 4, 4, 64, 8], [0, 0, 64]);
       } catch (caught) {
         error = caught;
       }

@@ -23,12 +23,17 @@ export function multiply4(a: Mat4, b: Mat4): Mat4 {
   return out;
 }
 
+/** Determinant of the upper-left 3×3 block (of an affine: its linear part). */
+export function determinant3(m: number[][]): number {
+  return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+}
+
 /** Inverse of an affine matrix (last row 0 0 0 1). */
 export function invertAffine(m: Mat4): Mat4 {
   const [a, b, c] = m[0];
   const [d, e, f] = m[1];
   const [g, h, i] = m[2];
-  const det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
+  const det = determinant3(m);
   if (Math.abs(det) < 1e-12) throw new RangeError('the affine is singular');
   const inv = [
     [(e * i - f * h) / det, (c * h - b * i) / det, (b * f - c * e) / det],
@@ -121,10 +126,7 @@ export function affineToQuaternion(m: Mat4): { quaternion: Quaternion; spacing: 
   const spacing = columnNorms(m).map((v) => (v > 0 ? v : 1)) as Vec3;
   let r = [0, 1, 2].map((row) => [0, 1, 2].map((col) => m[row][col] / spacing[col]));
   r = polarOrthogonal(r);
-  let det =
-    r[0][0] * (r[1][1] * r[2][2] - r[1][2] * r[2][1]) -
-    r[0][1] * (r[1][0] * r[2][2] - r[1][2] * r[2][0]) +
-    r[0][2] * (r[1][0] * r[2][1] - r[1][1] * r[2][0]);
+  let det = determinant3(r);
   let qfac: 1 | -1 = 1;
   if (det <= 0) {
     qfac = -1;

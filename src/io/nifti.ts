@@ -7,7 +7,7 @@ import { constants as zlibConstants, createGzip, gunzip } from 'node:zlib';
 import { NIFTI1, NIFTI2, readHeader } from 'nifti-reader-js';
 import { InputError } from '../runtime/errors.js';
 import { writeAtomic } from '../runtime/atomic.js';
-import { quaternionToAffine, type Mat4, type Vec3 } from './affine.js';
+import { determinant3, quaternionToAffine, type Mat4, type Vec3 } from './affine.js';
 import { voxelCount, type NiftiXforms, type Volume, type VoxelArray } from './volume.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -154,8 +154,7 @@ export function decodeNifti(bytes: Uint8Array, path: string): Volume {
   }
   const { xforms, spacing } = readXforms(header, bytes, version);
   const affine = chooseAffine(xforms, spacing);
-  const [a, b, c] = affine;
-  const determinant = a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0]) + a[2] * (b[0] * c[1] - b[1] * c[0]);
+  const determinant = determinant3(affine);
   if (!(Math.abs(determinant) > 1e-12)) {
     throw new InputError(path, `has a singular ${xforms.sformCode > 0 ? 'sform' : xforms.qformCode > 0 ? 'qform' : 'pixdim'} affine (determinant ${determinant}): its voxels have no positions in space (corrupt header)`);
   }

@@ -33,13 +33,13 @@ await initBackend('wasm', (message) => console.warn(message), threads);
 if (computeThreads() !== threads) throw new Error(`asked for ${threads} compute threads, got ${computeThreads()}`);
 
 /** The fastest of `rounds` timings of each thread count, alternated. */
-function alternate(rounds: number, measure: (threads: number) => number): number[] {
+async function alternate(rounds: number, measure: (threads: number) => number | Promise<number>): Promise<number[]> {
   const fastest = counts.map(() => Infinity);
   for (let round = 0; round < rounds; round++) {
-    counts.forEach((count, i) => {
+    for (const [i, count] of counts.entries()) {
       setComputeThreads(count);
-      fastest[i] = Math.min(fastest[i], measure(count));
-    });
+      fastest[i] = Math.min(fastest[i], await measure(count));
+    }
   }
   return fastest;
 }
@@ -54,8 +54,8 @@ const row = (what: string, [one, many]: number[], unit = 's') => `${what}: ${one
 if (part === 'train' || part === 'all') {
   const step = pretrainingSteps(32, false);
   step();
-  const ours = alternate(3, () => step());
-  const torch = alternate(2, pytorchStep);
+  const ours = await alternate(3, () => step());
+  const torch = await alternate(2, pytorchStep);
   console.log(row('pretraining model step, 32³ pair, ngf 16, nine 2048-wide heads: longiseg', ours));
   console.log(row('  PyTorch', torch));
   console.log(`  longiseg/PyTorch: ${(ours[0] / torch[0]).toFixed(2)}× at 1 thread, ${(ours[1] / torch[1]).toFixed(2)}× at ${threads}`);
@@ -63,17 +63,22 @@ if (part === 'train' || part === 'all') {
   const subjects = randomSubjects();
 
   for (const preset of ['small', 'paper']) {
-    const config = pretrainSchema.parse({ ...PRESETS.pretrain[preset], data: 'in-memory', out: 'unused' });
-    const task = new PretrainTask(config, 18, subjects, subjects, new Random(2));
-    task.step(0, 2e-4);
-    let number = 1;
-    const seconds = alternate(preset === 'paper' ? 2 : 4, () => {
-      const start = performance.now();
-      task.step(number++, 2e-4);
-      return (performance.now() - start) / 1000;
-    });
-    console.log(row(`pretrain --config ${preset} end-to-end step (crop ${config.crop}, ngf ${config.model.base_width}, heads ${config.heads.width})`, seconds));
-    if (preset === 'paper') console.log(`  end-to-end at ${threads} threads / PyTorch's model step at ${threads}: ${(seconds[1] / torch[1]).toFixed(2)}×`);
+    for (const prefetch of [0, 2]) {
+      const config = pretrainSchema.parse({ ...PRESETS.pretrain[preset], data: 'in-memory', out: 'unused', prefetch });
+      const task = new PretrainTask(config, 18, subjects, subjects);
+      await task.step(0, 2e-4);
+      let number = 1;
+      // steps back to back, as in a run, so that the data worker works while a step computes
+      const seconds = await alternate(preset === 'paper' ? 2 : 4, async () => {
+        const steps = preset === 'paper' ? 2 : 4;
+        const start = performance.now();
+        for (let i = 0; i < steps; i++) await task.step(number++, 2e-4);
+        return (performance.now() - start) / 1000 / steps;
+      });
+      await task.close();
+      console.log(row(`pretrain --config ${preset} end-to-end step, prefetch ${prefetch} (crop ${config.crop}, ngf ${config.model.base_width}, heads ${config.heads.width})`, seconds));
+      if (preset === 'paper') console.log(`  end-to-end at ${threads} threads / PyTorch's model step at ${threads}: ${(seconds[1] / torch[1]).toFixed(2)}×`);
+    }
   }
 }
 
@@ -88,7 +93,7 @@ if (part === 'predict' || part === 'all') {
   const random = new Random(2);
   const image = join(out, 'brain.nii.gz');
   await writeNifti(image, createVolume(Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random.uniform(0, 100)), shape, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]));
-  const seconds = alternate(1, (count) => {
+  const seconds = await alternate(1, (count) => {
     const target = join(out, `run-${count}`);
     rmSync(target, { recursive: true, force: true });
     const start = performance.now();

@@ -31,7 +31,7 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
       config,
       argv,
       context,
-      async build(study, random) {
+      async build(study) {
         const entries = config.labeled === 'all' ? 'all' : config.labeled.map(parseLabelledEntry);
         const subjects = [...study.split.train, ...study.split.validation, ...study.split.test];
         const labelled = selectLabelled(study.train, entries, { train: study.split.train, all: subjects, labels: config.labels });
@@ -53,7 +53,7 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
         };
         const swap = config.augmentation.flip.swap_sides && study.labelTable ? sideSwap(study.labelTable, study.classes) : undefined;
         if (config.augmentation.flip.swap_sides && !swap?.some((value, index) => value !== index)) context.logger.warn('augmentation.flip.swap_sides: no Left-/Right- label pairs in dseg.tsv; flipped crops keep their labels');
-        const task = new FinetuneTask(config, info, labelled, pairs, study.validation, random, swap);
+        const task = new FinetuneTask(config, info, labelled, pairs, study.validation, swap);
         if (config.pretrained && !argv.resume) {
           const { reinitialisedHead } = await task.loadPretrained(config.pretrained);
           const excluded = config.pretrained_exclude === 'decoder' ? 'the decoder' : config.pretrained_exclude.length > 0 ? `layers ${config.pretrained_exclude.join(', ')}` : '';

@@ -24,10 +24,10 @@ export const pretrainCommand: LongisegCommand<Record<string, unknown>> = {
       config,
       argv,
       context,
-      async build(study, random) {
+      async build(study) {
         const pairs = pairableSubjects(study.train, config.data, (message) => context.logger.warn(message));
         if (study.validation.length === 0) context.logger.warn('no validation subjects: validating on training pairs (best.safetensors then tracks the training loss)');
-        return new PretrainTask(config, study.classes, pairs, study.validation.length > 0 ? study.validation : pairs, random);
+        return new PretrainTask(config, study.classes, pairs, study.validation.length > 0 ? study.validation : pairs);
       },
       async resume(task, path) {
         const { config: stored, metadata } = await loadTrainingCheckpoint(path, (task as PretrainTask).model, (task as PretrainTask).optimizer, new Random(0));

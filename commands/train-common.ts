@@ -83,7 +83,7 @@ export interface TrainingRun<C extends TrainingConfig> {
   argv: ArgumentsCamelCase<GlobalArgs & { maxSteps?: number; resume?: boolean; timeLimit?: string; threads?: number }>;
   context: RunContext;
   /** Builds the task (model, optimiser, samplers) for the study. */
-  build(study: PreparedStudy, random: Random): Promise<TrainingTask>;
+  build(study: PreparedStudy): Promise<TrainingTask>;
   /** Loads `latest` into the task; returns the loop state and the configuration stored with it. */
   resume(task: TrainingTask, path: string): Promise<{ state: LoopState; config: C }>;
 }
@@ -110,15 +110,13 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
   let config = run.config;
   const backend = await initBackend(config.backend, (message) => context.logger.warn(message), threads);
   context.logger.info({ backend: backend.name, reason: backend.reason, threads: computeThreads() }, `${run.kind}: back end ${backend.name} (${backend.reason})${backend.name === 'wasm' ? `, ${computeThreads()} compute threads` : ''}`);
-  const random = new Random(config.seed);
   const study = await prepareStudy(config, new Random(config.seed).fork(7), (message) => context.logger.warn(message));
-  const task = await run.build(study, random);
-  let state: LoopState = { step: 0, bestScore: null, bestStep: null, random: random.state(), validated: 0 };
+  const task = await run.build(study);
+  let state: LoopState = { step: 0, bestScore: null, bestStep: null, validated: 0 };
   if (argv.resume && !existsSync(latest)) {
     context.logger.warn(`${out} has no checkpoint yet (the run stopped before its first save): starting it again from step 0`);
   } else if (argv.resume) {
     ({ state, config } = await run.resume(task, latest));
-    random.restore(state.random);
     context.logger.info({ step: state.step }, `resuming ${latest} at step ${state.step}`);
   }
   await writeFileAtomic(join(out, CONFIG), toYaml(config));
@@ -136,14 +134,13 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
     learningRate: config.optimizer.lr,
     validateEvery: config.validate_every,
     saveEvery: config.save_every,
-    random,
     start: state,
     signal: context.signal,
     timeLimitSeconds: timeLimit,
     startedAt,
     progress,
     logger: context.logger,
-  });
+  }).finally(() => task.close());
   const perClass = task.bestPerClass?.();
   const summary = `${run.kind}: ${stoppedBy === 'time-limit' ? `stopped at step ${final.step} of ${steps} to stay within --time-limit (continue with --resume)` : `${final.step} steps done`}; best validation at step ${final.bestStep ?? 'n/a'}${perClass ? ` (Dice per class: ${perClass})` : ''}; ${join(out, BEST)}, ${join(out, LATEST)}, ${join(out, LOG)}`;
   progress.succeed(summary);

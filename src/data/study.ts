@@ -166,10 +166,17 @@ function prepareSession(file: SessionFiles, images: Volume[], label: Volume | un
   return {
     subject: file.subject,
     session: file.session,
-    channels,
-    label: labelData ? (labelData instanceof Uint8Array ? labelData : Int32Array.from(labelData)) : undefined,
+    channels: channels.map((channel) => shared(Float32Array, channel)),
+    label: labelData ? (labelData instanceof Uint8Array ? shared(Uint8Array, labelData) : shared(Int32Array, labelData)) : undefined,
     labelFile: file.label,
     shape: padded,
     age: file.age,
   };
+}
+
+/** A copy in a SharedArrayBuffer: the data worker of a training run reads it without copying it again. */
+function shared<T extends Float32Array | Uint8Array | Int32Array>(kind: { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, values: ArrayLike<number>): T {
+  const array = new kind(new SharedArrayBuffer(values.length * kind.BYTES_PER_ELEMENT));
+  array.set(values);
+  return array;
 }

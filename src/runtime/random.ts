@@ -78,3 +78,14 @@ export class Random {
     return new Random((Math.imul(this.seed ^ 0x5bd1e995, 31) + Math.imul(stream + 1, 0x27d4eb2d)) >>> 0);
   }
 }
+
+const STEP_STREAMS = { data: 3, model: 4 } as const;
+
+/**
+ * The generator of one training step for one purpose (its batches, or the model's own draws such as
+ * patch positions): a function of the seed, the purpose and the step alone, so that a step draws the
+ * same values whether its batches were prepared ahead, in line, or after --resume.
+ */
+export function stepRandom(seed: number, purpose: keyof typeof STEP_STREAMS, step: number): Random {
+  return new Random(seed).fork(STEP_STREAMS[purpose]).fork(step);
+}

@@ -50,6 +50,7 @@ export const CONFIG_MEANINGS: Record<string, string> = {
   validate_every: 'Steps between validations (which pick best.safetensors).',
   validation_volumes: 'Validation items per validation (the code: 26 in pretraining).',
   validation_crop: 'Validate on a centred crop of this size instead of whole volumes (faster on CPUs).',
+  prefetch: 'Steps whose batches a data worker thread prepares (crops, augmentation) while the current step computes; 0 draws them on the main thread between steps. The batches are the same either way.',
   save_every: 'Steps between saves of latest.safetensors (also saved on SIGTERM and at --time-limit).',
   nan_to_num: 'Replace NaN and infinite image voxels with 0 (and say how many) instead of refusing the image (exit 3).',
   upper_percentile: 'Intensity normalisation: (x − min) / (P − min) with P this percentile (the reference: 99.99).',

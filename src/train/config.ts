@@ -88,6 +88,8 @@ const commonShape = {
   /** Validate on a centred crop of this size instead of whole volumes (faster on CPUs). */
   validation_crop: z.number().int().positive().optional(),
   save_every: z.number().int().positive().default(50),
+  /** Steps' batches prepared ahead on a data worker thread; 0: drawn on the main thread between steps. */
+  prefetch: z.number().int().min(0).max(16).default(2),
   upper_percentile: z.number().gt(0).max(100).default(99.99),
   /** Replace NaN and infinite voxels of the images with 0 instead of refusing them. */
   nan_to_num: z.boolean().default(false),

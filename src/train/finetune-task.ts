@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { centredStart, packCrop, Sampler } from '../data/sampler.js';
+import { batchSource, type BatchSource, type BatchStream } from '../data/batches.js';
+import { centredStart, packCrop, type LabelledBatch, type PairBatch } from '../data/sampler.js';
 import type { Subject } from '../data/study.js';
 import { sessionDice } from '../metrics/longitudinal.js';
 import { consistencyLoss, diceCrossEntropy, type DiceOptions } from '../losses/segmentation.js';
@@ -27,8 +28,8 @@ export class FinetuneTask implements TrainingTask {
   readonly optimizer: HostAdam;
   readonly trainColumns: string[];
   readonly validationColumns = ['val_dice', 'val_dice_ce'];
-  private readonly labelled: Sampler;
-  private readonly pairs: Sampler | undefined;
+  private readonly batches: BatchSource;
+  private readonly withLcs: boolean;
   private readonly dice: DiceOptions;
   private readonly seen = new CropStatistics();
   private lastPerClass: Map<number, number> | undefined;
@@ -41,7 +42,6 @@ export class FinetuneTask implements TrainingTask {
     labelledSubjects: Subject[],
     pairSubjects: Subject[],
     private readonly validation: Subject[],
-    private readonly random: Random,
     /** Label → the other side's label for flipped crops (augmentation.flip.swap_sides). */
     sideSwap?: Int32Array,
   ) {
@@ -49,10 +49,13 @@ export class FinetuneTask implements TrainingTask {
     this.optimizer = new HostAdam(this.unet.trainableVariables(), { learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.eps });
     const augment = augmentConfig(config);
     const common = { crop: config.crop, pairing: config.pairing, augment, insideHead: config.crops_inside_head };
-    this.labelled = new Sampler(labelledSubjects, { ...common, oversampleForeground: config.oversample_foreground, sideSwap });
-    this.pairs = config.lcs.weight > 0 ? new Sampler(pairSubjects, common) : undefined;
+    this.withLcs = config.lcs.weight > 0;
+    // every step draws its labelled batch, then, with Lcs, its pairs
+    const streams: BatchStream[] = [{ kind: 'labelled', count: config.batch, subjects: labelledSubjects, options: { ...common, oversampleForeground: config.oversample_foreground, sideSwap } }];
+    if (this.withLcs) streams.push({ kind: 'pairs', count: config.lcs.batch ?? config.batch, subjects: pairSubjects, options: common });
+    this.batches = batchSource(streams, config.seed, config.prefetch);
     this.dice = { smoothNumerator: config.dice.smooth_nr, smoothDenominator: config.dice.smooth_dr, excludeBackground: config.dice.exclude_background };
-    this.trainColumns = this.pairs ? ['dice_ce', 'lcs'] : ['dice_ce'];
+    this.trainColumns = this.withLcs ? ['dice_ce', 'lcs'] : ['dice_ce'];
   }
 
   /**
@@ -74,16 +77,21 @@ export class FinetuneTask implements TrainingTask {
    * supervised one, so that a run without Lcs gets as many supervised updates; with Lcs summed (the
    * paper), one update of the summed loss.
    */
-  step(_step: number, learningRate: number): Map<string, number> {
+  async step(step: number, learningRate: number): Promise<Map<string, number>> {
+    const [labelled, pairs] = (await this.batches.next(step)) as [LabelledBatch, PairBatch | undefined];
     this.optimizer.options.learningRate = learningRate;
     const values = new Map<string, number>();
-    if (this.pairs && this.config.lcs.mode === 'alternate') {
-      this.update(() => this.consistencyTerm(values));
-      this.update(() => this.supervisedTerm(values));
+    if (pairs && this.config.lcs.mode === 'alternate') {
+      this.update(() => this.consistencyTerm(pairs, values));
+      this.update(() => this.supervisedTerm(labelled, values));
     } else {
-      this.update(() => (this.pairs ? this.supervisedTerm(values).add(this.consistencyTerm(values)) : this.supervisedTerm(values)) as tf.Scalar);
+      this.update(() => (pairs ? this.supervisedTerm(labelled, values).add(this.consistencyTerm(pairs, values)) : this.supervisedTerm(labelled, values)) as tf.Scalar);
     }
     return values;
+  }
+
+  close(): Promise<void> {
+    return this.batches.close();
   }
 
   private update(loss: () => tf.Scalar): void {
@@ -92,8 +100,7 @@ export class FinetuneTask implements TrainingTask {
     this.optimizer.apply(grads);
   }
 
-  private supervisedTerm(values: Map<string, number>): tf.Scalar {
-    const batch = this.labelled.labelled(this.config.batch, this.random);
+  private supervisedTerm(batch: LabelledBatch, values: Map<string, number>): tf.Scalar {
     this.seen.record(batch.labels);
     const { crop, count, channels } = batch.input;
     const logits = this.unet.forward(tf.tensor5d(batch.input.data, [count, crop[2], crop[1], crop[0], channels]), { training: true }).logits;
@@ -102,8 +109,7 @@ export class FinetuneTask implements TrainingTask {
     return supervised;
   }
 
-  private consistencyTerm(values: Map<string, number>): tf.Scalar {
-    const { input } = this.pairs!.pairs(this.config.lcs.batch ?? this.config.batch, this.random);
+  private consistencyTerm({ input }: PairBatch, values: Map<string, number>): tf.Scalar {
     const logits = this.unet.forward(tf.tensor5d(input.data, [input.count, input.crop[2], input.crop[1], input.crop[0], input.channels]), { training: true }).logits;
     const consistency = consistencyLoss(logits, this.config.lcs.soft_targets);
     values.set('lcs', consistency.dataSync()[0]);

@@ -6,7 +6,6 @@ import { writeFileAtomic } from '../runtime/atomic.js';
 import { DivergedError, InterruptedError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logging.js';
 import type { ProgressSink } from '../runtime/progress.js';
-import type { Random } from '../runtime/random.js';
 import { learningRateFactor } from './schedule.js';
 
 /** Where a run stands; stored in every checkpoint so that --resume continues exactly. */
@@ -16,8 +15,6 @@ export interface LoopState {
   /** Best validation score so far (lower is better) and its step. */
   bestScore: number | null;
   bestStep: number | null;
-  /** The run's random generator (Random.state()). */
-  random: number[];
   /** The step of the last validation (absent in checkpoints of earlier versions). */
   validated?: number;
 }
@@ -26,7 +23,8 @@ export interface LoopState {
 export interface TrainingTask {
   readonly trainColumns: string[];
   readonly validationColumns: string[];
-  step(step: number, learningRate: number): Map<string, number>;
+  /** Step `step` (0-based); its random draws are a function of the seed and `step` alone. */
+  step(step: number, learningRate: number): Promise<Map<string, number>>;
   /** `score` is lower-is-better; `values` are logged. */
   validate(): { score: number; values: Map<string, number> };
   saveLatest(path: string, state: LoopState): Promise<void>;
@@ -35,6 +33,8 @@ export interface TrainingTask {
   learningWarning?(step: number, steps: number, values: Map<string, number>): string | undefined;
   /** Validation results per class at the best checkpoint, for the closing line. */
   bestPerClass?(): string | undefined;
+  /** Stops what the task runs besides the step (its data worker). */
+  close(): Promise<void>;
 }
 
 export interface LoopOptions {
@@ -44,7 +44,6 @@ export interface LoopOptions {
   learningRate: number;
   validateEvery: number;
   saveEvery: number;
-  random: Random;
   start: LoopState;
   signal: AbortSignal;
   /** Seconds from the start of the command after which no new step begins. */
@@ -72,7 +71,7 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
     appendFile(join(options.out, LOG), `${[state.step, phase, lr, seconds.toFixed(3), ...columns.slice(4).map((c) => values.get(c))].map(tsvCell).join('\t')}\n`);
   let saved = existsSync(join(options.out, LATEST)) ? state.step : undefined;
   const save = async () => {
-    await task.saveLatest(join(options.out, LATEST), { ...state, random: options.random.state() });
+    await task.saveLatest(join(options.out, LATEST), { ...state });
     saved = state.step;
   };
   const slowest = { step: 0, validation: 0 };
@@ -91,7 +90,7 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
     if (improved) {
       state.bestScore = score;
       state.bestStep = state.step;
-      await task.saveBest(join(options.out, BEST), { ...state, random: options.random.state() });
+      await task.saveBest(join(options.out, BEST), { ...state });
     }
   };
   const stop = async () => {
@@ -116,7 +115,7 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
     }
     const lr = options.learningRate * learningRateFactor(state.step, options.constantSteps, options.steps);
     const began = performance.now();
-    const terms = divergence(() => task.step(state.step, lr), state.step + 1, saved);
+    const terms = await divergence(() => task.step(state.step, lr), state.step + 1, saved);
     state.step += 1;
     const seconds = (performance.now() - began) / 1000;
     slowest.step = Math.max(slowest.step, seconds);
@@ -134,11 +133,11 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
  * Runs a training step; a NaN or infinite gradient or loss stops the run with a DivergedError that
  * says which step and what latest.safetensors still holds (nothing non-finite is saved).
  */
-function divergence(step: () => Map<string, number>, number: number, saved: number | undefined): Map<string, number> {
+async function divergence(step: () => Promise<Map<string, number>>, number: number, saved: number | undefined): Promise<Map<string, number>> {
   const kept = `${saved === undefined ? `no ${LATEST} was saved yet` : `${LATEST} keeps step ${saved}, the last finite state`}; lower optimizer.lr, or check the data`;
   let terms: Map<string, number>;
   try {
-    terms = step();
+    terms = await step();
   } catch (error) {
     if (error instanceof DivergedError) throw new DivergedError(`step ${number}: ${error.message}; ${kept}`);
     throw error;

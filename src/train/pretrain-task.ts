@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { centredStart, packCrop, Sampler } from '../data/sampler.js';
+import { batchSource, type BatchSource } from '../data/batches.js';
+import { centredStart, packCrop, type PairBatch } from '../data/sampler.js';
 import type { Subject } from '../data/study.js';
 import { pretrainObjective, REFERENCE_TAPS, REFERENCE_WEIGHTS, type PretrainWeights } from '../losses/pretrain.js';
 import { samplePositions } from '../model/heads.js';
 import { PretrainModel } from '../model/pretrain-model.js';
 import { saveTrainingCheckpoint } from '../model/training-checkpoint.js';
-import { Random } from '../runtime/random.js';
+import { Random, stepRandom } from '../runtime/random.js';
 import { HostAdam } from './adam.js';
 import { augmentConfig, type PretrainConfig } from './config.js';
 import type { LoopState, TrainingTask } from './loop.js';
@@ -35,20 +36,20 @@ export class PretrainTask implements TrainingTask {
   readonly trainColumns: string[];
   readonly validationColumns: string[];
   private readonly weights: PretrainWeights;
-  private readonly sampler: Sampler;
+  private readonly batches: BatchSource;
 
   constructor(
     private readonly config: PretrainConfig,
     classes: number,
     train: Subject[],
     private readonly validation: Subject[],
-    private readonly random: Random,
   ) {
     const init = new Random(config.seed).fork(1);
     this.model = new PretrainModel({ inputChannels: config.modalities.length, outputClasses: classes, baseWidth: config.model.base_width, depth: config.model.depth }, config.heads, config.taps, init);
     this.optimizer = new HostAdam(this.model.trainableVariables(), { learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.eps });
     this.weights = pretrainWeights(config);
-    this.sampler = new Sampler(train, { crop: config.crop, pairing: config.pairing, augment: augmentConfig(config), insideHead: config.crops_inside_head });
+    const options = { crop: config.crop, pairing: config.pairing, augment: augmentConfig(config), insideHead: config.crops_inside_head };
+    this.batches = batchSource([{ kind: 'pairs', count: config.batch, subjects: train, options }], config.seed, config.prefetch);
     const terms = [
       ...config.taps.map((layer) => `sim_${layer}`),
       ...config.taps.flatMap((layer, k) => (this.weights.variance[k] > 0 || this.weights.covariance[k] > 0 ? [`var_${layer}`, `cov_${layer}`] : [])),
@@ -60,14 +61,14 @@ export class PretrainTask implements TrainingTask {
     this.validationColumns = terms.map((term) => `val_${term}`);
   }
 
-  step(_step: number, learningRate: number): Map<string, number> {
+  async step(step: number, learningRate: number): Promise<Map<string, number>> {
+    const [{ input, target }] = (await this.batches.next(step)) as [PairBatch];
     this.optimizer.options.learningRate = learningRate;
-    const { input, target } = this.sampler.pairs(this.config.batch, this.random);
     const shape = (b: typeof input): [number, number, number, number, number] => [b.count, b.crop[2], b.crop[1], b.crop[0], b.channels];
     const x = tf.tensor5d(input.data, shape(input));
     const y = tf.tensor5d(target.data, shape(target));
     try {
-      return this.model.step(x, y, this.optimizer, this.config.patches, this.random, this.weights);
+      return this.model.step(x, y, this.optimizer, this.config.patches, stepRandom(this.config.seed, 'model', step), this.weights);
     } finally {
       x.dispose();
       y.dispose();
@@ -103,6 +104,10 @@ export class PretrainTask implements TrainingTask {
       for (const [name, value] of terms) sums.set(`val_${name}`, (sums.get(`val_${name}`) ?? 0) + value / pairs.length);
     });
     return { score: sums.get('val_pretrain_total') ?? Number.NaN, values: sums };
+  }
+
+  close(): Promise<void> {
+    return this.batches.close();
   }
 
   saveLatest(path: string, state: LoopState): Promise<void> {

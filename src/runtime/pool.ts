@@ -86,3 +86,24 @@ export async function runPool<T, R>(tasks: T[], inProcess: (task: T) => Promise<
   }
   return results;
 }
+
+/**
+ * Runs `run` on every item, at most `limit` at once, starting them in order. After a failure no new
+ * item starts; the first failure is thrown once the running ones have ended.
+ */
+export async function forEachAtOnce<T>(items: T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++];
+      try {
+        await run(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  if (failure) throw failure.error;
+}

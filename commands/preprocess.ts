@@ -91,7 +91,12 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
     const threads = options.threads ?? defaultThreads().threads;
     const { registrar, reason } = await chooseRegistrar(options.registration, threads);
     const shard = resolveShard(options.shard);
-    context.logger.info({ registration: registrar.name, version: registrar.version, shard: shard?.source }, `preprocess: registration by ${reason}${shard ? `, ${shard.source}` : ''}`);
+    // a single-threaded tool (elastix-wasm) works on as many subjects at once as there are threads
+    const subjectsAtOnce = Math.max(1, Math.floor(threads / registrar.threads));
+    context.logger.info(
+      { registration: registrar.name, version: registrar.version, shard: shard?.source, threads, subjectsAtOnce },
+      `preprocess: registration by ${reason}${shard ? `, ${shard.source}` : ''}; ${registrar.threads} thread${registrar.threads > 1 ? 's' : ''} per registration, ${subjectsAtOnce} subject${subjectsAtOnce > 1 ? 's' : ''} at once`,
+    );
     let progress: Progress | undefined;
     let waiting = '';
     const summary = await runPreprocess(
@@ -108,6 +113,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
         lockStaleHours: options.lock_stale_hours,
         wait: options.wait,
         registrar,
+        subjectsAtOnce,
         nanToNum: options.nan_to_num,
         command: ['longiseg', ...process.argv.slice(2)].join(' '),
         version: toolVersion,

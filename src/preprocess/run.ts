@@ -5,6 +5,7 @@ import { findSessions, type SessionFiles } from '../data/study.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { exitCodeOf, InterruptedError, throwIfAborted, UsageError } from '../runtime/errors.js';
 import type { Registrar } from '../registration/registrar.js';
+import { forEachAtOnce } from '../runtime/pool.js';
 import { selectShard, type Shard } from '../runtime/shard.js';
 import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../runtime/lock.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +25,8 @@ export interface PreprocessOptions {
   /** Wait for subjects another job holds instead of leaving them. */
   wait?: boolean;
   registrar: Registrar;
+  /** Subjects preprocessed at once (default 1). */
+  subjectsAtOnce?: number;
   nanToNum?: boolean;
   command: string;
   version: string;
@@ -107,7 +110,9 @@ export async function runPreprocess(options: PreprocessOptions, hooks: Preproces
   let pending = subjects;
   for (;;) {
     const locked: string[] = [];
-    for (const subject of pending) if ((await attempt(subject)) === 'locked') locked.push(subject);
+    await forEachAtOnce(pending, options.subjectsAtOnce ?? 1, async (subject) => {
+      if ((await attempt(subject)) === 'locked') locked.push(subject);
+    });
     if (locked.length === 0 || !options.wait) {
       summary.locked = locked;
       for (const subject of locked) {

@@ -77,7 +77,7 @@ export class AntsCli implements Registrar {
 
   constructor(
     readonly version: string,
-    private readonly threads: number,
+    readonly threads: number,
   ) {}
 
   async affine(task: RegistrationTask): Promise<Mat4> {

@@ -19,7 +19,7 @@ export class ElastixCli implements Registrar {
 
   constructor(
     readonly version: string,
-    private readonly threads: number,
+    readonly threads: number,
   ) {}
 
   async affine(task: RegistrationTask): Promise<Mat4> {

@@ -31,6 +31,8 @@ function toTransformMaps(object: JsonCompatible): TransformMap[] {
  */
 export class ElastixWasm implements Registrar {
   readonly name = 'elastix-wasm' as const;
+  /** itk-wasm's elastix build is single-threaded. */
+  readonly threads = 1;
 
   constructor(readonly version: string) {}
 

@@ -11,6 +11,8 @@ export interface Registrar {
   readonly name: 'ants' | 'elastix' | 'elastix-wasm';
   /** The tool and its version, for done.json. */
   readonly version: string;
+  /** Threads one registration uses: preprocess runs as many subjects at once as --threads holds. */
+  readonly threads: number;
   affine(task: RegistrationTask): Promise<Mat4>;
   /** A displacement field [x, y, z, 3] on the fixed grid: fixed point p ↦ moving point p + u(p), the initial affine included. */
   deformable(task: RegistrationTask & { initial: Mat4 }): Promise<Volume>;

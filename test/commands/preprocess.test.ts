@@ -109,6 +109,20 @@ describe('longiseg preprocess with the elastix command line', () => {
     expect(JSON.parse(readFileSync(join(wasm, 'sub-01', 'done.json'), 'utf8'))).toMatchObject({ tool: 'elastix-wasm', tool_version: '1.0.1' });
   }, 600_000);
 
+  test('elastix-wasm, which runs on one thread, with --threads 2 preprocesses the two subjects at once', () => {
+    const atOnce = join(dir.path, 'wasm-at-once');
+    const result = runCli(['preprocess', '--bids', raw, '--out', atOnce, '--labels', 'labels', '--registration', 'elastix-wasm', '--no-deformable', '--threads', '2', '--log-format', 'json']);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain('1 thread per registration, 2 subjects at once');
+    // both subjects were under way before either was done
+    const lines = result.stderr.split('\n');
+    const firstDone = lines.findIndex((line) => /sub-0[12] done/.test(line));
+    const began = ['01', '02'].map((subject) => lines.findIndex((line) => line.includes(`sub-${subject}: `)));
+    expect(Math.min(...began)).toBeGreaterThan(-1);
+    expect(Math.max(...began)).toBeLessThan(firstDone);
+    for (const subject of ['01', '02']) expect(existsSync(join(atOnce, `sub-${subject}`, 'done.json'))).toBe(true);
+  }, 600_000);
+
   test('killed (SIGKILL) during the second subject, a rerun skips the first and redoes only the second', async () => {
     const killed = join(dir.path, 'killed');
     const args = ['preprocess', '--bids', raw, '--out', killed, '--labels', 'labels', '--no-deformable'];

@@ -37,10 +37,9 @@ export function pretrainingSteps(size: number, stock: boolean, width = 2048): ()
 }
 
 
-/** Three in-memory subjects of three 64×80×64 sessions, random intensities and 18 random labels. */
-export function randomSubjects(): Subject[] {
+/** Three in-memory subjects of three sessions (64×80×64 unless said), random intensities and 18 random labels. */
+export function randomSubjects(shape: [number, number, number] = [64, 80, 64]): Subject[] {
   const random = new Random(1);
-  const shape: [number, number, number] = [64, 80, 64];
   const voxels = shape[0] * shape[1] * shape[2];
   return Array.from({ length: 3 }, (_, s) => ({
     id: String(s + 1),

@@ -5,7 +5,10 @@
  * 2. pretraining end-to-end from in-memory sessions (augmentation, crops, the step) with the
  *    `small` and `paper` presets at 1 and N threads;
  * 3. (BENCH_PART=predict or all) `longiseg predict` of a 1 mm whole brain, 181×217×181, ngf 8, at
- *    1 and N threads.
+ *    1 and N threads;
+ * 4. (BENCH_PART=data or all) the batches of a `finetune --config paper` step (three labelled 128³
+ *    crops and a pair, the reference augmentation) drawn in line, and how long a step that computes
+ *    as long waits for them with the data worker's prefetch of 2.
  * N is BENCH_THREADS (default 2). Timings alternate between thread counts, so that both meet the
  * same spells of load on a shared machine; each is the fastest of its repeats.
  */
@@ -20,7 +23,8 @@ import { createVolume } from '../src/io/volume.js';
 import { saveModel } from '../src/model/model-file.js';
 import { UNet } from '../src/model/unet.js';
 import { Random } from '../src/runtime/random.js';
-import { pretrainSchema, PRESETS } from '../src/train/config.js';
+import { batchSource, type BatchStream } from '../src/data/batches.js';
+import { augmentConfig, finetuneSchema, pretrainSchema, PRESETS } from '../src/train/config.js';
 import { PretrainTask } from '../src/train/pretrain-task.js';
 import { pretrainingSteps, randomSubjects } from './steps.js';
 
@@ -102,4 +106,33 @@ if (part === 'predict' || part === 'all') {
     return (performance.now() - start) / 1000;
   });
   console.log(row('predict, 1 mm whole brain 181×217×181, ngf 8', seconds));
+}
+
+if (part === 'data' || part === 'all') {
+  const config = finetuneSchema.parse({ ...PRESETS.finetune.paper, data: 'in-memory', out: 'unused' });
+  const subjects = randomSubjects([144, 160, 144]);
+  const options = { crop: config.crop, pairing: config.pairing, augment: augmentConfig(config), insideHead: config.crops_inside_head };
+  const streams: BatchStream[] = [
+    { kind: 'labelled', count: config.batch, subjects, options },
+    { kind: 'pairs', count: 1, subjects, options },
+  ];
+  const steps = 4;
+  const inline = batchSource(streams, 0, 0);
+  await inline.next(0);
+  let start = performance.now();
+  for (let step = 1; step <= steps; step++) await inline.next(step);
+  const data = (performance.now() - start) / 1000 / steps;
+  const ahead = batchSource(streams, 0, 2);
+  await ahead.next(0);
+  let waited = 0;
+  for (let step = 1; step <= steps; step++) {
+    // the step's compute, on the main thread as a training step's is
+    const until = performance.now() + 1000 * data;
+    while (performance.now() < until);
+    start = performance.now();
+    await ahead.next(step);
+    waited += (performance.now() - start) / 1000;
+  }
+  await ahead.close();
+  console.log(`finetune --config paper batches (${config.batch} labelled ${config.crop}³ crops + 1 pair, reference augmentation): ${data.toFixed(2)} s per step drawn in line; with prefetch 2 a step that computes ${data.toFixed(2)} s waits ${(waited / steps).toFixed(2)} s for them`);
 }

@@ -61,6 +61,7 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
           context.logger.info(`loaded the U-Net of ${config.pretrained}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
         }
         if (study.validation.length === 0) context.logger.warn('no validation subjects: best.safetensors cannot be chosen by validation Dice and follows the last validation');
+        if (config.lcs.weight > 0 && config.lcs.warmup_steps >= config.steps) context.logger.warn(`lcs.warmup_steps (${config.lcs.warmup_steps}) covers all ${config.steps} steps: Lcs never runs`);
         return task;
       },
       async resume(task, path) {

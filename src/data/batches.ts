@@ -100,12 +100,13 @@ class PrefetchedBatches implements BatchSource {
     if (this.failure) throw this.failure;
     // this step, and `depth` steps ahead of it (the worker draws them in the order asked)
     for (let ahead = step; ahead <= step + this.depth; ahead++) this.request(ahead);
+    // the worker keeps the process alive only while a step waits on it
     this.worker.ref();
     try {
       return await this.pending.get(step)!.promise;
     } finally {
       this.pending.delete(step);
-      if (this.pending.size === 0) this.worker.unref();
+      this.worker.unref();
     }
   }
 

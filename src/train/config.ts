@@ -176,6 +176,8 @@ export const finetuneSchema = z
         soft_targets: z.boolean().default(false),
         /** Pairs per Lcs step. */
         batch: z.number().int().positive().optional(),
+        /** Steps of supervised updates only before Lcs starts (the code has such a warm-up, turned off). */
+        warmup_steps: z.number().int().min(0).default(0),
       })
       .strict()
       .prefault({}),

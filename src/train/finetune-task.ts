@@ -75,10 +75,11 @@ export class FinetuneTask implements TrainingTask {
   /**
    * One step. With Lcs alternating (the code), a step is two optimiser updates, an Lcs one then a
    * supervised one, so that a run without Lcs gets as many supervised updates; with Lcs summed (the
-   * paper), one update of the summed loss.
+   * paper), one update of the summed loss. During lcs.warmup_steps, the supervised update alone.
    */
   async step(step: number, learningRate: number): Promise<Map<string, number>> {
-    const [labelled, pairs] = (await this.batches.next(step)) as [LabelledBatch, PairBatch | undefined];
+    const [labelled, drawn] = (await this.batches.next(step)) as [LabelledBatch, PairBatch | undefined];
+    const pairs = step >= this.config.lcs.warmup_steps ? drawn : undefined;
     this.optimizer.options.learningRate = learningRate;
     const values = new Map<string, number>();
     if (pairs && this.config.lcs.mode === 'alternate') {

@@ -69,7 +69,7 @@ export interface SamplerOptions {
   sideSwap?: Int32Array;
 }
 
-/** Random training batches; every random choice comes from the `random` passed in, so a resumed run continues the same sequence. */
+/** Random training batches; every random choice comes from the `random` passed in (a step's own generator in training). */
 export class Sampler {
   readonly crop: Vec3;
 

@@ -112,6 +112,14 @@ function checkLayers(
   }
 }
 
+/** The crop must be a multiple of 2^depth: the U-Net halves it `depth` times. */
+function checkCrop(config: { crop: number; model: { depth: number } }, context: z.RefinementCtx): void {
+  const multiple = 2 ** config.model.depth;
+  if (config.crop % multiple !== 0) {
+    context.addIssue({ code: 'custom', path: ['crop'], message: `${config.crop} is not a multiple of ${multiple}: the U-Net (model.depth ${config.model.depth}) halves it ${config.model.depth} times` });
+  }
+}
+
 export const pretrainSchema = z
   .object({
     ...commonShape,
@@ -136,6 +144,7 @@ export const pretrainSchema = z
   })
   .strict()
   .superRefine((config, context) => {
+    checkCrop(config, context);
     checkLayers(config, context, 'taps', config.taps, ['conv'], ['a convolution', 'convolutions']);
     const presetWeights = config.preset ? (PRESETS.pretrain[config.preset]?.weights as Record<string, unknown> | undefined) : undefined;
     for (const key of ['sim_weights', 'variance', 'covariance'] as const) {
@@ -188,6 +197,7 @@ export const finetuneSchema = z
   })
   .strict()
   .superRefine((config, context) => {
+    checkCrop(config, context);
     if (config.pretrained_exclude !== 'decoder') {
       checkLayers(config, context, 'pretrained_exclude', config.pretrained_exclude, ['conv', 'bn'], ['a convolution or BatchNorm', 'convolutions or BatchNorms']);
     }

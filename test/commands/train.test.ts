@@ -140,13 +140,14 @@ describe('longiseg pretrain and finetune', () => {
   }, 120_000);
 
   describe('bad input', () => {
-    test('an unknown key, a weight of the wrong type, an unknown preset: exit 2 naming the key', () => {
+    test('an unknown key, a weight of the wrong type, an unknown preset, a crop the U-Net cannot halve: exit 2 naming the key', () => {
       for (const [text, message] of [
         [`${tinyPretrain}wieghts: { orthogonality: 1 }\n`, 'wieghts'],
         [`${tinyPretrain}weights: { orthogonality: high }\n`, 'weights.orthogonality'],
         [tinyPretrain.replace('preset: small', 'preset: huge'), 'preset "huge" does not exist (presets: paper, small)'],
         [`${tinyPretrain}taps: [3, 4, 27, 38]\n`, 'taps: 4 is not the id of a convolution of the U-Net (0…65)'],
         [`${tinyPretrain}taps: [3, 27, 38]\n`, "weights.variance: has 9 entries but there are 3 taps (one weight per tapped layer; preset small sets it for its own taps)"],
+        [tinyPretrain.replace('crop: 16', 'crop: 24'), 'crop: 24 is not a multiple of 16: the U-Net (model.depth 4) halves it 4 times'],
       ]) {
         const result = runCli(['pretrain', '--config', config('bad.yaml', text), '--data', data, '--out', join(dir.path, 'bad')]);
         expect(result.status).toBe(2);

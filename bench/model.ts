@@ -61,11 +61,11 @@ function pytorchStep(steps: number): number {
 async function benchStep(): Promise<void> {
   await initBackend('wasm');
   const ours = pretrainingSteps(32, false);
-  ours();
+  await ours();
   // alternated, so that both meet the same spells of load on a shared machine; the fastest of each
   let [fastest, torch] = [Infinity, Infinity];
   for (let round = 0; round < 2; round++) {
-    fastest = Math.min(fastest, ours(), ours());
+    fastest = Math.min(fastest, await ours(), await ours());
     torch = Math.min(torch, pytorchStep(2));
   }
   const stock = stockStepInFreshProcess();
@@ -80,8 +80,8 @@ async function benchMemory(): Promise<void> {
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
   const step = pretrainingSteps(64, false, width);
-  step();
-  const seconds = step();
+  await step();
+  const seconds = await step();
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
   const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0;
@@ -93,5 +93,5 @@ if (!only || only === 'step') await benchStep();
 if (!only || only === 'memory') await benchMemory();
 if (only === 'stock-step') {
   await initBackend('wasm');
-  console.log(JSON.stringify({ seconds: pretrainingSteps(32, true)() }));
+  console.log(JSON.stringify({ seconds: await pretrainingSteps(32, true)() }));
 }

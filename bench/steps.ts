@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { useStockKernels } from '../src/engine/conv.js';
+import { useStockKernels } from '../src/engine/kernel-choice.js';
 import type { Subject } from '../src/data/study.js';
 import { PretrainModel } from '../src/model/pretrain-model.js';
 import { Random } from '../src/runtime/random.js';
@@ -21,15 +21,17 @@ export function time(run: () => void, repeats = 1, warmUp = true): number {
 }
 
 /** A pretraining model (U-Net ngf 16, nine heads `width` wide) on a pair of size³ crops; each call times one step. */
-export function pretrainingSteps(size: number, stock: boolean, width = 2048): () => number {
+export function pretrainingSteps(size: number, stock: boolean, width = 2048): () => Promise<number> {
   const random = new Random(0);
   const model = new PretrainModel({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }, { width, bottleneck: width / 4 }, undefined, random);
   const optimizer = new HostAdam(model.trainableVariables());
   const input = tf.randomNormal([2, size, size, size, 1]) as tf.Tensor5D;
-  return () => {
+  return async () => {
     useStockKernels(stock);
     try {
-      return time(() => model.step(input, input, optimizer, 128, random), 1, false);
+      const start = performance.now();
+      await model.step(input, input, optimizer, 128, random);
+      return (performance.now() - start) / 1000;
     } finally {
       useStockKernels(false);
     }

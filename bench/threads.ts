@@ -57,7 +57,7 @@ const row = (what: string, [one, many]: number[], unit = 's') => `${what}: ${one
 
 if (part === 'train' || part === 'all') {
   const step = pretrainingSteps(32, false);
-  step();
+  await step();
   const ours = await alternate(3, () => step());
   const torch = await alternate(2, pytorchStep);
   console.log(row('pretraining model step, 32³ pair, ngf 16, nine 2048-wide heads: longiseg', ours));

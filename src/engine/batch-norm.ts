@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
+import { stockKernelsInUse } from './kernel-choice.js';
 import { customOp } from './ops.js';
 import { stagedKernels, type StagedKernels } from './wasm-kernels.js';
 
@@ -46,14 +47,32 @@ function normalise<T extends tf.Tensor>(x: T, state: BatchNormState, training: b
       return (relu ? tf.relu(y) : y).reshape(x.shape) as T;
     });
   }
+  if (stockKernelsInUse()) return normaliseStock(x, state, relu);
   const { y, mean, variance, count } = normOp(x, state, relu);
-  tf.tidy(() => {
-    const unbiased = variance.map((v) => (v * count) / Math.max(1, count - 1));
-    state.runningMean.assign(state.runningMean.mul(1 - BN_MOMENTUM).add(tf.tensor1d(Float32Array.from(mean)).mul(BN_MOMENTUM)));
-    state.runningVar.assign(state.runningVar.mul(1 - BN_MOMENTUM).add(tf.tensor1d(Float32Array.from(unbiased)).mul(BN_MOMENTUM)));
-  });
-  state.batches += 1;
+  tf.tidy(() => updateRunning(state, tf.tensor1d(Float32Array.from(mean)), tf.tensor1d(Float32Array.from(variance)), count));
   return y as T;
+}
+
+/** Running statistics: momentum 0.1, the unbiased variance. */
+function updateRunning(state: BatchNormState, mean: tf.Tensor1D, variance: tf.Tensor1D, count: number): void {
+  const unbiased = variance.mul(count / Math.max(1, count - 1));
+  state.runningMean.assign(state.runningMean.mul(1 - BN_MOMENTUM).add(mean.mul(BN_MOMENTUM)));
+  state.runningVar.assign(state.runningVar.mul(1 - BN_MOMENTUM).add(unbiased.mul(BN_MOMENTUM)));
+  state.batches += 1;
+}
+
+/**
+ * Training mode from tfjs's ops, for the back ends whose tensors are not in host memory (TensorFlow,
+ * WebGPU): float32 reductions, and the gradient by tfjs's autodiff.
+ */
+function normaliseStock<T extends tf.Tensor>(x: T, state: BatchNormState, relu: boolean): T {
+  const channels = x.shape[x.rank - 1];
+  const rows = x.reshape([-1, channels]);
+  const { mean, variance } = tf.moments(rows, 0);
+  tf.tidy(() => updateRunning(state, mean as tf.Tensor1D, variance as tf.Tensor1D, rows.shape[0]));
+  let y = rows.sub(mean).mul(tf.rsqrt(variance.add(BN_EPS)));
+  if (state.gamma && state.beta) y = y.mul(state.gamma).add(state.beta);
+  return (relu ? tf.relu(y) : y).reshape(x.shape) as T;
 }
 
 interface NormStatistics {

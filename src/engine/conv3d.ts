@@ -180,17 +180,22 @@ export function conv3dReflectStock(x: tf.Tensor5D, w: tf.Tensor5D): tf.Tensor5D 
   return tf.tidy(() => tf.conv3d(reflectPad(x), w, 1, 'valid'));
 }
 
-/** Reflection padding of one voxel on the three spatial axes, from slices and concatenation. */
+/**
+ * Reflection padding of one voxel on the three spatial axes, from slices and concatenation of
+ * rank-3 views [outer, axis, inner] (the gradient of a slice is a pad, which tfjs's WebGPU back end
+ * gets wrong at rank 5).
+ */
 export function reflectPad(x: tf.Tensor5D): tf.Tensor5D {
   let padded: tf.Tensor5D = x;
   for (const axis of [1, 2, 3]) {
-    const size = padded.shape[axis];
-    const begin = [0, 0, 0, 0, 0];
-    const extent = [...padded.shape];
-    extent[axis] = 1;
-    const before = padded.slice(Object.assign([...begin], { [axis]: size > 1 ? 1 : 0 }), extent);
-    const after = padded.slice(Object.assign([...begin], { [axis]: size > 1 ? size - 2 : 0 }), extent);
-    padded = tf.concat([before, padded, after], axis) as tf.Tensor5D;
+    const shape = padded.shape;
+    const size = shape[axis];
+    const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+    const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const view = padded.reshape([outer, size, inner]);
+    const before = view.slice([0, size > 1 ? 1 : 0, 0], [outer, 1, inner]);
+    const after = view.slice([0, size > 1 ? size - 2 : 0, 0], [outer, 1, inner]);
+    padded = tf.concat([before, view, after], 1).reshape(Object.assign([...shape], { [axis]: size + 2 })) as tf.Tensor5D;
   }
   return padded;
 }

@@ -77,3 +77,38 @@ const sharedIdentity: tf.KernelFunc = ({ inputs, backend }) => {
   (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };
+
+/**
+ * Fetches the values of tensors that live on a GPU, after which their dataSync() (and valuesOf)
+ * return them without blocking: tfjs's WebGPU back end cannot read synchronously in Node (its
+ * synchronous read needs OffscreenCanvas). Nothing to do on the other back ends.
+ */
+export async function fetchValues(tensors: tf.Tensor[]): Promise<void> {
+  if (tf.getBackend() === 'webgpu') await Promise.all(tensors.map((tensor) => tensor.data()));
+}
+
+/** fetchValues of every variable (weights, BatchNorm statistics): before a checkpoint is written. */
+export function fetchVariables(): Promise<void> {
+  return fetchValues(Object.values(tf.engine().registeredVariables));
+}
+
+/**
+ * Scalars recorded while a loss is computed (inside tf.variableGrads, where nothing can be awaited),
+ * read once the update is done.
+ */
+export class ScalarReadings {
+  private readonly pending: [string, tf.Tensor][] = [];
+
+  record(name: string, value: tf.Tensor): void {
+    // a copy (add, not clone: on wasm a clone shares the data, which the backward pass frees)
+    this.pending.push([name, tf.keep(value.add(0))]);
+  }
+
+  async readInto(values: Map<string, number>): Promise<Map<string, number>> {
+    for (const [name, tensor] of this.pending.splice(0)) {
+      values.set(name, (await tensor.data())[0]);
+      tensor.dispose();
+    }
+    return values;
+  }
+}

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
+import { stockKernelsInUse } from './kernel-choice.js';
 import { matMul } from './matmul.js';
 
 /**
@@ -23,7 +24,21 @@ export const detach = customOp<<T extends tf.Tensor>(x: T) => T>((x: tf.Tensor, 
 });
 
 /** Nearest-neighbour ×2 upsampling (PyTorch nn.Upsample(scale_factor=2, mode='nearest')). */
-export const upsampleNearest2 = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+export function upsampleNearest2(x: tf.Tensor5D): tf.Tensor5D {
+  return stockKernelsInUse() ? upsampleNearest2Stock(x) : upsampleOnHost(x);
+}
+
+/** The same from tfjs's tile, one axis at a time on rank-3 views (WebGPU's tile runs on the GPU below rank 5 only). */
+function upsampleNearest2Stock(x: tf.Tensor5D): tf.Tensor5D {
+  const [n, d, h, w, c] = x.shape;
+  return tf.tidy(() => {
+    const alongW = x.reshape([n * d * h * w, 1, c]).tile([1, 2, 1]);
+    const alongH = alongW.reshape([n * d * h, 1, 2 * w * c]).tile([1, 2, 1]);
+    return alongH.reshape([n * d, 1, 4 * h * w * c]).tile([1, 2, 1]).reshape([n, 2 * d, 2 * h, 2 * w, c]);
+  });
+}
+
+const upsampleOnHost = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
   save([]);
   const [n, d, h, w, c] = x.shape;
   const [od, oh, ow] = [2 * d, 2 * h, 2 * w];
@@ -63,8 +78,15 @@ export const upsampleNearest2 = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf
   };
 });
 
-/** 2×2×2 max pooling, stride 2; the gradient goes to the first maximum of each window (as PyTorch). */
-export const maxPool2 = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+/**
+ * 2×2×2 max pooling, stride 2; the gradient goes to the first maximum of each window (as PyTorch)
+ * on wasm and cpu, and as tfjs's kernel has it elsewhere (ties are rare in real-valued activations).
+ */
+export function maxPool2(x: tf.Tensor5D): tf.Tensor5D {
+  return stockKernelsInUse() ? tf.maxPool3d(x, 2, 2, 'valid') : maxPoolOnHost(x);
+}
+
+const maxPoolOnHost = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
   save([]);
   const [n, d, h, w, c] = x.shape;
   const [od, oh, ow] = [d >> 1, h >> 1, w >> 1];

@@ -4,11 +4,12 @@ import type { PatchPredictor } from './sliding-window.js';
 
 /** The U-Net in evaluation mode (BatchNorm on running statistics) as a patch predictor. */
 export function unetPredictor(unet: UNet): PatchPredictor {
-  return (patches, count, [px, py, pz]) => {
+  return async (patches, count, [px, py, pz]) => {
     // read outside tidy: tidy walks whatever it returns, element by element for a typed array
     const logits = tf.tidy(() => unet.forward(tf.tensor5d(patches, [count, pz, py, px, unet.config.inputChannels]), { training: false }).logits);
     try {
-      return logits.dataSync() as Float32Array;
+      // data(), not dataSync(): a GPU back end reads asynchronously only
+      return (await logits.data()) as Float32Array;
     } finally {
       logits.dispose();
     }

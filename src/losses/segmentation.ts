@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { stockKernelsInUse } from '../engine/kernel-choice.js';
 
 export interface DiceOptions {
   smoothNumerator: number;
@@ -30,7 +31,16 @@ export function crossEntropy(logits: tf.Tensor5D, oneHot: tf.Tensor): tf.Scalar 
 }
 
 export function oneHotLabels(labels: tf.Tensor, classes: number): tf.Tensor {
-  return tf.oneHot(labels.flatten().toInt(), classes).reshape([...labels.shape.slice(0, 4), classes]);
+  return oneHot(labels.flatten().toInt(), classes).reshape([...labels.shape.slice(0, 4), classes]);
+}
+
+/**
+ * One-hot rows: int32 on the host, float32 on the GPU back ends. tfjs's WebGPU back end casts int32
+ * to float32 by relabelling the buffer (so an int32 one-hot used with floats reads as int32 bits),
+ * and tfjs's wasm one-hot ignores the float32 dtype in the same way.
+ */
+function oneHot(indices: tf.Tensor, classes: number): tf.Tensor {
+  return stockKernelsInUse() ? tf.oneHot(indices, classes, 1, 0, 'float32') : tf.oneHot(indices, classes);
 }
 
 /** Lsup (method.md §3.7): MONAI DiceCELoss with the scripts' smoothing (nr 0, dr 1e-3), background included. */
@@ -51,8 +61,11 @@ export function consistencyLoss(logits: tf.Tensor5D, softTargets = false): tf.Sc
   const smoothing = { smoothNumerator: 1e-5, smoothDenominator: 1e-5 };
   const target = (x: tf.Tensor5D) => {
     if (softTargets) return tf.softmax(x.reshape([-1, k])).reshape(x.shape);
-    // argmax of constant data: no gradient reaches the target
-    return tf.oneHot(tf.tensor1d(x.reshape([-1, k]).argMax(1).dataSync() as Int32Array, 'int32'), k).reshape(x.shape);
+    const classes = x.reshape([-1, k]).argMax(1);
+    // on the host, the argmax as constant data, so that the backward pass skips it; a GPU cannot
+    // read it back synchronously, and tfjs's argmax and one-hot pass no gradient anyway
+    const constant = stockKernelsInUse() ? classes : tf.tensor1d(classes.dataSync() as Int32Array, 'int32');
+    return oneHot(constant, k).reshape(x.shape);
   };
   return diceLoss(a, target(b), smoothing).add(diceLoss(b, target(a), smoothing)).mul(0.5) as tf.Scalar;
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { conv3dSame, stockKernelsInUse } from '../engine/conv.js';
+import { conv3dSame } from '../engine/conv.js';
+import { stockKernelsInUse } from '../engine/kernel-choice.js';
 import { tensorFilled, valuesOf } from '../engine/heap.js';
 import { batchNorm, batchNormRelu, type BatchNormState } from '../engine/batch-norm.js';
 import { customOp, dense, variableFrom } from '../engine/ops.js';
@@ -110,7 +111,9 @@ export function samplePositions(voxels: number, count: number, random: Random): 
  * gradient scatters back (tfjs's gather gradient needs UnsortedSegmentSum, absent on wasm).
  */
 export function gatherRows(feature: tf.Tensor5D, positions: Int32Array): tf.Tensor2D {
-  return gatherOp(feature, tf.tensor1d(positions, 'int32'));
+  if (!stockKernelsInUse()) return gatherOp(feature, tf.tensor1d(positions, 'int32'));
+  const [n, d, h, w, c] = feature.shape;
+  return tf.tidy(() => tf.gather(feature.reshape([n, d * h * w, c]), tf.tensor1d(positions, 'int32'), 1).reshape([n * positions.length, c]));
 }
 
 const gatherOp = customOp<(feature: tf.Tensor5D, positions: tf.Tensor1D) => tf.Tensor2D>((feature: tf.Tensor, positions: tf.Tensor, save: tf.GradSaveFunc) => {

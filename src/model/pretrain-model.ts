@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fetchValues, ScalarReadings } from '../engine/heap.js';
 import { pretrainObjective, REFERENCE_TAPS, REFERENCE_WEIGHTS, type PretrainWeights } from '../losses/pretrain.js';
 import type { Random } from '../runtime/random.js';
 import type { HostAdam } from '../train/adam.js';
@@ -31,8 +32,8 @@ export class PretrainModel {
    * One optimiser step on a pair: `input` and `target` are [2·bs, D, H, W, C] with timepoint A in the
    * first half. Patch positions are drawn afresh per layer. Returns every loss term.
    */
-  step(input: tf.Tensor5D, target: tf.Tensor5D, optimizer: HostAdam, patches: number, random: Random, weights: PretrainWeights = REFERENCE_WEIGHTS): Map<string, number> {
-    const values = new Map<string, number>();
+  async step(input: tf.Tensor5D, target: tf.Tensor5D, optimizer: HostAdam, patches: number, random: Random, weights: PretrainWeights = REFERENCE_WEIGHTS): Promise<Map<string, number>> {
+    const readings = new ScalarReadings();
     const { value, grads } = tf.variableGrads(() => {
         const { logits, features } = this.unet.forward(input, { training: true, taps: this.taps });
         const positions = this.taps.map((layer) => {
@@ -43,11 +44,12 @@ export class PretrainModel {
           { taps: this.taps, features, logits, target, heads: this.heads, reconstructionHead: this.reconstruction, positions, training: true },
           weights,
         );
-        for (const [name, term] of terms) values.set(name, term.dataSync()[0]);
+        for (const [name, term] of terms) readings.record(name, term);
         return total;
     }, optimizer.variables);
     value.dispose();
+    await fetchValues([...Object.values(grads), ...optimizer.variables]);
     optimizer.apply(grads);
-    return values;
+    return readings.readInto(new Map());
   }
 }

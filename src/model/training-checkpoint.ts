@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fetchVariables } from '../engine/heap.js';
 import { InputError } from '../runtime/errors.js';
 import type { HostAdam } from '../train/adam.js';
 import { convFromTorch, convToTorch } from './layout.js';
@@ -38,6 +39,7 @@ export function restoreOptimizer(optimizer: HostAdam, tensors: Map<string, Named
  * whatever `extra` the caller adds (the training loop's state).
  */
 export async function saveTrainingCheckpoint(path: string, model: PretrainModel, optimizer: HostAdam, config: Record<string, unknown>, extra: Record<string, string> = {}): Promise<void> {
+  await fetchVariables();
   const tensors = new Map<string, NamedTensor>([...unetTensors(model.unet), ...model.heads.flatMap((head) => [...headTensors(head)])]);
   const rec = model.reconstruction.weight;
   tensors.set('netRec.weight', { dtype: 'F32', ...convToTorch(rec.dataSync() as Float32Array, rec.shape) });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fetchValues, ScalarReadings } from '../engine/heap.js';
 import { batchSource, type BatchSource, type BatchStream } from '../data/batches.js';
 import { centredStart, packCrop, type LabelledBatch, type PairBatch } from '../data/sampler.js';
 import type { Subject } from '../data/study.js';
@@ -81,43 +82,44 @@ export class FinetuneTask implements TrainingTask {
     const [labelled, drawn] = (await this.batches.next(step)) as [LabelledBatch, PairBatch | undefined];
     const pairs = step >= this.config.lcs.warmup_steps ? drawn : undefined;
     this.optimizer.options.learningRate = learningRate;
-    const values = new Map<string, number>();
+    const readings = new ScalarReadings();
     if (pairs && this.config.lcs.mode === 'alternate') {
-      this.update(() => this.consistencyTerm(pairs, values));
-      this.update(() => this.supervisedTerm(labelled, values));
+      await this.update(() => this.consistencyTerm(pairs, readings));
+      await this.update(() => this.supervisedTerm(labelled, readings));
     } else {
-      this.update(() => (pairs ? this.supervisedTerm(labelled, values).add(this.consistencyTerm(pairs, values)) : this.supervisedTerm(labelled, values)) as tf.Scalar);
+      await this.update(() => (pairs ? this.supervisedTerm(labelled, readings).add(this.consistencyTerm(pairs, readings)) : this.supervisedTerm(labelled, readings)) as tf.Scalar);
     }
-    return values;
+    return readings.readInto(new Map());
   }
 
   close(): Promise<void> {
     return this.batches.close();
   }
 
-  private update(loss: () => tf.Scalar): void {
+  private async update(loss: () => tf.Scalar): Promise<void> {
     const { value, grads } = tf.variableGrads(loss, this.optimizer.variables);
     value.dispose();
+    await fetchValues([...Object.values(grads), ...this.optimizer.variables]);
     this.optimizer.apply(grads);
   }
 
-  private supervisedTerm(batch: LabelledBatch, values: Map<string, number>): tf.Scalar {
+  private supervisedTerm(batch: LabelledBatch, readings: ScalarReadings): tf.Scalar {
     this.seen.record(batch.labels);
     const { crop, count, channels } = batch.input;
     const logits = this.unet.forward(tf.tensor5d(batch.input.data, [count, crop[2], crop[1], crop[0], channels]), { training: true }).logits;
     const supervised = diceCrossEntropy(logits, tf.tensor4d(batch.labels, [count, crop[2], crop[1], crop[0]], 'int32'), this.dice);
-    values.set('dice_ce', supervised.dataSync()[0]);
+    readings.record('dice_ce', supervised);
     return supervised;
   }
 
-  private consistencyTerm({ input }: PairBatch, values: Map<string, number>): tf.Scalar {
+  private consistencyTerm({ input }: PairBatch, readings: ScalarReadings): tf.Scalar {
     const logits = this.unet.forward(tf.tensor5d(input.data, [input.count, input.crop[2], input.crop[1], input.crop[0], input.channels]), { training: true }).logits;
     const consistency = consistencyLoss(logits, this.config.lcs.soft_targets);
-    values.set('lcs', consistency.dataSync()[0]);
+    readings.record('lcs', consistency);
     return consistency.mul(this.config.lcs.weight) as tf.Scalar;
   }
 
-  validate(): { score: number; values: Map<string, number> } {
+  async validate(): Promise<{ score: number; values: Map<string, number> }> {
     const sessions = this.validation.flatMap((s) => s.sessions.filter((x) => x.label)).slice(0, this.config.validation_volumes);
     if (sessions.length === 0) return { score: Number.NaN, values: new Map() };
     const perClass = new ClassMeans();
@@ -130,13 +132,15 @@ export class FinetuneTask implements TrainingTask {
       packCrop(session.channels, session.shape, start, crop, input, 0);
       const labels = new Float32Array(crop[0] * crop[1] * crop[2]);
       packCrop([session.label!], session.shape, start, crop, labels, 0);
-      tf.tidy(() => {
+      const [sessionLoss, predicted] = tf.tidy(() => {
         const logits = this.unet.forward(tf.tensor5d(input, [1, crop[2], crop[1], crop[0], session.channels.length]), { training: false }).logits;
-        loss += diceCrossEntropy(logits, tf.tensor4d(Int32Array.from(labels), [1, crop[2], crop[1], crop[0]], 'int32'), this.dice).dataSync()[0];
-        const classes = sessionDice({ data: logits.argMax(4).dataSync() as Int32Array }, { data: Int32Array.from(labels) });
-        perClass.add(classes);
-        dice += classes.size > 0 ? [...classes.values()].reduce((a, b) => a + b) / classes.size : 1;
+        return [diceCrossEntropy(logits, tf.tensor4d(Int32Array.from(labels), [1, crop[2], crop[1], crop[0]], 'int32'), this.dice), logits.argMax(4)];
       });
+      loss += (await sessionLoss.data())[0];
+      const classes = sessionDice({ data: (await predicted.data()) as Int32Array }, { data: Int32Array.from(labels) });
+      tf.dispose([sessionLoss, predicted]);
+      perClass.add(classes);
+      dice += classes.size > 0 ? [...classes.values()].reduce((a, b) => a + b) / classes.size : 1;
     }
     this.lastPerClass = perClass.means();
     const values = new Map([

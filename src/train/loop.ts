@@ -26,7 +26,7 @@ export interface TrainingTask {
   /** Step `step` (0-based); its random draws are a function of the seed and `step` alone. */
   step(step: number, learningRate: number): Promise<Map<string, number>>;
   /** `score` is lower-is-better; `values` are logged. */
-  validate(): { score: number; values: Map<string, number> };
+  validate(): Promise<{ score: number; values: Map<string, number> }>;
   saveLatest(path: string, state: LoopState): Promise<void>;
   saveBest(path: string, state: LoopState): Promise<void>;
   /** A warning after a validation at `step` of `steps`, when the values show that the run is not learning. */
@@ -78,7 +78,7 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
   const validationDue = (step: number) => step % options.validateEvery === 0 || step === options.steps;
   const validate = async (lr: number) => {
     const validationBegan = performance.now();
-    const { score, values } = task.validate();
+    const { score, values } = await task.validate();
     const validationSeconds = (performance.now() - validationBegan) / 1000;
     slowest.validation = Math.max(slowest.validation, validationSeconds);
     await log('validation', lr, validationSeconds, values);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { ScalarReadings } from '../engine/heap.js';
 import { batchSource, type BatchSource } from '../data/batches.js';
 import { centredStart, packCrop, type PairBatch } from '../data/sampler.js';
 import type { Subject } from '../data/study.js';
@@ -79,10 +80,10 @@ export class PretrainTask implements TrainingTask {
    * The same objective on un-augmented pairs of consecutive sessions of the validation subjects, BN in
    * evaluation mode, with patch positions fixed by the seed so that successive validations compare.
    */
-  validate(): { score: number; values: Map<string, number> } {
+  async validate(): Promise<{ score: number; values: Map<string, number> }> {
     const pairs = this.validation.flatMap((s) => s.sessions.slice(1).map((b, i) => [s.sessions[i], b] as const)).slice(0, this.config.validation_volumes);
     const sums = new Map<string, number>();
-    pairs.forEach(([a, b], item) => {
+    for (const [item, [a, b]] of pairs.entries()) {
       const positionsRandom = new Random(this.config.seed).fork(1000 + item);
       const crop = validationCrop(a.shape, this.config.validation_crop);
       const start = centredStart(a.shape, crop);
@@ -90,7 +91,7 @@ export class PretrainTask implements TrainingTask {
       const data = new Float32Array(2 * crop[0] * crop[1] * crop[2] * channels);
       packCrop(a.channels, a.shape, start, crop, data, 0);
       packCrop(b.channels, b.shape, start, crop, data, 1);
-      const terms = new Map<string, number>();
+      const readings = new ScalarReadings();
       tf.tidy(() => {
         const x = tf.tensor5d(data, [2, crop[2], crop[1], crop[0], channels]);
         const { logits, features } = this.model.unet.forward(x, { training: false, taps: this.model.taps });
@@ -99,10 +100,10 @@ export class PretrainTask implements TrainingTask {
           return samplePositions(d * h * w, this.config.patches, positionsRandom);
         });
         const objective = pretrainObjective({ taps: this.model.taps, features, logits, target: x, heads: this.model.heads, reconstructionHead: this.model.reconstruction, positions, training: false }, this.weights);
-        for (const [name, value] of objective.terms) terms.set(name, value.dataSync()[0]);
+        for (const [name, value] of objective.terms) readings.record(name, value);
       });
-      for (const [name, value] of terms) sums.set(`val_${name}`, (sums.get(`val_${name}`) ?? 0) + value / pairs.length);
-    });
+      for (const [name, value] of await readings.readInto(new Map())) sums.set(`val_${name}`, (sums.get(`val_${name}`) ?? 0) + value / pairs.length);
+    }
     return { score: sums.get('val_pretrain_total') ?? Number.NaN, values: sums };
   }
 

@@ -24,7 +24,7 @@ describe('pretraining checkpoints resume exactly', () => {
     await initBackend('wasm');
     const input = tf.randomNormal([2, 32, 32, 32, 1], 0, 1, 'float32', 7) as tf.Tensor5D;
     const original = build(1);
-    original.model.step(input, input, original.optimizer, 16, new Random(10));
+    await original.model.step(input, input, original.optimizer, 16, new Random(10));
     const path = join(dir.path, 'latest.safetensors');
     await saveTrainingCheckpoint(path, original.model, original.optimizer, { preset: 'test', crop: 32 });
 
@@ -32,8 +32,8 @@ describe('pretraining checkpoints resume exactly', () => {
     expect((await loadTrainingCheckpoint(path, resumed.model, resumed.optimizer, new Random(3))).config).toEqual({ preset: 'test', crop: 32 });
     expect(resumed.optimizer.stepCount).toBe(1);
 
-    const a = original.model.step(input, input, original.optimizer, 16, new Random(11));
-    const b = resumed.model.step(input, input, resumed.optimizer, 16, new Random(11));
+    const a = await original.model.step(input, input, original.optimizer, 16, new Random(11));
+    const b = await resumed.model.step(input, input, resumed.optimizer, 16, new Random(11));
     expect([...b]).toEqual([...a]);
     const weights = (model: PretrainModel) => model.trainableVariables().map((v) => Array.from(v.dataSync() as Float32Array));
     expect(weights(resumed.model)).toEqual(weights(original.model));

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { readConfigFile, resolveOptions, type ConfigObject } from '../src/runtime/config.js';
 import { createLogger, type LogFormat, type Logger } from '../src/runtime/logging.js';
 import { Progress } from '../src/runtime/progress.js';
+import { BACKEND_REQUESTS } from '../src/engine/backend.js';
 
 /** Options every command accepts. */
 export interface GlobalArgs {
@@ -17,7 +18,7 @@ export function addGlobalOptions<T>(yargs: Argv<T>): Argv<T & GlobalArgs> {
   return yargs
     .option('log-format', { choices: ['pretty', 'json'] as const, describe: 'Log lines for people or JSON lines for machines (default: pretty on a terminal, json otherwise)', global: true })
     .option('quiet', { type: 'boolean', describe: 'Only warnings and errors', global: true })
-    .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, describe: 'tfjs back end (default auto: tfjs-node-gpu, tfjs-node, else WebAssembly)', global: true })
+    .option('backend', { choices: BACKEND_REQUESTS, describe: 'tfjs back end (default auto: tfjs-node-gpu, tfjs-node, WebGPU on a hardware GPU, else WebAssembly)', global: true })
     .option('seed', { type: 'number', describe: 'Seed of every random choice in the run (default 0)', global: true })
     .option('config', { type: 'string', describe: 'Options from a JSON or YAML file (snake_case keys); flags override it', global: true }) as Argv<T & GlobalArgs>;
 }
@@ -25,7 +26,7 @@ export function addGlobalOptions<T>(yargs: Argv<T>): Argv<T & GlobalArgs> {
 /** Config keys shared by all commands. */
 export const globalSchema = z.object({
   seed: z.number().int().min(0).default(0),
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  backend: z.enum(BACKEND_REQUESTS).default('auto'),
 });
 
 /** What a command handler gets besides its options. */

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
-import { chooseBackend, type BackendRequest } from '../src/engine/backend.js';
+import { resolveBackend, type BackendRequest } from '../src/engine/backend.js';
+import { describeAdapter, gpuAdapter, type AdapterSummary } from '../src/engine/webgpu.js';
 import { EXTERNAL_TOOLS, formatBytes, machineInfo, probeImport, probeTool } from '../src/runtime/system.js';
 import { ExitCode } from '../src/runtime/errors.js';
 import { defaultThreads } from '../src/runtime/threads.js';
@@ -12,17 +13,18 @@ interface DoctorArgs {
 
 export const doctorCommand: LongisegCommand<DoctorArgs> = {
   command: 'doctor',
-  describe: 'Show what this machine offers: Node, tfjs back ends, ANTs, elastix, CPUs, memory, disk',
+  describe: 'Show what this machine offers: Node, tfjs back ends, the WebGPU adapter, ANTs, elastix, CPUs, memory, disk',
   builder: (yargs: Argv<GlobalArgs>) => yargs.option('json', { type: 'boolean', describe: 'Print the report as JSON' }),
   async run(argv) {
-    const backend = chooseBackend((argv.backend ?? 'auto') as BackendRequest);
+    const backend = await resolveBackend((argv.backend ?? 'auto') as BackendRequest);
+    const gpu: AdapterSummary | { unavailable: string } = await gpuAdapter().catch((error: Error) => ({ unavailable: error.message }));
     const [tools, elastixWasm, machine] = await Promise.all([
       Promise.all(EXTERNAL_TOOLS.map(([name, args, pattern]) => probeTool(name, args, pattern))),
       probeImport('@itk-wasm/elastix'),
       machineInfo(process.cwd()),
     ]);
     const threads = defaultThreads();
-    const report = { node: machine.node, backend, threads, tools, itkWasmElastix: elastixWasm, machine };
+    const report = { node: machine.node, backend, webgpu: gpu, threads, tools, itkWasmElastix: elastixWasm, machine };
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return ExitCode.ok;
@@ -30,6 +32,7 @@ export const doctorCommand: LongisegCommand<DoctorArgs> = {
     const rows: [string, string][] = [
       ['Node.js', machine.node],
       ['tfjs back end', `${backend.name} (${backend.packageName}): ${backend.reason}`],
+      ['WebGPU adapter', 'unavailable' in gpu ? `none: ${gpu.unavailable}` : describeAdapter(gpu)],
       ...tools.map((tool): [string, string] => [tool.name, tool.found ? `${tool.version ?? 'version unknown'} (${tool.path})` : 'not on PATH']),
       ['@itk-wasm/elastix', elastixWasm.detail],
       ['CPUs', String(machine.cpus)],

@@ -98,7 +98,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
     const todo = mine.filter((entry) => !(options.continue && entry.item && done(entry.item)));
 
     // not capped by the number of cases: one case's windows are spread over the workers too
-    const workers = todo.length === 0 ? 1 : (options.threads ?? (backend.name === 'tensorflow' ? 1 : defaultThreads().threads));
+    const workers = todo.length === 0 ? 1 : (options.threads ?? (backend.name === 'tensorflow' || backend.name === 'webgpu' ? 1 : defaultThreads().threads));
     context.logger.info(
       { backend: backend.name, reason: backend.reason, workers, model: options.model, patch, tta: options.tta, shard: shard?.source },
       `predict: ${mine.length} of ${entries.length} cases${shard ? ` (${shard.source})` : ''}, patch ${patch.join('×')}, back end ${backend.name} (${backend.reason}), ${workers} worker threads`,

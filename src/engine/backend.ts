@@ -1,17 +1,22 @@
 import { UsageError } from '../runtime/errors.js';
+import { describeAdapter, gpuAdapter, registerWebGpu, WebGpuUnavailable, type AdapterSummary } from './webgpu.js';
 
-export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 export interface BackendChoice {
   name: BackendName;
   /** The npm package that provides it. */
   packageName: string;
   reason: string;
+  /** The GPU adapter, on webgpu. */
+  adapter?: AdapterSummary;
 }
 
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
+const WEBGPU_PACKAGE = '@tensorflow/tfjs-backend-webgpu';
 
 export function isResolvable(packageName: string): boolean {
   try {
@@ -36,6 +41,8 @@ export function chooseBackend(request: BackendRequest, resolvable: (name: string
         );
       }
       return { name: 'tensorflow', packageName: native, reason: `requested; ${native} is installed` };
+    case 'webgpu':
+      return { name: 'webgpu', packageName: WEBGPU_PACKAGE, reason: 'requested' };
     case 'wasm':
       return { name: 'wasm', packageName: WASM_PACKAGE, reason: 'requested' };
     case 'cpu':
@@ -51,32 +58,70 @@ export function chooseBackend(request: BackendRequest, resolvable: (name: string
 
 /**
  * Loads and activates a back end. With 'auto', a native package that is installed but fails to
- * load (missing libtensorflow or CUDA libraries) falls back to WebAssembly and says why.
+ * load (missing libtensorflow or CUDA libraries) falls back to the next choice and says why; after
+ * TensorFlow comes WebGPU on a hardware adapter, then WebAssembly. A software adapter (llvmpipe) is
+ * used only when webgpu is asked for by name, with a warning.
  */
 export async function initBackend(
   request: BackendRequest,
   onFallback: (message: string) => void = () => {},
   threads = 1,
 ): Promise<BackendChoice> {
-  const choice = chooseBackend(request);
+  let choice = await resolveBackend(request);
   const tf = await import('@tensorflow/tfjs');
   try {
+    if (choice.name === 'webgpu') choice = { ...choice, adapter: await webGpuAdapter(request, onFallback) };
     if (choice.name === 'wasm') await loadWasm(threads, onFallback);
     else if (choice.name !== 'cpu') await import(choice.packageName);
     if (!(await tf.setBackend(choice.name))) throw new Error(`tf.setBackend('${choice.name}') returned false`);
     await tf.ready();
-    if (choice.name === 'wasm') (await import('./heap.js')).shareIdentityOnWasm();
-    (await import('./backprop.js')).freeGradientsEarly();
+    await afterLoad(choice.name);
     return choice;
   } catch (error) {
-    if (request !== 'auto' || choice.name !== 'tensorflow') throw error;
+    if (request !== 'auto' || choice.name === 'wasm' || choice.name === 'cpu') throw error;
     onFallback(`${choice.packageName} is installed but failed to load (${(error as Error).message}); using WebAssembly`);
     await loadWasm(threads, onFallback);
     await tf.setBackend('wasm');
     await tf.ready();
-    (await import('./heap.js')).shareIdentityOnWasm();
-    (await import('./backprop.js')).freeGradientsEarly();
+    await afterLoad('wasm');
     return { name: 'wasm', packageName: WASM_PACKAGE, reason: `${choice.packageName} failed to load` };
+  }
+}
+
+async function afterLoad(name: BackendName): Promise<void> {
+  if (name === 'wasm') (await import('./heap.js')).shareIdentityOnWasm();
+  (await import('./backprop.js')).freeGradientsEarly();
+}
+
+/** chooseBackend, and for 'auto' without TensorFlow, whether Dawn finds a hardware GPU adapter. */
+export async function resolveBackend(request: BackendRequest): Promise<BackendChoice> {
+  const choice = chooseBackend(request);
+  return request === 'auto' && choice.name === 'wasm' ? hardwareGpu(choice) : choice;
+}
+
+/** For 'auto' without TensorFlow: WebGPU when Dawn finds a hardware adapter, else `wasm` with the reason. */
+async function hardwareGpu(wasm: BackendChoice): Promise<BackendChoice> {
+  if (!isResolvable('webgpu') || !isResolvable(WEBGPU_PACKAGE)) return wasm;
+  try {
+    const adapter = await gpuAdapter();
+    if (!adapter.software) return { name: 'webgpu', packageName: WEBGPU_PACKAGE, reason: `no TensorFlow package; GPU adapter ${describeAdapter(adapter)}`, adapter };
+    return { ...wasm, reason: `${wasm.reason}; the only GPU adapter is a software one (${adapter.description}), used only with --backend webgpu` };
+  } catch (error) {
+    if (!(error instanceof WebGpuUnavailable)) throw error;
+    return { ...wasm, reason: `${wasm.reason}; no WebGPU: ${error.message}` };
+  }
+}
+
+/** The adapter of --backend webgpu (exit 2 with the reason when there is none), registering the back end. */
+async function webGpuAdapter(request: BackendRequest, warn: (message: string) => void): Promise<AdapterSummary> {
+  try {
+    await registerWebGpu();
+    const adapter = await gpuAdapter();
+    if (adapter.software && request === 'webgpu') warn(`WebGPU runs on a software adapter, ${adapter.description}: correct but far slower than wasm; meant for tests`);
+    return adapter;
+  } catch (error) {
+    if (error instanceof WebGpuUnavailable && request === 'webgpu') throw new UsageError(`--backend webgpu: ${error.message}`);
+    throw error;
   }
 }
 

@@ -4,7 +4,7 @@ import { finetuneSchema, PRESETS, pretrainSchema } from './config.js';
 /** What each configuration key means, by dotted path; the reference page is generated from the schemas and this. */
 export const CONFIG_MEANINGS: Record<string, string> = {
   seed: 'Seed of every random choice (split, crops, augmentation, initialisation).',
-  backend: 'tfjs back end: auto picks tfjs-node-gpu, then tfjs-node, then WebAssembly.',
+  backend: 'tfjs back end: auto picks tfjs-node-gpu, then tfjs-node, then WebGPU on a hardware GPU, then WebAssembly; webgpu also takes a software adapter (tests).',
   preset: 'The preset the file starts from (paper, small); keys in the file override it.',
   data: 'A registered BIDS tree (preprocess output, synth registered/) or a TSV manifest (subject, session, image, label, age).',
   out: 'Run folder: config.yaml, split.json, train_log.tsv, latest.safetensors, best.safetensors.',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { REFERENCE_AUGMENT, type AugmentConfig } from '../data/augment.js';
 import { REFERENCE_TAPS, REFERENCE_WEIGHTS } from '../losses/pretrain.js';
 import { unetModules, type Module } from '../model/unet-layout.js';
+import { BACKEND_REQUESTS } from '../engine/backend.js';
 
 /**
  * The training configurations, as YAML/JSON files with snake_case keys. Every default reproduces
@@ -44,7 +45,7 @@ const augmentationSchema = z
 
 const commonShape = {
   seed: z.number().int().min(0).default(0),
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  backend: z.enum(BACKEND_REQUESTS).default('auto'),
   /** The preset the file starts from (`paper`, `small`). */
   preset: z.string().optional(),
   /** A registered BIDS tree, or a TSV manifest (subject, session, image, label, age). */

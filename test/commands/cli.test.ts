@@ -27,11 +27,8 @@ describe('the longiseg executable', () => {
     expect(result.status).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.node).toBe(process.version);
-    expect(report.backend).toEqual({
-      name: 'wasm',
-      packageName: '@tensorflow/tfjs-backend-wasm',
-      reason: 'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed',
-    });
+    expect(report.backend).toMatchObject({ name: 'wasm', packageName: '@tensorflow/tfjs-backend-wasm' });
+    expect(report.backend.reason).toMatch(/^neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed/);
     expect(report.tools.map((t: { name: string }) => t.name)).toEqual(['antsRegistration', 'antsApplyTransforms', 'N4BiasFieldCorrection', 'elastix', 'transformix']);
     const elastix = report.tools.find((t: { name: string }) => t.name === 'elastix');
     expect(elastix.found).toBe(true);

@@ -1,0 +1,89 @@
+import { tmpdir } from 'node:os';
+
+/*
+ * WebGPU in Node through Dawn (the npm package `webgpu`, whose prebuilt dawn.node ships inside the
+ * package): Vulkan on Linux, Metal on macOS, D3D12 on Windows. tfjs's WebGPU back end looks for
+ * navigator.gpu, which Node does not have; this provides it.
+ */
+
+/** What `longiseg doctor` and the logs say of a GPU adapter. */
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** A CPU implementation (Mesa's llvmpipe/lavapipe, SwiftShader, WARP). */
+  software: boolean;
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+}
+
+interface GpuAdapter {
+  info: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter?: boolean };
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+}
+
+interface Gpu {
+  requestAdapter(options?: object): Promise<GpuAdapter | null>;
+}
+
+/** Why WebGPU cannot be used here, for the message that says so. */
+export class WebGpuUnavailable extends Error {}
+
+let gpu: Gpu | undefined;
+
+/** navigator.gpu from Dawn; throws WebGpuUnavailable when the optional package `webgpu` is missing or does not load. */
+async function dawn(): Promise<Gpu> {
+  if (gpu) return gpu;
+  // Mesa's Vulkan drivers warn on every start without it
+  process.env.XDG_RUNTIME_DIR ??= tmpdir();
+  let module: { create(flags: string[]): Gpu; globals: object };
+  try {
+    module = (await import('webgpu')) as unknown as typeof module;
+  } catch (error) {
+    throw new WebGpuUnavailable(`the optional package webgpu (Dawn for Node) is not installed or does not load: ${(error as Error).message.split('\n')[0]}`);
+  }
+  gpu = module.create([]);
+  // GPUBufferUsage and the other constants tfjs's back end reads from the global scope
+  Object.assign(globalThis, module.globals);
+  const navigator = (globalThis as { navigator?: object }).navigator;
+  if (navigator) Object.defineProperty(navigator, 'gpu', { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  return gpu;
+}
+
+/** The adapter Dawn would use (the one tfjs's back end takes), or why there is none. */
+export async function gpuAdapter(): Promise<AdapterSummary> {
+  const adapter = await (await dawn()).requestAdapter();
+  if (!adapter) {
+    throw new WebGpuUnavailable(
+      'Dawn found no GPU adapter: no Vulkan driver (Linux: a GPU driver, or Mesa ≥ 25 for the CPU adapter llvmpipe; Mesa 22 is too old for Dawn)',
+    );
+  }
+  const { info, limits } = adapter;
+  const software = info.isFallbackAdapter === true || info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|warp/i.test(`${info.device} ${info.description}`);
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    description: info.description || info.device,
+    software,
+    maxBufferSize: limits.maxBufferSize,
+    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+  };
+}
+
+/** One line for logs and doctor: "NVIDIA hopper (NVIDIA H200), max buffer 4.0 GiB, storage binding 128 MiB". */
+export function describeAdapter(adapter: AdapterSummary): string {
+  const size = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`);
+  const name = [adapter.vendor, adapter.architecture].filter(Boolean).join(' ');
+  return `${name || 'unknown adapter'} (${adapter.description})${adapter.software ? ', a software adapter on the CPU' : ''}, max buffer ${size(adapter.maxBufferSize)}, storage binding ${size(adapter.maxStorageBufferBindingSize)}`;
+}
+
+/** Registers tfjs's WebGPU back end on Dawn's navigator.gpu. */
+export async function registerWebGpu(): Promise<void> {
+  await dawn();
+  try {
+    await import('@tensorflow/tfjs-backend-webgpu');
+  } catch (error) {
+    throw new WebGpuUnavailable(`the optional package @tensorflow/tfjs-backend-webgpu is not installed or does not load: ${(error as Error).message.split('\n')[0]}`);
+  }
+}

@@ -4,34 +4,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
-import { interruptAfterProgress, makeTempDir, maxAbsDiff, runCli } from '../helpers.js';
+import { interruptAfterProgress, makeTempDir, maxAbsDiff, runCli, tinyFinetune, tinyPretrain } from '../helpers.js';
 
-const tinyPretrain = `preset: small
-model: { base_width: 4 }
-heads: { width: 16, bottleneck: 4 }
-patches: 8
-crop: 16
-steps: 6
-constant_steps: 2
-validate_every: 100
-validation_crop: 32
-validation_volumes: 1
-save_every: 100
-augmentation: { motion: { p: 0.5 } }
-split: { validation_subjects: [sub-04], test_subjects: [] }
-`;
-const tinyFinetune = `preset: small
-model: { base_width: 4 }
-crop: 16
-batch: 1
-steps: 6
-constant_steps: 2
-validate_every: 100
-validation_crop: 32
-validation_volumes: 1
-save_every: 100
-split: { validation_subjects: [sub-04], test_subjects: [] }
-`;
 
 async function weights(path: string): Promise<Map<string, Float32Array>> {
   const { tensors } = await readSafetensors(path);

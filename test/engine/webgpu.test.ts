@@ -7,7 +7,7 @@ import { PretrainModel } from '../../src/model/pretrain-model.js';
 import { Random } from '../../src/runtime/random.js';
 import { HostAdam } from '../../src/train/adam.js';
 import { describePyTorchChecks } from '../model/pytorch-checks.js';
-import { makeTempDir, runCli } from '../helpers.js';
+import { makeTempDir, runCli, tinyFinetune, tinyPretrain } from '../helpers.js';
 
 /*
  * The WebGPU back end through Dawn. CI installs Mesa ≥ 25, whose lavapipe is a Vulkan driver on the
@@ -49,18 +49,8 @@ if (available) describePyTorchChecks('webgpu');
     expect(runCli(['synth', '--out', study, '--subjects', '4', '--sessions', '2', '--shape', '32,32,32', '--voxel-mm', '5', '--quiet']).status).toBe(0);
   });
 
-  const tiny = (steps: number, pretraining = false) => `preset: small
-model: { base_width: 4 }
-${pretraining ? 'heads: { width: 16, bottleneck: 4 }\npatches: 8\n' : ''}crop: 16
-batch: 1
-steps: ${steps}
-constant_steps: 2
-validate_every: 2
-validation_crop: 32
-validation_volumes: 1
-save_every: 100
-split: { validation_subjects: [sub-04], test_subjects: [] }
-`;
+  // validations every two steps, so that they run on webgpu too
+  const tiny = (steps: number, pretraining = false) => (pretraining ? tinyPretrain : tinyFinetune).replace('steps: 6', `steps: ${steps}`).replace('validate_every: 100', 'validate_every: 2');
   const trainLog = (out: string) =>
     readFileSync(join(out, 'train_log.tsv'), 'utf8')
       .trim()

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """One pretraining step of the reference model in PyTorch (Debian python3-torch), for bench/model.ts.
 
-usage: pytorch_step.py SIZE STEPS [THREADS]  — prints JSON {seconds_per_step} (the fastest of STEPS after a warm-up). THREADS (default 1)
-for both torch.set_num_threads and OpenBLAS,
+usage: pytorch_step.py SIZE STEPS [THREADS] [DEVICE]  — prints JSON {seconds_per_step} (the fastest of STEPS after a warm-up).
+THREADS (default 1) for both torch.set_num_threads and OpenBLAS; DEVICE cpu (default) or cuda;
 ngf 16, 33 classes, nine 2048-wide heads with 512 bottleneck, M = 128 patches, all losses, Adam (β1 0.5).
 """
 import json
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 torch.set_num_threads(THREADS)
 torch.manual_seed(0)
 SIZE, STEPS = int(sys.argv[1]), int(sys.argv[2])
+DEVICE = torch.device(sys.argv[4] if len(sys.argv) > 4 else 'cpu')
 NGF, CLASSES, WIDTH, M, TAPS = 16, 33, 2048, 128, [3, 10, 17, 24, 27, 31, 38, 45, 52]
 mods, kinds = [], []
 
@@ -49,9 +50,11 @@ proj = nn.ModuleList([nn.Sequential(nn.Linear(model[l].out_channels, WIDTH, bias
                                     nn.Linear(WIDTH, WIDTH, bias=False), nn.BatchNorm1d(WIDTH, affine=False)) for l in TAPS])
 pred = nn.ModuleList([nn.Sequential(nn.Linear(WIDTH, WIDTH // 4, bias=False), nn.BatchNorm1d(WIDTH // 4), nn.ReLU(), nn.Linear(WIDTH // 4, WIDTH)) for _ in TAPS])
 rec = nn.Conv3d(CLASSES, 1, 3, padding=1, padding_mode='reflect', bias=False)
+for module in (model, proj, pred, rec):
+    module.to(DEVICE)
 params = list(model.parameters()) + list(proj.parameters()) + list(pred.parameters()) + list(rec.parameters())
 opt = torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
-x = torch.randn(2, 1, SIZE, SIZE, SIZE)
+x = torch.randn(2, 1, SIZE, SIZE, SIZE, device=DEVICE)
 cos = nn.CosineSimilarity(dim=1)
 
 
@@ -66,7 +69,7 @@ def step():
     zs = {}
     for k, l in enumerate(TAPS):
         f = feats[l]
-        idx = torch.randperm(f[0, 0].numel())[:M]
+        idx = torch.randperm(f[0, 0].numel(), device=DEVICE)[:M]
         r = f.flatten(2)[:, :, idx].permute(0, 2, 1).reshape(-1, f.shape[1])
         z = proj[k](r); p = pred[k](z); half = z.shape[0] // 2
         zs[l] = (r, idx)
@@ -78,6 +81,8 @@ def step():
     e = proj[4](zs[27][0]); d = proj[6](feats[38].flatten(2)[:, :, idx].permute(0, 2, 1).reshape(-1, feats[38].shape[1]))
     total = total + 100 * ((e / e.norm(dim=1, keepdim=True)) * (d / d.norm(dim=1, keepdim=True))).sum(1).pow(2).mean()
     opt.zero_grad(); total.backward(); opt.step()
+    if DEVICE.type == 'cuda':
+        torch.cuda.synchronize()
 
 
 step()

@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
 import { useStockKernels } from '../src/engine/kernel-choice.js';
 import type { Subject } from '../src/data/study.js';
+import { writeNifti } from '../src/io/nifti.js';
+import { createVolume } from '../src/io/volume.js';
+import { saveModel } from '../src/model/model-file.js';
 import { PretrainModel } from '../src/model/pretrain-model.js';
+import { UNet } from '../src/model/unet.js';
 import { Random } from '../src/runtime/random.js';
 import { HostAdam } from '../src/train/adam.js';
 
@@ -54,3 +59,16 @@ export function randomSubjects(shape: [number, number, number] = [64, 80, 64]): 
     })),
   }));
 }
+
+/** A 1 mm whole brain (181×217×181, random intensities) and a U-Net model (ngf 8, 18 classes) to predict it with, written into `folder`. */
+export async function wholeBrainCase(folder: string): Promise<{ model: string; image: string }> {
+  const info = { unet: { inputChannels: 1, outputClasses: 18, baseWidth: 8, depth: 4 }, modalities: ['T1w'], normalisation: { kind: 'min-percentile' as const, upperPercentile: 99.99 } };
+  const model = join(folder, 'model.safetensors');
+  await saveModel(model, { unet: new UNet(info.unet, new Random(1)), info });
+  const shape: [number, number, number] = [181, 217, 181];
+  const random = new Random(2);
+  const image = join(folder, 'brain.nii.gz');
+  await writeNifti(image, createVolume(Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random.uniform(0, 100)), shape, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]));
+  return { model, image };
+}
+

@@ -18,15 +18,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/engine/backend.js';
 import { computeThreads, setComputeThreads } from '../src/engine/wasm-kernels.js';
-import { writeNifti } from '../src/io/nifti.js';
-import { createVolume } from '../src/io/volume.js';
-import { saveModel } from '../src/model/model-file.js';
-import { UNet } from '../src/model/unet.js';
-import { Random } from '../src/runtime/random.js';
 import { batchSource, type BatchStream } from '../src/data/batches.js';
 import { augmentConfig, finetuneSchema, pretrainSchema, PRESETS } from '../src/train/config.js';
 import { PretrainTask } from '../src/train/pretrain-task.js';
-import { pretrainingSteps, randomSubjects } from './steps.js';
+import { pretrainingSteps, randomSubjects, wholeBrainCase } from './steps.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const threads = Number(process.env.BENCH_THREADS ?? 2);
@@ -90,13 +85,7 @@ if (part === 'predict' || part === 'all') {
   const out = join(root, 'bench', 'out', 'threads');
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  const info = { unet: { inputChannels: 1, outputClasses: 18, baseWidth: 8, depth: 4 }, modalities: ['T1w'], normalisation: { kind: 'min-percentile' as const, upperPercentile: 99.99 } };
-  const model = join(out, 'model.safetensors');
-  await saveModel(model, { unet: new UNet(info.unet, new Random(1)), info });
-  const shape: [number, number, number] = [181, 217, 181];
-  const random = new Random(2);
-  const image = join(out, 'brain.nii.gz');
-  await writeNifti(image, createVolume(Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random.uniform(0, 100)), shape, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]));
+  const { model, image } = await wholeBrainCase(out);
   const seconds = await alternate(1, (count) => {
     const target = join(out, `run-${count}`);
     rmSync(target, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { UsageError } from '../runtime/errors.js';
-import { describeAdapter, gpuAdapter, registerWebGpu, WebGpuUnavailable, type AdapterSummary } from './webgpu.js';
+import { describeAdapter, gpuAdapter, registerWebGpu, watchGpuDevice, WebGpuUnavailable, type AdapterSummary } from './webgpu.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -90,6 +90,10 @@ export async function initBackend(
 
 async function afterLoad(name: BackendName): Promise<void> {
   if (name === 'wasm') (await import('./heap.js')).shareIdentityOnWasm();
+  if (name === 'webgpu') {
+    const backend = (await import('@tensorflow/tfjs')).backend() as unknown as { device: Parameters<typeof watchGpuDevice>[0] };
+    watchGpuDevice(backend.device);
+  }
   (await import('./backprop.js')).freeGradientsEarly();
 }
 

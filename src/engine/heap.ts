@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { checkGpuDevice } from './webgpu.js';
 
 /*
  * Tensor values without the copies of dataSync() and tf.tensor(). On the wasm back end both copy
@@ -84,7 +85,10 @@ const sharedIdentity: tf.KernelFunc = ({ inputs, backend }) => {
  * synchronous read needs OffscreenCanvas). Nothing to do on the other back ends.
  */
 export async function fetchValues(tensors: tf.Tensor[]): Promise<void> {
-  if (tf.getBackend() === 'webgpu') await Promise.all(tensors.map((tensor) => tensor.data()));
+  if (tf.getBackend() !== 'webgpu') return;
+  checkGpuDevice();
+  await Promise.all(tensors.map((tensor) => tensor.data()));
+  checkGpuDevice();
 }
 
 /** fetchValues of every variable (weights, BatchNorm statistics): before a checkpoint is written. */
@@ -109,6 +113,7 @@ export class ScalarReadings {
       values.set(name, (await tensor.data())[0]);
       tensor.dispose();
     }
+    checkGpuDevice();
     return values;
   }
 }

@@ -1,4 +1,5 @@
 import { tmpdir } from 'node:os';
+import { GpuDeviceError } from '../runtime/errors.js';
 
 /*
  * WebGPU in Node through Dawn (the npm package `webgpu`, whose prebuilt dawn.node ships inside the
@@ -76,6 +77,29 @@ export function describeAdapter(adapter: AdapterSummary): string {
   const size = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`);
   const name = [adapter.vendor, adapter.architecture].filter(Boolean).join(' ');
   return `${name || 'unknown adapter'} (${adapter.description})${adapter.software ? ', a software adapter on the CPU' : ''}, max buffer ${size(adapter.maxBufferSize)}, storage binding ${size(adapter.maxStorageBufferBindingSize)}`;
+}
+
+interface GpuDevice {
+  lost: Promise<{ reason: string; message: string }>;
+  addEventListener(type: 'uncapturederror', listener: (event: { error: { message: string } }) => void): void;
+}
+
+let deviceFailure: string | undefined;
+
+/**
+ * Records the first failure of the back end's GPU device: lost (driver reset, device removed) or an
+ * operation it refused (out of memory, a limit exceeded). tfjs does not watch for these, and what it
+ * computes after one is garbage; checkGpuDevice turns it into an error.
+ */
+export function watchGpuDevice(device: GpuDevice): void {
+  deviceFailure = undefined;
+  void device.lost.then(({ reason, message }) => (deviceFailure ??= `the GPU device was lost (${reason}: ${message})`));
+  device.addEventListener('uncapturederror', ({ error }) => (deviceFailure ??= `the GPU refused an operation: ${error.message.split('\n')[0]}`));
+}
+
+/** Throws GpuDeviceError (exit 4) once the device has failed. */
+export function checkGpuDevice(): void {
+  if (deviceFailure) throw new GpuDeviceError(`${deviceFailure}; the run stops here, its checkpoints keep their last complete state`);
 }
 
 /** Registers tfjs's WebGPU back end on Dawn's navigator.gpu. */

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { checkGpuDevice } from '../engine/webgpu.js';
 import type { UNet } from '../model/unet.js';
 import type { PatchPredictor } from './sliding-window.js';
 
@@ -9,7 +10,9 @@ export function unetPredictor(unet: UNet): PatchPredictor {
     const logits = tf.tidy(() => unet.forward(tf.tensor5d(patches, [count, pz, py, px, unet.config.inputChannels]), { training: false }).logits);
     try {
       // data(), not dataSync(): a GPU back end reads asynchronously only
-      return (await logits.data()) as Float32Array;
+      const values = (await logits.data()) as Float32Array;
+      checkGpuDevice();
+      return values;
     } finally {
       logits.dispose();
     }

@@ -52,6 +52,11 @@ export class ComputeThreadError extends LongisegError {
   readonly exitCode = ExitCode.externalTool;
 }
 
+/** The GPU device was lost or refused an operation (out of memory) (exit 4); checkpoints keep their last complete state. */
+export class GpuDeviceError extends LongisegError {
+  readonly exitCode = ExitCode.externalTool;
+}
+
 /** The run was stopped by SIGINT or SIGTERM (exit 5). */
 export class InterruptedError extends LongisegError {
   readonly exitCode = ExitCode.interrupted;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend.js';
 import { gpuAdapter } from '../../src/engine/webgpu.js';
 import { PretrainModel } from '../../src/model/pretrain-model.js';
+import { exitCodeOf, GpuDeviceError } from '../../src/runtime/errors.js';
 import { Random } from '../../src/runtime/random.js';
 import { HostAdam } from '../../src/train/adam.js';
 import { describePyTorchChecks } from '../model/pytorch-checks.js';
@@ -31,6 +32,20 @@ if (available) describePyTorchChecks('webgpu');
     for (let step = 2; step <= 4; step++) await model.step(input, input, optimizer, 8, new Random(step));
     expect(tf.memory().numTensors).toBe(after.numTensors);
     expect(tf.memory().numBytes).toBe(after.numBytes);
+  }, 120_000);
+
+  // last of the in-process tests: it destroys the back end's device
+  test('a lost device stops the next step with exit 4 and names the cause', async () => {
+    const model = new PretrainModel({ inputChannels: 1, outputClasses: 4, baseWidth: 4, depth: 4 }, { width: 16, bottleneck: 4 }, undefined, new Random(0));
+    const optimizer = new HostAdam(model.trainableVariables());
+    const input = tf.randomNormal([2, 16, 16, 16, 1]) as tf.Tensor5D;
+    (tf.backend() as unknown as { device: { destroy(): void } }).device.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const failure = await model.step(input, input, optimizer, 8, new Random(1)).then(() => undefined, (error: Error) => error);
+    expect(failure).toBeInstanceOf(GpuDeviceError);
+    expect(exitCodeOf(failure)).toBe(4);
+    expect(failure!.message).toContain('the GPU device was lost (destroyed');
+    expect(optimizer.stepCount).toBe(0);
   }, 120_000);
 });
 

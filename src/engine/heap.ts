@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkGpuDevice } from './webgpu.js';
+import { readValues } from './webgpu.js';
 
 /*
  * Tensor values without the copies of dataSync() and tf.tensor(). On the wasm back end both copy
@@ -80,20 +80,13 @@ const sharedIdentity: tf.KernelFunc = ({ inputs, backend }) => {
 };
 
 /**
- * Fetches the values of tensors that live on a GPU, after which their dataSync() (and valuesOf)
- * return them without blocking: tfjs's WebGPU back end cannot read synchronously in Node (its
- * synchronous read needs OffscreenCanvas). Nothing to do on the other back ends.
+ * Fetches the values of every variable (weights, BatchNorm statistics) when they live on a GPU,
+ * after which their dataSync() returns them without blocking: tfjs's WebGPU back end cannot read
+ * synchronously in Node (its synchronous read needs OffscreenCanvas). Called before a checkpoint is
+ * written; nothing to do on the other back ends.
  */
-export async function fetchValues(tensors: tf.Tensor[]): Promise<void> {
-  if (tf.getBackend() !== 'webgpu') return;
-  checkGpuDevice();
-  await Promise.all(tensors.map((tensor) => tensor.data()));
-  checkGpuDevice();
-}
-
-/** fetchValues of every variable (weights, BatchNorm statistics): before a checkpoint is written. */
-export function fetchVariables(): Promise<void> {
-  return fetchValues(Object.values(tf.engine().registeredVariables));
+export async function fetchVariables(): Promise<void> {
+  if (tf.getBackend() === 'webgpu') await Promise.all(Object.values(tf.engine().registeredVariables).map(readValues));
 }
 
 /**
@@ -110,10 +103,9 @@ export class ScalarReadings {
 
   async readInto(values: Map<string, number>): Promise<Map<string, number>> {
     for (const [name, tensor] of this.pending.splice(0)) {
-      values.set(name, (await tensor.data())[0]);
+      values.set(name, (await readValues(tensor))[0]);
       tensor.dispose();
     }
-    checkGpuDevice();
     return values;
   }
 }

@@ -1,4 +1,5 @@
 import { tmpdir } from 'node:os';
+import type * as tf from '@tensorflow/tfjs';
 import { GpuDeviceError } from '../runtime/errors.js';
 
 /*
@@ -97,9 +98,21 @@ export function watchGpuDevice(device: GpuDevice): void {
   device.addEventListener('uncapturederror', ({ error }) => (deviceFailure ??= `the GPU refused an operation: ${error.message.split('\n')[0]}`));
 }
 
-/** Throws GpuDeviceError (exit 4) once the device has failed. */
-export function checkGpuDevice(): void {
+function checkGpuDevice(): void {
   if (deviceFailure) throw new GpuDeviceError(`${deviceFailure}; the run stops here, its checkpoints keep their last complete state`);
+}
+
+/**
+ * A tensor's values (tensor.data()); on every back end, but a failed GPU device makes it throw
+ * GpuDeviceError (exit 4), whether it failed before the read or during it.
+ */
+export async function readValues(tensor: tf.Tensor): Promise<tf.TypedArray> {
+  checkGpuDevice();
+  try {
+    return await tensor.data();
+  } finally {
+    checkGpuDevice();
+  }
 }
 
 /** Registers tfjs's WebGPU back end on Dawn's navigator.gpu. */

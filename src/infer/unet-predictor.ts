@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkGpuDevice } from '../engine/webgpu.js';
+import { readValues } from '../engine/webgpu.js';
 import type { UNet } from '../model/unet.js';
 import type { PatchPredictor } from './sliding-window.js';
 
@@ -9,10 +9,8 @@ export function unetPredictor(unet: UNet): PatchPredictor {
     // read outside tidy: tidy walks whatever it returns, element by element for a typed array
     const logits = tf.tidy(() => unet.forward(tf.tensor5d(patches, [count, pz, py, px, unet.config.inputChannels]), { training: false }).logits);
     try {
-      // data(), not dataSync(): a GPU back end reads asynchronously only
-      const values = (await logits.data()) as Float32Array;
-      checkGpuDevice();
-      return values;
+      // read asynchronously: a GPU back end cannot read synchronously
+      return (await readValues(logits)) as Float32Array;
     } finally {
       logits.dispose();
     }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { fetchValues, ScalarReadings } from '../engine/heap.js';
+import { ScalarReadings } from '../engine/heap.js';
 import { pretrainObjective, REFERENCE_TAPS, REFERENCE_WEIGHTS, type PretrainWeights } from '../losses/pretrain.js';
 import type { Random } from '../runtime/random.js';
 import type { HostAdam } from '../train/adam.js';
@@ -48,8 +48,7 @@ export class PretrainModel {
         return total;
     }, optimizer.variables);
     value.dispose();
-    await fetchValues([...Object.values(grads), ...optimizer.variables]);
-    optimizer.apply(grads);
+    await optimizer.apply(grads);
     return readings.readInto(new Map());
   }
 }

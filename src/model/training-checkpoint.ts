@@ -12,8 +12,8 @@ import type { Random } from '../runtime/random.js';
 export const PRETRAIN_FORMAT = 'longiseg-pretrain-1';
 
 /** Adam's moments as optimizer.m.i / optimizer.v.i (in the order of its variables), its settings and step count as metadata. */
-export function optimizerTensors(optimizer: HostAdam): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
-  const state = optimizer.state();
+export async function optimizerTensors(optimizer: HostAdam): Promise<{ tensors: Map<string, NamedTensor>; metadata: Record<string, string> }> {
+  const state = await optimizer.state();
   const tensors = new Map<string, NamedTensor>();
   state.first.forEach((m, i) => tensors.set(`optimizer.m.${i}`, { dtype: 'F32', shape: [m.length], data: m }));
   state.second.forEach((v, i) => tensors.set(`optimizer.v.${i}`, { dtype: 'F32', shape: [v.length], data: v }));
@@ -43,7 +43,7 @@ export async function saveTrainingCheckpoint(path: string, model: PretrainModel,
   const tensors = new Map<string, NamedTensor>([...unetTensors(model.unet), ...model.heads.flatMap((head) => [...headTensors(head)])]);
   const rec = model.reconstruction.weight;
   tensors.set('netRec.weight', { dtype: 'F32', ...convToTorch(rec.dataSync() as Float32Array, rec.shape) });
-  const adam = optimizerTensors(optimizer);
+  const adam = await optimizerTensors(optimizer);
   const all = new Map([...tensors, ...adam.tensors]);
   refuseNonFinite(path, all);
   await writeSafetensors(path, all, { ...extra, ...adam.metadata, format: PRETRAIN_FORMAT, config: JSON.stringify(config) });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { fetchValues, ScalarReadings } from '../engine/heap.js';
+import { ScalarReadings } from '../engine/heap.js';
 import { batchSource, type BatchSource, type BatchStream } from '../data/batches.js';
 import { centredStart, packCrop, type LabelledBatch, type PairBatch } from '../data/sampler.js';
 import type { Subject } from '../data/study.js';
@@ -99,8 +99,7 @@ export class FinetuneTask implements TrainingTask {
   private async update(loss: () => tf.Scalar): Promise<void> {
     const { value, grads } = tf.variableGrads(loss, this.optimizer.variables);
     value.dispose();
-    await fetchValues([...Object.values(grads), ...this.optimizer.variables]);
-    this.optimizer.apply(grads);
+    await this.optimizer.apply(grads);
   }
 
   private supervisedTerm(batch: LabelledBatch, readings: ScalarReadings): tf.Scalar {
@@ -179,7 +178,7 @@ export class FinetuneTask implements TrainingTask {
   }
 
   async saveLatest(path: string, state: LoopState): Promise<void> {
-    const adam = optimizerTensors(this.optimizer);
+    const adam = await optimizerTensors(this.optimizer);
     await saveModel(path, { unet: this.unet, info: this.info }, { tensors: adam.tensors, metadata: { ...adam.metadata, config: JSON.stringify(this.config), state: JSON.stringify(state) } });
   }
 

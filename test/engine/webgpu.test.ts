@@ -8,6 +8,7 @@ import { exitCodeOf, GpuDeviceError } from '../../src/runtime/errors.js';
 import { Random } from '../../src/runtime/random.js';
 import { HostAdam } from '../../src/train/adam.js';
 import { describePyTorchChecks } from '../model/pytorch-checks.js';
+import { adamMatchesTorch } from '../train/adam-checks.js';
 import { makeTempDir, runCli, tinyFinetune, tinyPretrain } from '../helpers.js';
 
 /*
@@ -22,6 +23,11 @@ const available = !(adapter instanceof Error);
 if (available) describePyTorchChecks('webgpu');
 
 (available ? describe : describe.skip)('training steps on webgpu', () => {
+  test('Adam, its moments on the device, matches torch.optim.Adam to 1e-6', async () => {
+    await initBackend('webgpu');
+    await adamMatchesTorch();
+  });
+
   test('leave no tensor behind: tf.memory() is the same after one step and after four', async () => {
     await initBackend('webgpu');
     const model = new PretrainModel({ inputChannels: 1, outputClasses: 4, baseWidth: 4, depth: 4 }, { width: 16, bottleneck: 4 }, undefined, new Random(0));

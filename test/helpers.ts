@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,3 +102,22 @@ validation_volumes: 1
 save_every: 100
 split: { validation_subjects: [sub-04], test_subjects: [] }
 `;
+
+/**
+ * A temporary folder holding a tiny synthetic study (4 subjects of 2 sessions, 32³ at 5 mm) made
+ * before the tests of the calling describe and removed after them; `config` writes a file there.
+ */
+export function tinyStudy(): { dir: { path: string }; data: string; config(name: string, text: string): string } {
+  const dir = makeTempDir();
+  const study = join(dir.path, 'study');
+  beforeAll(() => {
+    expect(runCli(['synth', '--out', study, '--subjects', '4', '--sessions', '2', '--shape', '32,32,32', '--voxel-mm', '5', '--quiet']).status).toBe(0);
+  });
+  afterAll(() => dir.remove());
+  const config = (name: string, text: string) => {
+    const path = join(dir.path, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  return { dir, data: join(study, 'registered'), config };
+}

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
-import { interruptAfterProgress, makeTempDir, maxAbsDiff, runCli, tinyFinetune, tinyPretrain } from '../helpers.js';
+import { interruptAfterProgress, maxAbsDiff, runCli, tinyFinetune, tinyPretrain, tinyStudy } from '../helpers.js';
 
 
 async function weights(path: string): Promise<Map<string, Float32Array>> {
@@ -13,19 +13,9 @@ async function weights(path: string): Promise<Map<string, Float32Array>> {
 }
 
 describe('longiseg pretrain and finetune', () => {
-  const dir = makeTempDir();
-  const study = join(dir.path, 'study');
-  const data = join(study, 'registered');
-  const config = (name: string, text: string) => {
-    const path = join(dir.path, name);
-    writeFileSync(path, text);
-    return path;
-  };
-  afterAll(() => dir.remove());
+  const { dir, data, config } = tinyStudy();
 
   beforeAll(() => {
-    const result = runCli(['synth', '--out', study, '--subjects', '4', '--sessions', '2', '--shape', '32,32,32', '--voxel-mm', '5', '--quiet']);
-    expect(result.status).toBe(0);
     config('pretrain.yaml', tinyPretrain);
     config('finetune.yaml', tinyFinetune);
   });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend.js';
 import { gpuAdapter } from '../../src/engine/webgpu.js';
@@ -9,7 +9,7 @@ import { Random } from '../../src/runtime/random.js';
 import { HostAdam } from '../../src/train/adam.js';
 import { describePyTorchChecks } from '../model/pytorch-checks.js';
 import { adamMatchesTorch } from '../train/adam-checks.js';
-import { makeTempDir, runCli, tinyFinetune, tinyPretrain } from '../helpers.js';
+import { runCli, tinyFinetune, tinyPretrain, tinyStudy } from '../helpers.js';
 
 /*
  * The WebGPU back end through Dawn. CI installs Mesa ≥ 25, whose lavapipe is a Vulkan driver on the
@@ -56,19 +56,7 @@ if (available) describePyTorchChecks('webgpu');
 });
 
 (available ? describe : describe.skip)('the commands on --backend webgpu', () => {
-  const dir = makeTempDir();
-  const study = join(dir.path, 'study');
-  const data = join(study, 'registered');
-  const config = (name: string, text: string) => {
-    const path = join(dir.path, name);
-    writeFileSync(path, text);
-    return path;
-  };
-  afterAll(() => dir.remove());
-
-  beforeAll(() => {
-    expect(runCli(['synth', '--out', study, '--subjects', '4', '--sessions', '2', '--shape', '32,32,32', '--voxel-mm', '5', '--quiet']).status).toBe(0);
-  });
+  const { dir, data, config } = tinyStudy();
 
   // validations every two steps, so that they run on webgpu too
   const tiny = (steps: number, pretraining = false) => (pretraining ? tinyPretrain : tinyFinetune).replace('steps: 6', `steps: ${steps}`).replace('validate_every: 100', 'validate_every: 2');

@@ -8,7 +8,7 @@ import { saveModel } from '../src/model/model-file.js';
 import { PretrainModel } from '../src/model/pretrain-model.js';
 import { UNet } from '../src/model/unet.js';
 import { Random } from '../src/runtime/random.js';
-import { HostAdam } from '../src/train/adam.js';
+import { Adam } from '../src/train/adam.js';
 
 /**
  * Seconds of the fastest of `repeats` runs (the least disturbed on a shared machine), after one
@@ -29,7 +29,7 @@ export function time(run: () => void, repeats = 1, warmUp = true): number {
 export function pretrainingSteps(size: number, stock: boolean, width = 2048): () => Promise<number> {
   const random = new Random(0);
   const model = new PretrainModel({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }, { width, bottleneck: width / 4 }, undefined, random);
-  const optimizer = new HostAdam(model.trainableVariables());
+  const optimizer = new Adam(model.trainableVariables());
   const input = tf.randomNormal([2, size, size, size, 1]) as tf.Tensor5D;
   return async () => {
     useStockKernels(stock);

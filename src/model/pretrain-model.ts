@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ScalarReadings } from '../engine/heap.js';
 import { pretrainObjective, REFERENCE_TAPS, REFERENCE_WEIGHTS, type PretrainWeights } from '../losses/pretrain.js';
 import type { Random } from '../runtime/random.js';
-import type { HostAdam } from '../train/adam.js';
+import type { Adam } from '../train/adam.js';
 import { ProjectionHead, ReconstructionHead, samplePositions, type HeadConfig } from './heads.js';
 import type { UNetConfig } from './unet-layout.js';
 import { UNet } from './unet.js';
@@ -32,7 +32,7 @@ export class PretrainModel {
    * One optimiser step on a pair: `input` and `target` are [2·bs, D, H, W, C] with timepoint A in the
    * first half. Patch positions are drawn afresh per layer. Returns every loss term.
    */
-  async step(input: tf.Tensor5D, target: tf.Tensor5D, optimizer: HostAdam, patches: number, random: Random, weights: PretrainWeights = REFERENCE_WEIGHTS): Promise<Map<string, number>> {
+  async step(input: tf.Tensor5D, target: tf.Tensor5D, optimizer: Adam, patches: number, random: Random, weights: PretrainWeights = REFERENCE_WEIGHTS): Promise<Map<string, number>> {
     const readings = new ScalarReadings();
     const { value, grads } = tf.variableGrads(() => {
         const { logits, features } = this.unet.forward(input, { training: true, taps: this.taps });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fetchVariables } from '../engine/heap.js';
 import { InputError } from '../runtime/errors.js';
-import type { HostAdam } from '../train/adam.js';
+import type { Adam } from '../train/adam.js';
 import { convFromTorch, convToTorch } from './layout.js';
 import { headTensors, loadHeadTensors, loadUnetTensors, unetTensors } from './checkpoint.js';
 import type { PretrainModel } from './pretrain-model.js';
@@ -12,7 +12,7 @@ import type { Random } from '../runtime/random.js';
 export const PRETRAIN_FORMAT = 'longiseg-pretrain-1';
 
 /** Adam's moments as optimizer.m.i / optimizer.v.i (in the order of its variables), its settings and step count as metadata. */
-export async function optimizerTensors(optimizer: HostAdam): Promise<{ tensors: Map<string, NamedTensor>; metadata: Record<string, string> }> {
+export async function optimizerTensors(optimizer: Adam): Promise<{ tensors: Map<string, NamedTensor>; metadata: Record<string, string> }> {
   const state = await optimizer.state();
   const tensors = new Map<string, NamedTensor>();
   state.first.forEach((m, i) => tensors.set(`optimizer.m.${i}`, { dtype: 'F32', shape: [m.length], data: m }));
@@ -20,7 +20,7 @@ export async function optimizerTensors(optimizer: HostAdam): Promise<{ tensors: 
   return { tensors, metadata: { optimizer: JSON.stringify({ steps: state.steps, ...optimizer.options }) } };
 }
 
-export function restoreOptimizer(optimizer: HostAdam, tensors: Map<string, NamedTensor>, metadata: Record<string, string>, path: string): void {
+export function restoreOptimizer(optimizer: Adam, tensors: Map<string, NamedTensor>, metadata: Record<string, string>, path: string): void {
   if (!metadata.optimizer) throw new InputError(path, 'holds no optimizer state (it is not a checkpoint to resume from)');
   const sizes = optimizer.variables.map((v) => v.size);
   const moment = (kind: 'm' | 'v', i: number) => {
@@ -28,7 +28,7 @@ export function restoreOptimizer(optimizer: HostAdam, tensors: Map<string, Named
     if (!tensor || tensor.data.length !== sizes[i]) throw new InputError(path, `optimizer.${kind}.${i} is missing or does not match the model's variable ${i} (${sizes[i]} values)`);
     return tensor.data as Float32Array;
   };
-  const { steps, ...options } = JSON.parse(metadata.optimizer) as { steps: number } & HostAdam['options'];
+  const { steps, ...options } = JSON.parse(metadata.optimizer) as { steps: number } & Adam['options'];
   optimizer.options = options;
   optimizer.restore({ steps, first: sizes.map((_, i) => moment('m', i)), second: sizes.map((_, i) => moment('v', i)) });
 }
@@ -38,7 +38,7 @@ export function restoreOptimizer(optimizer: HostAdam, tensors: Map<string, Named
  * (model.*), the heads (netF.*), netRec, Adam's moments and, in the metadata, the run's config and
  * whatever `extra` the caller adds (the training loop's state).
  */
-export async function saveTrainingCheckpoint(path: string, model: PretrainModel, optimizer: HostAdam, config: Record<string, unknown>, extra: Record<string, string> = {}): Promise<void> {
+export async function saveTrainingCheckpoint(path: string, model: PretrainModel, optimizer: Adam, config: Record<string, unknown>, extra: Record<string, string> = {}): Promise<void> {
   await fetchVariables();
   const tensors = new Map<string, NamedTensor>([...unetTensors(model.unet), ...model.heads.flatMap((head) => [...headTensors(head)])]);
   const rec = model.reconstruction.weight;
@@ -50,7 +50,7 @@ export async function saveTrainingCheckpoint(path: string, model: PretrainModel,
 }
 
 /** Restores a model and its optimiser from saveTrainingCheckpoint's file; returns the stored config and metadata. */
-export async function loadTrainingCheckpoint(path: string, model: PretrainModel, optimizer: HostAdam, random: Random): Promise<{ config: Record<string, unknown>; metadata: Record<string, string> }> {
+export async function loadTrainingCheckpoint(path: string, model: PretrainModel, optimizer: Adam, random: Random): Promise<{ config: Record<string, unknown>; metadata: Record<string, string> }> {
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata.format !== PRETRAIN_FORMAT) throw new InputError(path, `is not a longiseg pretraining checkpoint (no ${PRETRAIN_FORMAT} format in its metadata)`);
   loadUnetTensors(model.unet, tensors, path, random);

@@ -30,7 +30,7 @@ interface Moments {
  * JS loop below. On GPU back ends (TensorFlow, WebGPU) they are variables and the update is tfjs
  * ops, so that nothing but one flag per update leaves the device.
  */
-export class HostAdam {
+export class Adam {
   private readonly moments: Moments;
   private steps = 0;
 

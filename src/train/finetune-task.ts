@@ -13,7 +13,7 @@ import { decoderLayers } from '../model/unet-layout.js';
 import { UNet } from '../model/unet.js';
 import { InputError } from '../runtime/errors.js';
 import { Random } from '../runtime/random.js';
-import { HostAdam } from './adam.js';
+import { Adam } from './adam.js';
 import { augmentConfig, type FinetuneConfig } from './config.js';
 import type { LoopState, TrainingTask } from './loop.js';
 import { validationCrop } from './study-setup.js';
@@ -26,7 +26,7 @@ import { validationCrop } from './study-setup.js';
  */
 export class FinetuneTask implements TrainingTask {
   readonly unet: UNet;
-  readonly optimizer: HostAdam;
+  readonly optimizer: Adam;
   readonly trainColumns: string[];
   readonly validationColumns = ['val_dice', 'val_dice_ce'];
   private readonly batches: BatchSource;
@@ -47,7 +47,7 @@ export class FinetuneTask implements TrainingTask {
     sideSwap?: Int32Array,
   ) {
     this.unet = new UNet(info.unet, new Random(config.seed).fork(1));
-    this.optimizer = new HostAdam(this.unet.trainableVariables(), { learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.eps });
+    this.optimizer = new Adam(this.unet.trainableVariables(), { learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.eps });
     const augment = augmentConfig(config);
     const common = { crop: config.crop, pairing: config.pairing, augment, insideHead: config.crops_inside_head };
     this.withLcs = config.lcs.weight > 0;

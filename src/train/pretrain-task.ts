@@ -8,7 +8,7 @@ import { samplePositions } from '../model/heads.js';
 import { PretrainModel } from '../model/pretrain-model.js';
 import { saveTrainingCheckpoint } from '../model/training-checkpoint.js';
 import { Random, stepRandom } from '../runtime/random.js';
-import { HostAdam } from './adam.js';
+import { Adam } from './adam.js';
 import { augmentConfig, type PretrainConfig } from './config.js';
 import type { LoopState, TrainingTask } from './loop.js';
 import { validationCrop } from './study-setup.js';
@@ -33,7 +33,7 @@ export function pretrainWeights(config: PretrainConfig): PretrainWeights {
 /** The pretraining objective of method.md §3.6 on pairs of sessions, as a TrainingTask. */
 export class PretrainTask implements TrainingTask {
   readonly model: PretrainModel;
-  readonly optimizer: HostAdam;
+  readonly optimizer: Adam;
   readonly trainColumns: string[];
   readonly validationColumns: string[];
   private readonly weights: PretrainWeights;
@@ -47,7 +47,7 @@ export class PretrainTask implements TrainingTask {
   ) {
     const init = new Random(config.seed).fork(1);
     this.model = new PretrainModel({ inputChannels: config.modalities.length, outputClasses: classes, baseWidth: config.model.base_width, depth: config.model.depth }, config.heads, config.taps, init);
-    this.optimizer = new HostAdam(this.model.trainableVariables(), { learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.eps });
+    this.optimizer = new Adam(this.model.trainableVariables(), { learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.eps });
     this.weights = pretrainWeights(config);
     const options = { crop: config.crop, pairing: config.pairing, augment: augmentConfig(config), insideHead: config.crops_inside_head };
     this.batches = batchSource([{ kind: 'pairs', count: config.batch, subjects: train, options }], config.seed, config.prefetch);

@@ -6,7 +6,7 @@ import { gpuAdapter } from '../../src/engine/webgpu.js';
 import { PretrainModel } from '../../src/model/pretrain-model.js';
 import { exitCodeOf, GpuDeviceError } from '../../src/runtime/errors.js';
 import { Random } from '../../src/runtime/random.js';
-import { HostAdam } from '../../src/train/adam.js';
+import { Adam } from '../../src/train/adam.js';
 import { describePyTorchChecks } from '../model/pytorch-checks.js';
 import { adamMatchesTorch } from '../train/adam-checks.js';
 import { runCli, tinyFinetune, tinyPretrain, tinyStudy } from '../helpers.js';
@@ -31,7 +31,7 @@ if (available) describePyTorchChecks('webgpu');
   test('leave no tensor behind: tf.memory() is the same after one step and after four', async () => {
     await initBackend('webgpu');
     const model = new PretrainModel({ inputChannels: 1, outputClasses: 4, baseWidth: 4, depth: 4 }, { width: 16, bottleneck: 4 }, undefined, new Random(0));
-    const optimizer = new HostAdam(model.trainableVariables());
+    const optimizer = new Adam(model.trainableVariables());
     const input = tf.randomNormal([2, 16, 16, 16, 1]) as tf.Tensor5D;
     await model.step(input, input, optimizer, 8, new Random(1));
     const after = tf.memory();
@@ -43,7 +43,7 @@ if (available) describePyTorchChecks('webgpu');
   // last of the in-process tests: it destroys the back end's device
   test('a lost device stops the next step with exit 4 and names the cause', async () => {
     const model = new PretrainModel({ inputChannels: 1, outputClasses: 4, baseWidth: 4, depth: 4 }, { width: 16, bottleneck: 4 }, undefined, new Random(0));
-    const optimizer = new HostAdam(model.trainableVariables());
+    const optimizer = new Adam(model.trainableVariables());
     const input = tf.randomNormal([2, 16, 16, 16, 1]) as tf.Tensor5D;
     (tf.backend() as unknown as { device: { destroy(): void } }).device.destroy();
     await new Promise((resolve) => setTimeout(resolve, 100));

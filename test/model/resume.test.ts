@@ -4,16 +4,16 @@ import { writeFileSync } from 'node:fs';
 import { initBackend } from '../../src/engine/backend.js';
 import { PretrainModel } from '../../src/model/pretrain-model.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../../src/model/training-checkpoint.js';
-import { HostAdam } from '../../src/train/adam.js';
+import { Adam } from '../../src/train/adam.js';
 import { Random } from '../../src/runtime/random.js';
 import { makeTempDir } from '../helpers.js';
 
 const unetConfig = { inputChannels: 1, outputClasses: 3, baseWidth: 2, depth: 4 };
 const heads = { width: 16, bottleneck: 4 };
 
-function build(seed: number): { model: PretrainModel; optimizer: HostAdam } {
+function build(seed: number): { model: PretrainModel; optimizer: Adam } {
   const model = new PretrainModel(unetConfig, heads, undefined, new Random(seed));
-  return { model, optimizer: new HostAdam(model.trainableVariables()) };
+  return { model, optimizer: new Adam(model.trainableVariables()) };
 }
 
 describe('pretraining checkpoints resume exactly', () => {

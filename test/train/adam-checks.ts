@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
-import { HostAdam, REFERENCE_ADAM } from '../../src/train/adam.js';
+import { Adam, REFERENCE_ADAM } from '../../src/train/adam.js';
 import { fixture } from '../helpers.js';
 
 interface AdamFixture {
@@ -17,7 +17,7 @@ interface AdamFixture {
 export async function adamMatchesTorch(): Promise<void> {
   const reference = JSON.parse(readFileSync(fixture('optim', 'adam.json'), 'utf8')) as AdamFixture;
   const variable = tf.variable(tf.tensor2d(reference.weights, reference.shape));
-  const optimiser = new HostAdam([variable], REFERENCE_ADAM);
+  const optimiser = new Adam([variable], REFERENCE_ADAM);
   const moved: number[] = [];
   for (const [step, gradient] of reference.gradients.entries()) {
     const before = Array.from(await variable.data());

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { initBackend } from '../../src/engine/backend.js';
-import { HostAdam, REFERENCE_ADAM } from '../../src/train/adam.js';
+import { Adam, REFERENCE_ADAM } from '../../src/train/adam.js';
 import { kernelsModule } from '../../scripts/wasm-kernels.js';
 import { repoRoot } from '../helpers.js';
 import { adamMatchesTorch } from './adam-checks.js';
 
-describe('HostAdam against torch.optim.Adam (fixture from test/reference/make_optim_fixtures.py)', () => {
+describe('Adam against torch.optim.Adam (fixture from test/reference/make_optim_fixtures.py)', () => {
   test.each(['wasm', 'cpu'] as const)('four steps with the reference settings on %s, gradients of very different scales, match to 1e-6', async (backend) => {
     await initBackend(backend);
     try {
@@ -23,7 +23,7 @@ describe('HostAdam against torch.optim.Adam (fixture from test/reference/make_op
     const run = async (backend: 'wasm' | 'cpu') => {
       await initBackend(backend);
       const variable = tf.variable(tf.tensor1d(start));
-      const optimiser = new HostAdam([variable], REFERENCE_ADAM);
+      const optimiser = new Adam([variable], REFERENCE_ADAM);
       for (const gradient of gradients) await optimiser.apply({ [variable.name]: tf.tensor1d(gradient) });
       const result = { weights: variable.dataSync() as Float32Array, moments: await optimiser.state() };
       variable.dispose();

@@ -1,5 +1,5 @@
 import { UsageError } from '../runtime/errors.js';
-import { describeAdapter, gpuAdapter, registerWebGpu, watchGpuDevice, WebGpuUnavailable, type AdapterSummary } from './webgpu.js';
+import { describeAdapter, gpuAdapter, registerWebGpu, watchGpuDevice, WebGpuUnavailable } from './webgpu.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -10,8 +10,6 @@ export interface BackendChoice {
   /** The npm package that provides it. */
   packageName: string;
   reason: string;
-  /** The GPU adapter, on webgpu. */
-  adapter?: AdapterSummary;
 }
 
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -70,7 +68,7 @@ export async function initBackend(
   let choice = await resolveBackend(request);
   const tf = await import('@tensorflow/tfjs');
   try {
-    if (choice.name === 'webgpu') choice = { ...choice, adapter: await webGpuAdapter(request, onFallback) };
+    if (choice.name === 'webgpu') choice = await registeredWebGpu(choice, request, onFallback);
     if (choice.name === 'wasm') await loadWasm(threads, onFallback);
     else if (choice.name !== 'cpu') await import(choice.packageName);
     if (!(await tf.setBackend(choice.name))) throw new Error(`tf.setBackend('${choice.name}') returned false`);
@@ -108,7 +106,7 @@ async function hardwareGpu(wasm: BackendChoice): Promise<BackendChoice> {
   if (!isResolvable('webgpu') || !isResolvable(WEBGPU_PACKAGE)) return wasm;
   try {
     const adapter = await gpuAdapter();
-    if (!adapter.software) return { name: 'webgpu', packageName: WEBGPU_PACKAGE, reason: `no TensorFlow package; GPU adapter ${describeAdapter(adapter)}`, adapter };
+    if (!adapter.software) return { name: 'webgpu', packageName: WEBGPU_PACKAGE, reason: `no TensorFlow package; GPU adapter ${describeAdapter(adapter)}` };
     return { ...wasm, reason: `${wasm.reason}; the only GPU adapter is a software one (${adapter.description}), used only with --backend webgpu` };
   } catch (error) {
     if (!(error instanceof WebGpuUnavailable)) throw error;
@@ -116,13 +114,18 @@ async function hardwareGpu(wasm: BackendChoice): Promise<BackendChoice> {
   }
 }
 
-/** The adapter of --backend webgpu (exit 2 with the reason when there is none), registering the back end. */
-async function webGpuAdapter(request: BackendRequest, warn: (message: string) => void): Promise<AdapterSummary> {
+/**
+ * Registers the WebGPU back end. Asked for by name, the choice's reason names the adapter (a
+ * software one with a warning), and no adapter is exit 2 with the reason; `auto` chose it on the
+ * hardware adapter its reason already names.
+ */
+async function registeredWebGpu(choice: BackendChoice, request: BackendRequest, warn: (message: string) => void): Promise<BackendChoice> {
   try {
     await registerWebGpu();
+    if (request !== 'webgpu') return choice;
     const adapter = await gpuAdapter();
-    if (adapter.software && request === 'webgpu') warn(`WebGPU runs on a software adapter, ${adapter.description}: correct but far slower than wasm; meant for tests`);
-    return adapter;
+    if (adapter.software) warn(`WebGPU runs on a software adapter, ${adapter.description}: correct but far slower than wasm; meant for tests`);
+    return { ...choice, reason: `requested; GPU adapter ${describeAdapter(adapter)}` };
   } catch (error) {
     if (error instanceof WebGpuUnavailable && request === 'webgpu') throw new UsageError(`--backend webgpu: ${error.message}`);
     throw error;

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { readValues } from './webgpu.js';
 
 /*
  * Tensor values without the copies of dataSync() and tf.tensor(). On the wasm back end both copy
@@ -78,34 +77,3 @@ const sharedIdentity: tf.KernelFunc = ({ inputs, backend }) => {
   (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };
-
-/**
- * Fetches the values of every variable (weights, BatchNorm statistics) when they live on a GPU,
- * after which their dataSync() returns them without blocking: tfjs's WebGPU back end cannot read
- * synchronously in Node (its synchronous read needs OffscreenCanvas). Called before a checkpoint is
- * written; nothing to do on the other back ends.
- */
-export async function fetchVariables(): Promise<void> {
-  if (tf.getBackend() === 'webgpu') await Promise.all(Object.values(tf.engine().registeredVariables).map(readValues));
-}
-
-/**
- * Scalars recorded while a loss is computed (inside tf.variableGrads, where nothing can be awaited),
- * read once the update is done.
- */
-export class ScalarReadings {
-  private readonly pending: [string, tf.Tensor][] = [];
-
-  record(name: string, value: tf.Tensor): void {
-    // a copy (add, not clone: on wasm a clone shares the data, which the backward pass frees)
-    this.pending.push([name, tf.keep(value.add(0))]);
-  }
-
-  async readInto(values: Map<string, number>): Promise<Map<string, number>> {
-    for (const [name, tensor] of this.pending.splice(0)) {
-      values.set(name, (await readValues(tensor))[0]);
-      tensor.dispose();
-    }
-    return values;
-  }
-}

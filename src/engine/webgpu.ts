@@ -1,5 +1,4 @@
 import { tmpdir } from 'node:os';
-import type * as tf from '@tensorflow/tfjs';
 import { GpuDeviceError } from '../runtime/errors.js';
 
 /*
@@ -90,7 +89,7 @@ let deviceFailure: string | undefined;
 /**
  * Records the first failure of the back end's GPU device: lost (driver reset, device removed) or an
  * operation it refused (out of memory, a limit exceeded). tfjs does not watch for these, and what it
- * computes after one is garbage; checkGpuDevice turns it into an error.
+ * computes after one is garbage; checkGpuDevice (and every readValues) turns it into an error.
  */
 export function watchGpuDevice(device: GpuDevice): void {
   deviceFailure = undefined;
@@ -98,21 +97,9 @@ export function watchGpuDevice(device: GpuDevice): void {
   device.addEventListener('uncapturederror', ({ error }) => (deviceFailure ??= `the GPU refused an operation: ${error.message.split('\n')[0]}`));
 }
 
-function checkGpuDevice(): void {
+/** Throws GpuDeviceError (exit 4) once the device has failed. */
+export function checkGpuDevice(): void {
   if (deviceFailure) throw new GpuDeviceError(`${deviceFailure}; the run stops here, its checkpoints keep their last complete state`);
-}
-
-/**
- * A tensor's values (tensor.data()); on every back end, but a failed GPU device makes it throw
- * GpuDeviceError (exit 4), whether it failed before the read or during it.
- */
-export async function readValues(tensor: tf.Tensor): Promise<tf.TypedArray> {
-  checkGpuDevice();
-  try {
-    return await tensor.data();
-  } finally {
-    checkGpuDevice();
-  }
 }
 
 /** Registers tfjs's WebGPU back end on Dawn's navigator.gpu. */

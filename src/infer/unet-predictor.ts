@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { readValues } from '../engine/webgpu.js';
+import { readValues } from '../engine/reads.js';
 import type { UNet } from '../model/unet.js';
 import type { PatchPredictor } from './sliding-window.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fetchVariables } from '../engine/heap.js';
+import { fetchVariables } from '../engine/reads.js';
 import { DivergedError, InputError } from '../runtime/errors.js';
 import { Random } from '../runtime/random.js';
 import { loadUnetTensors, unetTensors } from './checkpoint.js';

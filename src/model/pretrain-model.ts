@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ScalarReadings } from '../engine/heap.js';
+import { ScalarReadings } from '../engine/reads.js';
 import { pretrainObjective, REFERENCE_TAPS, REFERENCE_WEIGHTS, type PretrainWeights } from '../losses/pretrain.js';
 import type { Random } from '../runtime/random.js';
 import type { Adam } from '../train/adam.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { fetchVariables } from '../engine/heap.js';
+import { fetchVariables } from '../engine/reads.js';
 import { InputError } from '../runtime/errors.js';
 import type { Adam } from '../train/adam.js';
 import { convFromTorch, convToTorch } from './layout.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from '../engine/heap.js';
 import { stockKernelsInUse } from '../engine/kernel-choice.js';
 import { variableFrom } from '../engine/ops.js';
-import { readValues } from '../engine/webgpu.js';
+import { readValues } from '../engine/reads.js';
 import { DivergedError } from '../runtime/errors.js';
 import { adamKernel, type AdamConstants, type AdamKernel } from '../engine/wasm-kernels.js';
 

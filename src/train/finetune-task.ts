@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ScalarReadings } from '../engine/heap.js';
+import { ScalarReadings } from '../engine/reads.js';
 import { batchSource, type BatchSource, type BatchStream } from '../data/batches.js';
 import { centredStart, packCrop, type LabelledBatch, type PairBatch } from '../data/sampler.js';
 import type { Subject } from '../data/study.js';

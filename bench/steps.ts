@@ -71,4 +71,3 @@ export async function wholeBrainCase(folder: string): Promise<{ model: string; i
   await writeNifti(image, createVolume(Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random.uniform(0, 100)), shape, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]));
   return { model, image };
 }
-

@@ -75,11 +75,9 @@ export async function interruptAfterProgress(args: string[], signal: NodeJS.Sign
   return { code: await exited, stderr };
 }
 
-/** Training configs small enough for tests: a 4-wide U-Net on 16³ crops, 6 steps, sub-04 for validation. */
-export const tinyPretrain = `preset: small
+/** What the tiny training configs share: a 4-wide U-Net on 16³ crops, 6 steps, sub-04 for validation. */
+const tinyRun = `preset: small
 model: { base_width: 4 }
-heads: { width: 16, bottleneck: 4 }
-patches: 8
 crop: 16
 steps: 6
 constant_steps: 2
@@ -87,20 +85,14 @@ validate_every: 100
 validation_crop: 32
 validation_volumes: 1
 save_every: 100
-augmentation: { motion: { p: 0.5 } }
 split: { validation_subjects: [sub-04], test_subjects: [] }
 `;
-export const tinyFinetune = `preset: small
-model: { base_width: 4 }
-crop: 16
-batch: 1
-steps: 6
-constant_steps: 2
-validate_every: 100
-validation_crop: 32
-validation_volumes: 1
-save_every: 100
-split: { validation_subjects: [sub-04], test_subjects: [] }
+/** Training configs small enough for tests. */
+export const tinyPretrain = `${tinyRun}heads: { width: 16, bottleneck: 4 }
+patches: 8
+augmentation: { motion: { p: 0.5 } }
+`;
+export const tinyFinetune = `${tinyRun}batch: 1
 `;
 
 /**

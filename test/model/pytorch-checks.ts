@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, type BackendRequest } from '../../src/engine/backend.js';
-import { ScalarReadings } from '../../src/engine/heap.js';
+import { ScalarReadings } from '../../src/engine/reads.js';
 import { loadHeadTensors, loadUnetTensors } from '../../src/model/checkpoint.js';
 import { ProjectionHead, ReconstructionHead } from '../../src/model/heads.js';
 import { convFromTorch, transpose2d } from '../../src/model/layout.js';

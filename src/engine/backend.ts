@@ -1,5 +1,5 @@
 import { UsageError } from '../runtime/errors.js';
-import { describeAdapter, gpuAdapter, registerWebGpu, watchGpuDevice, WebGpuUnavailable } from './webgpu.js';
+import { describeAdapter, gpuAdapter, gpuDeviceFiles, registerWebGpu, watchGpuDevice, WebGpuUnavailable } from './webgpu.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -101,9 +101,14 @@ export async function resolveBackend(request: BackendRequest): Promise<BackendCh
   return request === 'auto' && choice.name === 'wasm' ? hardwareGpu(choice) : choice;
 }
 
-/** For 'auto' without TensorFlow: WebGPU when Dawn finds a hardware adapter, else `wasm` with the reason. */
-async function hardwareGpu(wasm: BackendChoice): Promise<BackendChoice> {
+/**
+ * For 'auto' without TensorFlow: WebGPU when Dawn finds a hardware adapter, else `wasm` with the
+ * reason. A Linux machine without a GPU device file does not load Dawn at all: nothing to find, and
+ * a CPU-only Vulkan driver would print its warnings on every command.
+ */
+export async function hardwareGpu(wasm: BackendChoice, deviceFiles = gpuDeviceFiles()): Promise<BackendChoice> {
   if (!isResolvable('webgpu') || !isResolvable(WEBGPU_PACKAGE)) return wasm;
+  if (deviceFiles?.length === 0) return { ...wasm, reason: `${wasm.reason}; no GPU device (/dev/nvidia*, /dev/dri/renderD*, /dev/dxg)` };
   try {
     const adapter = await gpuAdapter();
     if (!adapter.software) return { name: 'webgpu', packageName: WEBGPU_PACKAGE, reason: `no TensorFlow package; GPU adapter ${describeAdapter(adapter)}` };

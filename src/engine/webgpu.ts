@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { GpuDeviceError } from '../runtime/errors.js';
 
@@ -70,6 +71,23 @@ export async function gpuAdapter(): Promise<AdapterSummary> {
     maxBufferSize: limits.maxBufferSize,
     maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
   };
+}
+
+/**
+ * The GPU device files of this Linux machine (NVIDIA's /dev/nvidiaN, DRM render nodes of AMD and
+ * Intel, WSL's /dev/dxg); a hardware adapter needs one. Elsewhere (macOS, Windows) undefined: no
+ * such test.
+ */
+export function gpuDeviceFiles(platform = process.platform): string[] | undefined {
+  if (platform !== 'linux') return undefined;
+  const list = (folder: string, pattern: RegExp) => {
+    try {
+      return readdirSync(folder).filter((name) => pattern.test(name)).map((name) => `${folder}/${name}`);
+    } catch {
+      return [];
+    }
+  };
+  return [...list('/dev', /^(nvidia\d+|dxg)$/), ...list('/dev/dri', /^renderD\d+$/)];
 }
 
 /** One line for logs and doctor: "NVIDIA hopper (NVIDIA H200), max buffer 4.0 GiB, storage binding 128 MiB". */

@@ -77,6 +77,7 @@ export const CONFIG_MEANINGS: Record<string, string> = {
   'lcs.soft_targets': 'The paper\'s soft-vs-soft Dice instead of the code\'s soft-vs-detached-argmax.',
   'lcs.batch': 'Unlabelled pairs per Lcs step (default: batch).',
   'lcs.warmup_steps': 'Steps at the start with the supervised update only: Lcs compares the network\'s own predictions of two sessions, which mean nothing before it has learned to segment. The code has a 1,000-iteration warm-up of this kind, turned off (0).',
+  'lcs.every': 'An Lcs update every this many steps after the warm-up; the steps between have the supervised update alone. 1 (every step) is the code; a larger value buys supervised updates where the budget is short.',
   'dice.smooth_nr': 'Dice numerator smoothing of the supervised loss.',
   'dice.smooth_dr': 'Dice denominator smoothing of the supervised loss.',
   'dice.exclude_background': 'Leave the background class out of the Dice term.',

@@ -188,6 +188,8 @@ export const finetuneSchema = z
         batch: z.number().int().positive().optional(),
         /** Steps of supervised updates only before Lcs starts (the code has such a warm-up, turned off). */
         warmup_steps: z.number().int().min(0).default(0),
+        /** An Lcs update every this many steps after the warm-up (the code: every step). */
+        every: z.number().int().positive().default(1),
       })
       .strict()
       .prefault({}),

@@ -76,11 +76,13 @@ export class FinetuneTask implements TrainingTask {
   /**
    * One step. With Lcs alternating (the code), a step is two optimiser updates, an Lcs one then a
    * supervised one, so that a run without Lcs gets as many supervised updates; with Lcs summed (the
-   * paper), one update of the summed loss. During lcs.warmup_steps, the supervised update alone.
+   * paper), one update of the summed loss. During lcs.warmup_steps, and after it on all but every
+   * lcs.every-th step, the supervised update alone.
    */
   async step(step: number, learningRate: number): Promise<Map<string, number>> {
     const [labelled, drawn] = (await this.batches.next(step)) as [LabelledBatch, PairBatch | undefined];
-    const pairs = step >= this.config.lcs.warmup_steps ? drawn : undefined;
+    const { warmup_steps: warmup, every } = this.config.lcs;
+    const pairs = step >= warmup && (step - warmup) % every === 0 ? drawn : undefined;
     this.optimizer.options.learningRate = learningRate;
     const readings = new ScalarReadings();
     if (pairs && this.config.lcs.mode === 'alternate') {

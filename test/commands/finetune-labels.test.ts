@@ -52,6 +52,9 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
     // an Lcs warm-up of 3 steps: 3 supervised updates, then 1 step of two
     expect(finetune('warm-up', config(4, 'lcs: { warmup_steps: 3 }\n'), ['--labeled', 'sub-01']).status).toBe(0);
     expect(JSON.parse((await readSafetensors(join(dir.path, 'warm-up', 'latest.safetensors'))).metadata.optimizer).steps).toBe(5);
+    // Lcs every second step after a warm-up of 1: steps 2 and 4 are two updates
+    expect(finetune('every', config(4, 'lcs: { warmup_steps: 1, every: 2 }\n'), ['--labeled', 'sub-01']).status).toBe(0);
+    expect(JSON.parse((await readSafetensors(join(dir.path, 'every', 'latest.safetensors'))).metadata.optimizer).steps).toBe(6);
     const always = finetune('warm-up-all', config(2, 'lcs: { warmup_steps: 2 }\n'), ['--labeled', 'sub-01']);
     expect(always.stderr).toContain('lcs.warmup_steps (2) covers all 2 steps: Lcs never runs');
   }, 300_000);

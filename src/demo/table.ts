@@ -1,4 +1,5 @@
 import { pairedTTest, wilcoxonSignedRank } from '../metrics/paired-tests.js';
+import { mean, sampleSd } from '../metrics/statistics.js';
 
 /** The slice of `longiseg evaluate --longitudinal`'s summary.json the demo table reads. */
 export interface EvaluateSummary {
@@ -26,15 +27,13 @@ const MEASURES: Measure[] = [
   { column: 'STCS ↑', higherIsBetter: true, value: (s) => s.longitudinal?.foreground_median.STCS },
 ];
 
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-const sd = (values: number[]) => Math.sqrt(values.reduce((sum, v) => sum + (v - mean(values)) ** 2, 0) / (values.length - 1));
 const fixed = (value: number | undefined, digits = 3) => (value === undefined || value === null || Number.isNaN(value) ? '–' : value.toFixed(digits));
 
 /** A cell: the value of one seed, or the mean ± standard deviation over several. */
 function cell(values: (number | undefined)[]): string {
   const known = values.filter((v): v is number => v !== undefined && v !== null);
   if (known.length === 0) return '–';
-  return known.length === 1 ? fixed(known[0]) : `${fixed(mean(known))} ± ${fixed(sd(known))}`;
+  return known.length === 1 ? fixed(known[0]) : `${fixed(mean(known))} ± ${fixed(sampleSd(known))}`;
 }
 
 /**
@@ -70,7 +69,7 @@ export function seedComparison(method: MethodResults, baseline: MethodResults): 
     const tests = `paired t-test p = ${fixed(p)}, Wilcoxon p = ${fixed(wilcoxon)}`;
     const verdict = p < 0.05 ? `${method.title} ${better ? 'better' : 'worse'}` : 'inside the spread over seeds: no difference shown';
     const sign = (v: number) => `${Number(fixed(v)) < 0 ? '−' : '+'}${fixed(Math.abs(v))}`;
-    return `${name}: ${sign(mean(differences))} ± ${fixed(sd(differences))} (${method.title} − ${baseline.title}, ${seeds} seeds; ${tests}): ${verdict}`;
+    return `${name}: ${sign(mean(differences))} ± ${fixed(sampleSd(differences))} (${method.title} − ${baseline.title}, ${seeds} seeds; ${tests}): ${verdict}`;
   });
 }
 

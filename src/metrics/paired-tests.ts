@@ -1,3 +1,5 @@
+import { mean, sampleSd } from './statistics.js';
+
 /**
  * Two-sided paired tests of two arms measured on the same units (seeds, subjects), as
  * scipy.stats.ttest_rel and scipy.stats.wilcoxon compute them.
@@ -7,9 +9,7 @@
 export function pairedTTest(a: number[], b: number[]): { t: number; p: number } {
   const d = differences(a, b);
   const n = d.length;
-  const mean = d.reduce((sum, x) => sum + x, 0) / n;
-  const variance = d.reduce((sum, x) => sum + (x - mean) ** 2, 0) / (n - 1);
-  const t = mean / Math.sqrt(variance / n);
+  const t = mean(d) / (sampleSd(d) / Math.sqrt(n));
   if (n < 2 || Number.isNaN(t)) return { t, p: Number.NaN };
   if (!Number.isFinite(t)) return { t, p: 0 };
   const df = n - 1;

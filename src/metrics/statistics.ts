@@ -6,12 +6,18 @@ export interface Statistics {
   n: number;
 }
 
+export const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
+
+const squaredDeviations = (values: number[], centre: number) => values.reduce((sum, v) => sum + (v - centre) ** 2, 0);
+
+/** Sample standard deviation (ddof = 1, as a spread over seeds is reported). */
+export const sampleSd = (values: number[]): number => Math.sqrt(squaredDeviations(values, mean(values)) / (values.length - 1));
+
 export function describe(values: number[]): Statistics {
   const n = values.length;
   if (n === 0) return { mean: null, median: null, std: null, n };
-  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const centre = mean(values);
   const sorted = [...values].sort((a, b) => a - b);
   const median = n % 2 ? sorted[(n - 1) / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-  const std = Math.sqrt(values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / n);
-  return { mean, median, std, n };
+  return { mean: centre, median, std: Math.sqrt(squaredDeviations(values, centre) / n), n };
 }

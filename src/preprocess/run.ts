@@ -125,6 +125,11 @@ export async function runPreprocess(options: PreprocessOptions, hooks: Preproces
     await sleep(LOCK_POLL_SECONDS * 1000, undefined, { signal: hooks.signal }).catch(() => throwIfAborted(hooks.signal));
     pending = locked;
   }
+  // subjects run at once finish in any order; the report lists them in the order given
+  const position = new Map(subjects.map((subject, i) => [subject, i]));
+  const byPosition = (a: string, b: string) => position.get(a)! - position.get(b)!;
+  for (const list of [summary.done, summary.skipped, summary.locked]) list.sort(byPosition);
+  summary.failed.sort((a, b) => byPosition(a.subject, b.subject));
   return summary;
 }
 

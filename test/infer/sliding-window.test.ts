@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
-import { normaliseMinPercentile } from '../../src/data/intensity.js';
+import { normaliseMinPercentile, percentile } from '../../src/data/intensity.js';
 import { initBackend } from '../../src/engine/backend.js';
 import type { Vec3 } from '../../src/io/affine.js';
 import { argmaxLabels, slidingWindowLogits, softmaxInPlace, type PatchPredictor } from '../../src/infer/sliding-window.js';
@@ -31,6 +31,20 @@ describe('tiling and weighting against nnU-Net (fixtures from test/reference/mak
       expect(maxAbsDiff(normaliseMinPercentile(Float32Array.from(n.input), 99.99), n.output)).toBeLessThan(1e-6);
     });
   }
+
+  test('percentiles by selection are those of the sorted values, ties and a half-empty volume included', () => {
+    const random = new Random(3);
+    const ofSorted = (values: Float32Array, percent: number) => {
+      const sorted = Float32Array.from(values).sort();
+      const position = (percent / 100) * (sorted.length - 1);
+      const below = Math.floor(position);
+      return sorted[below] + (position - below) * (sorted[Math.min(below + 1, sorted.length - 1)] - sorted[below]);
+    };
+    for (let trial = 0; trial < 200; trial++) {
+      const values = Float32Array.from({ length: 1 + Math.floor(random.next() * 300) }, () => (random.next() < 0.5 ? 0 : Math.round(random.next() * (trial % 2 ? 4 : 1000)) - 2));
+      for (const percent of [0, 1, 50, 99.99, 100, random.next() * 100]) expect(percentile(values, percent)).toBe(ofSorted(values, percent));
+    }
+  });
 
   test('a volume of one value is left as it is', () => {
     expect([...normaliseMinPercentile(Float32Array.of(3, 3, 3), 99.99)]).toEqual([3, 3, 3]);

@@ -102,6 +102,7 @@ export function demoPlan(out: string, size: DemoSize, seed: number): DemoStage[]
 export function demoConfigs(size: DemoSize): Record<'pretrain' | 'finetune', string> {
   const split = `split: { validation_subjects: [${size.validation.map((s) => `'${s}'`).join(', ')}], test_subjects: [${size.test.map((s) => `'${s}'`).join(', ')}] }\n`;
   const config = (steps: number) => `preset: small\nsteps: ${steps}\nconstant_steps: ${Math.round(steps / 2)}\nvalidate_every: ${Math.max(5, Math.round(steps / 4))}\n${split}`;
-  // the tissue classes have no left and right sides to swap
-  return { pretrain: config(size.pretrainSteps), finetune: `${config(size.finetuneSteps)}augmentation: { flip: { swap_sides: false } }\n` };
+  // the tissue classes have no left and right sides to swap; their few steps leave time for an Lcs
+  // update at every step, as the reference does (the preset spaces them out for small structures)
+  return { pretrain: config(size.pretrainSteps), finetune: `${config(size.finetuneSteps)}augmentation: { flip: { swap_sides: false } }\nlcs: { every: 1 }\n` };
 }

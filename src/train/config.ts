@@ -241,16 +241,17 @@ export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<stri
      * A laptop CPU, tuned on one-shot finetuning of the realistic structures cohort (docs/training.md):
      * every crop centred on a labelled class, crops and Lcs pairs inside the head, left-right flips
      * that swap the sides' labels, milder augmentation than the reference's, a higher learning rate
-     * with β1 0.9, the checkpoint of best validation Dice. Loads only the encoder and bottleneck:
-     * after a short pretraining the decoder's features are collapsed.
+     * with β1 0.9, the checkpoint of best validation Dice; small structures need about 1,200
+     * supervised updates, so an Lcs update comes every third step. Loads only the encoder and
+     * bottleneck: after a short pretraining the decoder's features are collapsed.
      */
     small: {
       crop: 32,
       batch: 2,
       model: { base_width: 8 },
-      steps: 600,
-      constant_steps: 200,
-      validate_every: 100,
+      steps: 1200,
+      constant_steps: 400,
+      validate_every: 200,
       validation_volumes: 4,
       save_every: 25,
       oversample_foreground: 1,
@@ -266,7 +267,7 @@ export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<stri
         gamma: { p: 0.3, log_gamma: 0.2 },
         motion: { p: 0 },
       },
-      lcs: { weight: 1, batch: 1 },
+      lcs: { weight: 1, batch: 1, every: 3 },
       pretrained_exclude: 'decoder',
     },
   },

@@ -44,7 +44,7 @@ async function benchConv(): Promise<void> {
 
 /**
  * The stock baseline runs in a process of its own: tfjs's wasm conv3d input gradient reads out of
- * bounds (the wrong values of DESIGN.md), which traps or not depending on what else the heap holds.
+ * bounds (wrong values), which traps or not depending on what else the heap holds.
  */
 function stockStepInFreshProcess(): number {
   const output = execFileSync(process.execPath, [fileURLToPath(new URL('run.js', import.meta.url)), 'model'], {

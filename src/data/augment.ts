@@ -5,8 +5,8 @@ import { aboutCentre, multiply3, resampleVoxels, rotation } from './geometry.js'
 import { applyMotion, sampleMotion, type MotionConfig, type MotionRecipe } from './motion.js';
 
 /**
- * The reference's augmentations (TorchIO defaults as its scripts use them, ../shared/spec/method.md
- * §4.4): each applied with its own probability. Parameters are sampled once into a recipe, so that
+ * The reference's augmentations (TorchIO defaults as its scripts use them): each applied with its
+ * own probability. Parameters are sampled once into a recipe, so that
  * the second session of a pair gets exactly the same transforms (and the same noise) as the first.
  */
 export interface AugmentConfig {

@@ -37,7 +37,7 @@ function selectInPlace(values: Float32Array, k: number): number {
 }
 
 /**
- * The reference's per-volume normalisation (../shared/spec/method.md §4.3):
+ * The reference's per-volume normalisation:
  * (x − min) / (P_upper(x) − min), not clipped; a volume whose denominator is 0 is left as it is.
  */
 export function normaliseMinPercentile(data: VoxelArray, upperPercentile: number): Float32Array {

@@ -10,7 +10,7 @@ import { executor } from './wasm-kernels.js';
  * no bias: x [N, D, H, W, Cin], w [3, 3, 3, Cin, Cout] → [N, D, H, W, Cout].
  *
  * On the wasm and cpu back ends tfjs's conv3d kernels run at 0.3 GFLOP/s and the wasm input gradient
- * is wrong (../shared/DESIGN.md), so this is a vol2col convolution in matrix products
+ * is wrong (bench/model.ts shows it), so this is a vol2col convolution in matrix products
  * (src/engine/matmul.ts). The column matrix holds, for every voxel, its 9 (kd, kh)
  * neighbours reflected in z and y (9·Cin columns, a third of full vol2col); one matMul with the
  * three kw filters side by side [9·Cin, 3·Cout] gives the three x-taps, which are summed with the

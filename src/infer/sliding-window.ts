@@ -34,7 +34,7 @@ export interface SlidingWindowOptions {
 const MIRRORS = Array.from({ length: 8 }, (_, m): [boolean, boolean, boolean] => [(m & 1) !== 0, (m & 2) !== 0, (m & 4) !== 0]);
 
 /**
- * Whole-image logits by Gaussian-weighted sliding window (nnU-Net's scheme, conventions §1.5):
+ * Whole-image logits by Gaussian-weighted sliding window (nnU-Net's scheme):
  * each tile's logits, averaged over the mirrorings when `mirror` is on, are weighted by the
  * importance map and summed, then divided by the summed weights. Only a batch of patches is ever
  * in the network at once; the accumulators are ordinary memory of the image's size.

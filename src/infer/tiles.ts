@@ -9,7 +9,7 @@ function roundHalfEven(value: number): number {
 }
 
 /**
- * Tile starts along one axis, as nnU-Net computes them (../shared/spec/conventions.md §1.5):
+ * Tile starts along one axis, as nnU-Net computes them:
  * ceil((image − patch) / (patch·(1 − overlap))) + 1 tiles spread evenly from 0 to image − patch,
  * so the real stride never exceeds the target (image 110, patch 64, overlap 0.5 → 0, 23, 46).
  */

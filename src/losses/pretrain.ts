@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { gatherRows, type ProjectionHead, type ReconstructionHead } from '../model/heads.js';
 import { covarianceLoss, orthogonalityLoss, reconstructionLoss, similarityLoss, varianceLoss } from './self-supervised.js';
 
-/** Weights of the pretraining objective, per position in the tap list (method.md §1.4, §3.6). */
+/** Weights of the pretraining objective, per position in the tap list (the reference scripts' values). */
 export interface PretrainWeights {
   /** λ: applied twice to Lsim in the reference code. */
   lambdaSim: number;
@@ -46,7 +46,7 @@ export interface PretrainInputs {
   training: boolean;
 }
 
-/** L_PT of method.md §3.6; returns the total and every term (for logging). */
+/** L_PT, the pretraining objective; returns the total and every term (for logging). */
 export function pretrainObjective(inputs: PretrainInputs, weights: PretrainWeights): { total: tf.Scalar; terms: Map<string, tf.Scalar> } {
   const terms = new Map<string, tf.Scalar>();
   const sum = weights.simWeights.reduce((a, b) => a + b, 0);

@@ -43,14 +43,14 @@ function oneHot(indices: tf.Tensor, classes: number): tf.Tensor {
   return stockKernelsInUse() ? tf.oneHot(indices, classes, 1, 0, 'float32') : tf.oneHot(indices, classes);
 }
 
-/** Lsup (method.md §3.7): MONAI DiceCELoss with the scripts' smoothing (nr 0, dr 1e-3), background included. */
+/** Lsup as the reference computes it: MONAI DiceCELoss with the scripts' smoothing (nr 0, dr 1e-3), background included. */
 export function diceCrossEntropy(logits: tf.Tensor5D, labels: tf.Tensor, options: DiceOptions = { smoothNumerator: 0, smoothDenominator: 1e-3 }): tf.Scalar {
   const oneHot = oneHotLabels(labels, logits.shape[4]);
   return diceLoss(logits, oneHot, options).add(crossEntropy(logits, oneHot)) as tf.Scalar;
 }
 
 /**
- * Lcs (method.md §3.8): ½·Dice(logits_A, argmax(logits_B)) + ½·Dice(logits_B, argmax(logits_A)) with
+ * Lcs as the reference code computes it: ½·Dice(logits_A, argmax(logits_B)) + ½·Dice(logits_B, argmax(logits_A)) with
  * hard, gradient-free targets and MONAI DiceLoss defaults (smoothing 1e-5). logits: A then B on the batch axis.
  * `softTargets` gives the paper's soft-vs-soft variant.
  */

@@ -13,7 +13,7 @@ export function negativeCosine(p: tf.Tensor2D, z: tf.Tensor2D): tf.Scalar {
 }
 
 /**
- * Lsim of one layer (method.md §3.1): ½·D(p_A, sg(z_B)) + ½·D(p_B, sg(z_A)); rows are the sampled
+ * Lsim of one layer: ½·D(p_A, sg(z_B)) + ½·D(p_B, sg(z_A)); rows are the sampled
  * positions of timepoint A followed by those of timepoint B.
  */
 export function similarityLoss(p: tf.Tensor2D, z: tf.Tensor2D): tf.Scalar {
@@ -23,7 +23,7 @@ export function similarityLoss(p: tf.Tensor2D, z: tf.Tensor2D): tf.Scalar {
   return negativeCosine(pA, detach(zB)).add(negativeCosine(pB, detach(zA))).mul(0.5) as tf.Scalar;
 }
 
-/** LS of one layer (§3.2): per timepoint, mean over channels of max(0, η − sqrt(unbiased var + ε)); averaged over A and B. */
+/** LS of one layer: per timepoint, mean over channels of max(0, η − sqrt(unbiased var + ε)); averaged over A and B. */
 export function varianceLoss(z: tf.Tensor2D, eta = 1, epsilon = 1e-4): tf.Scalar {
   const half = z.shape[0] / 2;
   const parts = tf.split(z, [half, half], 0);
@@ -37,7 +37,7 @@ export function varianceLoss(z: tf.Tensor2D, eta = 1, epsilon = 1e-4): tf.Scalar
 }
 
 /**
- * LC of one layer (§3.3): Σ_{u≠v} Cov[u,v]² / width per timepoint, summed over A and B.
+ * LC of one layer: Σ_{u≠v} Cov[u,v]² / width per timepoint, summed over A and B.
  * Computed without the width×width covariance: ‖XᵀX‖²_F = ‖XXᵀ‖²_F (an n×n Gram matrix of the
  * n sampled rows) and the diagonal is the per-channel variance.
  */
@@ -56,7 +56,7 @@ export function covarianceLoss(z: tf.Tensor2D): tf.Scalar {
 }
 
 /**
- * LO (§3.4): mean over rows of the squared cosine between encoder and decoder projections at the
+ * LO: mean over rows of the squared cosine between encoder and decoder projections at the
  * same positions (the code); `squared: false` gives the paper's plain dot product of unit vectors.
  */
 export function orthogonalityLoss(e: tf.Tensor2D, d: tf.Tensor2D, squared = true): tf.Scalar {
@@ -65,7 +65,7 @@ export function orthogonalityLoss(e: tf.Tensor2D, d: tf.Tensor2D, squared = true
   return (squared ? cosine.square() : cosine).mean() as tf.Scalar;
 }
 
-/** Lrec (§3.5): mean squared error. */
+/** Lrec: mean squared error. */
 export function reconstructionLoss(prediction: tf.Tensor, target: tf.Tensor): tf.Scalar {
   return prediction.sub(target).square().mean() as tf.Scalar;
 }

@@ -41,7 +41,7 @@ function apply(linear: Linear, x: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * SimSiam projector and predictor of one tapped layer (archF 2, method.md §2.1):
+ * SimSiam projector and predictor of one tapped layer (the reference's archF 2):
  * projector Linear→BN→ReLU→Linear→BN→ReLU→Linear→BN(affine=False), no biases;
  * predictor Linear→BN→ReLU→Linear(with bias).
  */
@@ -94,7 +94,7 @@ export class ReconstructionHead {
 
 /**
  * Patch positions of one tapped layer: min(M, voxels) flat voxel indices drawn without replacement,
- * shared by every batch item and both timepoints (method.md §2.2).
+ * shared by every batch item and both timepoints (as the reference code samples them).
  */
 export function samplePositions(voxels: number, count: number, random: Random): Int32Array {
   const order = Int32Array.from({ length: voxels }, (_, i) => i);

@@ -24,7 +24,7 @@ export const modelInfoSchema = z.object({
     depth: z.number().int().positive(),
   }),
   modalities: z.array(z.string().min(1)).min(1),
-  /** Per volume: (x − min) / (P_upper − min), unclipped (../shared/spec/method.md §4.3). */
+  /** Per volume: (x − min) / (P_upper − min), unclipped, as the reference code normalises. */
   normalisation: z.object({ kind: z.literal('min-percentile'), upperPercentile: z.number().gt(0).max(100) }),
   /** Label value → name (dseg.tsv); absent when the training data had no table. */
   labels: z.record(z.string(), z.string()).optional(),

@@ -18,7 +18,7 @@ export type Module =
 
 /**
  * The reference generator (UnetGeneratorExpand) as its flat module list: index = the layer id used
- * by every loss option (../shared/spec/method.md §1.2). 4 levels and ngf 16 give 66 modules.
+ * by every loss option (the reference code's numbering). 4 levels and ngf 16 give 66 modules.
  */
 export function unetModules(config: UNetConfig): Module[] {
   const modules: Module[] = [];

@@ -15,7 +15,7 @@ const PREFIX = 'ants_';
 
 const LINEAR_STAGE = (fixed: string, moving: string) => ['--metric', `MI[${fixed},${moving},1,32,Regular,0.25]`, '--convergence', '[1000x500x250x100,1e-6,10]', '--shrink-factors', '8x4x2x1', '--smoothing-sigmas', '3x2x1x0vox'];
 
-/** The rigid + affine call of antsRegistrationSyN.sh `-t a` (conventions.md §4.1), with a fixed seed. */
+/** The rigid + affine call of antsRegistrationSyN.sh `-t a`, with a fixed seed. */
 export function antsAffineArgs(fixed: string, moving: string, prefix: string): string[] {
   return [
     '--verbose', '1', '--dimensionality', '3', '--float', '0', '--collapse-output-transforms', '1',
@@ -29,8 +29,8 @@ export function antsAffineArgs(fixed: string, moving: string, prefix: string): s
 }
 
 /**
- * The SyN stage of antsRegistrationSyN.sh (§4.2) started from `initial`, step and CC radius given
- * explicitly because ANTs 2.6 changed their defaults; single precision halves the warp's size (§12).
+ * The SyN stage of antsRegistrationSyN.sh started from `initial`, step and CC radius given
+ * explicitly because ANTs 2.6 changed their defaults; single precision halves the warp's size.
  */
 export function antsSynArgs(fixed: string, moving: string, initial: string, prefix: string): string[] {
   return [
@@ -44,12 +44,12 @@ export function antsSynArgs(fixed: string, moving: string, initial: string, pref
   ];
 }
 
-/** antsApplyTransforms writing the composed fixed → moving map as one displacement field (§4.3 order: warp, then affine). */
+/** antsApplyTransforms writing the composed fixed → moving map as one displacement field (ANTs' order: warp, then affine). */
 export function antsComposeFieldArgs(fixed: string, prefix: string, field: string): string[] {
   return ['--dimensionality', '3', '--reference-image', fixed, '--output', `[${field},1]`, '--transform', `${prefix}1Warp.nii.gz`, '--transform', `${prefix}0GenericAffine.mat`, '--float', '1', '--verbose', '1'];
 }
 
-/** N4 as antsCorticalThickness.sh runs it (§4.4), without a mask. */
+/** N4 as antsCorticalThickness.sh runs it, without a mask. */
 export function n4Args(input: string, output: string): string[] {
   return ['-d', '3', '-i', input, '-s', '4', '-c', '[50x50x50x50,0.0000001]', '-b', '[200]', '-o', output];
 }

@@ -11,7 +11,7 @@ export interface ToolProbe {
 
 /**
  * Finds a program on PATH and reads its version from what it prints. The exit code is not trusted:
- * antsApplyTransforms --version exits 1 after printing its version (conventions.md §12).
+ * antsApplyTransforms --version exits 1 after printing its version (ANTs 2.x).
  */
 export async function probeTool(name: string, versionArgs: string[], pattern: RegExp): Promise<ToolProbe> {
   const which = await execa('which', [name], { reject: false });

@@ -22,7 +22,7 @@ export const CONFIG_MEANINGS: Record<string, string> = {
   'split.test': 'Share of subjects held out for testing.',
   'split.validation_subjects': 'Explicit validation subjects (sub-XX), instead of the shares.',
   'split.test_subjects': 'Explicit test subjects, instead of the shares.',
-  'augmentation.enabled': 'All augmentations on or off (method.md §4.4); a pair gets the identical transform.',
+  'augmentation.enabled': 'All augmentations on or off; a pair gets the identical transform.',
   'augmentation.flip.p': 'Probability of a random left-right flip.',
   'augmentation.flip.swap_sides': 'Exchange the labels of Left-X and Right-X structures (names in dseg.tsv) in flipped crops, so that a flipped left structure is labelled right; the code keeps the labels.',
   'augmentation.affine.p': 'Probability of a random affine (scale and rotation).',

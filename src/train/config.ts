@@ -6,7 +6,7 @@ import { BACKEND_REQUESTS } from '../engine/backend.js';
 
 /**
  * The training configurations, as YAML/JSON files with snake_case keys. Every default reproduces
- * the reference scripts (../shared/spec/method.md §5.9); the paper's variants are options.
+ * the reference scripts; the paper's variants are options.
  */
 const augmentationSchema = z
   .object({

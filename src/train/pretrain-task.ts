@@ -30,7 +30,7 @@ export function pretrainWeights(config: PretrainConfig): PretrainWeights {
   };
 }
 
-/** The pretraining objective of method.md §3.6 on pairs of sessions, as a TrainingTask. */
+/** The pretraining objective L_PT on pairs of sessions, as a TrainingTask. */
 export class PretrainTask implements TrainingTask {
   readonly model: PretrainModel;
   readonly optimizer: Adam;

@@ -1,6 +1,6 @@
 /**
  * The reference's const_linear policy in steps: the full rate for `constantSteps` steps, then a
- * linear decay that ends at 1/(decay + 1) of it, never 0 (../shared/spec/method.md §5.5).
+ * linear decay that ends at 1/(decay + 1) of it, never 0 (the reference's const_linear).
  */
 export function learningRateFactor(step: number, constantSteps: number, totalSteps: number): number {
   const decaySteps = Math.max(0, totalSteps - constantSteps);

@@ -86,7 +86,7 @@ describe('the U-Net: parameters, checkpoints and layer selection', () => {
     }
   });
 
-  test('the decoder is every convolution and BatchNorm after the first upsampling (method.md §1.2)', () => {
+  test('the decoder is every convolution and BatchNorm after the first upsampling, by the layer ids of the reference', () => {
     expect(decoderLayers(unetModules({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }))).toEqual([38, 39, 41, 42, 45, 46, 48, 49, 52, 53, 55, 56, 59, 60, 62, 63, 65]);
   });
 

@@ -2,7 +2,7 @@
 """Reference values for `longiseg evaluate`, computed independently with numpy/scipy (Debian packages).
 
 Run from the repository root: /usr/bin/python3 test/reference/make_metric_fixtures.py
-Definitions (../shared/spec/conventions.md §3.4): surface = mask XOR binary_erosion(mask, 6-connected,
+Definitions (docs/metrics.md): surface = mask XOR binary_erosion(mask, 6-connected,
 border_value=0); directed distances from distance_transform_edt(~other_surface, sampling=spacing);
 HD95 = max of the two directed 95th percentiles (numpy linear interpolation); Dice/IoU from voxel counts.
 """

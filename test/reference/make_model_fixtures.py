@@ -4,7 +4,7 @@
 Run from the repository root: /usr/bin/python3 test/reference/make_model_fixtures.py
 Rebuilds the reference generator (UnetGeneratorExpand: flat Sequential, reflect-padded 3x3x3 convs
 without bias, BatchNorm3d, ReLU, MaxPool3d, nearest upsampling, concat [skip, up]), the SimSiam
-projector/predictor per tapped layer, netRec and the losses of ../shared/spec/method.md §3, at a
+projector/predictor per tapped layer, netRec and the losses of the reference code, at a
 small size. Writes fixtures/model/reference.safetensors:
   - weights under the reference's names in PyTorch layout (model.{i}.weight [out,in,kx,ky,kz], ...),
     netF.mlp_{k}.{j}.*, netF.pred_{k}.{j}.*, netRec.weight;

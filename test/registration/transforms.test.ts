@@ -102,7 +102,7 @@ describe('ANTs command lines', () => {
       .trim()
       .split(/\s+/);
 
-  test('affine: conventions.md §4.1 (antsRegistrationSyN.sh -t a), plus a fixed --random-seed', () => {
+  test('affine: antsRegistrationSyN.sh -t a, plus a fixed --random-seed', () => {
     const documented = argv(`--verbose 1 --dimensionality 3 --float 0 --collapse-output-transforms 1 \\
       --output [ sub_to_tpl_, sub_to_tpl_Warped.nii.gz, sub_to_tpl_InverseWarped.nii.gz ] \\
       --interpolation Linear --use-histogram-matching 0 --winsorize-image-intensities [ 0.005,0.995 ] \\
@@ -114,7 +114,7 @@ describe('ANTs command lines', () => {
     expect(antsAffineArgs('template.nii.gz', 't1.nii.gz', 'sub_to_tpl_')).toEqual([...documented, '--random-seed', '121212']);
   });
 
-  test('SyN: the §4.2 stage (step 0.2, CC radius 2, explicit) after the initial transform, single precision', () => {
+  test('SyN: the stage of antsRegistrationSyN.sh (step 0.2, CC radius 2, explicit) after the initial transform, single precision', () => {
     const documented = argv(`--verbose 1 --dimensionality 3 --float 1 --collapse-output-transforms 1 \\
       --output [ p_, p_Warped.nii.gz, p_InverseWarped.nii.gz ] \\
       --interpolation Linear --use-histogram-matching 0 --winsorize-image-intensities [ 0.005,0.995 ] \\
@@ -124,13 +124,13 @@ describe('ANTs command lines', () => {
     expect(antsSynArgs('fixed.nii.gz', 'moving.nii.gz', 'init.txt', 'p_')).toEqual([...documented, '--random-seed', '121212']);
   });
 
-  test('the composed field: §4.3 moving → fixed order (warp, then affine), written as a displacement field', () => {
+  test('the composed field: moving → fixed order (warp, then affine), written as a displacement field', () => {
     expect(antsComposeFieldArgs('fixed.nii.gz', 'p_', 'field.nii.gz')).toEqual(
       argv('--dimensionality 3 --reference-image fixed.nii.gz --output [ field.nii.gz, 1 ] --transform p_1Warp.nii.gz --transform p_0GenericAffine.mat --float 1 --verbose 1'),
     );
   });
 
-  test('N4: §4.4 as antsCorticalThickness.sh runs it, without a mask', () => {
+  test('N4 as antsCorticalThickness.sh runs it, without a mask', () => {
     expect(n4Args('t1.nii.gz', 't1_n4.nii.gz')).toEqual(argv('-d 3 -i t1.nii.gz -s 4 -c [50x50x50x50,0.0000001] -b [200] -o t1_n4.nii.gz'));
   });
 });

@@ -20,15 +20,6 @@ export async function readValues(tensor: tf.Tensor): Promise<tf.TypedArray> {
 }
 
 /**
- * Fetches the values of every variable (weights, BatchNorm statistics, Adam's moments) when they
- * live on a GPU, after which their dataSync() returns them without blocking. Called before a
- * checkpoint is written; nothing to do on the other back ends.
- */
-export async function fetchVariables(): Promise<void> {
-  if (tf.getBackend() === 'webgpu') await Promise.all(Object.values(tf.engine().registeredVariables).map(readValues));
-}
-
-/**
  * Scalars recorded while a loss is computed (inside tf.variableGrads, where nothing can be awaited),
  * read once the update is done.
  */

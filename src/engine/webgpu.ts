@@ -53,8 +53,14 @@ async function dawn(): Promise<Gpu> {
   return gpu;
 }
 
-/** The adapter Dawn would use (the one tfjs's back end takes), or why there is none. */
-export async function gpuAdapter(): Promise<AdapterSummary> {
+let probed: Promise<AdapterSummary> | undefined;
+
+/** The adapter Dawn would use (the one tfjs's back end takes), or why there is none; probed once per process. */
+export function gpuAdapter(): Promise<AdapterSummary> {
+  return (probed ??= probeAdapter());
+}
+
+async function probeAdapter(): Promise<AdapterSummary> {
   const adapter = await (await dawn()).requestAdapter();
   if (!adapter) {
     throw new WebGpuUnavailable(

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BatchNormState } from '../engine/batch-norm.js';
+import { readValues } from '../engine/reads.js';
 import { InputError } from '../runtime/errors.js';
 import type { Random } from '../runtime/random.js';
 import { convFromTorch, convToTorch, transpose2d } from './layout.js';
@@ -12,12 +13,15 @@ import type { ProjectionHead } from './heads.js';
 interface Entry {
   name: string;
   shape: number[];
-  read: () => NamedTensor;
+  read: () => Promise<NamedTensor>;
 }
 
-function toMap(entries: Entry[]): Map<string, NamedTensor> {
-  return new Map(entries.map((entry) => [entry.name, entry.read()]));
+/** The entries' data, read from the back end (a GPU's included) all at once. */
+async function toMap(entries: Entry[]): Promise<Map<string, NamedTensor>> {
+  return new Map(await Promise.all(entries.map(async (entry): Promise<[string, NamedTensor]> => [entry.name, await entry.read()])));
 }
+
+const floats = async (tensor: tf.Tensor) => (await readValues(tensor)) as Float32Array;
 
 /**
  * A U-Net's tensors under the reference's PyTorch names (model.{idx}.weight, .bias, .running_mean,
@@ -28,29 +32,29 @@ function unetEntries(unet: UNet): Entry[] {
     if (module.kind === 'conv') {
       const weight = unet.weights.get(index)!;
       const [kz, ky, kx, cin, cout] = weight.shape;
-      return [{ name: `model.${index}.weight`, shape: [cout, cin, kx, ky, kz], read: () => ({ dtype: 'F32', ...convToTorch(weight.dataSync() as Float32Array, weight.shape) }) }];
+      return [{ name: `model.${index}.weight`, shape: [cout, cin, kx, ky, kz], read: async () => ({ dtype: 'F32', ...convToTorch(await floats(weight), weight.shape) }) }];
     }
     return module.kind === 'bn' ? normEntries(`model.${index}`, unet.norms.get(index)!) : [];
   });
 }
 
-export function unetTensors(unet: UNet): Map<string, NamedTensor> {
+export function unetTensors(unet: UNet): Promise<Map<string, NamedTensor>> {
   return toMap(unetEntries(unet));
 }
 
 function normEntries(prefix: string, norm: BatchNormState): Entry[] {
-  const vector = (name: string, v: tf.Variable): Entry => ({ name, shape: v.shape, read: () => ({ dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array }) });
+  const vector = (name: string, v: tf.Variable): Entry => ({ name, shape: v.shape, read: async () => ({ dtype: 'F32', shape: v.shape, data: await floats(v) }) });
   return [
     ...(norm.gamma && norm.beta ? [vector(`${prefix}.weight`, norm.gamma), vector(`${prefix}.bias`, norm.beta)] : []),
     vector(`${prefix}.running_mean`, norm.runningMean),
     vector(`${prefix}.running_var`, norm.runningVar),
-    { name: `${prefix}.num_batches_tracked`, shape: [], read: () => ({ dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(norm.batches)) }) },
+    { name: `${prefix}.num_batches_tracked`, shape: [], read: async () => ({ dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(norm.batches)) }) },
   ];
 }
 
 function linearEntry(name: string, variable: tf.Variable): Entry {
   const [inputs, outputs] = variable.shape as [number, number];
-  return { name, shape: [outputs, inputs], read: () => ({ dtype: 'F32', ...transpose2d(variable.dataSync() as Float32Array, variable.shape) }) };
+  return { name, shape: [outputs, inputs], read: async () => ({ dtype: 'F32', ...transpose2d(await floats(variable), variable.shape) }) };
 }
 
 /** The U-Net size a checkpoint's tensors describe: the first convolution's shape and the number of modules. */
@@ -147,11 +151,11 @@ function headEntries(head: ProjectionHead): Entry[] {
     linearEntry(`${head.predictorName}.0.weight`, head.predictor[0].weight),
     ...normEntries(`${head.predictorName}.1`, head.predictorNorm),
     linearEntry(`${head.predictorName}.3.weight`, head.predictor[1].weight),
-    { name: `${head.predictorName}.3.bias`, shape: bias.shape, read: () => ({ dtype: 'F32', shape: bias.shape, data: bias.dataSync() as Float32Array }) },
+    { name: `${head.predictorName}.3.bias`, shape: bias.shape, read: async () => ({ dtype: 'F32', shape: bias.shape, data: await floats(bias) }) },
   ];
 }
 
-export function headTensors(head: ProjectionHead): Map<string, NamedTensor> {
+export function headTensors(head: ProjectionHead): Promise<Map<string, NamedTensor>> {
   return toMap(headEntries(head));
 }
 

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { fetchVariables } from '../engine/reads.js';
 import { DivergedError, InputError } from '../runtime/errors.js';
 import { Random } from '../runtime/random.js';
 import { loadUnetTensors, unetTensors } from './checkpoint.js';
@@ -43,8 +42,7 @@ export interface SegmentationModel {
 
 /** A segmentation model: the U-Net under the reference's tensor names, the ModelInfo as metadata. */
 export async function saveModel(path: string, model: SegmentationModel, extra: { tensors?: Map<string, NamedTensor>; metadata?: Record<string, string> } = {}): Promise<void> {
-  await fetchVariables();
-  const tensors = new Map([...unetTensors(model.unet), ...(extra.tensors ?? [])]);
+  const tensors = new Map([...(await unetTensors(model.unet)), ...(extra.tensors ?? [])]);
   refuseNonFinite(path, tensors);
   await writeSafetensors(path, tensors, { ...extra.metadata, format: MODEL_FORMAT, info: JSON.stringify(model.info) });
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { fetchVariables } from '../engine/reads.js';
+import { readValues } from '../engine/reads.js';
 import { InputError } from '../runtime/errors.js';
 import type { Adam } from '../train/adam.js';
 import { convFromTorch, convToTorch } from './layout.js';
@@ -39,10 +39,10 @@ export function restoreOptimizer(optimizer: Adam, tensors: Map<string, NamedTens
  * whatever `extra` the caller adds (the training loop's state).
  */
 export async function saveTrainingCheckpoint(path: string, model: PretrainModel, optimizer: Adam, config: Record<string, unknown>, extra: Record<string, string> = {}): Promise<void> {
-  await fetchVariables();
-  const tensors = new Map<string, NamedTensor>([...unetTensors(model.unet), ...model.heads.flatMap((head) => [...headTensors(head)])]);
+  const heads = await Promise.all(model.heads.map(headTensors));
+  const tensors = new Map<string, NamedTensor>([...(await unetTensors(model.unet)), ...heads.flatMap((head) => [...head])]);
   const rec = model.reconstruction.weight;
-  tensors.set('netRec.weight', { dtype: 'F32', ...convToTorch(rec.dataSync() as Float32Array, rec.shape) });
+  tensors.set('netRec.weight', { dtype: 'F32', ...convToTorch((await readValues(rec)) as Float32Array, rec.shape) });
   const adam = await optimizerTensors(optimizer);
   const all = new Map([...tensors, ...adam.tensors]);
   refuseNonFinite(path, all);

@@ -32,7 +32,7 @@ describe('the U-Net: parameters, checkpoints and layer selection', () => {
   });
 
   test('a checkpoint round trip through safetensors gives identical outputs', async () => {
-    const bytes = encodeSafetensors(new Map([...unetTensors(unet), ...headTensors(heads[0])]), { config: JSON.stringify(reference.config) });
+    const bytes = encodeSafetensors(new Map([...(await unetTensors(unet)), ...(await headTensors(heads[0]))]), { config: JSON.stringify(reference.config) });
     const { tensors: back, metadata } = decodeSafetensors(bytes, 'memory');
     expect(JSON.parse(metadata.config)).toEqual(reference.config);
     const copy = new UNet(unet.config, new Random(99));

@@ -87,12 +87,13 @@ validation_volumes: 1
 save_every: 100
 split: { validation_subjects: [sub-04], test_subjects: [] }
 `;
-/** Training configs small enough for tests. */
+/** Training configs small enough for tests; finetuning with an Lcs update at every step, as the reference. */
 export const tinyPretrain = `${tinyRun}heads: { width: 16, bottleneck: 4 }
 patches: 8
 augmentation: { motion: { p: 0.5 } }
 `;
 export const tinyFinetune = `${tinyRun}batch: 1
+lcs: { every: 1 }
 `;
 
 /**

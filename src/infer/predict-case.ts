@@ -58,6 +58,7 @@ export async function predictCase(info: ModelInfo, predict: PatchPredictor, item
     batch: options.batch,
     concurrency: options.concurrency,
     classes,
+    mirroredLabels: info.mirroredLabels,
     signal: options.signal,
     onPatch: options.onPatch,
   });

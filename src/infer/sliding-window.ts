@@ -26,6 +26,8 @@ export interface SlidingWindowOptions {
   /** Network calls in flight at once (a PatchWorkers pool answers them in parallel); default 1. */
   concurrency?: number;
   classes: number;
+  /** Label → its other side's label, applied to windows mirrored along x (left-right in closest-RAS order). */
+  mirroredLabels?: ArrayLike<number>;
   signal?: AbortSignal;
   onPatch?: (done: number, total: number) => void;
 }
@@ -52,6 +54,7 @@ export async function slidingWindowLogits(image: ChannelImage, predict: PatchPre
   const sums = new Float32Array(voxels * classes);
   const weights = new Float32Array(voxels);
   const share = 1 / mirrors.length;
+  const identity = Int32Array.from({ length: classes }, (_, k) => k);
 
   const batches = Array.from({ length: Math.ceil(jobs.length / options.batch) }, (_, b) => jobs.slice(b * options.batch, (b + 1) * options.batch));
   const launch = (batch: typeof jobs) => {
@@ -78,7 +81,8 @@ export async function slidingWindowLogits(image: ChannelImage, predict: PatchPre
     delete inFlight[b];
     batches[b].forEach((job, k) => {
       const tile = logits.subarray(k * patchVoxels * classes, (k + 1) * patchVoxels * classes);
-      accumulate(sums, weights, image.shape, classes, tile, job.origin, patch, job.mirror, importance, share);
+      const labelOf = job.mirror[0] && options.mirroredLabels ? options.mirroredLabels : identity;
+      accumulate(sums, weights, image.shape, classes, tile, job.origin, patch, job.mirror, importance, share, labelOf);
     });
     done += batches[b].length;
     options.onPatch?.(done, jobs.length);
@@ -121,11 +125,12 @@ function accumulate(
   mirror: [boolean, boolean, boolean],
   importance: Float32Array,
   share: number,
+  labelOf: ArrayLike<number>,
 ): void {
   walkTile(shape, origin, patch, mirror, (voxel, seen, plain) => {
     const weight = importance[plain] * share;
     weights[voxel] += weight;
-    for (let k = 0; k < classes; k++) sums[voxel * classes + k] += weight * logits[seen * classes + k];
+    for (let k = 0; k < classes; k++) sums[voxel * classes + labelOf[k]] += weight * logits[seen * classes + k];
   });
 }
 

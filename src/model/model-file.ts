@@ -29,6 +29,12 @@ export const modelInfoSchema = z.object({
   labels: z.record(z.string(), z.string()).optional(),
   /** The crop the network was trained on; predict's default patch. */
   trainingCrop: z.array(z.number().int().positive()).length(3).optional(),
+  /**
+   * Label → the label of the same structure on the other side (Left-X ↔ Right-X), when training
+   * flipped crops left-right with their sides' labels swapped: the network then names the sides of
+   * what it sees, and a left-right mirrored window's labels (--tta) are swapped back with this.
+   */
+  mirroredLabels: z.array(z.number().int().min(0)).optional(),
 });
 
 export type ModelInfo = z.infer<typeof modelInfoSchema>;

@@ -38,11 +38,13 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
   });
 
   test('--labeled sub-01:ses-02 trains on that session alone; with Lcs a step is two optimiser updates', async () => {
-    const result = finetune('one-session', config(4), ['--labeled', 'sub-01:ses-02']);
+    const result = finetune('one-session', config(4, 'lcs: { every: 1 }\n'), ['--labeled', 'sub-01:ses-02']);
     expect(result.status).toBe(0);
     expect(result.stderr).toContain('2 sessions of the labelled subjects are unlabelled in this run and are used only in pairs');
     const { metadata } = await readSafetensors(join(dir.path, 'one-session', 'latest.safetensors'));
     expect(JSON.parse(metadata.optimizer).steps).toBe(8);
+    // tissue classes have no sides: nothing for a left-right mirror to exchange
+    expect(JSON.parse(metadata.info).mirroredLabels).toBeUndefined();
     // without Lcs the same number of supervised updates: one per step
     expect(finetune('no-lcs', config(4, 'lcs: { weight: 0 }\n'), ['--labeled', 'sub-01']).status).toBe(0);
     expect(JSON.parse((await readSafetensors(join(dir.path, 'no-lcs', 'latest.safetensors'))).metadata.optimizer).steps).toBe(4);
@@ -57,6 +59,17 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
     expect(JSON.parse((await readSafetensors(join(dir.path, 'every', 'latest.safetensors'))).metadata.optimizer).steps).toBe(6);
     const always = finetune('warm-up-all', config(2, 'lcs: { warmup_steps: 2 }\n'), ['--labeled', 'sub-01']);
     expect(always.stderr).toContain('lcs.warmup_steps (2) covers all 2 steps: Lcs never runs');
+  }, 300_000);
+
+  test('with side-swapping flips the model records the labels a left-right mirror exchanges', async () => {
+    const sided = join(dir.path, 'sided');
+    expect(runCli(['synth', '--out', sided, '--subjects', '4', '--sessions', '2', '--shape', '32,32,32', '--voxel-mm', '5', '--labels', 'structures', '--quiet']).status).toBe(0);
+    expect(finetune('sided', config(2, 'lcs: { weight: 0 }\n'), ['--labeled', 'sub-01'], join(sided, 'registered')).status).toBe(0);
+    const info = JSON.parse((await readSafetensors(join(dir.path, 'sided', 'best.safetensors'))).metadata.info) as { labels: Record<string, string>; mirroredLabels: number[] };
+    const exchanged = info.mirroredLabels.map((other, label) => [info.labels[label], info.labels[other]]).filter(([a, b]) => a !== b);
+    expect(exchanged).toContainEqual(['Left-Hippocampus', 'Right-Hippocampus']);
+    expect(exchanged).toHaveLength(14);
+    for (const [a, b] of exchanged) expect(b).toBe(a.startsWith('Left-') ? a.replace('Left-', 'Right-') : a.replace('Right-', 'Left-'));
   }, 300_000);
 
   test.each([
@@ -97,7 +110,8 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
         await writeNifti(path, label);
       }
     }
-    const shuffled = finetune('shuffled-run', config(60), ['--labeled', 'sub-01'], root);
+    // an Lcs update at every step, as these 60 steps were tuned with
+    const shuffled = finetune('shuffled-run', config(60, 'lcs: { every: 1 }\n'), ['--labeled', 'sub-01'], root);
     expect(shuffled.status).toBe(0);
     const warnings = shuffled.stderr.split('\n').filter((line) => line.includes('the network has not learned to segment'));
     expect(warnings).toHaveLength(2);
@@ -111,7 +125,7 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
     expect(predicted.stderr).toContain(`${model}: its training recorded a validation foreground Dice of`);
 
     // the same run on the true labels learns: no warning at the end (early on it may still predict background only)
-    const learned = finetune('true-run', config(60, '', 60), ['--labeled', 'sub-01']);
+    const learned = finetune('true-run', config(60, 'lcs: { every: 1 }\n', 60), ['--labeled', 'sub-01']);
     expect(learned.status).toBe(0);
     expect(learned.stderr).not.toContain('the network has not learned to segment');
     const validation = JSON.parse((await readSafetensors(join(dir.path, 'true-run', 'best.safetensors'))).metadata.validation);

@@ -14,6 +14,7 @@ validate_every: 6
 validation_volumes: 1
 save_every: 1
 optimizer: { lr: ${lr} }
+lcs: { every: 1 }
 split: { validation_subjects: [sub-04], test_subjects: [] }
 `;
 

@@ -73,6 +73,25 @@ describe('sliding-window stitching', () => {
     expect(maxAbsDiff(logits, input.data)).toBeLessThan(1e-5); // float32 sums; a misplaced voxel is off by ~0.5
   });
 
+  test('a network that names the sides: mirrored windows have their sides swapped back', async () => {
+    // class 1 (Left-X) where the network sees the patch's first half along x, class 2 (Right-X) in the
+    // second, as one trained on left-right flips with swapped labels would; 0 is the background
+    const sides: PatchPredictor = (_, count, [px, py, pz]) => {
+      const logits = new Float32Array(count * px * py * pz * 3);
+      for (let v = 0; v < logits.length / 3; v++) logits[v * 3 + (v % px < px / 2 ? 1 : 2)] = 1;
+      return logits;
+    };
+    const shape: Vec3 = [16, 8, 8];
+    const options = { patch: shape, overlap: 0.5, batch: 2, classes: 3 };
+    const plain = argmaxLabels(await slidingWindowLogits(image(shape), sides, { ...options, mirror: false }), 3);
+    expect(plain.slice(0, 16)).toEqual(Int32Array.from({ length: 16 }, (_, x) => (x < 8 ? 1 : 2)));
+    const swapped = await slidingWindowLogits(image(shape), sides, { ...options, mirror: true, mirroredLabels: [0, 2, 1] });
+    expect(argmaxLabels(swapped, 3)).toEqual(plain);
+    // without the swap, half the mirrorings say the other side: the two sides tie everywhere
+    const unswapped = await slidingWindowLogits(image(shape), sides, { ...options, mirror: true });
+    for (let v = 0; v < unswapped.length / 3; v++) expect(unswapped[v * 3 + 1]).toBeCloseTo(unswapped[v * 3 + 2], 6);
+  });
+
   test('overlapping tiles are mixed by their Gaussian weights', async () => {
     // image 20 wide, patch 8, overlap 0.5: tiles start at x = 0, 4, 8, 12; each tile answers its own index
     let call = 0;

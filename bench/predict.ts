@@ -53,7 +53,7 @@ if (part === 'small' || part === 'all') {
   report('96×112×96, patch 64 (27 windows), 1 worker', onePatch64);
   report(`96×112×96, patch 64, ${cores} workers`, predict(small, ['--patch', '64', '--workers', String(cores)]), onePatch64);
   report('96×112×96, default patch (one 96×112×96 window)', predict(small, []), onePatch64);
-  report('96×112×96, default patch, --tta (8 windows)', predict(small, ['--tta']), onePatch64);
+  report('96×112×96, default patch, --tta (2 windows: left-right)', predict(small, ['--tta']), onePatch64);
 }
 if (part === 'large' || part === 'all') {
   const large = await image('large', [182, 218, 182]);

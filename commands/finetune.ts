@@ -46,6 +46,8 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
         const labels = study.labelTable ? Object.fromEntries([...study.labelTable].map(([index, name]) => [String(index), name])) : undefined;
         const swap = config.augmentation.flip.swap_sides && study.labelTable ? sideSwap(study.labelTable, study.classes) : undefined;
         const sided = swap?.some((value, index) => value !== index) ?? false;
+        // the sampler flips crops left-right (x) only
+        const flipped = config.augmentation.enabled && config.augmentation.flip.p > 0;
         if (config.augmentation.flip.swap_sides && !sided) context.logger.warn('augmentation.flip.swap_sides: no Left-/Right- label pairs in dseg.tsv; flipped crops keep their labels');
         const info = {
           unet: { inputChannels: config.modalities.length, outputClasses: study.classes, baseWidth: config.model.base_width, depth: config.model.depth },
@@ -53,7 +55,8 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
           normalisation: { kind: 'min-percentile' as const, upperPercentile: config.upper_percentile },
           labels,
           trainingCrop: [config.crop, config.crop, config.crop],
-          mirroredLabels: sided && config.augmentation.enabled && config.augmentation.flip.p > 0 ? [...swap!] : undefined,
+          mirrorAxes: flipped ? [0] : [],
+          mirroredLabels: sided && flipped ? [...swap!] : undefined,
         };
         const task = new FinetuneTask(config, info, labelled, pairs, study.validation, swap);
         if (config.pretrained && !argv.resume) {

@@ -63,7 +63,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
       .option('out', { type: 'string', describe: 'Output folder; for BIDS inputs a derivative dataset (e.g. study/derivatives/longiseg)' })
       .option('patch', { type: 'string', describe: 'Sliding-window patch: one size or x,y,z, multiples of 16 for the default U-Net; shrunk to the image when larger (default 128)' })
       .option('overlap', { type: 'number', describe: 'Fraction of a patch shared by neighbouring windows, in [0, 1) (default 0.5, as nnU-Net)' })
-      .option('tta', { type: 'boolean', describe: 'Mirror test-time augmentation: average over the 8 flips (8× slower)' })
+      .option('tta', { type: 'boolean', describe: 'Mirror test-time augmentation: average over the flips training used (left-right: 2× slower)' })
       .option('probabilities', { type: 'boolean', describe: 'Also write the class probabilities (4D float, one frame per class)' })
       .option('batch', { type: 'number', describe: 'Patches per network call (default 1)' })
       .option('threads', { type: 'number', alias: 'workers', describe: 'Threads computing sliding-window tiles in parallel, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU; 1 on the tensorflow back end, which threads itself)' })
@@ -80,6 +80,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
     const shard = resolveShard(options.shard);
     const backend = await initBackend(options.backend, (message) => context.logger.warn(message));
     const model = await loadModel(options.model);
+    if (options.tta && model.info.mirrorAxes?.length === 0) context.logger.warn(`--tta: ${options.model} was trained without flips, so there is nothing to average; predicting without mirroring`);
     if (model.validation && model.validation.dice < NO_LEARNING_DICE) {
       context.logger.warn(`${options.model}: its training recorded a validation foreground Dice of ${model.validation.dice.toFixed(3)} (step ${model.validation.step}): it has not learned to segment, and its label maps will be close to empty`);
     }
@@ -134,7 +135,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
             await predictCase(model.info, pool?.predict ?? unetPredictor(model.unet), item, {
               patch,
               overlap: options.overlap,
-              mirror: options.tta,
+              tta: options.tta,
               batch: options.batch,
               concurrency: pool?.size,
               signal: context.signal,

@@ -19,7 +19,8 @@ export interface PredictionCase {
 export interface CaseOptions {
   patch: Vec3;
   overlap: number;
-  mirror: boolean;
+  /** Mirror test-time augmentation along the axes the model was trained to flip. */
+  tta: boolean;
   batch: number;
   /** Network calls in flight at once (with a PatchWorkers predictor). */
   concurrency?: number;
@@ -54,7 +55,8 @@ export async function predictCase(info: ModelInfo, predict: PatchPredictor, item
   const logits = await slidingWindowLogits({ data: interleave(channels), shape: padded, channels: channels.length }, predict, {
     patch,
     overlap: options.overlap,
-    mirror: options.mirror,
+    // the flips training saw; files from before mirrorAxes was recorded all flipped left-right
+    mirrorAxes: options.tta ? (info.mirrorAxes ?? [0]) : [],
     batch: options.batch,
     concurrency: options.concurrency,
     classes,

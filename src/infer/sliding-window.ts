@@ -19,8 +19,8 @@ export interface SlidingWindowOptions {
   patch: Vec3;
   /** Fraction of a patch shared by neighbouring tiles, in [0, 1). */
   overlap: number;
-  /** Mirror test-time augmentation: the average over all 8 flips of the three axes. */
-  mirror: boolean;
+  /** Mirror test-time augmentation: the average over every combination of flips of these axes (0 x, 1 y, 2 z); none: []. */
+  mirrorAxes: readonly number[];
   /** Patches per network call. */
   batch: number;
   /** Network calls in flight at once (a PatchWorkers pool answers them in parallel); default 1. */
@@ -32,12 +32,14 @@ export interface SlidingWindowOptions {
   onPatch?: (done: number, total: number) => void;
 }
 
-/** The eight mirrorings of three axes, as [flipX, flipY, flipZ]. */
-const MIRRORS = Array.from({ length: 8 }, (_, m): [boolean, boolean, boolean] => [(m & 1) !== 0, (m & 2) !== 0, (m & 4) !== 0]);
+/** Every combination of flips of `axes`, the identity first, as [flipX, flipY, flipZ]. */
+function mirrorings(axes: readonly number[]): [boolean, boolean, boolean][] {
+  return Array.from({ length: 2 ** axes.length }, (_, m) => [0, 1, 2].map((axis) => axes.includes(axis) && (m & (1 << axes.indexOf(axis))) !== 0) as [boolean, boolean, boolean]);
+}
 
 /**
  * Whole-image logits by Gaussian-weighted sliding window (nnU-Net's scheme):
- * each tile's logits, averaged over the mirrorings when `mirror` is on, are weighted by the
+ * each tile's logits, averaged over the mirrorings of `mirrorAxes`, are weighted by the
  * importance map and summed, then divided by the summed weights. Only a batch of patches is ever
  * in the network at once; the accumulators are ordinary memory of the image's size.
  * The image must be at least one patch large along every axis. Returns logits channel-last.
@@ -47,7 +49,7 @@ export async function slidingWindowLogits(image: ChannelImage, predict: PatchPre
   const channels = image.channels;
   const importance = gaussianImportance(patch);
   const origins = tileOrigins(image.shape, patch, options.overlap);
-  const mirrors = options.mirror ? MIRRORS : MIRRORS.slice(0, 1);
+  const mirrors = mirrorings(options.mirrorAxes);
   const jobs = origins.flatMap((origin) => mirrors.map((mirror) => ({ origin, mirror })));
   const patchVoxels = patch[0] * patch[1] * patch[2];
   const voxels = image.shape[0] * image.shape[1] * image.shape[2];

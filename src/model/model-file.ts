@@ -35,6 +35,12 @@ export const modelInfoSchema = z.object({
    * what it sees, and a left-right mirrored window's labels (--tta) are swapped back with this.
    */
   mirroredLabels: z.array(z.number().int().min(0)).optional(),
+  /**
+   * Axes (closest-RAS voxel order) along which training flipped its crops: --tta mirrors these and no
+   * others, as a network never shown an upside-down brain segments one poorly. Absent in files
+   * written before it was recorded, whose training flipped left-right.
+   */
+  mirrorAxes: z.array(z.number().int().min(0).max(2)).optional(),
 });
 
 export type ModelInfo = z.infer<typeof modelInfoSchema>;

@@ -65,11 +65,20 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
     const sided = join(dir.path, 'sided');
     expect(runCli(['synth', '--out', sided, '--subjects', '4', '--sessions', '2', '--shape', '32,32,32', '--voxel-mm', '5', '--labels', 'structures', '--quiet']).status).toBe(0);
     expect(finetune('sided', config(2, 'lcs: { weight: 0 }\n'), ['--labeled', 'sub-01'], join(sided, 'registered')).status).toBe(0);
-    const info = JSON.parse((await readSafetensors(join(dir.path, 'sided', 'best.safetensors'))).metadata.info) as { labels: Record<string, string>; mirroredLabels: number[] };
+    const info = JSON.parse((await readSafetensors(join(dir.path, 'sided', 'best.safetensors'))).metadata.info) as { labels: Record<string, string>; mirroredLabels: number[]; mirrorAxes: number[] };
+    // crops are flipped left-right only: --tta mirrors that axis alone
+    expect(info.mirrorAxes).toEqual([0]);
     const exchanged = info.mirroredLabels.map((other, label) => [info.labels[label], info.labels[other]]).filter(([a, b]) => a !== b);
     expect(exchanged).toContainEqual(['Left-Hippocampus', 'Right-Hippocampus']);
     expect(exchanged).toHaveLength(14);
     for (const [a, b] of exchanged) expect(b).toBe(a.startsWith('Left-') ? a.replace('Left-', 'Right-') : a.replace('Right-', 'Left-'));
+    // trained without flips: --tta has nothing to average and says so
+    expect(finetune('unflipped', config(2, 'lcs: { weight: 0 }\naugmentation: { enabled: false }\n'), ['--labeled', 'sub-01']).status).toBe(0);
+    const model = join(dir.path, 'unflipped', 'best.safetensors');
+    expect(JSON.parse((await readSafetensors(model)).metadata.info).mirrorAxes).toEqual([]);
+    const predicted = runCli(['predict', '--model', model, '--input', join(data, 'sub-04'), '--out', join(dir.path, 'unflipped-predictions'), '--tta', '--log-format', 'json']);
+    expect(predicted.status).toBe(0);
+    expect(predicted.stderr).toContain('was trained without flips, so there is nothing to average');
   }, 300_000);
 
   test.each([

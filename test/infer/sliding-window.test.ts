@@ -63,13 +63,13 @@ describe('sliding-window stitching', () => {
     [[40, 17, 33], [16, 16, 16], true],
   ] as [Vec3, Vec3, boolean][])('an identity network gives back image %j with patch %j (mirroring %s)', async (shape, patch, mirror) => {
     const input = image(shape);
-    const logits = await slidingWindowLogits(input, identity, { patch, overlap: 0.5, mirror, batch: 3, classes: 1 });
+    const logits = await slidingWindowLogits(input, identity, { patch, overlap: 0.5, mirrorAxes: mirror ? [0, 1, 2] : [], batch: 3, classes: 1 });
     expect(maxAbsDiff(logits, input.data)).toBeLessThan(1e-5); // float32 sums; a misplaced voxel is off by ~0.5
   });
 
   test('channel-last classes survive mirroring', async () => {
     const input = image([20, 18, 16], 3);
-    const logits = await slidingWindowLogits(input, identity, { patch: [16, 16, 16], overlap: 0.25, mirror: true, batch: 2, classes: 3 });
+    const logits = await slidingWindowLogits(input, identity, { patch: [16, 16, 16], overlap: 0.25, mirrorAxes: [0, 1, 2], batch: 2, classes: 3 });
     expect(maxAbsDiff(logits, input.data)).toBeLessThan(1e-5); // float32 sums; a misplaced voxel is off by ~0.5
   });
 
@@ -83,12 +83,12 @@ describe('sliding-window stitching', () => {
     };
     const shape: Vec3 = [16, 8, 8];
     const options = { patch: shape, overlap: 0.5, batch: 2, classes: 3 };
-    const plain = argmaxLabels(await slidingWindowLogits(image(shape), sides, { ...options, mirror: false }), 3);
+    const plain = argmaxLabels(await slidingWindowLogits(image(shape), sides, { ...options, mirrorAxes: [] }), 3);
     expect(plain.slice(0, 16)).toEqual(Int32Array.from({ length: 16 }, (_, x) => (x < 8 ? 1 : 2)));
-    const swapped = await slidingWindowLogits(image(shape), sides, { ...options, mirror: true, mirroredLabels: [0, 2, 1] });
+    const swapped = await slidingWindowLogits(image(shape), sides, { ...options, mirrorAxes: [0, 1, 2], mirroredLabels: [0, 2, 1] });
     expect(argmaxLabels(swapped, 3)).toEqual(plain);
     // without the swap, half the mirrorings say the other side: the two sides tie everywhere
-    const unswapped = await slidingWindowLogits(image(shape), sides, { ...options, mirror: true });
+    const unswapped = await slidingWindowLogits(image(shape), sides, { ...options, mirrorAxes: [0] });
     for (let v = 0; v < unswapped.length / 3; v++) expect(unswapped[v * 3 + 1]).toBeCloseTo(unswapped[v * 3 + 2], 6);
   });
 
@@ -96,7 +96,7 @@ describe('sliding-window stitching', () => {
     // image 20 wide, patch 8, overlap 0.5: tiles start at x = 0, 4, 8, 12; each tile answers its own index
     let call = 0;
     const tileIndex: PatchPredictor = (_, count, patch) => new Float32Array(count * patch[0] * patch[1] * patch[2]).fill(call++);
-    const logits = await slidingWindowLogits(image([20, 8, 8]), tileIndex, { patch: [8, 8, 8], overlap: 0.5, mirror: false, batch: 1, classes: 1 });
+    const logits = await slidingWindowLogits(image([20, 8, 8]), tileIndex, { patch: [8, 8, 8], overlap: 0.5, mirrorAxes: [], batch: 1, classes: 1 });
     const g = (i: number) => Math.exp((-0.5 * (i - 4) ** 2) / 1); // σ = 8/8
     expect(logits[5]).toBeCloseTo((g(5) * 0 + g(1) * 1) / (g(5) + g(1)), 5);
     expect(logits[10]).toBeCloseTo((g(6) * 1 + g(2) * 2) / (g(6) + g(2)), 5);
@@ -112,7 +112,7 @@ describe('sliding-window stitching', () => {
   test('an interrupted run stops between patches', async () => {
     const controller = new AbortController();
     controller.abort(new InterruptedError('SIGTERM'));
-    await expect(slidingWindowLogits(image([16, 16, 16]), identity, { patch: [16, 16, 16], overlap: 0.5, mirror: false, batch: 1, classes: 1, signal: controller.signal })).rejects.toBeInstanceOf(InterruptedError);
+    await expect(slidingWindowLogits(image([16, 16, 16]), identity, { patch: [16, 16, 16], overlap: 0.5, mirrorAxes: [], batch: 1, classes: 1, signal: controller.signal })).rejects.toBeInstanceOf(InterruptedError);
   });
 });
 
@@ -129,8 +129,8 @@ describe('the U-Net through the sliding window', () => {
     // intensities on a grid of 1/64 steps, so none lies near a threshold
     const data = Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => (random.integer(0, 63) + 0.5) / 64);
     const tensorsBefore = tf.memory().numTensors;
-    for (const mirror of [false, true]) {
-      const logits = await slidingWindowLogits({ data, shape, channels: 1 }, unetPredictor(unet), { patch: [16, 16, 16], overlap: 0.5, mirror, batch: 2, classes: 4 });
+    for (const mirrorAxes of [[], [0], [0, 1, 2]]) {
+      const logits = await slidingWindowLogits({ data, shape, channels: 1 }, unetPredictor(unet), { patch: [16, 16, 16], overlap: 0.5, mirrorAxes, batch: 2, classes: 4 });
       expect([...argmaxLabels(logits, 4)]).toEqual([...thresholdLabels(data, thresholds)]);
     }
     expect(tf.memory().numTensors).toBe(tensorsBefore);

@@ -19,6 +19,11 @@ export async function readValues(tensor: tf.Tensor): Promise<tf.TypedArray> {
   }
 }
 
+/** The values of a float32 tensor, as readValues reads them. */
+export async function readFloats(tensor: tf.Tensor): Promise<Float32Array> {
+  return (await readValues(tensor)) as Float32Array;
+}
+
 /**
  * Scalars recorded while a loss is computed (inside tf.variableGrads, where nothing can be awaited),
  * read once the update is done.

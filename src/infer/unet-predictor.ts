@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { readValues } from '../engine/reads.js';
+import { readFloats } from '../engine/reads.js';
 import type { UNet } from '../model/unet.js';
 import type { PatchPredictor } from './sliding-window.js';
 
@@ -10,7 +10,7 @@ export function unetPredictor(unet: UNet): PatchPredictor {
     const logits = tf.tidy(() => unet.forward(tf.tensor5d(patches, [count, pz, py, px, unet.config.inputChannels]), { training: false }).logits);
     try {
       // read asynchronously: a GPU back end cannot read synchronously
-      return (await readValues(logits)) as Float32Array;
+      return await readFloats(logits);
     } finally {
       logits.dispose();
     }

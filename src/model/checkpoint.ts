@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BatchNormState } from '../engine/batch-norm.js';
-import { readValues } from '../engine/reads.js';
+import { readFloats } from '../engine/reads.js';
 import { InputError } from '../runtime/errors.js';
 import type { Random } from '../runtime/random.js';
 import { convFromTorch, convToTorch, transpose2d } from './layout.js';
@@ -21,8 +21,6 @@ async function toMap(entries: Entry[]): Promise<Map<string, NamedTensor>> {
   return new Map(await Promise.all(entries.map(async (entry): Promise<[string, NamedTensor]> => [entry.name, await entry.read()])));
 }
 
-const floats = async (tensor: tf.Tensor) => (await readValues(tensor)) as Float32Array;
-
 /**
  * A U-Net's tensors under the reference's PyTorch names (model.{idx}.weight, .bias, .running_mean,
  * .running_var, .num_batches_tracked) and layouts, so that files move between longiseg and PyTorch.
@@ -32,7 +30,7 @@ function unetEntries(unet: UNet): Entry[] {
     if (module.kind === 'conv') {
       const weight = unet.weights.get(index)!;
       const [kz, ky, kx, cin, cout] = weight.shape;
-      return [{ name: `model.${index}.weight`, shape: [cout, cin, kx, ky, kz], read: async () => ({ dtype: 'F32', ...convToTorch(await floats(weight), weight.shape) }) }];
+      return [{ name: `model.${index}.weight`, shape: [cout, cin, kx, ky, kz], read: async () => ({ dtype: 'F32', ...convToTorch(await readFloats(weight), weight.shape) }) }];
     }
     return module.kind === 'bn' ? normEntries(`model.${index}`, unet.norms.get(index)!) : [];
   });
@@ -43,7 +41,7 @@ export function unetTensors(unet: UNet): Promise<Map<string, NamedTensor>> {
 }
 
 function normEntries(prefix: string, norm: BatchNormState): Entry[] {
-  const vector = (name: string, v: tf.Variable): Entry => ({ name, shape: v.shape, read: async () => ({ dtype: 'F32', shape: v.shape, data: await floats(v) }) });
+  const vector = (name: string, v: tf.Variable): Entry => ({ name, shape: v.shape, read: async () => ({ dtype: 'F32', shape: v.shape, data: await readFloats(v) }) });
   return [
     ...(norm.gamma && norm.beta ? [vector(`${prefix}.weight`, norm.gamma), vector(`${prefix}.bias`, norm.beta)] : []),
     vector(`${prefix}.running_mean`, norm.runningMean),
@@ -54,7 +52,7 @@ function normEntries(prefix: string, norm: BatchNormState): Entry[] {
 
 function linearEntry(name: string, variable: tf.Variable): Entry {
   const [inputs, outputs] = variable.shape as [number, number];
-  return { name, shape: [outputs, inputs], read: async () => ({ dtype: 'F32', ...transpose2d(await floats(variable), variable.shape) }) };
+  return { name, shape: [outputs, inputs], read: async () => ({ dtype: 'F32', ...transpose2d(await readFloats(variable), variable.shape) }) };
 }
 
 /** The U-Net size a checkpoint's tensors describe: the first convolution's shape and the number of modules. */
@@ -151,7 +149,7 @@ function headEntries(head: ProjectionHead): Entry[] {
     linearEntry(`${head.predictorName}.0.weight`, head.predictor[0].weight),
     ...normEntries(`${head.predictorName}.1`, head.predictorNorm),
     linearEntry(`${head.predictorName}.3.weight`, head.predictor[1].weight),
-    { name: `${head.predictorName}.3.bias`, shape: bias.shape, read: async () => ({ dtype: 'F32', shape: bias.shape, data: await floats(bias) }) },
+    { name: `${head.predictorName}.3.bias`, shape: bias.shape, read: async () => ({ dtype: 'F32', shape: bias.shape, data: await readFloats(bias) }) },
   ];
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { readValues } from '../engine/reads.js';
+import { readFloats } from '../engine/reads.js';
 import { InputError } from '../runtime/errors.js';
 import type { Adam } from '../train/adam.js';
 import { convFromTorch, convToTorch } from './layout.js';
@@ -42,7 +42,7 @@ export async function saveTrainingCheckpoint(path: string, model: PretrainModel,
   const heads = await Promise.all(model.heads.map(headTensors));
   const tensors = new Map<string, NamedTensor>([...(await unetTensors(model.unet)), ...heads.flatMap((head) => [...head])]);
   const rec = model.reconstruction.weight;
-  tensors.set('netRec.weight', { dtype: 'F32', ...convToTorch((await readValues(rec)) as Float32Array, rec.shape) });
+  tensors.set('netRec.weight', { dtype: 'F32', ...convToTorch(await readFloats(rec), rec.shape) });
   const adam = await optimizerTensors(optimizer);
   const all = new Map([...tensors, ...adam.tensors]);
   refuseNonFinite(path, all);

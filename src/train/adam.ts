@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from '../engine/heap.js';
 import { stockKernelsInUse } from '../engine/kernel-choice.js';
 import { variableFrom } from '../engine/ops.js';
-import { readValues } from '../engine/reads.js';
+import { readFloats, readValues } from '../engine/reads.js';
 import { DivergedError } from '../runtime/errors.js';
 import { adamKernel, type AdamConstants, type AdamKernel } from '../engine/wasm-kernels.js';
 
@@ -76,7 +76,7 @@ export class Adam {
 
   /** Moments and step count, for checkpoints that resume. */
   async state(): Promise<{ steps: number; first: Float32Array[]; second: Float32Array[] }> {
-    const read = (moments: Float32Array[] | tf.Variable[]) => Promise.all(moments.map(async (m) => (m instanceof Float32Array ? m : ((await readValues(m)) as Float32Array))));
+    const read = (moments: Float32Array[] | tf.Variable[]) => Promise.all(moments.map(async (m) => (m instanceof Float32Array ? m : readFloats(m))));
     return { steps: this.steps, first: await read(this.moments.first), second: await read(this.moments.second) };
   }
 

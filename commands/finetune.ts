@@ -3,6 +3,7 @@ import { readSafetensors } from '../src/model/safetensors.js';
 import { loadUnetTensors } from '../src/model/checkpoint.js';
 import { restoreOptimizer } from '../src/model/training-checkpoint.js';
 import { sideSwap } from '../src/io/labels.js';
+import { FLIP_AXES } from '../src/data/augment.js';
 import { InputError } from '../src/runtime/errors.js';
 import { Random } from '../src/runtime/random.js';
 import { finetuneSchema, type FinetuneConfig } from '../src/train/config.js';
@@ -46,7 +47,6 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
         const labels = study.labelTable ? Object.fromEntries([...study.labelTable].map(([index, name]) => [String(index), name])) : undefined;
         const swap = config.augmentation.flip.swap_sides && study.labelTable ? sideSwap(study.labelTable, study.classes) : undefined;
         const sided = swap?.some((value, index) => value !== index) ?? false;
-        // the sampler flips crops left-right (x) only
         const flipped = config.augmentation.enabled && config.augmentation.flip.p > 0;
         if (config.augmentation.flip.swap_sides && !sided) context.logger.warn('augmentation.flip.swap_sides: no Left-/Right- label pairs in dseg.tsv; flipped crops keep their labels');
         const info = {
@@ -55,7 +55,7 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
           normalisation: { kind: 'min-percentile' as const, upperPercentile: config.upper_percentile },
           labels,
           trainingCrop: [config.crop, config.crop, config.crop],
-          mirrorAxes: flipped ? [0] : [],
+          mirrorAxes: flipped ? [...FLIP_AXES] : [],
           mirroredLabels: sided && flipped ? [...swap!] : undefined,
         };
         const task = new FinetuneTask(config, info, labelled, pairs, study.validation, swap);

@@ -35,7 +35,11 @@ export const REFERENCE_AUGMENT: AugmentConfig = {
   motion: { p: 0.1, degrees: 10, translation: 10, transforms: 2 },
 };
 
+/** The axes the flip augmentation mirrors: the first alone, left-right in closest-RAS voxel order. */
+export const FLIP_AXES: readonly number[] = [0];
+
 export interface SpatialRecipe {
+  /** Mirrored along FLIP_AXES. */
   flip: boolean;
   /** Voxel map output → input (about the centre), when the affine transform was drawn. */
   affine?: Mat4;

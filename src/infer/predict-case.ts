@@ -2,6 +2,7 @@ import { multiply4, translation4, type Vec3 } from '../io/affine.js';
 import { readNifti, smallestLabelType, writeNifti } from '../io/nifti.js';
 import { reorient, toClosestCanonical } from '../io/orientation.js';
 import { createVolume, cropOrPad, sameGrid, spatialShape, type Volume } from '../io/volume.js';
+import { FLIP_AXES } from '../data/augment.js';
 import { normaliseMinPercentile } from '../data/intensity.js';
 import type { ModelInfo } from '../model/model-file.js';
 import { InputError } from '../runtime/errors.js';
@@ -55,8 +56,8 @@ export async function predictCase(info: ModelInfo, predict: PatchPredictor, item
   const logits = await slidingWindowLogits({ data: interleave(channels), shape: padded, channels: channels.length }, predict, {
     patch,
     overlap: options.overlap,
-    // the flips training saw; files from before mirrorAxes was recorded all flipped left-right
-    mirrorAxes: options.tta ? (info.mirrorAxes ?? [0]) : [],
+    // the flips training saw; files from before mirrorAxes was recorded were trained with FLIP_AXES
+    mirrorAxes: options.tta ? (info.mirrorAxes ?? FLIP_AXES) : [],
     batch: options.batch,
     concurrency: options.concurrency,
     classes,

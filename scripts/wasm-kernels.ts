@@ -11,7 +11,7 @@ export async function kernelsModule(): Promise<string> {
   const assembler = await wabt();
   const text = readFileSync(source, 'utf8');
   const binary = (wat: string) => {
-    const parsed = assembler.parseWat('kernels.wat', wat, { simd: true, threads: true });
+    const parsed = assembler.parseWat('kernels.wat', wat, { simd: true, threads: true, bulk_memory: true });
     const { buffer } = parsed.toBinary({});
     parsed.destroy();
     return Buffer.from(buffer).toString('base64');

@@ -3,7 +3,7 @@ import { tensorFilled, valuesOf } from './heap.js';
 import { matMul } from './matmul.js';
 import { customOp } from './ops.js';
 import { reflect } from './parallel-tasks.js';
-import { executor } from './wasm-kernels.js';
+import { executor, type Executor } from './wasm-kernels.js';
 
 /**
  * 3×3×3 convolution, stride 1, with reflection padding of one voxel (PyTorch padding_mode='reflect'),
@@ -50,6 +50,12 @@ function slabDepth(plane: number, width: number, depth: number): number {
   return Math.max(1, Math.min(depth, Math.floor(columnBytesCap / (4 * plane * width))));
 }
 
+/** A tensor of zeros, zeroed over the compute threads. */
+function zeros<R extends tf.Rank>(shape: number[], run: Executor): tf.Tensor<R> {
+  const row = shape[shape.length - 1];
+  return tensorFilled<R>(shape, (values) => run.run('zeroRows', [run.address(values), 4 * row], [0, values.length / row], 1, values.length));
+}
+
 /** w [3,3,3,Cin,Cout] as [(kd,kh,c), (kw,o)]: the three kw filters side by side. */
 function filterByKw(w: Float32Array, cin: number, cout: number, out: Float32Array): void {
   for (let kd = 0; kd < 3; kd++)
@@ -68,7 +74,7 @@ function forward(x: tf.Tensor, w: tf.Tensor): tf.Tensor5D {
   const step = slabDepth(plane, width, d);
   const run = executor();
   const filters = tensorFilled<tf.Rank.R2>([width, 3 * cout], (values) => filterByKw(valuesOf(w), cin, cout, values));
-  const out = tensorFilled<tf.Rank.R5>([n, d, h, wd, cout], (values) => values.fill(0));
+  const out = zeros<tf.Rank.R5>([n, d, h, wd, cout], run);
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < d; z0 += step) {
       const z1 = Math.min(d, z0 + step);
@@ -104,7 +110,7 @@ function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
       const shifted = tensorFilled<tf.Rank.R2>([rows, 3 * cout], (values) => {
-        values.fill(0);
+        run.run('zeroRows', [run.address(values), 4 * 3 * cout], [0, rows], 1, values.length);
         const gradient = run.address(valuesOf(dy)) + 4 * (b * d + z0) * plane * cout;
         run.run('shiftTaps', [run.address(values), gradient, w, cout], [0, rows / w], 1, 3 * rows * cout);
       });
@@ -144,16 +150,16 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
           for (let c = 0; c < cin; c++)
             for (let o = 0; o < cout; o++) values[((kd * 3 + kh) * cout + o) * 3 * cin + kw * cin + c] = filter[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o];
   });
-  const dx = tensorFilled([n, d, h, w, cin], (values) => values.fill(0));
+  const run = executor();
+  const dx = zeros([n, d, h, w, cin], run);
   const plane = ph * w;
   const step = slabDepth(plane, width, pd);
-  const run = executor();
   for (let b = 0; b < n; b++) {
     for (let z0 = 0; z0 < pd; z0 += step) {
       const z1 = Math.min(pd, z0 + step);
       const rows = (z1 - z0) * plane;
       const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => {
-        cols.fill(0);
+        run.run('zeroRows', [run.address(cols), 4 * width], [0, rows], 1, cols.length);
         run.run('fillGradientColumns', [run.address(valuesOf(dy)), b, d, h, w, cout, z0, run.address(cols)], [z0, z1], 1, rows * width);
       });
       const product = matMul(columns, flipped);

@@ -96,6 +96,9 @@
         (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
         (local.set $count (i32.sub (local.get $count) (i32.const 1)))
         (br $blocks))))
+  ;; zeroBytes: `bytes` zero bytes from dst (the column matrices and sums that kernels then fill or add into).
+  (func (export "zeroBytes") (param $dst i32) (param $bytes i32)
+    (memory.fill (local.get $dst) (i32.const 0) (local.get $bytes)))
   ;; addBlocks: as copyBlocks, but adds the float32 blocks of src to those of dst (the x taps of the
   ;; 3D convolution, summed or scattered along a line).
   (func (export "addBlocks")

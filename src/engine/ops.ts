@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
 import { stockKernelsInUse } from './kernel-choice.js';
 import { matMul } from './matmul.js';
+import { executor } from './wasm-kernels.js';
 
 /**
  * Small differentiable ops for [N, D, H, W, C] tensors, written so that no slow path of the wasm
@@ -41,40 +42,12 @@ function upsampleNearest2Stock(x: tf.Tensor5D): tf.Tensor5D {
 const upsampleOnHost = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
   save([]);
   const [n, d, h, w, c] = x.shape;
-  const [od, oh, ow] = [2 * d, 2 * h, 2 * w];
+  const run = executor();
+  const lines = n * d * h;
   return {
-    value: tensorFilled([n, od, oh, ow, c], (out) => {
-      const input = valuesOf(x);
-      for (let b = 0, o = 0; b < n; b++) {
-        for (let z = 0; z < od; z++) {
-          for (let y = 0; y < oh; y++) {
-            const rowBase = (((b * d + (z >> 1)) * h + (y >> 1)) * w) * c;
-            for (let xx = 0; xx < ow; xx++) {
-              const source = rowBase + (xx >> 1) * c;
-              for (let ch = 0; ch < c; ch++) out[o++] = input[source + ch];
-            }
-          }
-        }
-      }
-    }),
+    value: tensorFilled([n, 2 * d, 2 * h, 2 * w, c], (out) => run.run('upsampleLines', [run.address(out), run.address(valuesOf(x)), d, h, w, c], [0, 4 * lines], 1, 8 * x.size)),
     // each input voxel receives the gradients of its eight copies
-    gradFunc: (dy: tf.Tensor) => [
-      tensorFilled([n, d, h, w, c], (dx) => {
-        const g = valuesOf(dy);
-        dx.fill(0);
-        for (let b = 0, o = 0; b < n; b++) {
-          for (let z = 0; z < od; z++) {
-            for (let y = 0; y < oh; y++) {
-              const rowBase = (((b * d + (z >> 1)) * h + (y >> 1)) * w) * c;
-              for (let xx = 0; xx < ow; xx++) {
-                const target = rowBase + (xx >> 1) * c;
-                for (let ch = 0; ch < c; ch++) dx[target + ch] += g[o++];
-              }
-            }
-          }
-        }
-      }),
-    ],
+    gradFunc: (dy: tf.Tensor) => [tensorFilled([n, d, h, w, c], (dx) => run.run('upsampleGradientLines', [run.address(dx), run.address(valuesOf(dy)), h, w, c], [0, lines], 1, dy.size))],
   };
 });
 
@@ -132,12 +105,30 @@ const maxPoolOnHost = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, s
   };
 });
 
-/** Concatenation along channels, [a, b] (encoder skip first), done on rank-2 views. */
+/** Concatenation along channels, [a, b] (encoder skip first). */
 export function concatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
+  if (!stockKernelsInUse()) return concatOnHost(a, b);
   const [n, d, h, w] = a.shape;
   const joined = tf.concat([a.reshape([-1, a.shape[4]]), b.reshape([-1, b.shape[4]])], 1);
   return joined.reshape([n, d, h, w, a.shape[4] + b.shape[4]]);
 }
+
+/** Block copies over the compute threads: tfjs-wasm's concat and the slices of its gradient run on one. */
+const concatOnHost = customOp<(a: tf.Tensor5D, b: tf.Tensor5D) => tf.Tensor5D>((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([]);
+  const [ca, cb] = [a.shape[4]!, b.shape[4]!];
+  const rows = a.size / ca;
+  const run = executor();
+  const stride = 4 * (ca + cb);
+  const value = tensorFilled([...a.shape.slice(0, 4), ca + cb], (out) => {
+    const at = run.address(out);
+    run.run('copyRows', [at, stride, run.address(valuesOf(a)), 4 * ca, 4 * ca], [0, rows], 1, a.size);
+    run.run('copyRows', [at + 4 * ca, stride, run.address(valuesOf(b)), 4 * cb, 4 * cb], [0, rows], 1, b.size);
+  });
+  const part = (dy: tf.Tensor, shape: number[], offset: number, channels: number) =>
+    tensorFilled(shape, (values) => run.run('copyRows', [run.address(values), 4 * channels, run.address(valuesOf(dy)) + 4 * offset, stride, 4 * channels], [0, rows], 1, rows * channels));
+  return { value, gradFunc: (dy: tf.Tensor) => [part(dy, a.shape, 0, ca), part(dy, b.shape, ca, cb)] };
+});
 
 /** x·W, its gradient two more products with transposed operands (src/engine/matmul.ts). */
 export const dense = customOp<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {

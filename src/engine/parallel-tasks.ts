@@ -112,6 +112,49 @@ function scatterTaps(kernels: Record<string, Kernel>, [line, taps, w, c]: number
   }
 }
 
+/** Zeroes the rows [start, end) of `rowBytes` bytes each from `at`. */
+function zeroRows(kernels: Record<string, Kernel>, [at, rowBytes]: number[], start: number, end: number): void {
+  kernels.zeroBytes(at + start * rowBytes, (end - start) * rowBytes);
+}
+
+/** copyBlocks over the blocks [start, end): block i of `bytes` bytes from src + i·srcStride to dst + i·dstStride. */
+function copyRows(kernels: Record<string, Kernel>, [dst, dstStride, src, srcStride, bytes]: number[], start: number, end: number): void {
+  kernels.copyBlocks(dst + start * dstStride, dstStride, src + start * srcStride, srcStride, bytes, end - start);
+}
+
+/**
+ * Nearest ×2 upsampling of x [n, d, h, w, c] (at `input`) into the output lines [start, end) of
+ * [n, 2d, 2h, 2w, c]: each voxel's c values written twice along the line.
+ */
+function upsampleLines(kernels: Record<string, Kernel>, [out, input, d, h, w, c]: number[], start: number, end: number): void {
+  for (let line = start; line < end; line++) {
+    const y = line % (2 * h);
+    const bz = (line - y) / (2 * h);
+    const z = bz % (2 * d);
+    const source = input + 4 * (((bz - z) / 2 + (z >> 1)) * h + (y >> 1)) * w * c;
+    const target = out + 4 * line * 2 * w * c;
+    kernels.copyBlocks(target, 8 * c, source, 4 * c, 4 * c, w);
+    kernels.copyBlocks(target + 4 * c, 8 * c, source, 4 * c, 4 * c, w);
+  }
+}
+
+/**
+ * The gradient of upsampleLines for the input lines [start, end) of [n, d, h, w, c]: each voxel
+ * receives the sum of its eight copies' gradients, added in the output's order.
+ */
+function upsampleGradientLines(kernels: Record<string, Kernel>, [dx, dy, h, w, c]: number[], start: number, end: number): void {
+  for (let line = start; line < end; line++) {
+    const y = line % h;
+    const bz = (line - y) / h;
+    const target = dx + 4 * line * w * c;
+    for (let copy = 0; copy < 8; copy++) {
+      const [dz, dyOffset, dxOffset] = [copy >> 2, (copy >> 1) & 1, copy & 1];
+      const source = dy + 4 * (((2 * bz + dz) * 2 * h + 2 * y + dyOffset) * 2 * w + dxOffset) * c;
+      (copy === 0 ? kernels.copyBlocks : kernels.addBlocks)(target, 4 * c, source, 8 * c, 4 * c, w);
+    }
+  }
+}
+
 /** The rows [start, end) of Aᵀ (a [k, m] matrix at `source`) as gemm's groups of four rows, [k][4] floats each. */
 function rowGroups(kernels: Record<string, Kernel>, [groups, source, m, k]: number[], start: number, end: number): void {
   for (let column = 0; column < k; column += PACK_ROWS) {
@@ -120,6 +163,20 @@ function rowGroups(kernels: Record<string, Kernel>, [groups, source, m, k]: numb
   }
 }
 
-export const TASK_FUNCTIONS = { gemmRows, gemmPanels, packRows, fillColumns, fillGradientColumns, addTaps, shiftTaps, scatterTaps, rowGroups } satisfies Record<string, Task>;
+export const TASK_FUNCTIONS = {
+  gemmRows,
+  gemmPanels,
+  packRows,
+  fillColumns,
+  fillGradientColumns,
+  addTaps,
+  shiftTaps,
+  scatterTaps,
+  rowGroups,
+  zeroRows,
+  copyRows,
+  upsampleLines,
+  upsampleGradientLines,
+} satisfies Record<string, Task>;
 export type TaskName = keyof typeof TASK_FUNCTIONS;
 export const TASKS = Object.keys(TASK_FUNCTIONS) as TaskName[];

@@ -76,7 +76,7 @@ export function executor(): Executor {
 /** Addresses of the JS kernels: array index × this + byte offset in the array. */
 const ADDRESS_RANGE = 2 ** 32;
 
-/** copyBlocks and addBlocks of kernels.wat as JS loops over registered arrays. */
+/** copyBlocks, addBlocks and zeroBytes of kernels.wat as JS loops over registered arrays. */
 function jsKernels(arrays: Float32Array[]): Record<string, Kernel> {
   const blocks = (add: boolean): Kernel => (dst, dstStride, src, srcStride, bytes, count) => {
     const [target, source] = [arrays[Math.floor(dst / ADDRESS_RANGE)], arrays[Math.floor(src / ADDRESS_RANGE)]];
@@ -87,7 +87,11 @@ function jsKernels(arrays: Float32Array[]): Record<string, Kernel> {
       else for (let i = 0; i < length; i++) target[at + i] = source[from + i];
     }
   };
-  return { copyBlocks: blocks(false), addBlocks: blocks(true) };
+  const zeroBytes: Kernel = (dst, bytes) => {
+    const at = (dst % ADDRESS_RANGE) / 4;
+    arrays[Math.floor(dst / ADDRESS_RANGE)].fill(0, at, at + bytes / 4);
+  };
+  return { copyBlocks: blocks(false), addBlocks: blocks(true), zeroBytes };
 }
 
 /** The matrix product of kernels.wat: byte offsets into the heap and byte strides. */

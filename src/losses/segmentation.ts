@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { tensorFilled, valuesOf } from '../engine/heap.js';
 import { stockKernelsInUse } from '../engine/kernel-choice.js';
+import { customOp } from '../engine/ops.js';
 
 export interface DiceOptions {
   smoothNumerator: number;
@@ -45,8 +47,82 @@ function oneHot(indices: tf.Tensor, classes: number): tf.Tensor {
 
 /** Lsup as the reference computes it: MONAI DiceCELoss with the scripts' smoothing (nr 0, dr 1e-3), background included. */
 export function diceCrossEntropy(logits: tf.Tensor5D, labels: tf.Tensor, options: DiceOptions = { smoothNumerator: 0, smoothDenominator: 1e-3 }): tf.Scalar {
+  if (!stockKernelsInUse()) return diceCrossEntropyOnHost(logits, labels.dataSync() as Int32Array, options, 1);
   const oneHot = oneHotLabels(labels, logits.shape[4]);
   return diceLoss(logits, oneHot, options).add(crossEntropy(logits, oneHot)) as tf.Scalar;
+}
+
+/**
+ * Dice + crossEntropyWeight·CE in one pass over the logits, the gradient formed alongside (float64
+ * sums): tfjs's softmax, log-softmax, one-hot and reductions are separate single-threaded kernels on
+ * wasm, each keeping its result for the backward pass. A label outside [0, K) is no class, as in tf.oneHot.
+ */
+function diceCrossEntropyOnHost(logits: tf.Tensor5D, labels: Int32Array, options: DiceOptions, crossEntropyWeight: 0 | 1): tf.Scalar {
+  const [n, , , , k] = logits.shape;
+  const voxels = logits.size / (n * k);
+  const first = options.excludeBackground ? 1 : 0;
+  const op = customOp<(x: tf.Tensor5D) => tf.Scalar>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    const z = valuesOf(x);
+    const p = new Float64Array(z.length);
+    const [intersection, predicted, present] = [new Float64Array(n * k), new Float64Array(n * k), new Float64Array(n * k)];
+    let logLikelihood = 0;
+    for (let b = 0; b < n; b++) {
+      for (let v = b * voxels; v < (b + 1) * voxels; v++) {
+        const row = v * k;
+        let max = -Infinity;
+        for (let c = 0; c < k; c++) max = Math.max(max, z[row + c]);
+        let sum = 0;
+        for (let c = 0; c < k; c++) sum += p[row + c] = Math.exp(z[row + c] - max);
+        for (let c = 0; c < k; c++) {
+          p[row + c] /= sum;
+          predicted[b * k + c] += p[row + c];
+        }
+        const y = labels[v];
+        if (y >= 0 && y < k) {
+          intersection[b * k + y] += p[row + y];
+          present[b * k + y] += 1;
+          logLikelihood += z[row + y] - max - Math.log(sum);
+        }
+      }
+    }
+    // Dice term and its gradient in p: A·y + B per (item, class), 0 for an excluded background
+    const counted = n * (k - first);
+    const [a, bias] = [new Float64Array(n * k), new Float64Array(n * k)];
+    let dice = 0;
+    for (let i = 0; i < n * k; i++) {
+      if (i % k < first) continue;
+      const denominator = present[i] + predicted[i] + options.smoothDenominator;
+      const numerator = 2 * intersection[i] + options.smoothNumerator;
+      dice += 1 - numerator / denominator;
+      a[i] = -2 / (counted * denominator);
+      bias[i] = numerator / (counted * denominator * denominator);
+    }
+    const rows = n * voxels;
+    const gradient = new Float32Array(z.length);
+    for (let v = 0; v < rows; v++) {
+      const [row, item] = [v * k, Math.floor(v / voxels) * k];
+      const y = labels[v];
+      const hasClass = y >= 0 && y < k;
+      let weighted = hasClass ? a[item + y] * p[row + y] : 0;
+      for (let c = 0; c < k; c++) weighted += bias[item + c] * p[row + c];
+      for (let c = 0; c < k; c++) {
+        const target = hasClass && c === y ? 1 : 0;
+        const g = a[item + c] * target + bias[item + c];
+        gradient[row + c] = p[row + c] * (g - weighted) + (hasClass ? (crossEntropyWeight * (p[row + c] - target)) / rows : 0);
+      }
+    }
+    return {
+      value: tf.scalar(dice / counted - (crossEntropyWeight * logLikelihood) / rows),
+      gradFunc: (dy: tf.Tensor) => {
+        const scale = dy.dataSync()[0];
+        return [tensorFilled(x.shape, (values) => {
+          for (let i = 0; i < values.length; i++) values[i] = gradient[i] * scale;
+        })];
+      },
+    };
+  });
+  return op(logits);
 }
 
 /**
@@ -57,15 +133,26 @@ export function diceCrossEntropy(logits: tf.Tensor5D, labels: tf.Tensor, options
 export function consistencyLoss(logits: tf.Tensor5D, softTargets = false): tf.Scalar {
   const half = logits.shape[0] / 2;
   const k = logits.shape[4];
-  const [a, b] = tf.split(logits, [half, half], 0) as [tf.Tensor5D, tf.Tensor5D];
   const smoothing = { smoothNumerator: 1e-5, smoothDenominator: 1e-5 };
+  // the mean of the two halves' Dice losses is the Dice loss of the whole batch against the other half's argmax
+  if (!softTargets && !stockKernelsInUse()) return diceCrossEntropyOnHost(logits, swappedArgmax(valuesOf(logits), k), smoothing, 0);
+  const [a, b] = tf.split(logits, [half, half], 0) as [tf.Tensor5D, tf.Tensor5D];
   const target = (x: tf.Tensor5D) => {
     if (softTargets) return tf.softmax(x.reshape([-1, k])).reshape(x.shape);
-    const classes = x.reshape([-1, k]).argMax(1);
-    // on the host, the argmax as constant data, so that the backward pass skips it; a GPU cannot
-    // read it back synchronously, and tfjs's argmax and one-hot pass no gradient anyway
-    const constant = stockKernelsInUse() ? classes : tf.tensor1d(classes.dataSync() as Int32Array, 'int32');
-    return oneHot(constant, k).reshape(x.shape);
+    // tfjs's argmax and one-hot pass no gradient
+    return oneHot(x.reshape([-1, k]).argMax(1), k).reshape(x.shape);
   };
   return diceLoss(a, target(b), smoothing).add(diceLoss(b, target(a), smoothing)).mul(0.5) as tf.Scalar;
+}
+
+/** Per voxel the first class of largest logit (as tf.argMax), each half of the batch given the other half's. */
+function swappedArgmax(logits: Float32Array, k: number): Int32Array {
+  const rows = logits.length / k;
+  const labels = new Int32Array(rows);
+  for (let v = 0; v < rows; v++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (logits[v * k + c] > logits[v * k + best]) best = c;
+    labels[(v + rows / 2) % rows] = best;
+  }
+  return labels;
 }

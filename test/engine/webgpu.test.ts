@@ -88,8 +88,12 @@ if (available) describePyTorchChecks('webgpu');
     expect(runCli(['finetune', '--out', join(dir.path, 'crossed'), '--resume', '--backend', 'webgpu', '--quiet']).status).toBe(0);
     const [wasm, crossed] = [trainLog(join(dir.path, 'wasm')), trainLog(join(dir.path, 'crossed'))];
     expect(crossed).toHaveLength(4);
-    // Dice+CE and Lcs of steps 3 and 4, after two updates on the other back end
-    for (const step of [2, 3]) crossed[step].forEach((value, i) => expect(Math.abs(value - wasm[step][i]) / wasm[step][i]).toBeLessThan(1e-4));
+    // Dice+CE and Lcs of steps 3 and 4, after two updates on the other back end. The losses'
+    // gradients differ in rounding (wasm: one float64 pass; WebGPU: tfjs's float32 ops), and Adam's
+    // first updates (about lr·sign(g)) carry that into the weights; a step out of place (another
+    // batch, a lost update) moves the losses by several per cent.
+    expect(Math.abs(crossed[2][0] - crossed[3][0]) / crossed[2][0]).toBeGreaterThan(0.02);
+    for (const step of [2, 3]) crossed[step].forEach((value, i) => expect(Math.abs(value - wasm[step][i]) / wasm[step][i]).toBeLessThan(1e-3));
   }, 300_000);
 
   test('auto passes over a software adapter and says so; doctor names the adapter', async () => {

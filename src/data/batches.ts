@@ -4,16 +4,23 @@ import { stepRandom } from '../runtime/random.js';
 import { Sampler, type LabelledBatch, type PairBatch, type SamplerOptions } from './sampler.js';
 import type { Subject } from './study.js';
 
-/** One batch drawn at every step: pairs of sessions or labelled sessions, from its own subjects. */
+/** A batch of pairs of sessions or of labelled sessions, from its own subjects, drawn at every step or on a schedule. */
 export interface BatchStream {
   kind: 'pairs' | 'labelled';
   count: number;
   subjects: Subject[];
   options: SamplerOptions;
+  /** Drawn only at steps from + i·every (the steps that use it); every step when absent. */
+  schedule?: { from: number; every: number };
 }
 
-/** A step's batches, one per stream, in the streams' order. */
-export type StepBatches = (PairBatch | LabelledBatch)[];
+/** A step's batches, one per stream, in the streams' order; undefined for a stream not drawn at this step. */
+export type StepBatches = (PairBatch | LabelledBatch | undefined)[];
+
+function drawnAt(stream: BatchStream, step: number): boolean {
+  const schedule = stream.schedule;
+  return !schedule || (step >= schedule.from && (step - schedule.from) % schedule.every === 0);
+}
 
 /** What the training step reads its batches from. */
 export interface BatchSource {
@@ -23,11 +30,15 @@ export interface BatchSource {
 
 /**
  * The batches of step `step`: every draw comes from a generator of the seed and the step alone, so
- * that batches prepared ahead on a worker, drawn in line, or drawn after --resume are the same.
+ * that batches prepared ahead on a worker, drawn in line, or drawn after --resume are the same. A
+ * stream not drawn at a step takes nothing from the generator, so it changes no later stream's draw.
  */
 export function drawStep(samplers: Sampler[], streams: BatchStream[], seed: number, step: number): StepBatches {
   const random = stepRandom(seed, 'data', step);
-  return streams.map((stream, index) => (stream.kind === 'pairs' ? samplers[index].pairs(stream.count, random) : samplers[index].labelled(stream.count, random)));
+  return streams.map((stream, index) => {
+    if (!drawnAt(stream, step)) return undefined;
+    return stream.kind === 'pairs' ? samplers[index].pairs(stream.count, random) : samplers[index].labelled(stream.count, random);
+  });
 }
 
 export function samplersOf(streams: BatchStream[]): Sampler[] {

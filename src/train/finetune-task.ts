@@ -51,9 +51,10 @@ export class FinetuneTask implements TrainingTask {
     const augment = augmentConfig(config);
     const common = { crop: config.crop, pairing: config.pairing, augment, insideHead: config.crops_inside_head };
     this.withLcs = config.lcs.weight > 0;
-    // every step draws its labelled batch, then, with Lcs, its pairs
+    // every step draws its labelled batch, then, at the steps with an Lcs update, its pairs
     const streams: BatchStream[] = [{ kind: 'labelled', count: config.batch, subjects: labelledSubjects, options: { ...common, oversampleForeground: config.oversample_foreground, sideSwap } }];
-    if (this.withLcs) streams.push({ kind: 'pairs', count: config.lcs.batch ?? config.batch, subjects: pairSubjects, options: common });
+    const schedule = { from: config.lcs.warmup_steps, every: config.lcs.every };
+    if (this.withLcs) streams.push({ kind: 'pairs', count: config.lcs.batch ?? config.batch, subjects: pairSubjects, options: common, schedule });
     this.batches = batchSource(streams, config.seed, config.prefetch);
     this.dice = { smoothNumerator: config.dice.smooth_nr, smoothDenominator: config.dice.smooth_dr, excludeBackground: config.dice.exclude_background };
     this.trainColumns = this.withLcs ? ['dice_ce', 'lcs'] : ['dice_ce'];
@@ -80,9 +81,7 @@ export class FinetuneTask implements TrainingTask {
    * lcs.every-th step, the supervised update alone.
    */
   async step(step: number, learningRate: number): Promise<Map<string, number>> {
-    const [labelled, drawn] = (await this.batches.next(step)) as [LabelledBatch, PairBatch | undefined];
-    const { warmup_steps: warmup, every } = this.config.lcs;
-    const pairs = step >= warmup && (step - warmup) % every === 0 ? drawn : undefined;
+    const [labelled, pairs] = (await this.batches.next(step)) as [LabelledBatch, PairBatch | undefined];
     this.optimizer.options.learningRate = learningRate;
     const readings = new ScalarReadings();
     if (pairs && this.config.lcs.mode === 'alternate') {

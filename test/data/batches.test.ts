@@ -26,16 +26,16 @@ function subjects(): Subject[] {
 }
 
 const augment = { ...REFERENCE_AUGMENT, flip: { p: 0.5 }, affine: { p: 0.5, scale: 0.1, degrees: 10 }, noise: { p: 0.5, std: 0.1 } };
-const streams = (data: Subject[]): BatchStream[] => [
+const streams = (data: Subject[], schedule?: BatchStream['schedule']): BatchStream[] => [
   { kind: 'labelled', count: 2, subjects: data, options: { crop: 16, pairing: 'any', augment, oversampleForeground: 0.5, insideHead: true } },
-  { kind: 'pairs', count: 1, subjects: data, options: { crop: 16, pairing: 'any', augment, insideHead: true } },
+  { kind: 'pairs', count: 1, subjects: data, options: { crop: 16, pairing: 'any', augment, insideHead: true }, schedule },
 ];
 
 /** Every array of a step's batches, in order. */
-const arrays = (batches: StepBatches) => batches.flatMap((batch) => ('labels' in batch ? [batch.input.data, batch.labels] : [batch.input.data, batch.target.data]));
+const arrays = (batches: StepBatches) => batches.flatMap((batch) => (!batch ? [] : 'labels' in batch ? [batch.input.data, batch.labels] : [batch.input.data, batch.target.data]));
 
-async function draw(prefetch: number, steps: number[], data = subjects()): Promise<StepBatches[]> {
-  const source = batchSource(streams(data), 9, prefetch);
+async function draw(prefetch: number, steps: number[], data = subjects(), schedule?: BatchStream['schedule']): Promise<StepBatches[]> {
+  const source = batchSource(streams(data, schedule), 9, prefetch);
   try {
     const drawn: StepBatches[] = [];
     for (const step of steps) drawn.push(await source.next(step));
@@ -58,6 +58,16 @@ describe('training batches prepared ahead on a data worker', () => {
   test('a source started at step 3 (as --resume does) draws the same steps 3–5', async () => {
     const [whole, resumed] = await Promise.all([draw(2, [0, 1, 2, 3, 4, 5]), draw(2, [3, 4, 5])]);
     resumed.forEach((batches, n) => expect(arrays(batches)).toEqual(arrays(whole[n + 3])));
+  });
+
+  test('a scheduled stream is drawn only at its steps, and every batch drawn is the one drawn without the schedule', async () => {
+    const steps = [0, 1, 2, 3, 4, 5];
+    const [always, scheduled] = await Promise.all([draw(2, steps), draw(2, steps, subjects(), { from: 1, every: 2 })]);
+    expect(scheduled.map((batches) => batches[1] !== undefined)).toEqual([false, true, false, true, false, true]);
+    for (const step of steps) {
+      expect(arrays([scheduled[step][0]])).toEqual(arrays([always[step][0]]));
+      if (scheduled[step][1]) expect(arrays([scheduled[step][1]])).toEqual(arrays([always[step][1]]));
+    }
   });
 
   test('an error while drawing on the worker rejects the step with the data worker named', async () => {

@@ -81,7 +81,7 @@ const commonShape = {
     .prefault({}),
   /** Training steps in all (a finetuning step with alternating Lcs is two optimiser updates). */
   steps: z.number().int().positive(),
-  /** Steps at the full learning rate before the linear decay (the code's n_epochs share, 21/221). */
+  /** Steps at the full learning rate before the linear decay (the code's n_epochs share: 21/221 in pretraining, 11/211 in finetuning). */
   constant_steps: z.number().int().min(0).optional(),
   validate_every: z.number().int().positive().default(200),
   /** Validation items per validation (the code: 26 in pretraining). */

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/engine/backend.js';
+import { wasmHeap } from '../src/engine/heap.js';
 import { conv3dReflect, conv3dReflectStock } from '../src/engine/conv3d.js';
 import { pretrainingSteps, time } from './steps.js';
 
@@ -84,7 +85,7 @@ async function benchMemory(): Promise<void> {
   const seconds = await step();
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
-  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0;
+  const heap = wasmHeap()?.memory.buffer.byteLength ?? 0;
   console.log(`training step on a 64³ pair, heads ${width} wide: ${seconds.toFixed(1)} s, peak RSS ${(peak / 2 ** 30).toFixed(2)} GiB, wasm heap ${(heap / 2 ** 30).toFixed(2)} GiB`);
 }
 

@@ -87,11 +87,10 @@ export async function initBackend(
 }
 
 async function afterLoad(name: BackendName): Promise<void> {
+  const internals = await import('./tfjs-internals.js');
+  internals.checkTfjsInternals();
   if (name === 'wasm') (await import('./heap.js')).shareIdentityOnWasm();
-  if (name === 'webgpu') {
-    const backend = (await import('@tensorflow/tfjs')).backend() as unknown as { device: Parameters<typeof watchGpuDevice>[0] };
-    watchGpuDevice(backend.device);
-  }
+  if (name === 'webgpu') watchGpuDevice(internals.webgpuDevice() as Parameters<typeof watchGpuDevice>[0]);
   (await import('./backprop.js')).freeGradientsEarly();
 }
 

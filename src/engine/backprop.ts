@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { engineInternals, type EngineInternals, type TapeNode } from './tfjs-internals.js';
 
 /*
  * tfjs keeps every gradient of the backward pass, and every tensor saved for it, until the whole
@@ -8,19 +9,6 @@ import * as tf from '@tensorflow/tfjs';
  * node's output gradients and saved tensors are used by that node alone: this frees them as soon as
  * the walk has moved on to the next node, as PyTorch's autograd does.
  */
-
-type Thunks = Record<string, () => tf.Tensor>;
-
-interface TapeNode {
-  gradient?: (dys: tf.Tensor[]) => Thunks;
-  saved?: tf.Tensor[];
-}
-
-interface EngineInternals {
-  state: { activeTape: TapeNode[] | null; gradientDepth: number };
-  addTapeNode(...args: unknown[]): void;
-  gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean): unknown;
-}
 
 /** The caller's dy of the running backward pass: the caller still owns it. */
 let seed: tf.Tensor | undefined;
@@ -58,7 +46,7 @@ function freeing(node: TapeNode, gradient: NonNullable<TapeNode['gradient']>, en
 
 /** Frees each tape node's gradients and saved tensors as soon as the backward walk has used them. */
 export function freeGradientsEarly(): void {
-  const engine = tf.engine() as unknown as EngineInternals;
+  const engine = engineInternals();
   if ((engine.addTapeNode as { freeing?: boolean }).freeing) return;
   const record = engine.addTapeNode;
   const addTapeNode = function (this: EngineInternals, ...args: unknown[]) {

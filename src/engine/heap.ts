@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { wasmInternals, wasmInternalsOf, type HeapMemory, type WasmInternals } from './tfjs-internals.js';
 
 /*
  * Tensor values without the copies of dataSync() and tf.tensor(). On the wasm back end both copy
@@ -10,22 +11,6 @@ import * as tf from '@tensorflow/tfjs';
  * work keyed by tensor (XNNPACK packs matMul weights once). Elsewhere these are dataSync() and tf.tensor().
  */
 
-/** A WebAssembly.Memory (ES2023's lib and @types/node 20 do not declare WebAssembly). */
-export interface HeapMemory {
-  readonly buffer: ArrayBuffer | SharedArrayBuffer;
-}
-
-interface WasmInternals {
-  /** The heap is `wasmMemory` in the threaded build (created in JS, shared), `asm.memory` in the other. */
-  wasm: { wasmMemory?: HeapMemory; asm: { memory?: HeapMemory }; _malloc(bytes: number): number; _free(at: number): void };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-}
-
-function wasmBackend(): WasmInternals | undefined {
-  return tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmInternals) : undefined;
-}
-
 function memoryOf(backend: WasmInternals): HeapMemory {
   return (backend.wasm.wasmMemory ?? backend.wasm.asm.memory)!;
 }
@@ -36,13 +21,13 @@ function heapView(backend: WasmInternals, dataId: object, size: number): Float32
 
 /** The values of a float32 tensor; on wasm a view into the heap, to read only and only until the next tfjs op. */
 export function valuesOf(tensor: tf.Tensor): Float32Array {
-  const backend = wasmBackend();
+  const backend = wasmInternals();
   return backend ? heapView(backend, tensor.dataId, tensor.size) : (tensor.dataSync() as Float32Array);
 }
 
 /** A new float32 tensor whose values `fill` writes in place (they start undefined on wasm); `fill` must not call tfjs. */
 export function tensorFilled<R extends tf.Rank>(shape: number[], fill: (values: Float32Array) => void): tf.Tensor<R> {
-  const backend = wasmBackend();
+  const backend = wasmInternals();
   const size = tf.util.sizeFromShape(shape);
   if (!backend) {
     const values = new Float32Array(size);
@@ -56,7 +41,7 @@ export function tensorFilled<R extends tf.Rank>(shape: number[], fill: (values: 
 
 /** The wasm back end's memory and an allocation in it that tfjs does not manage, for longiseg's own wasm kernels. */
 export function wasmHeap(): { memory: HeapMemory; allocate(bytes: number): number; free(at: number): void } | undefined {
-  const backend = wasmBackend();
+  const backend = wasmInternals();
   // `>>> 0`: tfjs's own note, offsets above 2 GB come back negative
   return backend && { memory: memoryOf(backend), allocate: (bytes) => backend.wasm._malloc(bytes) >>> 0, free: (at) => backend.wasm._free(at) };
 }
@@ -74,6 +59,6 @@ export function shareIdentityOnWasm(): void {
 
 const sharedIdentity: tf.KernelFunc = ({ inputs, backend }) => {
   const x = inputs.x as tf.TensorInfo;
-  (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+  wasmInternalsOf(backend).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { ComputeThreadError } from '../runtime/errors.js';
-import type { HeapMemory } from './heap.js';
+import type { HeapMemory } from './tfjs-internals.js';
 import { TASK_FUNCTIONS, TASKS, type Kernel, type TaskName } from './parallel-tasks.js';
 
 /*

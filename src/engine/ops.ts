@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
 import { stockKernelsInUse } from './kernel-choice.js';
 import { matMul } from './matmul.js';
+import { typedCustomGrad } from './tfjs-internals.js';
 import { executor } from './wasm-kernels.js';
 
 /**
@@ -15,7 +16,7 @@ type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
 /** tf.customGrad with the callback typed by its real arguments (tfjs types them as a variadic union). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function customOp<F extends (...args: any[]) => tf.Tensor>(f: (...args: any[]) => { value: tf.Tensor; gradFunc: GradFunc }): F {
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as F;
+  return typedCustomGrad<F>(f);
 }
 
 /** Identity whose gradient is zero: the stop-gradient of SimSiam (tfjs has no tf.stopGradient). */

@@ -1,4 +1,5 @@
-import { wasmHeap, type HeapMemory } from './heap.js';
+import { wasmHeap } from './heap.js';
+import type { HeapMemory } from './tfjs-internals.js';
 import { heapIsShared, instantiateKernels } from './kernels-instance.js';
 import { KernelPool, splitRange } from './kernel-pool.js';
 import { PACK_ROWS, TASK_FUNCTIONS, type Kernel, type TaskName } from './parallel-tasks.js';

@@ -17,7 +17,7 @@ export type DataTypeName = 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'i
 interface DataTypeInfo {
   code: number;
   bytes: number;
-  array: new (buffer: ArrayBuffer) => VoxelArray;
+  array: { new (buffer: ArrayBuffer): VoxelArray; new (length: number): VoxelArray };
   min: number;
   max: number;
 }
@@ -323,7 +323,7 @@ function encodeNifti1Header(volume: Volume, datatype: DataTypeName, description:
 
 function encodeData(data: VoxelArray, datatype: DataTypeName, path: string, scaling: { slope: number; intercept: number }): Uint8Array {
   const type = DATA_TYPES[datatype];
-  const Target = type.array as unknown as { new (length: number): VoxelArray };
+  const Target = type.array;
   const unscaled = scaling.slope === 1 && scaling.intercept === 0;
   if (data.constructor === Target && unscaled) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Target(data.length);

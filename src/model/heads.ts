@@ -35,7 +35,7 @@ function norm1d(channels: number, affine: boolean): BatchNormState {
 }
 
 function apply(linear: Linear, x: tf.Tensor2D): tf.Tensor2D {
-  const weight = linear.weight as unknown as tf.Tensor2D;
+  const weight = linear.weight as tf.Tensor2D;
   const y = stockKernelsInUse() ? tf.matMul(x, weight) : dense(x, weight);
   return linear.bias ? (y.add(linear.bias) as tf.Tensor2D) : (y as tf.Tensor2D);
 }
@@ -88,7 +88,7 @@ export class ReconstructionHead {
   }
 
   apply(logits: tf.Tensor5D): tf.Tensor5D {
-    return conv3dSame(logits, this.weight as unknown as tf.Tensor5D);
+    return conv3dSame(logits, this.weight as tf.Tensor5D);
   }
 }
 

@@ -58,7 +58,7 @@ export class UNet {
     const apply = (module: Module, index: number, input: tf.Tensor5D): tf.Tensor5D => {
       switch (module.kind) {
         case 'conv':
-          return conv3dSame(input, this.weights.get(index) as unknown as tf.Tensor5D);
+          return conv3dSame(input, this.weights.get(index) as tf.Tensor5D);
         // every BatchNorm is followed by a ReLU, applied with it in one op (ops.ts)
         case 'bn':
           return batchNormRelu(input, this.norms.get(index)!, options.training);

@@ -57,6 +57,11 @@ export class GpuDeviceError extends LongisegError {
   readonly exitCode = ExitCode.externalTool;
 }
 
+/** The installed TensorFlow.js lacks internals that longiseg's kernels use: another version than the one tested (exit 4). */
+export class IncompatibleInstallError extends LongisegError {
+  readonly exitCode = ExitCode.externalTool;
+}
+
 /** The run was stopped by SIGINT or SIGTERM (exit 5). */
 export class InterruptedError extends LongisegError {
   readonly exitCode = ExitCode.interrupted;

@@ -1,0 +1,92 @@
+import * as tf from '@tensorflow/tfjs';
+import { IncompatibleInstallError } from '../runtime/errors.js';
+
+/*
+ * The one place that reaches into TensorFlow.js below its public API: the wasm back end's heap,
+ * tensor table, output allocation and reference counts, the engine's gradient tape, and the WebGPU
+ * back end's device. A tfjs upgrade may change any of them, so checkTfjsInternals() looks for each
+ * when a back end is loaded and names the versions when one is missing, rather than letting a kernel
+ * fail later with a TypeError.
+ */
+
+/** The tfjs release these internals were written against (package.json pins it). */
+export const TESTED_TFJS = '4.22.0';
+
+/** A WebAssembly.Memory (ES2023's lib and @types/node 20 do not declare WebAssembly). */
+export interface HeapMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+
+export interface WasmInternals {
+  /** The heap is `wasmMemory` in the threaded build (created in JS, shared), `asm.memory` in the other. */
+  wasm: { wasmMemory?: HeapMemory; asm: { memory?: HeapMemory }; _malloc(bytes: number): number; _free(at: number): void };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  incRef(dataId: object): void;
+}
+
+export interface TapeNode {
+  gradient?: (dys: tf.Tensor[]) => Record<string, () => tf.Tensor>;
+  saved?: tf.Tensor[];
+}
+
+export interface EngineInternals {
+  /** activeTape is set when the first tape starts. */
+  state: { activeTape?: TapeNode[] | null; gradientDepth: number };
+  addTapeNode(...args: unknown[]): void;
+  gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean): unknown;
+}
+
+/** The wasm back end's internals, when it is the current back end. */
+export function wasmInternals(): WasmInternals | undefined {
+  return tf.getBackend() === 'wasm' ? wasmInternalsOf(tf.backend()) : undefined;
+}
+
+/** The internals of a wasm back end that a kernel function was given. */
+export function wasmInternalsOf(backend: object): WasmInternals {
+  return backend as unknown as WasmInternals;
+}
+
+export function engineInternals(): EngineInternals {
+  return tf.engine() as unknown as EngineInternals;
+}
+
+/** The WebGPU back end's device (a GPUDevice), when it is the current back end. */
+export function webgpuDevice(): object | undefined {
+  return tf.getBackend() === 'webgpu' ? (tf.backend() as unknown as { device: object }).device : undefined;
+}
+
+/** tf.customGrad with the callback typed by its real arguments (tfjs types them as a variadic union). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function typedCustomGrad<F extends (...args: any[]) => tf.Tensor>(f: (...args: any[]) => { value: tf.Tensor; gradFunc: unknown }): F {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as F;
+}
+
+/** What longiseg uses of the current back end and the engine that is missing: empty when all is there. */
+export function missingInternals(): string[] {
+  const missing: string[] = [];
+  const need = (what: string, present: boolean) => present || missing.push(what);
+  const engine = engineInternals() as Partial<EngineInternals>;
+  need('engine.state.gradientDepth', typeof engine.state?.gradientDepth === 'number');
+  need('engine.addTapeNode', typeof engine.addTapeNode === 'function');
+  need('engine.gradients', typeof engine.gradients === 'function');
+  const wasm = wasmInternals() as Partial<WasmInternals> | undefined;
+  if (wasm) {
+    need('wasm memory', typeof wasm.wasm === 'object' && (wasm.wasm.wasmMemory ?? wasm.wasm.asm?.memory)?.buffer !== undefined);
+    need('wasm _malloc and _free', typeof wasm.wasm?._malloc === 'function' && typeof wasm.wasm?._free === 'function');
+    need('wasm dataIdMap', typeof wasm.dataIdMap?.get === 'function');
+    need('wasm makeOutput', typeof wasm.makeOutput === 'function');
+    need('wasm incRef', typeof wasm.incRef === 'function');
+  }
+  if (tf.getBackend() === 'webgpu') need('webgpu device', typeof webgpuDevice() === 'object');
+  return missing;
+}
+
+/** Throws when the installed tfjs lacks what longiseg's kernels use, naming the installed and the tested version. */
+export function checkTfjsInternals(): void {
+  const missing = missingInternals();
+  if (missing.length === 0) return;
+  throw new IncompatibleInstallError(
+    `TensorFlow.js ${tf.version_core} is installed, but longiseg was written against ${TESTED_TFJS} and needs internals this one lacks (${missing.join(', ')}); reinstall longiseg's dependencies (npm ci)`,
+  );
+}

@@ -1,16 +1,15 @@
 import type { Evaluation } from '../src/metrics/evaluate.js';
-
-type Stats = Record<string, Record<string, number | null>>;
+import type { LabelStatistics } from '../src/metrics/summary.js';
 
 /** The terminal summary in the layout of the paper's Table 1: median and mean per label and over the foreground. */
 export function formatEvaluationTable(evaluation: Evaluation): string {
-  const summary = evaluation.summary as Record<string, unknown>;
-  const longitudinal = summary.longitudinal as Record<string, unknown> | undefined;
-  const metrics: [string, string, number, Record<string, unknown>][] = [
+  const { summary } = evaluation;
+  const metrics: [string, string, number, LabelStatistics][] = [
     ['Dice', 'Dice', 3, summary],
     ['IoU', 'IoU', 3, summary],
     [evaluation.hdKey, `${evaluation.hdKey} mm`, 2, summary],
   ];
+  const longitudinal = summary.longitudinal;
   if (longitudinal) {
     metrics.push(['STCS', 'STCS', 3, longitudinal], ['ASPC', 'ASPC %', 2, longitudinal], ['STCS_ref', 'STCS ref', 3, longitudinal], ['ASPC_ref', 'ASPC ref %', 2, longitudinal]);
   }
@@ -20,12 +19,12 @@ export function formatEvaluationTable(evaluation: Evaluation): string {
   const rows = evaluation.labels.map((label) => [
     String(label),
     evaluation.table?.get(label) ?? '',
-    ...metrics.map(([key, , digits, source]) => cell((source.median as Stats)[label]?.[key], (source.mean as Stats)[label]?.[key], digits)),
+    ...metrics.map(([key, , digits, source]) => cell(source.median[label]?.[key], source.mean[label]?.[key], digits)),
   ]);
   rows.push([
     'all',
     'foreground',
-    ...metrics.map(([key, , digits, source]) => cell((source.foreground_median as Record<string, number | null>)[key], (source.foreground_mean as Record<string, number | null>)[key], digits)),
+    ...metrics.map(([key, , digits, source]) => cell(source.foreground_median[key], source.foreground_mean[key], digits)),
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: string[]) => cells.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd();

@@ -1,11 +1,9 @@
 import { pairedTTest, wilcoxonSignedRank } from '../metrics/paired-tests.js';
 import { mean, sampleSd } from '../metrics/statistics.js';
+import type { EvaluationSummary, LongitudinalSummary } from '../metrics/summary.js';
 
 /** The slice of `longiseg evaluate --longitudinal`'s summary.json the demo table reads. */
-export interface EvaluateSummary {
-  foreground_median: { Dice: number; IoU: number; HD95: number };
-  longitudinal?: { foreground_median: { STCS: number; ASPC: number; STCS_ref: number; ASPC_ref: number } };
-}
+export type EvaluateSummary = Pick<EvaluationSummary, 'foreground_median'> & { longitudinal?: Pick<LongitudinalSummary, 'foreground_median'> };
 
 /** One row of the table: a method's summaries, one per finetuning seed. */
 export interface MethodResults {
@@ -16,7 +14,7 @@ export interface MethodResults {
 interface Measure {
   column: string;
   higherIsBetter: boolean;
-  value: (summary: EvaluateSummary) => number | undefined;
+  value: (summary: EvaluateSummary) => number | null | undefined;
 }
 
 const MEASURES: Measure[] = [
@@ -27,10 +25,10 @@ const MEASURES: Measure[] = [
   { column: 'STCS ↑', higherIsBetter: true, value: (s) => s.longitudinal?.foreground_median.STCS },
 ];
 
-const fixed = (value: number | undefined, digits = 3) => (value === undefined || value === null || Number.isNaN(value) ? '–' : value.toFixed(digits));
+const fixed = (value: number | null | undefined, digits = 3) => (value === undefined || value === null || Number.isNaN(value) ? '–' : value.toFixed(digits));
 
 /** A cell: the value of one seed, or the mean ± standard deviation over several. */
-function cell(values: (number | undefined)[]): string {
+function cell(values: (number | null | undefined)[]): string {
   const known = values.filter((v): v is number => v !== undefined && v !== null);
   if (known.length === 0) return '–';
   return known.length === 1 ? fixed(known[0]) : `${fixed(mean(known))} ± ${fixed(sampleSd(known))}`;

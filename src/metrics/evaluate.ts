@@ -7,7 +7,7 @@ import type { ProgressSink } from '../runtime/progress.js';
 import { evaluateGroup, type CaseResult, type GroupResult, type GroupTask } from './group.js';
 import { aspc } from './longitudinal.js';
 import { pairFolders, type CasePair } from './pairing.js';
-import { absentLabel, buildSummary, type LongitudinalRow } from './summary.js';
+import { absentLabel, buildSummary, type EvaluationSummary, type LongitudinalRow } from './summary.js';
 
 export type LabelSelection = { kind: 'list'; labels: number[] } | { kind: 'table'; path: string } | { kind: 'auto' };
 
@@ -38,7 +38,7 @@ export interface Evaluation {
   table: LabelTable | undefined;
   hdKey: string;
   longitudinalRows?: LongitudinalRow[];
-  summary: Record<string, unknown>;
+  summary: EvaluationSummary;
 }
 
 export const HD_DEFINITION =

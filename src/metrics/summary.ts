@@ -30,6 +30,55 @@ export function hdForAggregation(metrics: LabelMetrics, diagonal: number): numbe
 type StatName = 'mean' | 'median' | 'std';
 const STAT_NAMES: StatName[] = ['mean', 'median', 'std'];
 
+/** A statistic of each measure (Dice, IoU, HD95, …; TP … vol_ref_mm3 per label only); null when undefined. */
+export type MeasureValues = Record<string, number | null>;
+
+/** Per-label and foreground statistics of a set of measures. */
+export interface LabelStatistics {
+  /** The mean of the per-label means (nnU-Net). */
+  foreground_mean: MeasureValues;
+  /** The median and SD of every (case, label) value pooled. */
+  foreground_median: MeasureValues;
+  foreground_std: MeasureValues;
+  /** Label (as a string) → measure → value. */
+  mean: Record<string, MeasureValues>;
+  median: Record<string, MeasureValues>;
+  std: Record<string, MeasureValues>;
+}
+
+export interface LabelCounts {
+  cases: number;
+  dice_undefined: number;
+  hd_both_empty: number;
+  hd_pred_empty: number;
+  hd_ref_empty: number;
+  hd_penalised: number;
+}
+
+export interface CaseEntry {
+  subject: string;
+  session: string | null;
+  prediction_file: string;
+  reference_file: string;
+  resampled: boolean;
+  /** Label → measure → value (and `<HD>_status`). */
+  metrics: Record<string, Record<string, number | string | null>>;
+}
+
+export interface LongitudinalSummary extends LabelStatistics {
+  annualized: boolean;
+  session_pairs: number;
+  skipped_subjects: string[];
+}
+
+/** summary.json of `longiseg evaluate`. */
+export interface EvaluationSummary extends LabelStatistics {
+  meta: Record<string, unknown> & { labels: Record<string, string | null> };
+  counts: Record<string, LabelCounts>;
+  metric_per_case: CaseEntry[];
+  longitudinal?: LongitudinalSummary;
+}
+
 export interface SummaryInputs {
   cases: CaseResult[];
   labels: number[];
@@ -40,7 +89,7 @@ export interface SummaryInputs {
 }
 
 /** summary.json: nnU-Net's keys (metric_per_case, mean, foreground_mean) plus medians, SDs and counts. */
-export function buildSummary(inputs: SummaryInputs): Record<string, unknown> {
+export function buildSummary(inputs: SummaryInputs): EvaluationSummary {
   const { cases, labels, hdKey } = inputs;
   const metricPerCase = cases.map((c) => ({
     subject: c.subject,
@@ -86,7 +135,7 @@ export function buildSummary(inputs: SummaryInputs): Record<string, unknown> {
       ];
     }),
   );
-  const summary: Record<string, unknown> = {
+  const summary: EvaluationSummary = {
     meta: { ...inputs.meta, labels: Object.fromEntries(labels.map((l) => [String(l), inputs.table?.get(l) ?? null])) },
     ...statistics,
     counts,
@@ -101,8 +150,8 @@ export function buildSummary(inputs: SummaryInputs): Record<string, unknown> {
  * foreground_mean is the mean of the per-label means (nnU-Net); foreground_median and
  * foreground_std pool every (case, label) value.
  */
-function labelStatistics(labels: number[], foregroundKeys: string[], seriesOf: (label: number) => Record<string, number[]>): Record<string, unknown> {
-  const perLabel: Record<StatName, Record<string, Record<string, number | null>>> = { mean: {}, median: {}, std: {} };
+function labelStatistics(labels: number[], foregroundKeys: string[], seriesOf: (label: number) => Record<string, number[]>): LabelStatistics {
+  const perLabel: Record<StatName, Record<string, MeasureValues>> = { mean: {}, median: {}, std: {} };
   const pooled: Record<string, number[]> = Object.fromEntries(foregroundKeys.map((k) => [k, []]));
   const labelMeans: Record<string, number[]> = Object.fromEntries(foregroundKeys.map((k) => [k, []]));
   for (const label of labels) {
@@ -144,7 +193,7 @@ function mapValues<V, W>(record: Record<string, V>, f: (value: V) => W): Record<
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, f(v)]));
 }
 
-function longitudinalSummary(input: NonNullable<SummaryInputs['longitudinal']>, labels: number[]): Record<string, unknown> {
+function longitudinalSummary(input: NonNullable<SummaryInputs['longitudinal']>, labels: number[]): LongitudinalSummary {
   const defined = (rows: LongitudinalRow[], pick: (r: LongitudinalRow) => number | null) => rows.map(pick).filter((v): v is number => v !== null);
   return {
     annualized: input.annualized,

@@ -14,6 +14,11 @@ export function fixture(...parts: string[]): string {
 /** Debian's python3 with nibabel and scipy (the pyenv python on PATH may lack them). */
 export const python = process.env.LONGISEG_TEST_PYTHON ?? '/usr/bin/python3';
 
+/** Whether a program is on PATH, for tests of a real external tool that skip where it is not installed. */
+export function onPath(program: string): boolean {
+  return spawnSync('sh', ['-c', 'command -v "$0"', program], { stdio: 'ignore' }).status === 0;
+}
+
 export function runPythonJson<T>(script: string, args: string[]): T {
   const output = execFileSync(python, [join(repoRoot, 'test', 'reference', script), ...args], {
     encoding: 'utf8',

@@ -1,5 +1,6 @@
-import { chooseBackend } from '../../src/engine/backend.js';
-import { runCli } from '../helpers.js';
+import { chooseBackend, isResolvable } from '../../src/engine/backend.js';
+import { gpuDeviceFiles } from '../../src/engine/webgpu.js';
+import { onPath, runCli } from '../helpers.js';
 
 describe('the longiseg executable', () => {
   test('--help lists the commands and global options', () => {
@@ -27,12 +28,19 @@ describe('the longiseg executable', () => {
     expect(result.status).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.node).toBe(process.version);
-    expect(report.backend).toMatchObject({ name: 'wasm', packageName: '@tensorflow/tfjs-backend-wasm' });
-    expect(report.backend.reason).toMatch(/^neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed/);
+    if (isResolvable('@tensorflow/tfjs-node-gpu') || isResolvable('@tensorflow/tfjs-node')) {
+      expect(report.backend.name).toBe('tensorflow');
+    } else if (gpuDeviceFiles()?.length) {
+      expect(['webgpu', 'wasm']).toContain(report.backend.name);
+    } else {
+      expect(report.backend).toMatchObject({ name: 'wasm', packageName: '@tensorflow/tfjs-backend-wasm' });
+      expect(report.backend.reason).toMatch(/^neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed; no GPU device/);
+    }
     expect(report.tools.map((t: { name: string }) => t.name)).toEqual(['antsRegistration', 'antsApplyTransforms', 'N4BiasFieldCorrection', 'elastix', 'transformix']);
-    const elastix = report.tools.find((t: { name: string }) => t.name === 'elastix');
-    expect(elastix.found).toBe(true);
-    expect(elastix.version).toMatch(/^\d+\.\d+/);
+    for (const tool of report.tools as { name: string; found: boolean; version?: string }[]) {
+      expect([tool.name, tool.found]).toEqual([tool.name, onPath(tool.name)]);
+      if (tool.name === 'elastix' && tool.found) expect(tool.version).toMatch(/^\d+\.\d+/);
+    }
     expect(report.machine.cpus).toBeGreaterThan(0);
   });
 });

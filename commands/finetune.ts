@@ -6,10 +6,10 @@ import { sideSwap } from '../src/io/labels.js';
 import { FLIP_AXES } from '../src/data/augment.js';
 import { InputError } from '../src/runtime/errors.js';
 import { Random } from '../src/runtime/random.js';
-import { finetuneSchema, type FinetuneConfig } from '../src/train/config.js';
+import { finetuneSchema, storedConfig, type FinetuneConfig } from '../src/train/config.js';
 import { FinetuneTask } from '../src/train/finetune-task.js';
 import { parseLabelledEntry, selectLabelled } from '../src/train/labelled.js';
-import type { LoopState } from '../src/train/loop.js';
+import { storedLoopState } from '../src/train/loop.js';
 import { pairableSubjects } from '../src/train/study-setup.js';
 import type { LongisegCommand } from './command.js';
 import type { GlobalArgs } from './context.js';
@@ -73,10 +73,11 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
         const finetune = task as FinetuneTask;
         const { tensors, metadata } = await readSafetensors(path);
         if (!metadata.state) throw new InputError(path, 'is not a finetune checkpoint to resume from (no training state)');
+        const state = storedLoopState(metadata, path);
+        config = storedConfig(finetuneSchema, metadata, path);
         loadUnetTensors(finetune.unet, tensors, path, new Random(0));
         restoreOptimizer(finetune.optimizer, tensors, metadata, path);
-        config = JSON.parse(metadata.config) as FinetuneConfig;
-        return { state: JSON.parse(metadata.state) as LoopState, config };
+        return { state, config };
       },
     });
   },

@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
 import { loadTrainingCheckpoint } from '../src/model/training-checkpoint.js';
 import { Random } from '../src/runtime/random.js';
-import { pretrainSchema, type PretrainConfig } from '../src/train/config.js';
-import type { LoopState } from '../src/train/loop.js';
+import { pretrainSchema, storedConfig, type PretrainConfig } from '../src/train/config.js';
+import { storedLoopState } from '../src/train/loop.js';
 import { PretrainTask } from '../src/train/pretrain-task.js';
 import { pairableSubjects } from '../src/train/study-setup.js';
 import type { LongisegCommand } from './command.js';
@@ -30,9 +30,9 @@ export const pretrainCommand: LongisegCommand<Record<string, unknown>> = {
         return new PretrainTask(config, study.classes, pairs, study.validation.length > 0 ? study.validation : pairs);
       },
       async resume(task, path) {
-        const { config: stored, metadata } = await loadTrainingCheckpoint(path, (task as PretrainTask).model, (task as PretrainTask).optimizer, new Random(0));
-        config = stored as PretrainConfig;
-        return { state: JSON.parse(metadata.state) as LoopState, config };
+        const { metadata } = await loadTrainingCheckpoint(path, (task as PretrainTask).model, (task as PretrainTask).optimizer, new Random(0));
+        config = storedConfig(pretrainSchema, metadata, path);
+        return { state: storedLoopState(metadata, path), config };
       },
     });
   },

@@ -50,7 +50,7 @@ export async function saveTrainingCheckpoint(path: string, model: PretrainModel,
 }
 
 /** Restores a model and its optimiser from saveTrainingCheckpoint's file; returns the stored config and metadata. */
-export async function loadTrainingCheckpoint(path: string, model: PretrainModel, optimizer: Adam, random: Random): Promise<{ config: Record<string, unknown>; metadata: Record<string, string> }> {
+export async function loadTrainingCheckpoint(path: string, model: PretrainModel, optimizer: Adam, random: Random): Promise<{ metadata: Record<string, string> }> {
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata.format !== PRETRAIN_FORMAT) throw new InputError(path, `is not a longiseg pretraining checkpoint (no ${PRETRAIN_FORMAT} format in its metadata)`);
   loadUnetTensors(model.unet, tensors, path, random);
@@ -59,5 +59,5 @@ export async function loadTrainingCheckpoint(path: string, model: PretrainModel,
   if (!rec) throw new InputError(path, 'has no netRec.weight');
   model.reconstruction.weight.assign(tf.tensor(convFromTorch(rec.data as Float32Array, rec.shape).data, model.reconstruction.weight.shape));
   restoreOptimizer(optimizer, tensors, metadata, path);
-  return { config: JSON.parse(metadata.config) as Record<string, unknown>, metadata };
+  return { metadata };
 }

@@ -3,6 +3,8 @@ import { REFERENCE_AUGMENT, type AugmentConfig } from '../data/augment.js';
 import { REFERENCE_TAPS, REFERENCE_WEIGHTS } from '../losses/pretrain.js';
 import { unetModules, type Module } from '../model/unet-layout.js';
 import { BACKEND_REQUESTS } from '../engine/backend.js';
+import { validateConfig } from '../runtime/config.js';
+import { InputError, UsageError } from '../runtime/errors.js';
 
 /**
  * The training configurations, as YAML/JSON files with snake_case keys. Every default reproduces
@@ -286,4 +288,23 @@ export function augmentConfig(config: TrainingConfig): AugmentConfig | undefined
     gamma: { p: a.gamma.p, logGamma: a.gamma.log_gamma },
     motion: a.motion,
   };
+}
+
+/**
+ * The run configuration a checkpoint stores (`config` in its metadata), validated as a config file
+ * is: a checkpoint edited by hand or written by an incompatible version is refused, naming it (exit 3).
+ */
+export function storedConfig<S extends z.ZodType>(schema: S, metadata: Record<string, string>, path: string): z.output<S> {
+  let stored: unknown;
+  try {
+    stored = JSON.parse(metadata.config ?? '');
+  } catch {
+    throw new InputError(path, 'holds no readable run configuration (metadata "config")');
+  }
+  try {
+    return validateConfig(schema, stored, 'its stored run configuration');
+  } catch (error) {
+    if (error instanceof UsageError) throw new InputError(path, error.message);
+    throw error;
+  }
 }

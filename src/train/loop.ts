@@ -3,7 +3,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatTsv, tsvCell } from '../io/tsv.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
-import { DivergedError, InterruptedError } from '../runtime/errors.js';
+import { DivergedError, InputError, InterruptedError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logging.js';
 import type { ProgressSink } from '../runtime/progress.js';
 import { learningRateFactor } from './schedule.js';
@@ -17,6 +17,21 @@ export interface LoopState {
   bestStep: number | null;
   /** The step of the last validation (absent in checkpoints of earlier versions). */
   validated?: number;
+}
+
+/** The loop state a checkpoint stores (`state` in its metadata); refused, naming the file, when it is not one. */
+export function storedLoopState(metadata: Record<string, string>, path: string): LoopState {
+  let state: Partial<LoopState> | undefined;
+  try {
+    state = JSON.parse(metadata.state ?? '') as Partial<LoopState>;
+  } catch {
+    state = undefined;
+  }
+  const count = (value: unknown) => Number.isInteger(value) && (value as number) >= 0;
+  if (!state || !count(state.step) || !(state.bestStep === null || count(state.bestStep)) || !(state.bestScore === null || typeof state.bestScore === 'number')) {
+    throw new InputError(path, 'holds no readable training state (metadata "state"): not a checkpoint to resume from');
+  }
+  return state as LoopState;
 }
 
 /** What pretrain and finetune plug into the loop. */

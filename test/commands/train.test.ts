@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
-import { readSafetensors } from '../../src/model/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../src/model/safetensors.js';
 import { interruptAfterProgress, maxAbsDiff, runCli, tinyFinetune, tinyPretrain, tinyStudy } from '../helpers.js';
 
 
@@ -120,6 +120,25 @@ describe('longiseg pretrain and finetune', () => {
       const relu = runCli(['finetune', '--config', config('bad-exclude.yaml', `${tinyFinetune}pretrained_exclude: [38, 40]\n`), '--data', data, '--out', join(dir.path, 'bad')]);
       expect(relu.status).toBe(2);
       expect(relu.stderr).toContain('pretrained_exclude: 40 is not the id of a convolution or BatchNorm of the U-Net (0…65)');
+    });
+
+    test.each(['pretrain', 'finetune'])('%s --resume of a checkpoint whose stored configuration or state is not valid: exit 3 naming the file and the key', async (kind) => {
+      const source = join(dir.path, `${kind}-halves`);
+      for (const [change, message] of [
+        [(m: Record<string, string>) => ({ ...m, config: JSON.stringify({ ...JSON.parse(m.config), crop: 'large' }) }), 'its stored run configuration: invalid configuration\n  crop: expected number'],
+        [(m: Record<string, string>) => ({ ...m, state: '{"step": -1}' }), 'holds no readable training state'],
+      ] as [(m: Record<string, string>) => Record<string, string>, string][]) {
+        const out = join(dir.path, `${kind}-edited`);
+        rmSync(out, { recursive: true, force: true });
+        cpSync(source, out, { recursive: true });
+        const latest = join(out, 'latest.safetensors');
+        const { tensors, metadata } = await readSafetensors(latest);
+        await writeSafetensors(latest, tensors, change(metadata));
+        const result = runCli([kind, '--out', out, '--resume']);
+        expect(result.status).toBe(3);
+        expect(result.stderr).toContain(`${latest}: `);
+        expect(result.stderr).toContain(message);
+      }
     });
 
     test('an existing run is not overwritten without --resume', () => {

@@ -29,7 +29,7 @@ describe('pretraining checkpoints resume exactly', () => {
     await saveTrainingCheckpoint(path, original.model, original.optimizer, { preset: 'test', crop: 32 });
 
     const resumed = build(2);
-    expect((await loadTrainingCheckpoint(path, resumed.model, resumed.optimizer, new Random(3))).config).toEqual({ preset: 'test', crop: 32 });
+    expect(JSON.parse((await loadTrainingCheckpoint(path, resumed.model, resumed.optimizer, new Random(3))).metadata.config)).toEqual({ preset: 'test', crop: 32 });
     expect(resumed.optimizer.stepCount).toBe(1);
 
     const a = await original.model.step(input, input, original.optimizer, 16, new Random(11));

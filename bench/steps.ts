@@ -5,7 +5,7 @@ import type { Subject } from '../src/data/study.js';
 import { writeNifti } from '../src/io/nifti.js';
 import { createVolume } from '../src/io/volume.js';
 import { saveModel } from '../src/model/model-file.js';
-import { PretrainModel } from '../src/model/pretrain-model.js';
+import { PretrainModel } from '../src/train/pretrain-model.js';
 import { UNet } from '../src/model/unet.js';
 import { Random } from '../src/runtime/random.js';
 import { Adam } from '../src/train/adam.js';

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { readSafetensors } from '../src/model/safetensors.js';
 import { loadUnetTensors } from '../src/model/checkpoint.js';
-import { restoreOptimizer } from '../src/model/training-checkpoint.js';
+import { restoreOptimizer } from '../src/train/training-checkpoint.js';
 import { sideSwap } from '../src/io/labels.js';
 import { FLIP_AXES } from '../src/data/augment.js';
 import { InputError } from '../src/runtime/errors.js';

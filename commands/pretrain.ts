@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { loadTrainingCheckpoint } from '../src/model/training-checkpoint.js';
+import { loadTrainingCheckpoint } from '../src/train/training-checkpoint.js';
 import { Random } from '../src/runtime/random.js';
 import { pretrainSchema, storedConfig, type PretrainConfig } from '../src/train/config.js';
 import { storedLoopState } from '../src/train/loop.js';

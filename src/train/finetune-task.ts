@@ -8,7 +8,7 @@ import { consistencyLoss, diceCrossEntropy, type DiceOptions } from '../losses/s
 import { loadUnetTensors } from '../model/checkpoint.js';
 import { NO_LEARNING_DICE, saveModel, type ModelInfo } from '../model/model-file.js';
 import { readSafetensors } from '../model/safetensors.js';
-import { optimizerTensors } from '../model/training-checkpoint.js';
+import { optimizerTensors } from './training-checkpoint.js';
 import { decoderLayers } from '../model/unet-layout.js';
 import { UNet } from '../model/unet.js';
 import { InputError } from '../runtime/errors.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { chooseBackend, hardwareGpu, initBackend } from '../../src/engine/backend.js';
 import { gpuAdapter, gpuDeviceFiles } from '../../src/engine/webgpu.js';
 import { webgpuDevice } from '../../src/engine/tfjs-internals.js';
-import { PretrainModel } from '../../src/model/pretrain-model.js';
+import { PretrainModel } from '../../src/train/pretrain-model.js';
 import { exitCodeOf, GpuDeviceError } from '../../src/runtime/errors.js';
 import { Random } from '../../src/runtime/random.js';
 import { Adam } from '../../src/train/adam.js';

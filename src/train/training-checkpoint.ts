@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFloats } from '../engine/reads.js';
 import { InputError } from '../runtime/errors.js';
-import type { Adam } from '../train/adam.js';
-import { convFromTorch, convToTorch } from './layout.js';
-import { headTensors, loadHeadTensors, loadUnetTensors, unetTensors } from './checkpoint.js';
+import type { Adam } from './adam.js';
+import { convFromTorch, convToTorch } from '../model/layout.js';
+import { headTensors, loadHeadTensors, loadUnetTensors, unetTensors } from '../model/checkpoint.js';
 import type { PretrainModel } from './pretrain-model.js';
-import { refuseNonFinite } from './model-file.js';
-import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
+import { refuseNonFinite } from '../model/model-file.js';
+import { readSafetensors, writeSafetensors, type NamedTensor } from '../model/safetensors.js';
 import type { Random } from '../runtime/random.js';
 
 export const PRETRAIN_FORMAT = 'longiseg-pretrain-1';

@@ -2,10 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { ScalarReadings } from '../engine/reads.js';
 import { pretrainObjective, REFERENCE_TAPS, REFERENCE_WEIGHTS, type PretrainWeights } from '../losses/pretrain.js';
 import type { Random } from '../runtime/random.js';
-import type { Adam } from '../train/adam.js';
-import { ProjectionHead, ReconstructionHead, samplePositions, type HeadConfig } from './heads.js';
-import type { UNetConfig } from './unet-layout.js';
-import { UNet } from './unet.js';
+import type { Adam } from './adam.js';
+import { ProjectionHead, ReconstructionHead, samplePositions, type HeadConfig } from '../model/heads.js';
+import type { UNetConfig } from '../model/unet-layout.js';
+import { UNet } from '../model/unet.js';
 
 /** Everything pretraining optimises: the U-Net, one projection head per tapped layer, netRec. */
 export class PretrainModel {

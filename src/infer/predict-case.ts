@@ -6,7 +6,8 @@ import { FLIP_AXES } from '../data/augment.js';
 import { normaliseMinPercentile } from '../data/intensity.js';
 import type { ModelInfo } from '../model/model-file.js';
 import { InputError } from '../runtime/errors.js';
-import { argmaxLabels, slidingWindowLogits, softmaxInPlace, type PatchPredictor } from './sliding-window.js';
+import { argmaxLabels, softmaxInPlace } from '../engine/logits.js';
+import { slidingWindowLogits, type PatchPredictor } from './sliding-window.js';
 
 /** One image to segment: its channel files in the model's channel order, and where results go. */
 export interface PredictionCase {

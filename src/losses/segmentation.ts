@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from '../engine/heap.js';
 import { stockKernelsInUse } from '../engine/kernel-choice.js';
+import { argmaxLabels } from '../engine/logits.js';
 import { customOp } from '../engine/ops.js';
 
 export interface DiceOptions {
@@ -145,14 +146,12 @@ export function consistencyLoss(logits: tf.Tensor5D, softTargets = false): tf.Sc
   return diceLoss(a, target(b), smoothing).add(diceLoss(b, target(a), smoothing)).mul(0.5) as tf.Scalar;
 }
 
-/** Per voxel the first class of largest logit (as tf.argMax), each half of the batch given the other half's. */
+/** The argmax labels of each half of the batch, given to the other half. */
 function swappedArgmax(logits: Float32Array, k: number): Int32Array {
-  const rows = logits.length / k;
-  const labels = new Int32Array(rows);
-  for (let v = 0; v < rows; v++) {
-    let best = 0;
-    for (let c = 1; c < k; c++) if (logits[v * k + c] > logits[v * k + best]) best = c;
-    labels[(v + rows / 2) % rows] = best;
-  }
-  return labels;
+  const labels = argmaxLabels(logits, k);
+  const half = labels.length / 2;
+  const swapped = new Int32Array(labels.length);
+  swapped.set(labels.subarray(half));
+  swapped.set(labels.subarray(0, half), half);
+  return swapped;
 }

@@ -72,7 +72,6 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
       async resume(task, path) {
         const finetune = task as FinetuneTask;
         const { tensors, metadata } = await readSafetensors(path);
-        if (!metadata.state) throw new InputError(path, 'is not a finetune checkpoint to resume from (no training state)');
         const state = storedLoopState(metadata, path);
         config = storedConfig(finetuneSchema, metadata, path);
         loadUnetTensors(finetune.unet, tensors, path, new Random(0));

@@ -50,10 +50,14 @@ function slabDepth(plane: number, width: number, depth: number): number {
   return Math.max(1, Math.min(depth, Math.floor(columnBytesCap / (4 * plane * width))));
 }
 
+/** Zeroes `values` (rows of `row` floats) over the compute threads. */
+function zero(values: Float32Array, row: number, run: Executor): void {
+  run.run('zeroRows', [run.address(values), 4 * row], [0, values.length / row], 1, values.length);
+}
+
 /** A tensor of zeros, zeroed over the compute threads. */
 function zeros<R extends tf.Rank>(shape: number[], run: Executor): tf.Tensor<R> {
-  const row = shape[shape.length - 1];
-  return tensorFilled<R>(shape, (values) => run.run('zeroRows', [run.address(values), 4 * row], [0, values.length / row], 1, values.length));
+  return tensorFilled<R>(shape, (values) => zero(values, shape[shape.length - 1], run));
 }
 
 /** w [3,3,3,Cin,Cout] as [(kd,kh,c), (kw,o)]: the three kw filters side by side. */
@@ -110,7 +114,7 @@ function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
       const shifted = tensorFilled<tf.Rank.R2>([rows, 3 * cout], (values) => {
-        run.run('zeroRows', [run.address(values), 4 * 3 * cout], [0, rows], 1, values.length);
+        zero(values, 3 * cout, run);
         const gradient = run.address(valuesOf(dy)) + 4 * (b * d + z0) * plane * cout;
         run.run('shiftTaps', [run.address(values), gradient, w, cout], [0, rows / w], 1, 3 * rows * cout);
       });
@@ -159,7 +163,7 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
       const z1 = Math.min(pd, z0 + step);
       const rows = (z1 - z0) * plane;
       const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => {
-        run.run('zeroRows', [run.address(cols), 4 * width], [0, rows], 1, cols.length);
+        zero(cols, width, run);
         run.run('fillGradientColumns', [run.address(valuesOf(dy)), b, d, h, w, cout, z0, run.address(cols)], [z0, z1], 1, rows * width);
       });
       const product = matMul(columns, flipped);

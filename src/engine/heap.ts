@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { wasmInternals, wasmInternalsOf, type HeapMemory, type WasmInternals } from './tfjs-internals.js';
+import { wasmInternals, wasmInternalsOf, wasmMemoryOf, type HeapMemory, type WasmInternals } from './tfjs-internals.js';
 
 /*
  * Tensor values without the copies of dataSync() and tf.tensor(). On the wasm back end both copy
@@ -11,12 +11,8 @@ import { wasmInternals, wasmInternalsOf, type HeapMemory, type WasmInternals } f
  * work keyed by tensor (XNNPACK packs matMul weights once). Elsewhere these are dataSync() and tf.tensor().
  */
 
-function memoryOf(backend: WasmInternals): HeapMemory {
-  return (backend.wasm.wasmMemory ?? backend.wasm.asm.memory)!;
-}
-
 function heapView(backend: WasmInternals, dataId: object, size: number): Float32Array {
-  return new Float32Array(memoryOf(backend).buffer, backend.dataIdMap.get(dataId).memoryOffset, size);
+  return new Float32Array(wasmMemoryOf(backend)!.buffer, backend.dataIdMap.get(dataId).memoryOffset, size);
 }
 
 /** The values of a float32 tensor; on wasm a view into the heap, to read only and only until the next tfjs op. */
@@ -43,7 +39,7 @@ export function tensorFilled<R extends tf.Rank>(shape: number[], fill: (values: 
 export function wasmHeap(): { memory: HeapMemory; allocate(bytes: number): number; free(at: number): void } | undefined {
   const backend = wasmInternals();
   // `>>> 0`: tfjs's own note, offsets above 2 GB come back negative
-  return backend && { memory: memoryOf(backend), allocate: (bytes) => backend.wasm._malloc(bytes) >>> 0, free: (at) => backend.wasm._free(at) };
+  return backend && { memory: wasmMemoryOf(backend)!, allocate: (bytes) => backend.wasm._malloc(bytes) >>> 0, free: (at) => backend.wasm._free(at) };
 }
 
 /**

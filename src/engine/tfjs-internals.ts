@@ -18,7 +18,7 @@ export interface HeapMemory {
 }
 
 export interface WasmInternals {
-  /** The heap is `wasmMemory` in the threaded build (created in JS, shared), `asm.memory` in the other. */
+  /** The heap: see wasmMemoryOf. */
   wasm: { wasmMemory?: HeapMemory; asm: { memory?: HeapMemory }; _malloc(bytes: number): number; _free(at: number): void };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
@@ -40,6 +40,11 @@ export interface EngineInternals {
 /** The wasm back end's internals, when it is the current back end. */
 export function wasmInternals(): WasmInternals | undefined {
   return tf.getBackend() === 'wasm' ? wasmInternalsOf(tf.backend()) : undefined;
+}
+
+/** The wasm back end's heap: `wasmMemory` in the threaded build (created in JS, shared), `asm.memory` in the other. */
+export function wasmMemoryOf(backend: WasmInternals): HeapMemory | undefined {
+  return backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
 }
 
 /** The internals of a wasm back end that a kernel function was given. */
@@ -72,7 +77,7 @@ export function missingInternals(): string[] {
   need('engine.gradients', typeof engine.gradients === 'function');
   const wasm = wasmInternals() as Partial<WasmInternals> | undefined;
   if (wasm) {
-    need('wasm memory', typeof wasm.wasm === 'object' && (wasm.wasm.wasmMemory ?? wasm.wasm.asm?.memory)?.buffer !== undefined);
+    need('wasm memory', wasmMemoryOf(wasm as WasmInternals)?.buffer !== undefined);
     need('wasm _malloc and _free', typeof wasm.wasm?._malloc === 'function' && typeof wasm.wasm?._free === 'function');
     need('wasm dataIdMap', typeof wasm.dataIdMap?.get === 'function');
     need('wasm makeOutput', typeof wasm.makeOutput === 'function');

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { tensorFilled, valuesOf } from './heap.js';
 import { stockKernelsInUse } from './kernel-choice.js';
 import { customOp } from './ops.js';
-import { stagedKernels, type StagedKernels } from './wasm-kernels.js';
+import { NORM_CHUNK } from './parallel-tasks.js';
+import { executor, stagedKernels, type StagedKernels } from './wasm-kernels.js';
 
 export interface BatchNormState {
   /** γ and β; absent for a non-affine norm (the projector's last BatchNorm1d). */
@@ -171,42 +172,52 @@ const jsLoops: NormLoops = {
   },
 };
 
-/** The same passes as SIMD kernels of kernels.wat: sums in float64, the elementwise maps in float32. */
+/**
+ * The same passes as SIMD kernels of kernels.wat over the compute threads: sums in float64, taken
+ * per chunk of NORM_CHUNK rows and added in chunk order; the elementwise maps in float32.
+ */
 function wasmLoops(kernels: StagedKernels): NormLoops {
-  const end = (view: Float32Array) => view.byteOffset + view.byteLength;
+  const run = executor();
   const maps = ({ scale, shift }: ChannelMap) => [Float32Array.from(scale), Float32Array.from(shift)];
+  const chunksOf = (rows: number) => Math.ceil(rows / NORM_CHUNK);
   return {
     statistics(data, channels) {
-      const [from, to, count] = [data.byteOffset, end(data), data.length / channels];
-      const [mean, variance] = [new Float64Array(channels), new Float64Array(channels)];
-      kernels.call([mean], (k, [sums]) => k.channelSums(from, to, channels, 0, 0, sums));
-      for (let c = 0; c < channels; c++) mean[c] /= count;
-      kernels.call([mean, variance], (k, [centre, sums]) => k.channelSums(from, to, channels, 1, centre, sums));
-      for (let c = 0; c < channels; c++) variance[c] /= count;
+      const [from, count] = [run.address(data), data.length / channels];
+      const chunks = new Float64Array(chunksOf(count) * channels);
+      kernels.call([chunks], (_, [sums]) => run.run('channelSumChunks', [from, count, channels, 0, 0, sums], [0, chunksOf(count)], 1, data.length));
+      const mean = addChunks(chunks, channels).map((sum) => sum / count);
+      kernels.call([mean, chunks], (_, [centre, sums]) => run.run('channelSumChunks', [from, count, channels, 1, centre, sums], [0, chunksOf(count)], 1, 2 * data.length));
+      const variance = addChunks(chunks, channels).map((sum) => sum / count);
       return { mean, variance, count };
     },
     normalise(y, data, map, relu) {
-      const [at, from, to] = [y.byteOffset, data.byteOffset, end(data)];
-      kernels.call(maps(map), (k, [scale, shift]) => k.normaliseRows(at, from, to, map.scale.length, scale, shift, +relu));
+      const [at, from, channels] = [run.address(y), run.address(data), map.scale.length];
+      kernels.call(maps(map), (_, [scale, shift]) => run.run('normaliseRowRange', [at, from, channels, scale, shift, +relu], [0, data.length / channels], 1, data.length));
     },
-    gradientSums(g, data, { mean }, map, relu) {
-      const [gradient, from, to] = [g.byteOffset, data.byteOffset, end(data)];
-      const channels = map.scale.length;
-      const sums = { sumDy: new Float64Array(channels), sumDyX: new Float64Array(channels) };
-      kernels.call([...maps(map), mean, map.inverseStd, sums.sumDy, sums.sumDyX], (k, [scale, shift, ...rest]) =>
-        k.gradientSums(gradient, from, to, channels, scale, shift, +relu, ...rest),
+    gradientSums(g, data, { mean, count }, map, relu) {
+      const [gradient, from, channels] = [run.address(g), run.address(data), map.scale.length];
+      const [dy, dyX] = [new Float64Array(chunksOf(count) * channels), new Float64Array(chunksOf(count) * channels)];
+      kernels.call([...maps(map), mean, map.inverseStd, dy, dyX], (_, at) =>
+        run.run('gradientSumChunks', [gradient, from, count, channels, at[0], at[1], +relu, ...at.slice(2)], [0, chunksOf(count)], 1, 4 * data.length),
       );
-      return sums;
+      return { sumDy: addChunks(dy, channels), sumDyX: addChunks(dyX, channels) };
     },
     inputGradient(dx, g, data, { mean, count }, map, { sumDy, sumDyX }, relu) {
-      const [at, gradient, from, to] = [dx.byteOffset, g.byteOffset, data.byteOffset, end(data)];
+      const [at, gradient, from, channels] = [run.address(dx), run.address(g), run.address(data), map.scale.length];
       const meanDy = Float32Array.from(sumDy, (s) => s / count);
       const slope = Float32Array.from(sumDyX, (s, c) => (s * map.inverseStd[c]) / count);
-      kernels.call([...maps(map), Float32Array.from(mean), meanDy, slope], (k, [scale, shift, ...rest]) =>
-        k.inputGradient(at, gradient, from, to, map.scale.length, scale, shift, +relu, ...rest),
+      kernels.call([...maps(map), Float32Array.from(mean), meanDy, slope], (_, [scale, shift, ...rest]) =>
+        run.run('inputGradientRowRange', [at, gradient, from, channels, scale, shift, +relu, ...rest], [0, count], 1, 4 * data.length),
       );
     },
   };
+}
+
+/** The per-chunk sums (`channels` per chunk) added in chunk order. */
+function addChunks(chunks: Float64Array, channels: number): Float64Array {
+  const sums = new Float64Array(channels);
+  for (let at = 0; at < chunks.length; at += channels) for (let c = 0; c < channels; c++) sums[c] += chunks[at + c];
+  return sums;
 }
 
 function loopsFor(channels: number): NormLoops {

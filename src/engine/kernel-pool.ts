@@ -35,7 +35,7 @@ export class KernelPool {
 
   /** `kernels`: the calling thread's instance of kernels.wat on `memory`, for the first part of each job. */
   constructor(
-    memory: HeapMemory,
+    private readonly memory: HeapMemory,
     readonly threads: number,
     private readonly kernels: Record<string, Kernel>,
   ) {
@@ -71,7 +71,7 @@ export class KernelPool {
     }
     let failure: unknown;
     try {
-      TASK_FUNCTIONS[task](this.kernels, args, starts[0], starts[1]);
+      TASK_FUNCTIONS[task](this.kernels, args, starts[0], starts[1], this.memory.buffer);
     } catch (error) {
       failure = error;
     }

@@ -3,9 +3,10 @@ import { workerData } from 'node:worker_threads';
 import { ARGUMENTS, FAILED, FIELDS, FINISHED, POSTED, TASK, type PoolControl } from './kernel-pool.js';
 import { instantiateKernels } from './kernels-instance.js';
 import { TASK_FUNCTIONS, TASKS } from './parallel-tasks.js';
+import type { HeapMemory } from './tfjs-internals.js';
 
 /** One compute thread of a KernelPool: kernels.wat on the shared heap, waiting for parts of jobs. */
-const { memory, control, index } = workerData as { memory: object; control: PoolControl; index: number };
+const { memory, control, index } = workerData as { memory: HeapMemory; control: PoolControl; index: number };
 const kernels = instantiateKernels(memory, true);
 const signals = new Int32Array(control.signals);
 const args = new Float64Array(control.args);
@@ -21,7 +22,7 @@ for (;;) {
   const base = index * ARGUMENTS;
   try {
     const task = TASK_FUNCTIONS[TASKS[signals[at + TASK]]];
-    task(kernels, Array.from(args.subarray(base, base + ARGUMENTS - 2)), args[base + ARGUMENTS - 2], args[base + ARGUMENTS - 1]);
+    task(kernels, Array.from(args.subarray(base, base + ARGUMENTS - 2)), args[base + ARGUMENTS - 2], args[base + ARGUMENTS - 1], memory.buffer);
   } catch (error) {
     signals[at + FAILED] = 1;
     // straight to the descriptor: the main thread, which relays a worker's stderr, is waiting

@@ -1,10 +1,13 @@
+import { chunkCount, softmaxChunkSums, softmaxGradientRows, sumStride } from './softmax-loops.js';
+
 /**
  * The kernel calls the compute threads share (engine/kernel-pool.ts): each takes the kernels of its
  * thread's instance, the call's arguments (byte offsets and sizes) and its part [start, end) of
  * the range, and writes only that part's output.
  */
 export type Kernel = (...args: number[]) => void;
-export type Task = (kernels: Record<string, Kernel>, args: number[], start: number, end: number) => void;
+/** `heap`: the wasm heap's buffer, for the tasks written in JS (absent off wasm, where no such task runs). */
+export type Task = (kernels: Record<string, Kernel>, args: number[], start: number, end: number, heap?: ArrayBufferLike) => void;
 
 /** gemm over rows [start, end) of C (start a multiple of 4: A's row groups). */
 function gemmRows(kernels: Record<string, Kernel>, [a, groupStride, rowStride, columnStride, panels, c, cRowStride, n, k]: number[], start: number, end: number): void {
@@ -163,6 +166,56 @@ function rowGroups(kernels: Record<string, Kernel>, [groups, source, m, k]: numb
   }
 }
 
+/**
+ * Rows per chunk of batch normalisation's sums (engine/batch-norm.ts): each chunk summed into its own
+ * float64 sums, which are added in chunk order, so the result is the same on any number of threads.
+ */
+export const NORM_CHUNK = 2048;
+
+/** channelSums of the row chunks [start, end) of data [rows, channels], chunk i into sums + 8·i·channels. */
+function channelSumChunks(kernels: Record<string, Kernel>, [data, rows, channels, centred, mean, sums]: number[], start: number, end: number): void {
+  for (let chunk = start; chunk < end; chunk++) {
+    const at = sums + 8 * chunk * channels;
+    kernels.zeroBytes(at, 8 * channels);
+    kernels.channelSums(data + 4 * chunk * NORM_CHUNK * channels, data + 4 * Math.min(rows, (chunk + 1) * NORM_CHUNK) * channels, channels, centred, mean, at);
+  }
+}
+
+/** gradientSums of the row chunks [start, end), chunk i into sumDy and sumDyX + 8·i·channels. */
+function gradientSumChunks(kernels: Record<string, Kernel>, [g, data, rows, channels, scale, shift, relu, mean, inverseStd, sumDy, sumDyX]: number[], start: number, end: number): void {
+  for (let chunk = start; chunk < end; chunk++) {
+    const [first, offset] = [4 * chunk * NORM_CHUNK * channels, 8 * chunk * channels];
+    kernels.zeroBytes(sumDy + offset, 8 * channels);
+    kernels.zeroBytes(sumDyX + offset, 8 * channels);
+    const to = data + 4 * Math.min(rows, (chunk + 1) * NORM_CHUNK) * channels;
+    kernels.gradientSums(g + first, data + first, to, channels, scale, shift, relu, mean, inverseStd, sumDy + offset, sumDyX + offset);
+  }
+}
+
+/** normaliseRows over the rows [start, end). */
+function normaliseRowRange(kernels: Record<string, Kernel>, [y, data, channels, scale, shift, relu]: number[], start: number, end: number): void {
+  const rowBytes = 4 * channels;
+  kernels.normaliseRows(y + start * rowBytes, data + start * rowBytes, data + end * rowBytes, channels, scale, shift, relu);
+}
+
+/** inputGradient over the rows [start, end). */
+function inputGradientRowRange(kernels: Record<string, Kernel>, [dx, g, data, channels, ...rest]: number[], start: number, end: number): void {
+  const rowBytes = 4 * channels;
+  kernels.inputGradient(dx + start * rowBytes, g + start * rowBytes, data + start * rowBytes, data + end * rowBytes, channels, ...rest);
+}
+
+/** softmaxChunkSums (engine/softmax-loops.ts) over the chunks [start, end), on views of the heap. */
+function softmaxSums(_: Record<string, Kernel>, [z, p, labels, sums, n, k, voxels]: number[], start: number, end: number, heap?: ArrayBufferLike): void {
+  const rows = n * voxels;
+  softmaxChunkSums(new Float32Array(heap!, z, rows * k), new Float32Array(heap!, p, rows * k), new Int32Array(heap!, labels, rows), new Float64Array(heap!, sums, chunkCount(n, voxels) * sumStride(k)), k, voxels, start, end);
+}
+
+/** softmaxGradientRows (engine/softmax-loops.ts) over the voxels [start, end), on views of the heap. */
+function softmaxGradient(_: Record<string, Kernel>, [p, labels, coefficients, out, n, k, voxels, ce]: number[], start: number, end: number, heap?: ArrayBufferLike): void {
+  const rows = n * voxels;
+  softmaxGradientRows(new Float32Array(heap!, p, rows * k), new Int32Array(heap!, labels, rows), new Float64Array(heap!, coefficients, 2 * n * k), new Float32Array(heap!, out, rows * k), k, voxels, ce, start, end);
+}
+
 export const TASK_FUNCTIONS = {
   gemmRows,
   gemmPanels,
@@ -177,6 +230,12 @@ export const TASK_FUNCTIONS = {
   copyRows,
   upsampleLines,
   upsampleGradientLines,
+  channelSumChunks,
+  gradientSumChunks,
+  normaliseRowRange,
+  inputGradientRowRange,
+  softmaxSums,
+  softmaxGradient,
 } satisfies Record<string, Task>;
 export type TaskName = keyof typeof TASK_FUNCTIONS;
 export const TASKS = Object.keys(TASK_FUNCTIONS) as TaskName[];

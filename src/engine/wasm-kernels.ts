@@ -129,8 +129,8 @@ const PARALLEL_WORK = 1 << 16;
  * `task` over [start, end) of its range: on the calling thread, or split over the compute threads
  * (parts starting at multiples of `grain` from start) when there are and `work` makes it worth it.
  */
-function runTask({ exports, pool }: Loaded, task: TaskName, args: number[], [start, end]: [number, number], grain: number, work: number): void {
-  if (!pool || work < PARALLEL_WORK) return TASK_FUNCTIONS[task](exports, args, start, end);
+function runTask({ exports, pool, memory }: Loaded, task: TaskName, args: number[], [start, end]: [number, number], grain: number, work: number): void {
+  if (!pool || work < PARALLEL_WORK) return TASK_FUNCTIONS[task](exports, args, start, end, memory.buffer);
   pool.run(task, args, splitRange(end - start, pool.threads, grain).map((at) => start + at));
 }
 
@@ -141,7 +141,7 @@ export interface StagedKernels {
    * byte offsets, then copies the arrays back (kernels may write them) and frees the copies. Take
    * the offsets of tensor views before: the allocation may move the heap's buffer.
    */
-  call(arrays: (Float32Array | Float64Array)[], call: (kernels: Record<string, Kernel>, at: number[]) => void): void;
+  call(arrays: (Float32Array | Float64Array | Int32Array)[], call: (kernels: Record<string, Kernel>, at: number[]) => void): void;
 }
 
 /** The kernels with staged arguments (wasm back end only). */

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { tensorFilled, valuesOf } from '../engine/heap.js';
+import { valuesOf } from '../engine/heap.js';
 import { stockKernelsInUse } from '../engine/kernel-choice.js';
 import { argmaxLabels } from '../engine/logits.js';
 import { customOp } from '../engine/ops.js';
+import { softmaxLossGradient, softmaxWithSums } from '../engine/softmax-passes.js';
 
 export interface DiceOptions {
   smoothNumerator: number;
@@ -48,78 +49,44 @@ function oneHot(indices: tf.Tensor, classes: number): tf.Tensor {
 
 /** Lsup as the reference computes it: MONAI DiceCELoss with the scripts' smoothing (nr 0, dr 1e-3), background included. */
 export function diceCrossEntropy(logits: tf.Tensor5D, labels: tf.Tensor, options: DiceOptions = { smoothNumerator: 0, smoothDenominator: 1e-3 }): tf.Scalar {
-  if (!stockKernelsInUse()) return diceCrossEntropyOnHost(logits, labels.dataSync() as Int32Array, options, 1);
+  if (!stockKernelsInUse()) {
+    const values = labels.dataSync();
+    return diceCrossEntropyOnHost(logits, values instanceof Int32Array ? values : Int32Array.from(values), options, 1);
+  }
   const oneHot = oneHotLabels(labels, logits.shape[4]);
   return diceLoss(logits, oneHot, options).add(crossEntropy(logits, oneHot)) as tf.Scalar;
 }
 
 /**
- * Dice + crossEntropyWeight·CE in one pass over the logits, the gradient formed alongside (float64
- * sums): tfjs's softmax, log-softmax, one-hot and reductions are separate single-threaded kernels on
- * wasm, each keeping its result for the backward pass. A label outside [0, K) is no class, as in tf.oneHot.
+ * Dice + crossEntropyWeight·CE from one pass over the logits (softmax and its sums) and one over p
+ * for the gradient, on the compute threads, sums in float64 (engine/softmax-passes.ts): tfjs's softmax, log-softmax, one-hot and reductions are separate
+ * single-threaded kernels on wasm, each keeping its result for the backward pass. A label outside
+ * [0, K) is no class, as in tf.oneHot.
  */
 function diceCrossEntropyOnHost(logits: tf.Tensor5D, labels: Int32Array, options: DiceOptions, crossEntropyWeight: 0 | 1): tf.Scalar {
   const [n, , , , k] = logits.shape;
-  const voxels = logits.size / (n * k);
   const first = options.excludeBackground ? 1 : 0;
   const op = customOp<(x: tf.Tensor5D) => tf.Scalar>((x: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([]);
-    const z = valuesOf(x);
-    const p = new Float64Array(z.length);
-    const [intersection, predicted, present] = [new Float64Array(n * k), new Float64Array(n * k), new Float64Array(n * k)];
-    let logLikelihood = 0;
-    for (let b = 0; b < n; b++) {
-      for (let v = b * voxels; v < (b + 1) * voxels; v++) {
-        const row = v * k;
-        let max = -Infinity;
-        for (let c = 0; c < k; c++) max = Math.max(max, z[row + c]);
-        let sum = 0;
-        for (let c = 0; c < k; c++) sum += p[row + c] = Math.exp(z[row + c] - max);
-        for (let c = 0; c < k; c++) {
-          p[row + c] /= sum;
-          predicted[b * k + c] += p[row + c];
-        }
-        const y = labels[v];
-        if (y >= 0 && y < k) {
-          intersection[b * k + y] += p[row + y];
-          present[b * k + y] += 1;
-          logLikelihood += z[row + y] - max - Math.log(sum);
-        }
-      }
-    }
-    // Dice term and its gradient in p: A·y + B per (item, class), 0 for an excluded background
+    const { probabilities, intersection, predicted, present, logLikelihood } = softmaxWithSums(x, labels, n);
+    // tfjs's tidy around this forward pass frees p unless the tape keeps it for the gradient
+    save([probabilities]);
+    // the Dice term and its gradient in p, A·y + B per (item, class); 0 for an excluded background
     const counted = n * (k - first);
-    const [a, bias] = [new Float64Array(n * k), new Float64Array(n * k)];
+    const coefficients = new Float64Array(2 * n * k);
     let dice = 0;
     for (let i = 0; i < n * k; i++) {
       if (i % k < first) continue;
       const denominator = present[i] + predicted[i] + options.smoothDenominator;
       const numerator = 2 * intersection[i] + options.smoothNumerator;
       dice += 1 - numerator / denominator;
-      a[i] = -2 / (counted * denominator);
-      bias[i] = numerator / (counted * denominator * denominator);
-    }
-    const rows = n * voxels;
-    const gradient = new Float32Array(z.length);
-    for (let v = 0; v < rows; v++) {
-      const [row, item] = [v * k, Math.floor(v / voxels) * k];
-      const y = labels[v];
-      const hasClass = y >= 0 && y < k;
-      let weighted = hasClass ? a[item + y] * p[row + y] : 0;
-      for (let c = 0; c < k; c++) weighted += bias[item + c] * p[row + c];
-      for (let c = 0; c < k; c++) {
-        const target = hasClass && c === y ? 1 : 0;
-        const g = a[item + c] * target + bias[item + c];
-        gradient[row + c] = p[row + c] * (g - weighted) + (hasClass ? (crossEntropyWeight * (p[row + c] - target)) / rows : 0);
-      }
+      coefficients[i] = -2 / (counted * denominator);
+      coefficients[n * k + i] = numerator / (counted * denominator * denominator);
     }
     return {
-      value: tf.scalar(dice / counted - (crossEntropyWeight * logLikelihood) / rows),
-      gradFunc: (dy: tf.Tensor) => {
+      value: tf.scalar(dice / counted - (crossEntropyWeight * logLikelihood) / labels.length),
+      gradFunc: (dy: tf.Tensor, [p]: tf.Tensor[]) => {
         const scale = dy.dataSync()[0];
-        return [tensorFilled(x.shape, (values) => {
-          for (let i = 0; i < values.length; i++) values[i] = gradient[i] * scale;
-        })];
+        return [softmaxLossGradient(p, labels, n, coefficients.map((c) => c * scale), (crossEntropyWeight * scale) / labels.length)];
       },
     };
   });

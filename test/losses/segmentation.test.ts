@@ -43,6 +43,18 @@ describe.each(['wasm', 'cpu'] as const)('Dice+CE in one pass on %s', (backend) =
     expectSameLossAndGradient((l) => diceCrossEntropy(l, labels, dice), composed, logits, 3);
   });
 
+  test('keeps no tensor after its value alone or its value and gradient', () => {
+    const random = new Random(5);
+    const logits = tf.tensor5d(Float32Array.from({ length: 2 * 4 * 4 * 4 * 3 }, () => random.next()), [2, 4, 4, 4, 3]);
+    const labels = tf.tensor4d(Int32Array.from({ length: 2 * 4 * 4 * 4 }, () => random.integer(0, 2)), [2, 4, 4, 4], 'int32');
+    const before = tf.memory().numTensors;
+    diceCrossEntropy(logits, labels).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const { value, grads } = tf.valueAndGrads((l: tf.Tensor) => diceCrossEntropy(l as tf.Tensor5D, labels))([logits]);
+    tf.dispose([value, ...grads]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   test('Lcs equals ½ Dice(A, argmax B) + ½ Dice(B, argmax A) from tfjs ops, in value and gradient', () => {
     const random = new Random(4);
     const logits = tf.tensor5d(Float32Array.from({ length: 4 * 6 * 6 * 6 * 5 }, () => 4 * (random.next() - 0.5)), [4, 6, 6, 6, 5]);

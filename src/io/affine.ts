@@ -126,12 +126,10 @@ export function affineToQuaternion(m: Mat4): { quaternion: Quaternion; spacing: 
   const spacing = columnNorms(m).map((v) => (v > 0 ? v : 1)) as Vec3;
   let r = [0, 1, 2].map((row) => [0, 1, 2].map((col) => m[row][col] / spacing[col]));
   r = polarOrthogonal(r);
-  let det = determinant3(r);
   let qfac: 1 | -1 = 1;
-  if (det <= 0) {
+  if (determinant3(r) <= 0) {
     qfac = -1;
     for (let row = 0; row < 3; row++) r[row][2] = -r[row][2];
-    det = -det;
   }
   const [r11, r12, r13] = r[0];
   const [r21, r22, r23] = r[1];

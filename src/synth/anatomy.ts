@@ -171,10 +171,10 @@ export function renderFineLabels(shape: Vec3, voxelToSubject: Mat4 | ((voxel: Ve
   const labels = Uint8Array.from(centre);
   const votes = new Uint8Array(FINE_LABEL_NAMES.length);
   const plane = nx * ny;
-  for (let k = 1, n = 0; k < nz - 1; k++) {
+  for (let k = 1; k < nz - 1; k++) {
     for (let j = 1; j < ny - 1; j++) {
       for (let i = 1; i < nx - 1; i++) {
-        n = i + nx * (j + ny * k);
+        const n = i + nx * (j + ny * k);
         const c = centre[n];
         if (centre[n - 1] === c && centre[n + 1] === c && centre[n - nx] === c && centre[n + nx] === c && centre[n - plane] === c && centre[n + plane] === c) continue;
         votes.fill(0);

@@ -3,9 +3,28 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { cropOrPad } from '../../src/io/volume.js';
+import type { EvaluationSummary } from '../../src/metrics/summary.js';
 import { fixture, interruptAfterProgress, makeTempDir, python, runCli } from '../helpers.js';
 
-const expected = JSON.parse(readFileSync(fixture('metrics', 'expected.json'), 'utf8'));
+/** scipy's numbers for the metric fixtures (fixtures/metrics/expected.json). */
+interface ExpectedMetrics {
+  status: string;
+  dice: number;
+  iou: number;
+  hd95: number;
+  hd100: number;
+}
+interface ExpectedPair {
+  stcs: number;
+  stcs_ref: number;
+  aspc: number;
+  aspc_ref: number;
+  years: number;
+}
+const expected = JSON.parse(readFileSync(fixture('metrics', 'expected.json'), 'utf8')) as {
+  cases: Record<string, { shape: number[]; spacing: number[]; metrics: Record<string, ExpectedMetrics> }>;
+  longitudinal: Record<string, ExpectedPair>;
+};
 
 function readTsvRows(path: string): Record<string, string>[] {
   const [header, ...lines] = readFileSync(path, 'utf8').trim().split('\n');
@@ -16,7 +35,7 @@ function readTsvRows(path: string): Record<string, string>[] {
 describe('longiseg evaluate on the scipy fixtures', () => {
   const dir = makeTempDir();
   afterAll(() => dir.remove());
-  let summary: Record<string, any>;
+  let summary: EvaluationSummary;
 
   beforeAll(() => {
     const result = runCli(['evaluate', '--pred', fixture('metrics', 'pred'), '--ref', fixture('metrics', 'ref'), '--out', dir.path, '--log-format', 'json']);
@@ -29,8 +48,8 @@ describe('longiseg evaluate on the scipy fixtures', () => {
     expect(summary.metric_per_case).toHaveLength(3);
     for (const entry of summary.metric_per_case) {
       const want = expected.cases[entry.subject].metrics;
-      for (const [label, w] of Object.entries<any>(want)) {
-        const got = entry.metrics[label];
+      for (const [label, w] of Object.entries(want)) {
+        const got = entry.metrics[label] as Record<string, number>;
         expect(got.HD95_status).toBe(w.status);
         expect(Math.abs(got.Dice - w.dice)).toBeLessThan(1e-6);
         expect(Math.abs(got.IoU - w.iou)).toBeLessThan(1e-6);
@@ -52,7 +71,7 @@ describe('longiseg evaluate on the scipy fixtures', () => {
     // label 6 exists only in 'fine' (prediction only); the other two cases are both-empty and drop out
     expect(summary.counts['6']).toMatchObject({ hd_both_empty: 2, dice_undefined: 2 });
     expect(summary.mean['6'].Dice).toBe(0);
-    const perLabelMeans = Object.values<any>(summary.mean).map((m) => m.Dice);
+    const perLabelMeans = Object.values(summary.mean).map((m) => m.Dice!);
     expect(summary.foreground_mean.Dice).toBeCloseTo(perLabelMeans.reduce((a, b) => a + b) / perLabelMeans.length, 12);
   });
 
@@ -62,7 +81,7 @@ describe('longiseg evaluate on the scipy fixtures', () => {
     const fromPython = execFileSync(python, ['-c', 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["metric_per_case"]))', join(dir.path, 'summary.json')], { encoding: 'utf8' });
     expect(fromPython.trim()).toBe('3');
     expect(summary.meta.tool).toBe('longiseg evaluate');
-    expect(summary.meta.definitions.HD95).toMatch(/6-connected erosion/);
+    expect((summary.meta.definitions as Record<string, string>).HD95).toMatch(/6-connected erosion/);
   });
 
   test('per_case.tsv has the documented columns and n/a for undefined values', () => {
@@ -171,10 +190,10 @@ describe('longiseg evaluate: bad input', () => {
     const resampled = runCli(['evaluate', '--pred', pred, '--ref', ref, '--resample', '--log-format', 'json']);
     expect(resampled.status).toBe(0);
     expect(resampled.stderr).toContain('was resampled onto the grid of');
-    const summary = JSON.parse(readFileSync(join(pred, 'summary.json'), 'utf8'));
-    const iso = summary.metric_per_case.find((c: any) => c.subject === 'iso');
+    const summary = JSON.parse(readFileSync(join(pred, 'summary.json'), 'utf8')) as EvaluationSummary;
+    const iso = summary.metric_per_case.find((c) => c.subject === 'iso')!;
     expect(iso.resampled).toBe(true);
-    expect(Math.abs(iso.metrics['1'].Dice - expected.cases.iso.metrics['1'].dice)).toBeLessThan(1e-6);
+    expect(Math.abs((iso.metrics['1'].Dice as number) - expected.cases.iso.metrics['1'].dice)).toBeLessThan(1e-6);
   });
 
   test('non-integer values in a label map: exit 3', async () => {

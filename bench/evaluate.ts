@@ -21,7 +21,7 @@ const SCIPY_CASES = Number(process.env.BENCH_SCIPY_CASES ?? 2);
 /** A brain-sized ellipsoid cut into 33 Voronoi parcels; the prediction moves the seeds a little. */
 function parcellation(seed: number, jitter: number): Uint8Array {
   let state = seed;
-  const random = () => ((state = (state * 1664525 + 1013904223) % 4294967296) / 4294967296);
+  const random = () => (state = (state * 1664525 + 1013904223) % 4294967296) / 4294967296;
   const seeds: number[][] = [];
   for (let l = 0; l < 33; l++) seeds.push([0.25 + 0.5 * random(), 0.25 + 0.5 * random(), 0.25 + 0.5 * random()]);
   const moved = seeds.map((s) => s.map((v) => v + jitter * (random() - 0.5)));
@@ -58,8 +58,12 @@ async function makeCases(): Promise<void> {
   for (let c = 0; c < CASES; c++) {
     const name = `case${String(c).padStart(2, '0')}.nii.gz`;
     if (existsSync(join(outDir, 'ref', name))) continue;
-    await writeNifti(join(outDir, 'ref', name), createVolume(parcellation(1000 + c, 0), [...shape], affine), { datatype: 'uint8' });
-    await writeNifti(join(outDir, 'pred', name), createVolume(parcellation(1000 + c, 0.04), [...shape], affine), { datatype: 'uint8' });
+    await writeNifti(join(outDir, 'ref', name), createVolume(parcellation(1000 + c, 0), [...shape], affine), {
+      datatype: 'uint8',
+    });
+    await writeNifti(join(outDir, 'pred', name), createVolume(parcellation(1000 + c, 0.04), [...shape], affine), {
+      datatype: 'uint8',
+    });
   }
 }
 
@@ -81,8 +85,13 @@ async function timeLongiseg(workers: number): Promise<{ seconds: number; hd95: R
 }
 
 function timeScipy(mode: 'crop' | 'whole'): { perCase: number; hd95: Record<string, number> } {
-  const files = Array.from({ length: SCIPY_CASES }, (_, c) => `case${String(c).padStart(2, '0')}.nii.gz`).flatMap((name) => [join(outDir, 'pred', name), join(outDir, 'ref', name)]);
-  const output = execFileSync('/usr/bin/python3', [join(root, 'bench', 'reference_metrics.py'), mode, ...files], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const files = Array.from({ length: SCIPY_CASES }, (_, c) => `case${String(c).padStart(2, '0')}.nii.gz`).flatMap(
+    (name) => [join(outDir, 'pred', name), join(outDir, 'ref', name)],
+  );
+  const output = execFileSync('/usr/bin/python3', [join(root, 'bench', 'reference_metrics.py'), mode, ...files], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   const { seconds, hd95 } = JSON.parse(output) as { seconds: number[]; hd95: Record<string, number>[] };
   return { perCase: seconds.reduce((a, b) => a + b) / seconds.length, hd95: hd95[0] };
 }
@@ -97,7 +106,13 @@ const worst = Math.max(...Object.entries(crop.hd95).map(([label, v]) => Math.abs
 const perCase = single.seconds / CASES;
 console.log(`evaluate bench: ${CASES} cases of ${shape.join('×')} voxels, 33 labels`);
 console.log(`longiseg, 1 thread:          ${perCase.toFixed(2)} s per case (all metrics, file reading included)`);
-console.log(`longiseg, ${cores} threads:         ${(parallel.seconds / CASES).toFixed(2)} s per case, ${parallel.seconds.toFixed(1)} s in all (${(single.seconds / parallel.seconds).toFixed(2)}× from threads)`);
-console.log(`scipy, bounding-box EDT:     ${crop.perCase.toFixed(2)} s per case (${SCIPY_CASES} cases) → longiseg ${(crop.perCase / perCase).toFixed(2)}× faster`);
-console.log(`scipy, whole-volume EDT:     ${whole.perCase.toFixed(2)} s per case (${SCIPY_CASES} cases) → longiseg ${(whole.perCase / perCase).toFixed(2)}× faster`);
+console.log(
+  `longiseg, ${cores} threads:         ${(parallel.seconds / CASES).toFixed(2)} s per case, ${parallel.seconds.toFixed(1)} s in all (${(single.seconds / parallel.seconds).toFixed(2)}× from threads)`,
+);
+console.log(
+  `scipy, bounding-box EDT:     ${crop.perCase.toFixed(2)} s per case (${SCIPY_CASES} cases) → longiseg ${(crop.perCase / perCase).toFixed(2)}× faster`,
+);
+console.log(
+  `scipy, whole-volume EDT:     ${whole.perCase.toFixed(2)} s per case (${SCIPY_CASES} cases) → longiseg ${(whole.perCase / perCase).toFixed(2)}× faster`,
+);
 console.log(`largest HD95 difference to scipy on case00: ${worst.toExponential(2)} mm`);

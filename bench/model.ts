@@ -21,15 +21,19 @@ function convStep(kind: 'ours' | 'stock', shape: number[], cout: number): () => 
   const x = tf.randomNormal(shape as [number, number, number, number, number]) as tf.Tensor5D;
   const w = tf.randomNormal([3, 3, 3, shape[4], cout]) as tf.Tensor5D;
   const conv = kind === 'ours' ? conv3dReflect : conv3dReflectStock;
-  return () => tf.tidy(() => {
-    const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => conv(a as tf.Tensor5D, b as tf.Tensor5D).sum())([x, w]);
-    gx.dataSync();
-    gw.dataSync();
-  });
+  return () =>
+    tf.tidy(() => {
+      const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => conv(a as tf.Tensor5D, b as tf.Tensor5D).sum())([x, w]);
+      gx.dataSync();
+      gw.dataSync();
+    });
 }
 
 async function benchConv(): Promise<void> {
-  for (const [shape, cout] of [[[1, 64, 64, 64, 16], 16], [[1, 16, 16, 16, 64], 64]] as [number[], number][]) {
+  for (const [shape, cout] of [
+    [[1, 64, 64, 64, 16], 16],
+    [[1, 16, 16, 16, 64], 64],
+  ] as [number[], number][]) {
     const flops = 3 * 2 * shape.slice(0, 4).reduce((a, b) => a * b) * 27 * shape[4] * cout;
     await initBackend('wasm');
     const ours = time(convStep('ours', shape, cout), 2);
@@ -56,7 +60,11 @@ function stockStepInFreshProcess(): number {
 }
 
 function pytorchStep(steps: number): number {
-  return JSON.parse(execFileSync('/usr/bin/python3', [join(root, 'bench', 'pytorch_step.py'), '32', String(steps)], { encoding: 'utf8' })).seconds_per_step as number;
+  return JSON.parse(
+    execFileSync('/usr/bin/python3', [join(root, 'bench', 'pytorch_step.py'), '32', String(steps)], {
+      encoding: 'utf8',
+    }),
+  ).seconds_per_step as number;
 }
 
 async function benchStep(): Promise<void> {
@@ -71,7 +79,9 @@ async function benchStep(): Promise<void> {
   }
   const stock = stockStepInFreshProcess();
   console.log(`pretraining step, pair of 32³, ngf 16, nine 2048-wide heads, all losses, Adam:`);
-  console.log(`  longiseg (wasm): ${fastest.toFixed(2)} s; stock tfjs kernels (wasm): ${stock.toFixed(2)} s (${(stock / fastest).toFixed(1)}× slower); PyTorch 1 thread: ${torch.toFixed(2)} s (longiseg/PyTorch ${(fastest / torch).toFixed(2)}×)`);
+  console.log(
+    `  longiseg (wasm): ${fastest.toFixed(2)} s; stock tfjs kernels (wasm): ${stock.toFixed(2)} s (${(stock / fastest).toFixed(1)}× slower); PyTorch 1 thread: ${torch.toFixed(2)} s (longiseg/PyTorch ${(fastest / torch).toFixed(2)}×)`,
+  );
 }
 
 /** BENCH_WIDTH sets the head width (default the reference's 2048). */
@@ -86,7 +96,9 @@ async function benchMemory(): Promise<void> {
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
   const heap = wasmHeap()?.memory.buffer.byteLength ?? 0;
-  console.log(`training step on a 64³ pair, heads ${width} wide: ${seconds.toFixed(1)} s, peak RSS ${(peak / 2 ** 30).toFixed(2)} GiB, wasm heap ${(heap / 2 ** 30).toFixed(2)} GiB`);
+  console.log(
+    `training step on a 64³ pair, heads ${width} wide: ${seconds.toFixed(1)} s, peak RSS ${(peak / 2 ** 30).toFixed(2)} GiB, wasm heap ${(heap / 2 ** 30).toFixed(2)} GiB`,
+  );
 }
 
 if (!only || only === 'conv') await benchConv();

@@ -28,7 +28,12 @@ export function time(run: () => void, repeats = 1, warmUp = true): number {
 /** A pretraining model (U-Net ngf 16, nine heads `width` wide) on a pair of size³ crops; each call times one step. */
 export function pretrainingSteps(size: number, stock: boolean, width = 2048): () => Promise<number> {
   const random = new Random(0);
-  const model = new PretrainModel({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }, { width, bottleneck: width / 4 }, undefined, random);
+  const model = new PretrainModel(
+    { inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 },
+    { width, bottleneck: width / 4 },
+    undefined,
+    random,
+  );
   const optimizer = new Adam(model.trainableVariables());
   const input = tf.randomNormal([2, size, size, size, 1]) as tf.Tensor5D;
   return async () => {
@@ -42,7 +47,6 @@ export function pretrainingSteps(size: number, stock: boolean, width = 2048): ()
     }
   };
 }
-
 
 /** Three in-memory subjects of three sessions (64×80×64 unless said), random intensities and 18 random labels. */
 export function randomSubjects(shape: [number, number, number] = [64, 80, 64]): Subject[] {
@@ -62,12 +66,28 @@ export function randomSubjects(shape: [number, number, number] = [64, 80, 64]): 
 
 /** A 1 mm whole brain (181×217×181, random intensities) and a U-Net model (ngf 8, 18 classes) to predict it with, written into `folder`. */
 export async function wholeBrainCase(folder: string): Promise<{ model: string; image: string }> {
-  const info = { unet: { inputChannels: 1, outputClasses: 18, baseWidth: 8, depth: 4 }, modalities: ['T1w'], normalisation: { kind: 'min-percentile' as const, upperPercentile: 99.99 } };
+  const info = {
+    unet: { inputChannels: 1, outputClasses: 18, baseWidth: 8, depth: 4 },
+    modalities: ['T1w'],
+    normalisation: { kind: 'min-percentile' as const, upperPercentile: 99.99 },
+  };
   const model = join(folder, 'model.safetensors');
   await saveModel(model, { unet: new UNet(info.unet, new Random(1)), info });
   const shape: [number, number, number] = [181, 217, 181];
   const random = new Random(2);
   const image = join(folder, 'brain.nii.gz');
-  await writeNifti(image, createVolume(Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random.uniform(0, 100)), shape, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]));
+  await writeNifti(
+    image,
+    createVolume(
+      Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random.uniform(0, 100)),
+      shape,
+      [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+    ),
+  );
   return { model, image };
 }

@@ -44,11 +44,14 @@ async function alternate(rounds: number, measure: (threads: number) => number | 
 }
 
 function pytorchStep(count: number): number {
-  const output = execFileSync('/usr/bin/python3', [join(root, 'bench', 'pytorch_step.py'), '32', '2', String(count)], { encoding: 'utf8' });
+  const output = execFileSync('/usr/bin/python3', [join(root, 'bench', 'pytorch_step.py'), '32', '2', String(count)], {
+    encoding: 'utf8',
+  });
   return JSON.parse(output).seconds_per_step as number;
 }
 
-const row = (what: string, [one, many]: number[], unit = 's') => `${what}: ${one.toFixed(2)} ${unit} at 1 thread, ${many.toFixed(2)} ${unit} at ${threads} (${(one / many).toFixed(2)}×)`;
+const row = (what: string, [one, many]: number[], unit = 's') =>
+  `${what}: ${one.toFixed(2)} ${unit} at 1 thread, ${many.toFixed(2)} ${unit} at ${threads} (${(one / many).toFixed(2)}×)`;
 
 if (part === 'train' || part === 'all') {
   const step = pretrainingSteps(32, false);
@@ -57,7 +60,9 @@ if (part === 'train' || part === 'all') {
   const torch = await alternate(2, pytorchStep);
   console.log(row('pretraining model step, 32³ pair, ngf 16, nine 2048-wide heads: longiseg', ours));
   console.log(row('  PyTorch', torch));
-  console.log(`  longiseg/PyTorch: ${(ours[0] / torch[0]).toFixed(2)}× at 1 thread, ${(ours[1] / torch[1]).toFixed(2)}× at ${threads}`);
+  console.log(
+    `  longiseg/PyTorch: ${(ours[0] / torch[0]).toFixed(2)}× at 1 thread, ${(ours[1] / torch[1]).toFixed(2)}× at ${threads}`,
+  );
 
   const subjects = randomSubjects();
 
@@ -75,8 +80,16 @@ if (part === 'train' || part === 'all') {
         return (performance.now() - start) / 1000 / steps;
       });
       await task.close();
-      console.log(row(`pretrain --config ${preset} end-to-end step, prefetch ${prefetch} (crop ${config.crop}, ngf ${config.model.base_width}, heads ${config.heads.width})`, seconds));
-      if (preset === 'paper') console.log(`  end-to-end at ${threads} threads / PyTorch's model step at ${threads}: ${(seconds[1] / torch[1]).toFixed(2)}×`);
+      console.log(
+        row(
+          `pretrain --config ${preset} end-to-end step, prefetch ${prefetch} (crop ${config.crop}, ngf ${config.model.base_width}, heads ${config.heads.width})`,
+          seconds,
+        ),
+      );
+      if (preset === 'paper')
+        console.log(
+          `  end-to-end at ${threads} threads / PyTorch's model step at ${threads}: ${(seconds[1] / torch[1]).toFixed(2)}×`,
+        );
     }
   }
 }
@@ -90,7 +103,25 @@ if (part === 'predict' || part === 'all') {
     const target = join(out, `run-${count}`);
     rmSync(target, { recursive: true, force: true });
     const start = performance.now();
-    const result = spawnSync(process.execPath, [join(root, 'bin', 'longiseg'), 'predict', '--model', model, '--input', image, '--out', target, '--backend', 'wasm', '--quiet', '--threads', String(count)], { encoding: 'utf8' });
+    const result = spawnSync(
+      process.execPath,
+      [
+        join(root, 'bin', 'longiseg'),
+        'predict',
+        '--model',
+        model,
+        '--input',
+        image,
+        '--out',
+        target,
+        '--backend',
+        'wasm',
+        '--quiet',
+        '--threads',
+        String(count),
+      ],
+      { encoding: 'utf8' },
+    );
     if (result.status !== 0) throw new Error(`predict --threads ${count} failed: ${result.stderr}`);
     return (performance.now() - start) / 1000;
   });
@@ -100,7 +131,12 @@ if (part === 'predict' || part === 'all') {
 if (part === 'data' || part === 'all') {
   const config = finetuneSchema.parse({ ...PRESETS.finetune.paper, data: 'in-memory', out: 'unused' });
   const subjects = randomSubjects([144, 160, 144]);
-  const options = { crop: config.crop, pairing: config.pairing, augment: augmentConfig(config), insideHead: config.crops_inside_head };
+  const options = {
+    crop: config.crop,
+    pairing: config.pairing,
+    augment: augmentConfig(config),
+    insideHead: config.crops_inside_head,
+  };
   const streams: BatchStream[] = [
     { kind: 'labelled', count: config.batch, subjects, options },
     { kind: 'pairs', count: 1, subjects, options },
@@ -123,5 +159,7 @@ if (part === 'data' || part === 'all') {
     waited += (performance.now() - start) / 1000;
   }
   await ahead.close();
-  console.log(`finetune --config paper batches (${config.batch} labelled ${config.crop}³ crops + 1 pair, reference augmentation): ${data.toFixed(2)} s per step drawn in line; with prefetch 2 a step that computes ${data.toFixed(2)} s waits ${(waited / steps).toFixed(2)} s for them`);
+  console.log(
+    `finetune --config paper batches (${config.batch} labelled ${config.crop}³ crops + 1 pair, reference augmentation): ${data.toFixed(2)} s per step drawn in line; with prefetch 2 a step that computes ${data.toFixed(2)} s waits ${(waited / steps).toFixed(2)} s for them`,
+  );
 }

@@ -26,9 +26,17 @@ console.log('training steps per second, wasm back end, one thread, 64×80×64 se
 for (const preset of ['small', 'paper']) {
   const config = pretrainSchema.parse({ ...PRESETS.pretrain[preset], ...common });
   const task = new PretrainTask(config, 18, subjects, subjects);
-  console.log(`pretrain --config ${preset.padEnd(5)} (crop ${config.crop}, ngf ${config.model.base_width}, heads ${config.heads.width}, M ${config.patches}): ${(await stepsPerSecond(task, preset === 'paper' ? 3 : 10)).toFixed(3)} steps/s`);
+  console.log(
+    `pretrain --config ${preset.padEnd(5)} (crop ${config.crop}, ngf ${config.model.base_width}, heads ${config.heads.width}, M ${config.patches}): ${(await stepsPerSecond(task, preset === 'paper' ? 3 : 10)).toFixed(3)} steps/s`,
+  );
 }
 const config = finetuneSchema.parse({ ...PRESETS.finetune.small, ...common });
-const info = { unet: { inputChannels: 1, outputClasses: 18, baseWidth: config.model.base_width, depth: 4 }, modalities: ['T1w'], normalisation: { kind: 'min-percentile' as const, upperPercentile: 99.99 } };
+const info = {
+  unet: { inputChannels: 1, outputClasses: 18, baseWidth: config.model.base_width, depth: 4 },
+  modalities: ['T1w'],
+  normalisation: { kind: 'min-percentile' as const, upperPercentile: 99.99 },
+};
 const finetune = new FinetuneTask(config, info, subjects, subjects, subjects);
-console.log(`finetune --config small (crop ${config.crop}, batch ${config.batch}, Lcs steps alternating): ${(await stepsPerSecond(finetune, 10)).toFixed(3)} steps/s`);
+console.log(
+  `finetune --config small (crop ${config.crop}, batch ${config.batch}, Lcs steps alternating): ${(await stepsPerSecond(finetune, 10)).toFixed(3)} steps/s`,
+);

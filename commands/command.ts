@@ -15,7 +15,10 @@ export interface CommandRuntime {
   finish: (exitCode: number) => void;
 }
 
-export function toYargsModule<A>(definition: LongisegCommand<A>, runtime: CommandRuntime): CommandModule<GlobalArgs, A & GlobalArgs> {
+export function toYargsModule<A>(
+  definition: LongisegCommand<A>,
+  runtime: CommandRuntime,
+): CommandModule<GlobalArgs, A & GlobalArgs> {
   return {
     command: definition.command,
     describe: definition.describe,

@@ -16,11 +16,23 @@ export interface GlobalArgs {
 
 export function addGlobalOptions<T>(yargs: Argv<T>): Argv<T & GlobalArgs> {
   return yargs
-    .option('log-format', { choices: ['pretty', 'json'] as const, describe: 'Log lines for people or JSON lines for machines (default: pretty on a terminal, json otherwise)', global: true })
+    .option('log-format', {
+      choices: ['pretty', 'json'] as const,
+      describe: 'Log lines for people or JSON lines for machines (default: pretty on a terminal, json otherwise)',
+      global: true,
+    })
     .option('quiet', { type: 'boolean', describe: 'Only warnings and errors', global: true })
-    .option('backend', { choices: BACKEND_REQUESTS, describe: 'tfjs back end (default auto: tfjs-node-gpu, tfjs-node, WebGPU on a hardware GPU, else WebAssembly)', global: true })
+    .option('backend', {
+      choices: BACKEND_REQUESTS,
+      describe: 'tfjs back end (default auto: tfjs-node-gpu, tfjs-node, WebGPU on a hardware GPU, else WebAssembly)',
+      global: true,
+    })
     .option('seed', { type: 'number', describe: 'Seed of every random choice in the run (default 0)', global: true })
-    .option('config', { type: 'string', describe: 'Options from a JSON or YAML file (snake_case keys); flags override it', global: true }) as Argv<T & GlobalArgs>;
+    .option('config', {
+      type: 'string',
+      describe: 'Options from a JSON or YAML file (snake_case keys); flags override it',
+      global: true,
+    }) as Argv<T & GlobalArgs>;
 }
 
 /** Config keys shared by all commands. */

@@ -5,8 +5,22 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { Argv } from 'yargs';
 import { z } from 'zod';
-import { DEMO_METHODS, DEMO_SIZES, demoConfigs, demoPlan, demoSeeds, runFolder, type DemoCommand } from '../src/demo/plan.js';
-import { demoTable, formatMarkdownTable, seedComparison, type EvaluateSummary, type MethodResults } from '../src/demo/table.js';
+import {
+  DEMO_METHODS,
+  DEMO_SIZES,
+  demoConfigs,
+  demoPlan,
+  demoSeeds,
+  runFolder,
+  type DemoCommand,
+} from '../src/demo/plan.js';
+import {
+  demoTable,
+  formatMarkdownTable,
+  seedComparison,
+  type EvaluateSummary,
+  type MethodResults,
+} from '../src/demo/table.js';
 import { writeFileAtomic } from '../src/runtime/atomic.js';
 import { ExitCode, InterruptedError, LongisegError } from '../src/runtime/errors.js';
 import { forEachAtOnce } from '../src/runtime/pool.js';
@@ -14,7 +28,9 @@ import type { Progress } from '../src/runtime/progress.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs, type RunContext } from './context.js';
 
-const demoSchema = globalSchema.extend({ out: z.string().min(1).default('longiseg-demo'), quick: z.boolean().default(false) }).strict();
+const demoSchema = globalSchema
+  .extend({ out: z.string().min(1).default('longiseg-demo'), quick: z.boolean().default(false) })
+  .strict();
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -30,7 +46,15 @@ class DemoStageError extends LongisegError {
 
 /** Runs one longiseg command as a child process, its JSON log lines feeding the demo's progress line. */
 async function runStep({ args, seed }: DemoCommand, progress: Progress, context: RunContext): Promise<void> {
-  const child = execa(process.execPath, [CLI, ...args, '--seed', String(seed), '--log-format', 'json'], { reject: false, all: true, cancelSignal: context.signal, gracefulCancel: false, killSignal: 'SIGTERM', forceKillAfterDelay: 20_000, stdin: 'ignore' });
+  const child = execa(process.execPath, [CLI, ...args, '--seed', String(seed), '--log-format', 'json'], {
+    reject: false,
+    all: true,
+    cancelSignal: context.signal,
+    gracefulCancel: false,
+    killSignal: 'SIGTERM',
+    forceKillAfterDelay: 20_000,
+    stdin: 'ignore',
+  });
   const errors: string[] = [];
   child.stderr?.setEncoding('utf8');
   let buffer = '';
@@ -53,7 +77,10 @@ async function runStep({ args, seed }: DemoCommand, progress: Progress, context:
   progress.advance(1);
   if (result.isCanceled || context.signal.aborted) throw new InterruptedError();
   if (result.exitCode !== 0) {
-    throw new DemoStageError(`demo: longiseg ${args.join(' ')} failed (exit ${result.exitCode ?? result.signal}):\n  ${errors.slice(-5).join('\n  ') || result.all?.slice(-2000)}`, result.exitCode ?? ExitCode.internal);
+    throw new DemoStageError(
+      `demo: longiseg ${args.join(' ')} failed (exit ${result.exitCode ?? result.signal}):\n  ${errors.slice(-5).join('\n  ') || result.all?.slice(-2000)}`,
+      result.exitCode ?? ExitCode.internal,
+    );
   }
 }
 
@@ -68,15 +95,24 @@ function resumable(args: string[]): string[] {
 const DEMO_SCOPE =
   'The demo segments the tissue classes (cortex, white matter, CSF) at 3 mm: the small deep structures of\n' +
   'synth --labels structures need about 1,200 finetuning steps, beyond this budget (docs/training.md).\n';
-const ONE_SEED = 'One seed: the difference between the two rows is not tested against the spread over seeds (the full demo is).\n';
+const ONE_SEED =
+  'One seed: the difference between the two rows is not tested against the spread over seeds (the full demo is).\n';
 
 export const demoCommand: LongisegCommand<Record<string, unknown>> = {
   command: 'demo',
-  describe: 'The whole chain on a synthetic infant study (synth → preprocess → pretrain → finetune → predict → evaluate), ending in a Table 1 style comparison',
+  describe:
+    'The whole chain on a synthetic infant study (synth → preprocess → pretrain → finetune → predict → evaluate), ending in a Table 1 style comparison',
   builder: (yargs: Argv<GlobalArgs>) =>
     yargs
-      .option('out', { type: 'string', describe: 'Folder for everything the demo writes (default longiseg-demo); rerunning continues where it stopped' })
-      .option('quick', { type: 'boolean', describe: 'Fewer subjects and training steps and one finetuning seed instead of five: under 5 minutes on 2 cores instead of under 15' })
+      .option('out', {
+        type: 'string',
+        describe: 'Folder for everything the demo writes (default longiseg-demo); rerunning continues where it stopped',
+      })
+      .option('quick', {
+        type: 'boolean',
+        describe:
+          'Fewer subjects and training steps and one finetuning seed instead of five: under 5 minutes on 2 cores instead of under 15',
+      })
       .example('$0 demo', 'the full demo in ./longiseg-demo')
       .example('$0 demo --quick --out /tmp/demo', 'a smoke test of the installation'),
   async run(argv, context) {
@@ -107,11 +143,19 @@ export const demoCommand: LongisegCommand<Record<string, unknown>> = {
     const seeds = demoSeeds(size, options.seed);
     const results: MethodResults[] = DEMO_METHODS.map((m) => ({
       title: m.title,
-      summaries: seeds.map((seed) => JSON.parse(readFileSync(join(runFolder(options.out, 'evaluate', m.key, seed), 'summary.json'), 'utf8')) as EvaluateSummary),
+      summaries: seeds.map(
+        (seed) =>
+          JSON.parse(
+            readFileSync(join(runFolder(options.out, 'evaluate', m.key, seed), 'summary.json'), 'utf8'),
+          ) as EvaluateSummary,
+      ),
     }));
     const table = formatMarkdownTable(demoTable(results));
     const spread = seeds.length > 1 ? `${seedComparison(results[1], results[0]).join('\n')}\n` : ONE_SEED;
-    const cells = seeds.length > 1 ? `medians over the test sessions, mean ± SD over ${seeds.length} finetuning seeds` : 'medians over the test sessions';
+    const cells =
+      seeds.length > 1
+        ? `medians over the test sessions, mean ± SD over ${seeds.length} finetuning seeds`
+        : 'medians over the test sessions';
     const report = `One-shot segmentation of the synthetic infant test subjects (${cells}):\n\n${table}\n\n${spread}\n${DEMO_SCOPE}`;
     await writeFileAtomic(join(options.out, 'table.md'), report);
     process.stdout.write(`\n${report}(${join(options.out, 'table.md')})\n`);

@@ -13,11 +13,14 @@ interface DoctorArgs {
 
 export const doctorCommand: LongisegCommand<DoctorArgs> = {
   command: 'doctor',
-  describe: 'Show what this machine offers: Node, tfjs back ends, the WebGPU adapter, ANTs, elastix, CPUs, memory, disk',
+  describe:
+    'Show what this machine offers: Node, tfjs back ends, the WebGPU adapter, ANTs, elastix, CPUs, memory, disk',
   builder: (yargs: Argv<GlobalArgs>) => yargs.option('json', { type: 'boolean', describe: 'Print the report as JSON' }),
   async run(argv) {
     const backend = await resolveBackend((argv.backend ?? 'auto') as BackendRequest);
-    const gpu: AdapterSummary | { unavailable: string } = await gpuAdapter().catch((error: Error) => ({ unavailable: error.message }));
+    const gpu: AdapterSummary | { unavailable: string } = await gpuAdapter().catch((error: Error) => ({
+      unavailable: error.message,
+    }));
     const [tools, elastixWasm, machine] = await Promise.all([
       Promise.all(EXTERNAL_TOOLS.map(([name, args, pattern]) => probeTool(name, args, pattern))),
       probeImport('@itk-wasm/elastix'),
@@ -33,12 +36,20 @@ export const doctorCommand: LongisegCommand<DoctorArgs> = {
       ['Node.js', machine.node],
       ['tfjs back end', `${backend.name} (${backend.packageName}): ${backend.reason}`],
       ['WebGPU adapter', 'unavailable' in gpu ? `none: ${gpu.unavailable}` : describeAdapter(gpu)],
-      ...tools.map((tool): [string, string] => [tool.name, tool.found ? `${tool.version ?? 'version unknown'} (${tool.path})` : 'not on PATH']),
+      ...tools.map((tool): [string, string] => [
+        tool.name,
+        tool.found ? `${tool.version ?? 'version unknown'} (${tool.path})` : 'not on PATH',
+      ]),
       ['@itk-wasm/elastix', elastixWasm.detail],
       ['CPUs', String(machine.cpus)],
       ['threads', `${threads.threads} by default (${threads.source}); --threads N to change`],
       ['memory', `${formatBytes(machine.memoryFreeBytes)} free of ${formatBytes(machine.memoryTotalBytes)}`],
-      ['disk', machine.diskFreeBytes === undefined ? 'unknown' : `${formatBytes(machine.diskFreeBytes)} free in ${process.cwd()}`],
+      [
+        'disk',
+        machine.diskFreeBytes === undefined
+          ? 'unknown'
+          : `${formatBytes(machine.diskFreeBytes)} free in ${process.cwd()}`,
+      ],
     ];
     const width = Math.max(...rows.map(([name]) => name.length)) + 2;
     process.stdout.write(rows.map(([name, value]) => `${name.padEnd(width)}${value}\n`).join(''));

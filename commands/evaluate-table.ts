@@ -11,7 +11,12 @@ export function formatEvaluationTable(evaluation: Evaluation): string {
   ];
   const longitudinal = summary.longitudinal;
   if (longitudinal) {
-    metrics.push(['STCS', 'STCS', 3, longitudinal], ['ASPC', 'ASPC %', 2, longitudinal], ['STCS_ref', 'STCS ref', 3, longitudinal], ['ASPC_ref', 'ASPC ref %', 2, longitudinal]);
+    metrics.push(
+      ['STCS', 'STCS', 3, longitudinal],
+      ['ASPC', 'ASPC %', 2, longitudinal],
+      ['STCS_ref', 'STCS ref', 3, longitudinal],
+      ['ASPC_ref', 'ASPC ref %', 2, longitudinal],
+    );
   }
   const header = ['label', 'name', ...metrics.map(([, title]) => `${title} (median / mean)`)];
   const cell = (median: number | null | undefined, mean: number | null | undefined, digits: number) =>
@@ -24,9 +29,15 @@ export function formatEvaluationTable(evaluation: Evaluation): string {
   rows.push([
     'all',
     'foreground',
-    ...metrics.map(([key, , digits, source]) => cell(source.foreground_median[key], source.foreground_mean[key], digits)),
+    ...metrics.map(([key, , digits, source]) =>
+      cell(source.foreground_median[key], source.foreground_mean[key], digits),
+    ),
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]) => cells.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((v, c) => v.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n') + '\n';
 }

@@ -29,7 +29,8 @@ export const evaluateSchema = globalSchema
 export function parseLabelSelection(value: string | number[] | undefined): LabelSelection {
   if (value === undefined) return { kind: 'auto' };
   if (Array.isArray(value)) return { kind: 'list', labels: value };
-  if (/^\s*\d+(\s*,\s*\d+)*\s*$/.test(value)) return { kind: 'list', labels: value.split(',').map((v) => Number(v.trim())) };
+  if (/^\s*\d+(\s*,\s*\d+)*\s*$/.test(value))
+    return { kind: 'list', labels: value.split(',').map((v) => Number(v.trim())) };
   return { kind: 'table', path: value };
 }
 
@@ -39,18 +40,53 @@ export const evaluateCommand: LongisegCommand<Record<string, unknown>> = {
   builder: (yargs: Argv<GlobalArgs>) =>
     yargs
       .usage('$0 evaluate --pred DIR --ref DIR [options]\n\n' + `HD: ${HD_DEFINITION}`)
-      .option('pred', { type: 'string', describe: 'Folder of predicted label maps (BIDS derivative or flat, nnU-Net style)' })
+      .option('pred', {
+        type: 'string',
+        describe: 'Folder of predicted label maps (BIDS derivative or flat, nnU-Net style)',
+      })
       .option('ref', { type: 'string', describe: 'Folder of reference label maps' })
-      .option('out', { type: 'string', describe: 'Where per_case.tsv, longitudinal.tsv and summary.json go (default: --pred)' })
-      .option('labels', { type: 'string', describe: 'A dseg.tsv label table, or a list such as 1,2,3 (default: dseg.tsv next to the references, else every label found)' })
-      .option('ignore-label', { type: 'number', describe: 'Reference voxels with this value are left out of every metric' })
-      .option('longitudinal', { type: 'boolean', describe: 'Also STCS and ASPC between every pair of sessions of a subject' })
-      .option('annualize', { type: 'boolean', describe: 'Divide ASPC by the years between sessions (from sub-*_sessions.tsv)' })
-      .option('hd-percentile', { type: 'number', describe: 'Percentile of the surface distances (default 95; 100 gives the Hausdorff distance)' })
-      .option('threads', { type: 'number', alias: 'workers', describe: 'Cases evaluated in parallel, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU)' })
-      .option('resample', { type: 'boolean', describe: 'Resample predictions onto the reference grid (nearest neighbour) instead of refusing' })
-      .option('allow-missing', { type: 'boolean', describe: 'Evaluate the cases that have a prediction when some references have none' })
-      .example('$0 evaluate --pred derivatives/longiseg --ref derivatives/labels --longitudinal', 'BIDS trees, with longitudinal statistics')
+      .option('out', {
+        type: 'string',
+        describe: 'Where per_case.tsv, longitudinal.tsv and summary.json go (default: --pred)',
+      })
+      .option('labels', {
+        type: 'string',
+        describe:
+          'A dseg.tsv label table, or a list such as 1,2,3 (default: dseg.tsv next to the references, else every label found)',
+      })
+      .option('ignore-label', {
+        type: 'number',
+        describe: 'Reference voxels with this value are left out of every metric',
+      })
+      .option('longitudinal', {
+        type: 'boolean',
+        describe: 'Also STCS and ASPC between every pair of sessions of a subject',
+      })
+      .option('annualize', {
+        type: 'boolean',
+        describe: 'Divide ASPC by the years between sessions (from sub-*_sessions.tsv)',
+      })
+      .option('hd-percentile', {
+        type: 'number',
+        describe: 'Percentile of the surface distances (default 95; 100 gives the Hausdorff distance)',
+      })
+      .option('threads', {
+        type: 'number',
+        alias: 'workers',
+        describe: 'Cases evaluated in parallel, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU)',
+      })
+      .option('resample', {
+        type: 'boolean',
+        describe: 'Resample predictions onto the reference grid (nearest neighbour) instead of refusing',
+      })
+      .option('allow-missing', {
+        type: 'boolean',
+        describe: 'Evaluate the cases that have a prediction when some references have none',
+      })
+      .example(
+        '$0 evaluate --pred derivatives/longiseg --ref derivatives/labels --longitudinal',
+        'BIDS trees, with longitudinal statistics',
+      )
       .example('$0 evaluate --pred predsTs --ref labelsTs --labels 1,2,3', 'flat folders paired by file name'),
   async run(argv, context) {
     const options = await resolveCommandOptions(evaluateSchema, argv);
@@ -72,7 +108,12 @@ export const evaluateCommand: LongisegCommand<Record<string, unknown>> = {
         signal: context.signal,
         onWarning: (message) => context.logger.warn(message),
         onStart: (cases) => (progress = context.progress('evaluate: cases', cases)),
-        meta: { tool: SUMMARY_TOOL, version: toolVersion, date: new Date().toISOString(), command: ['longiseg', ...process.argv.slice(2)].join(' ') },
+        meta: {
+          tool: SUMMARY_TOOL,
+          version: toolVersion,
+          date: new Date().toISOString(),
+          command: ['longiseg', ...process.argv.slice(2)].join(' '),
+        },
       },
     );
     progress?.succeed(`evaluated ${evaluation.cases.length} cases, ${evaluation.labels.length} labels`);

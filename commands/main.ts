@@ -7,7 +7,6 @@ import { toYargsModule } from './command.js';
 import { addGlobalOptions } from './context.js';
 import { commands } from './registry.js';
 
-
 /** Seconds a handler gets to stop cleanly after SIGINT/SIGTERM (a training step and a checkpoint) before the process exits anyway; under SLURM's default KillWait of 30 s. */
 const GRACE_SECONDS = 25;
 
@@ -43,7 +42,9 @@ export async function main(argv: string[]): Promise<number> {
   const runtime = { signal: controller.signal, finish: (code: number) => (exitCode = code) };
   let cli = addGlobalOptions(yargs(argv))
     .scriptName('longiseg')
-    .usage('$0 <command> [options]\n\nLongitudinal brain-MRI segmentation: preprocessing, spatiotemporal pretraining, fine-tuning, inference and evaluation.')
+    .usage(
+      '$0 <command> [options]\n\nLongitudinal brain-MRI segmentation: preprocessing, spatiotemporal pretraining, fine-tuning, inference and evaluation.',
+    )
     .version(toolVersion)
     .strict()
     .demandCommand(1, 'Name a command (longiseg --help lists them).')

@@ -24,9 +24,17 @@ import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.
 export const predictSchema = globalSchema
   .extend({
     model: z.string().min(1),
-    input: z.union([z.string().min(1).transform((path) => [path]), z.array(z.string().min(1)).min(1)]),
+    input: z.union([
+      z
+        .string()
+        .min(1)
+        .transform((path) => [path]),
+      z.array(z.string().min(1)).min(1),
+    ]),
     out: z.string().min(1),
-    patch: z.union([z.number().int().positive(), z.string().min(1), z.array(z.number().int().positive()).length(3)]).default(128),
+    patch: z
+      .union([z.number().int().positive(), z.string().min(1), z.array(z.number().int().positive()).length(3)])
+      .default(128),
     overlap: z.number().min(0).lt(1).default(0.5),
     tta: z.boolean().default(false),
     probabilities: z.boolean().default(false),
@@ -42,10 +50,17 @@ export const predictSchema = globalSchema
 
 /** 64, "64", "64,80,64" or [64, 80, 64] → [x, y, z], each a multiple of the U-Net's 2^depth. */
 export function parsePatch(value: number | string | number[], multiple: number): Vec3 {
-  const sizes = typeof value === 'number' ? [value] : typeof value === 'string' ? value.split(/[,x×]/).map((s) => Number(s.trim())) : value;
+  const sizes =
+    typeof value === 'number'
+      ? [value]
+      : typeof value === 'string'
+        ? value.split(/[,x×]/).map((s) => Number(s.trim()))
+        : value;
   const patch = (sizes.length === 1 ? [sizes[0], sizes[0], sizes[0]] : sizes) as Vec3;
   if (patch.length !== 3 || patch.some((n) => !Number.isInteger(n) || n <= 0 || n % multiple !== 0)) {
-    throw new UsageError(`--patch ${JSON.stringify(value)} must be one size or three (x,y,z), each a positive multiple of ${multiple} (the U-Net pools ${Math.log2(multiple)} times)`);
+    throw new UsageError(
+      `--patch ${JSON.stringify(value)} must be one size or three (x,y,z), each a positive multiple of ${multiple} (the U-Net pools ${Math.log2(multiple)} times)`,
+    );
   }
   return patch;
 }
@@ -59,54 +74,122 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
     yargs
       .usage('$0 predict --model CKPT --input DIR|FILE... --out DIR [options]')
       .option('model', { type: 'string', describe: 'A longiseg model (best.safetensors of finetune)' })
-      .option('input', { type: 'string', array: true, describe: 'BIDS folders, folders of images (nnU-Net naming: CASE_0000.nii.gz …) or image files' })
-      .option('out', { type: 'string', describe: 'Output folder; for BIDS inputs a derivative dataset (e.g. study/derivatives/longiseg)' })
-      .option('patch', { type: 'string', describe: 'Sliding-window patch: one size or x,y,z, multiples of 16 for the default U-Net; shrunk to the image when larger (default 128)' })
-      .option('overlap', { type: 'number', describe: 'Fraction of a patch shared by neighbouring windows, in [0, 1) (default 0.5, as nnU-Net)' })
-      .option('tta', { type: 'boolean', describe: 'Mirror test-time augmentation: average over the flips training used (left-right: 2× slower)' })
-      .option('probabilities', { type: 'boolean', describe: 'Also write the class probabilities (4D float, one frame per class)' })
+      .option('input', {
+        type: 'string',
+        array: true,
+        describe: 'BIDS folders, folders of images (nnU-Net naming: CASE_0000.nii.gz …) or image files',
+      })
+      .option('out', {
+        type: 'string',
+        describe: 'Output folder; for BIDS inputs a derivative dataset (e.g. study/derivatives/longiseg)',
+      })
+      .option('patch', {
+        type: 'string',
+        describe:
+          'Sliding-window patch: one size or x,y,z, multiples of 16 for the default U-Net; shrunk to the image when larger (default 128)',
+      })
+      .option('overlap', {
+        type: 'number',
+        describe: 'Fraction of a patch shared by neighbouring windows, in [0, 1) (default 0.5, as nnU-Net)',
+      })
+      .option('tta', {
+        type: 'boolean',
+        describe: 'Mirror test-time augmentation: average over the flips training used (left-right: 2× slower)',
+      })
+      .option('probabilities', {
+        type: 'boolean',
+        describe: 'Also write the class probabilities (4D float, one frame per class)',
+      })
       .option('batch', { type: 'number', describe: 'Patches per network call (default 1)' })
-      .option('threads', { type: 'number', alias: 'workers', describe: 'Threads computing sliding-window tiles in parallel, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU; 1 on the tensorflow back end, which threads itself)' })
-      .option('shard', { type: 'string', describe: 'Only cases i, i+n, i+2n, … (i/n, i from 0); default from SLURM_ARRAY_TASK_ID/COUNT when set' })
-      .option('continue', { type: 'boolean', describe: 'Skip cases whose label map exists (outputs are written atomically, so an existing one is complete)' })
+      .option('threads', {
+        type: 'number',
+        alias: 'workers',
+        describe:
+          'Threads computing sliding-window tiles in parallel, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU; 1 on the tensorflow back end, which threads itself)',
+      })
+      .option('shard', {
+        type: 'string',
+        describe: 'Only cases i, i+n, i+2n, … (i/n, i from 0); default from SLURM_ARRAY_TASK_ID/COUNT when set',
+      })
+      .option('continue', {
+        type: 'boolean',
+        describe: 'Skip cases whose label map exists (outputs are written atomically, so an existing one is complete)',
+      })
       .option('overwrite', { type: 'boolean', describe: 'Replace existing outputs (also those of another model)' })
-      .option('wait', { type: 'boolean', describe: 'Wait for cases another predict into this --out is working on, instead of leaving them and exiting 6' })
-      .option('nan-to-num', { type: 'boolean', describe: 'Replace NaN and infinite image voxels with 0 instead of failing the case' })
-      .example('$0 predict --model finetune/best.safetensors --input study/derivatives/registered --out study/derivatives/longiseg', 'a BIDS tree')
+      .option('wait', {
+        type: 'boolean',
+        describe: 'Wait for cases another predict into this --out is working on, instead of leaving them and exiting 6',
+      })
+      .option('nan-to-num', {
+        type: 'boolean',
+        describe: 'Replace NaN and infinite image voxels with 0 instead of failing the case',
+      })
+      .example(
+        '$0 predict --model finetune/best.safetensors --input study/derivatives/registered --out study/derivatives/longiseg',
+        'a BIDS tree',
+      )
       .example('$0 predict --model best.safetensors --input imagesTs --out predsTs --tta', 'nnU-Net-style folders'),
   async run(argv, context) {
     const options = await resolveCommandOptions(predictSchema, argv);
-    if (options.continue && options.overwrite) throw new UsageError('--continue and --overwrite contradict each other; pass one');
+    if (options.continue && options.overwrite)
+      throw new UsageError('--continue and --overwrite contradict each other; pass one');
     const shard = resolveShard(options.shard);
     const backend = await initBackend(options.backend, (message) => context.logger.warn(message));
     const model = await loadModel(options.model);
-    if (options.tta && model.info.mirrorAxes?.length === 0) context.logger.warn(`--tta: ${options.model} was trained without flips, so there is nothing to average; predicting without mirroring`);
+    if (options.tta && model.info.mirrorAxes?.length === 0)
+      context.logger.warn(
+        `--tta: ${options.model} was trained without flips, so there is nothing to average; predicting without mirroring`,
+      );
     if (model.validation && model.validation.dice < NO_LEARNING_DICE) {
-      context.logger.warn(`${options.model}: its training recorded a validation foreground Dice of ${model.validation.dice.toFixed(3)} (step ${model.validation.step}): it has not learned to segment, and its label maps will be close to empty`);
+      context.logger.warn(
+        `${options.model}: its training recorded a validation foreground Dice of ${model.validation.dice.toFixed(3)} (step ${model.validation.step}): it has not learned to segment, and its label maps will be close to empty`,
+      );
     }
     const patch = parsePatch(options.patch, 2 ** model.info.unet.depth);
     await prepareOutputFolder(options.out);
     const list = await listCases(options.input, options.out, model.info.modalities, options.probabilities);
-    const entries: Entry[] = [...list.cases.map((item) => ({ id: item.id, item })), ...list.problems.map((problem) => ({ id: problem.id, problem }))];
+    const entries: Entry[] = [
+      ...list.cases.map((item) => ({ id: item.id, item })),
+      ...list.problems.map((problem) => ({ id: problem.id, problem })),
+    ];
     entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const mine = selectShard(entries, shard);
-    const done = (item: PredictionCase) => existsSync(item.output) && (!item.probabilities || existsSync(item.probabilities));
+    const done = (item: PredictionCase) =>
+      existsSync(item.output) && (!item.probabilities || existsSync(item.probabilities));
     const existing = mine.filter((entry) => entry.item && done(entry.item));
     if (existing.length > 0 && !options.continue && !options.overwrite) {
-      throw new UsageError(`${existing.length} of the outputs exist already (${existing[0].item!.output}); pass --continue to skip those cases or --overwrite to replace them`);
+      throw new UsageError(
+        `${existing.length} of the outputs exist already (${existing[0].item!.output}); pass --continue to skip those cases or --overwrite to replace them`,
+      );
     }
     const skipped = options.continue ? existing.length : 0;
     const todo = mine.filter((entry) => !(options.continue && entry.item && done(entry.item)));
 
     // not capped by the number of cases: one case's windows are spread over the workers too
-    const workers = todo.length === 0 ? 1 : (options.threads ?? (backend.name === 'tensorflow' || backend.name === 'webgpu' ? 1 : defaultThreads().threads));
+    const workers =
+      todo.length === 0
+        ? 1
+        : (options.threads ??
+          (backend.name === 'tensorflow' || backend.name === 'webgpu' ? 1 : defaultThreads().threads));
     context.logger.info(
-      { backend: backend.name, reason: backend.reason, workers, model: options.model, patch, tta: options.tta, shard: shard?.source },
+      {
+        backend: backend.name,
+        reason: backend.reason,
+        workers,
+        model: options.model,
+        patch,
+        tta: options.tta,
+        shard: shard?.source,
+      },
       `predict: ${mine.length} of ${entries.length} cases${shard ? ` (${shard.source})` : ''}, patch ${patch.join('×')}, back end ${backend.name} (${backend.reason}), ${workers} worker threads`,
     );
     const replaced = await claimOutputFolder(options.out, options.model, options.overwrite);
-    if (replaced) context.logger.warn(`${options.out} held predictions of another model (${replaced}): the cases of this run are replaced, the others stay as they were`);
-    for (const file of await removeOrphanTemporaries(options.out)) context.logger.info(`removed ${file}, left by a run that was killed while writing it`);
+    if (replaced)
+      context.logger.warn(
+        `${options.out} held predictions of another model (${replaced}): the cases of this run are replaced, the others stay as they were`,
+      );
+    for (const file of await removeOrphanTemporaries(options.out))
+      context.logger.info(`removed ${file}, left by a run that was killed while writing it`);
     await mkdir(join(options.out, '.locks'), { recursive: true });
     const pool = workers > 1 ? await PatchWorkers.start(options.model, backend.name, workers) : undefined;
     try {
@@ -166,16 +249,23 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
         const message = `waiting for ${locked.length} cases another job is predicting`;
         if (message !== waiting) context.logger.info({ locked: locked.map((entry) => entry.id) }, (waiting = message));
         progress.advance(0, message);
-        await sleep(LOCK_POLL_SECONDS * 1000, undefined, { signal: context.signal }).catch(() => throwIfAborted(context.signal));
+        await sleep(LOCK_POLL_SECONDS * 1000, undefined, { signal: context.signal }).catch(() =>
+          throwIfAborted(context.signal),
+        );
         pending = locked;
       }
-      progress.succeed(`predict: ${predicted} cases predicted, ${skipped + doneElsewhere} skipped (outputs existed), ${failed.length} failed${locked.length > 0 ? `, ${locked.length} held by another job` : ''}`);
+      progress.succeed(
+        `predict: ${predicted} cases predicted, ${skipped + doneElsewhere} skipped (outputs existed), ${failed.length} failed${locked.length > 0 ? `, ${locked.length} held by another job` : ''}`,
+      );
       if (failed.length > 0) {
         context.logger.error({ failed }, `failed cases:\n  ${failed.map((f) => `${f.id}: ${f.message}`).join('\n  ')}`);
         return ExitCode.badInput;
       }
       if (locked.length > 0) {
-        context.logger.error({ locked: locked.map((entry) => entry.id) }, `${locked.length} cases are being predicted by another job (${locked.map((entry) => `${entry.id}: ${lockHolder(caseLock(options.out, entry.item!))}`).join('; ')}): run again with --continue when it has finished, or pass --wait`);
+        context.logger.error(
+          { locked: locked.map((entry) => entry.id) },
+          `${locked.length} cases are being predicted by another job (${locked.map((entry) => `${entry.id}: ${lockHolder(caseLock(options.out, entry.item!))}`).join('; ')}): run again with --continue when it has finished, or pass --wait`,
+        );
         return ExitCode.incomplete;
       }
       return ExitCode.ok;
@@ -199,6 +289,10 @@ async function prepareOutputFolder(out: string): Promise<void> {
     await access(out, constants.W_OK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(out, `cannot be written as the output folder (${code === 'EACCES' ? 'permission denied' : code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code})`, { cause: error });
+    throw new InputError(
+      out,
+      `cannot be written as the output folder (${code === 'EACCES' ? 'permission denied' : code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code})`,
+      { cause: error },
+    );
   }
 }

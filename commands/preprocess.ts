@@ -16,7 +16,13 @@ import { defaultThreads, threadsSchema } from '../src/runtime/threads.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
-const list = z.union([z.string().min(1).transform((s) => s.split(',').map((x) => x.trim())), z.array(z.string().min(1)).min(1)]);
+const list = z.union([
+  z
+    .string()
+    .min(1)
+    .transform((s) => s.split(',').map((x) => x.trim())),
+  z.array(z.string().min(1)).min(1),
+]);
 
 export const preprocessSchema = globalSchema
   .extend({
@@ -47,46 +53,105 @@ function refuseOutputInsideInput(bids: string, out: string): void {
   const inside = relative(resolve(bids), resolve(out));
   if (inside.startsWith('..') || isAbsolute(inside)) return;
   if (inside.split(sep)[0] === 'derivatives' && inside !== 'derivatives') return;
-  throw new UsageError(`--out ${out} ${inside === '' ? 'is' : 'lies inside'} the raw dataset --bids ${bids}; write to ${join(bids, 'derivatives', 'registered')} or outside it`);
+  throw new UsageError(
+    `--out ${out} ${inside === '' ? 'is' : 'lies inside'} the raw dataset --bids ${bids}; write to ${join(bids, 'derivatives', 'registered')} or outside it`,
+  );
 }
 
 export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
   command: 'preprocess',
-  describe: 'Register every subject\'s sessions into one unbiased within-subject space (ANTs, elastix or elastix-wasm), labels carried along',
+  describe:
+    "Register every subject's sessions into one unbiased within-subject space (ANTs, elastix or elastix-wasm), labels carried along",
   builder: (yargs: Argv<GlobalArgs>) =>
     yargs
       .usage('$0 preprocess --bids DIR --out DIR [options]')
       .option('bids', { type: 'string', describe: 'The raw BIDS dataset' })
       .option('out', { type: 'string', describe: 'The derivative to write (e.g. study/derivatives/registered)' })
-      .option('template', { type: 'string', describe: 'A 3D template image every subject is affinely aligned to (its grid becomes the output grid)' })
+      .option('template', {
+        type: 'string',
+        describe: 'A 3D template image every subject is affinely aligned to (its grid becomes the output grid)',
+      })
       .option('labels', { type: 'string', describe: 'Label maps to carry along: derivatives/NAME (or NAME)' })
-      .option('registration', { choices: ['auto', 'ants', 'elastix', 'elastix-wasm'] as const, describe: 'Registration back end (default auto)' })
+      .option('registration', {
+        choices: ['auto', 'ants', 'elastix', 'elastix-wasm'] as const,
+        describe: 'Registration back end (default auto)',
+      })
       .option('modalities', { type: 'string', describe: 'BIDS suffixes, the first drives registration (default T1w)' })
       .option('subjects', { type: 'string', describe: 'Only these subjects: sub-01,sub-02' })
-      .option('shard', { type: 'string', describe: 'Only subjects i, i+n, … (i/n, i from 0); default from the SLURM array variables' })
-      .option('threads', { type: 'number', describe: 'Threads of the registration tool, 1 to 1024, also set as ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS (default: SLURM_CPUS_PER_TASK, else one per CPU)' })
-      .option('deformable', { type: 'boolean', describe: 'B-spline registration to the subject template after the affine one (default true; --no-deformable for affine only)' })
+      .option('shard', {
+        type: 'string',
+        describe: 'Only subjects i, i+n, … (i/n, i from 0); default from the SLURM array variables',
+      })
+      .option('threads', {
+        type: 'number',
+        describe:
+          'Threads of the registration tool, 1 to 1024, also set as ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS (default: SLURM_CPUS_PER_TASK, else one per CPU)',
+      })
+      .option('deformable', {
+        type: 'boolean',
+        describe:
+          'B-spline registration to the subject template after the affine one (default true; --no-deformable for affine only)',
+      })
       .option('overwrite', { type: 'boolean', describe: 'Redo subjects that are done (done.json)' })
-      .option('apply-inverse', { type: 'string', describe: 'Instead of registering: map the sub-X_ses-Y_… files of this folder (predictions) from subject space back to native space, with the transforms in --out' })
-      .option('native-out', { type: 'string', describe: 'Where --apply-inverse writes (BIDS layout, _space-subject dropped from the names)' })
-      .option('nan-to-num', { type: 'boolean', describe: 'Replace NaN and infinite voxels of the raw images with 0 instead of failing the subject' })
-      .option('wait', { type: 'boolean', describe: 'Wait for subjects another job is processing (their .lock) instead of leaving them and exiting 6' })
-      .option('lock-stale-hours', { type: 'number', describe: 'A subject lock older than this is taken over (default 24)' })
-      .example('$0 preprocess --bids study --out study/derivatives/registered --labels derivatives/labels', 'every subject, labels carried along')
-      .example('$0 preprocess --bids study --out study/derivatives/registered --apply-inverse predictions --native-out predictions-native', 'predictions in subject space mapped back to each session\'s scan'),
+      .option('apply-inverse', {
+        type: 'string',
+        describe:
+          'Instead of registering: map the sub-X_ses-Y_… files of this folder (predictions) from subject space back to native space, with the transforms in --out',
+      })
+      .option('native-out', {
+        type: 'string',
+        describe: 'Where --apply-inverse writes (BIDS layout, _space-subject dropped from the names)',
+      })
+      .option('nan-to-num', {
+        type: 'boolean',
+        describe: 'Replace NaN and infinite voxels of the raw images with 0 instead of failing the subject',
+      })
+      .option('wait', {
+        type: 'boolean',
+        describe: 'Wait for subjects another job is processing (their .lock) instead of leaving them and exiting 6',
+      })
+      .option('lock-stale-hours', {
+        type: 'number',
+        describe: 'A subject lock older than this is taken over (default 24)',
+      })
+      .example(
+        '$0 preprocess --bids study --out study/derivatives/registered --labels derivatives/labels',
+        'every subject, labels carried along',
+      )
+      .example(
+        '$0 preprocess --bids study --out study/derivatives/registered --apply-inverse predictions --native-out predictions-native',
+        "predictions in subject space mapped back to each session's scan",
+      ),
   async run(argv, context) {
     const options = await resolveCommandOptions(preprocessSchema, argv);
     if (!existsSync(options.bids)) throw new InputError(options.bids, 'no such folder');
     if (options.apply_inverse) {
-      if (!options.native_out) throw new UsageError('--apply-inverse needs --native-out, the folder to write the native-space files to');
-      const written = await applyInverse({ input: options.apply_inverse, preprocessed: options.out, bids: options.bids, modality: options.modalities[0], out: options.native_out, overwrite: options.overwrite, signal: context.signal, onFile: (file) => context.logger.info({ file }, `preprocess --apply-inverse: ${file}`) });
-      context.logger.info({ written: written.length }, `preprocess --apply-inverse: wrote ${written.length} files to ${options.native_out}`);
+      if (!options.native_out)
+        throw new UsageError('--apply-inverse needs --native-out, the folder to write the native-space files to');
+      const written = await applyInverse({
+        input: options.apply_inverse,
+        preprocessed: options.out,
+        bids: options.bids,
+        modality: options.modalities[0],
+        out: options.native_out,
+        overwrite: options.overwrite,
+        signal: context.signal,
+        onFile: (file) => context.logger.info({ file }, `preprocess --apply-inverse: ${file}`),
+      });
+      context.logger.info(
+        { written: written.length },
+        `preprocess --apply-inverse: wrote ${written.length} files to ${options.native_out}`,
+      );
       return ExitCode.ok;
     }
     refuseOutputInsideInput(options.bids, options.out);
     if (options.template) await readNifti(options.template, { kind: 'image', require3D: true });
     const labels = options.labels?.replace(/^derivatives\//, '').replace(/\/$/, '');
-    if (labels && !existsSync(join(options.bids, 'derivatives', labels))) throw new InputError(join(options.bids, 'derivatives', labels), 'no such folder (--labels names a derivative of --bids)');
+    if (labels && !existsSync(join(options.bids, 'derivatives', labels)))
+      throw new InputError(
+        join(options.bids, 'derivatives', labels),
+        'no such folder (--labels names a derivative of --bids)',
+      );
     if (options.modalities.length === 0) throw new UsageError('--modalities needs at least one suffix');
     const threads = options.threads ?? defaultThreads().threads;
     const { registrar, reason } = await chooseRegistrar(options.registration, threads);
@@ -128,21 +193,36 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
           progress?.advance(0, message);
         },
         onSubject: (subject, outcome, detail) => {
-          if (outcome === 'failed' || outcome === 'locked') context.logger.error({ subject, outcome }, `sub-${subject}: ${outcome}: ${detail}`);
+          if (outcome === 'failed' || outcome === 'locked')
+            context.logger.error({ subject, outcome }, `sub-${subject}: ${outcome}: ${detail}`);
           else if (detail) context.logger.info({ subject }, `sub-${subject}: ${detail}`);
           progress?.advance(1, `sub-${subject} ${outcome}`);
         },
       },
     );
-    progress?.succeed(`preprocess: ${summary.done.length} subjects done, ${summary.skipped.length} skipped (done before), ${summary.locked.length} locked by another job, ${summary.failed.length} failed`);
+    progress?.succeed(
+      `preprocess: ${summary.done.length} subjects done, ${summary.skipped.length} skipped (done before), ${summary.locked.length} locked by another job, ${summary.failed.length} failed`,
+    );
     if (summary.failed.length === 0 && summary.locked.length > 0) {
-      context.logger.error({ locked: summary.locked }, `${summary.locked.length} subjects are being processed by another job and are not done yet (${summary.locked.map((s) => `sub-${s}`).join(', ')}): run again when it has finished, or pass --wait`);
+      context.logger.error(
+        { locked: summary.locked },
+        `${summary.locked.length} subjects are being processed by another job and are not done yet (${summary.locked.map((s) => `sub-${s}`).join(', ')}): run again when it has finished, or pass --wait`,
+      );
       return ExitCode.incomplete;
     }
     if (summary.failed.length === 0) return ExitCode.ok;
     const failedList = join(options.out, `preprocess_failed${shard ? `_shard-${shard.index}` : ''}.tsv`);
-    await writeFileAtomic(failedList, formatTsv(['participant_id', 'error'], summary.failed.map((f) => [`sub-${f.subject}`, f.message.replace(/\s+/g, ' ')])));
-    context.logger.error({ failed: summary.failed }, `failed subjects (listed in ${failedList}):\n  ${summary.failed.map((f) => `sub-${f.subject}: ${f.message}`).join('\n  ')}`);
+    await writeFileAtomic(
+      failedList,
+      formatTsv(
+        ['participant_id', 'error'],
+        summary.failed.map((f) => [`sub-${f.subject}`, f.message.replace(/\s+/g, ' ')]),
+      ),
+    );
+    context.logger.error(
+      { failed: summary.failed },
+      `failed subjects (listed in ${failedList}):\n  ${summary.failed.map((f) => `sub-${f.subject}: ${f.message}`).join('\n  ')}`,
+    );
     return Math.max(...summary.failed.map((f) => f.exitCode));
   },
 };

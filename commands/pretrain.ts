@@ -15,10 +15,19 @@ export const pretrainCommand: LongisegCommand<Record<string, unknown>> = {
   builder: (yargs: Argv<GlobalArgs>) =>
     addTrainingOptions(yargs, 'pretrain')
       .usage('$0 pretrain --config FILE|PRESET [--data DIR] [--out DIR] [--max-steps N] [--resume] [--time-limit 2h]')
-      .example('$0 pretrain --config small --data study/registered --out runs/pretrain', 'a laptop-sized run on a synth study')
+      .example(
+        '$0 pretrain --config small --data study/registered --out runs/pretrain',
+        'a laptop-sized run on a synth study',
+      )
       .example('$0 pretrain --config pretrain.yaml --resume --time-limit 23h', 'one SLURM job of a long run'),
   async run(argv, context) {
-    let config = await resolveTrainingConfig('pretrain', pretrainSchema, argv, ['data', 'out', 'seed', 'backend', 'nan_to_num']);
+    let config = await resolveTrainingConfig('pretrain', pretrainSchema, argv, [
+      'data',
+      'out',
+      'seed',
+      'backend',
+      'nan_to_num',
+    ]);
     return runTrainingCommand<PretrainConfig>({
       kind: 'pretrain',
       config,
@@ -26,15 +35,22 @@ export const pretrainCommand: LongisegCommand<Record<string, unknown>> = {
       context,
       async build(study) {
         const pairs = pairableSubjects(study.train, config.data, (message) => context.logger.warn(message));
-        if (study.validation.length === 0) context.logger.warn('no validation subjects: validating on training pairs (best.safetensors then tracks the training loss)');
+        if (study.validation.length === 0)
+          context.logger.warn(
+            'no validation subjects: validating on training pairs (best.safetensors then tracks the training loss)',
+          );
         return new PretrainTask(config, study.classes, pairs, study.validation.length > 0 ? study.validation : pairs);
       },
       async resume(task, path) {
-        const { metadata } = await loadTrainingCheckpoint(path, (task as PretrainTask).model, (task as PretrainTask).optimizer, new Random(0));
+        const { metadata } = await loadTrainingCheckpoint(
+          path,
+          (task as PretrainTask).model,
+          (task as PretrainTask).optimizer,
+          new Random(0),
+        );
         config = storedConfig(pretrainSchema, metadata, path);
         return { state: storedLoopState(metadata, path), config };
       },
     });
   },
 };
-

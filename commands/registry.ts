@@ -11,4 +11,14 @@ import { synthCommand } from './synth.js';
 
 /** Every subcommand; each new one joins this list. Options differ per command, hence `any`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: LongisegCommand<any>[] = [doctorCommand, demoCommand, synthCommand, preprocessCommand, pretrainCommand, finetuneCommand, predictCommand, evaluateCommand, slurmCommand];
+export const commands: LongisegCommand<any>[] = [
+  doctorCommand,
+  demoCommand,
+  synthCommand,
+  preprocessCommand,
+  pretrainCommand,
+  finetuneCommand,
+  predictCommand,
+  evaluateCommand,
+  slurmCommand,
+];

@@ -18,7 +18,10 @@ const slurmSchema = globalSchema
     array: z.number().int().min(1).optional(),
     after: z.union([z.string(), z.number()]).optional(),
     cpus: z.number().int().min(1).default(2),
-    mem: z.string().regex(/^\d+[KMGT]?$/, 'a size such as 8G').optional(),
+    mem: z
+      .string()
+      .regex(/^\d+[KMGT]?$/, 'a size such as 8G')
+      .optional(),
     time: z.string().optional(),
     partition: z.string().min(1).optional(),
     gpus: z.number().int().min(1).optional(),
@@ -33,36 +36,72 @@ const CLI = fileURLToPath(new URL('../../bin/longiseg', import.meta.url));
 
 export const slurmCommand: LongisegCommand<Record<string, unknown>> = {
   command: 'slurm <stage>',
-  describe: 'Write (and submit) the sbatch script of a stage: job arrays for preprocess and predict, dependencies, logs, resumable training',
+  describe:
+    'Write (and submit) the sbatch script of a stage: job arrays for preprocess and predict, dependencies, logs, resumable training',
   builder: (yargs: Argv<GlobalArgs>) =>
     yargs
-      .positional('stage', { choices: SLURM_STAGES, describe: 'The longiseg command the job runs; its own options follow --' })
-      .option('array', { type: 'number', describe: 'Tasks of a job array (preprocess, predict): each takes every n-th subject or case' })
-      .option('after', { type: 'string', describe: 'Job IDs that must succeed first (--dependency=afterok), comma-separated' })
-      .option('cpus', { type: 'number', describe: 'CPUs per task (default 2); longiseg and the registration tools use them' })
+      .positional('stage', {
+        choices: SLURM_STAGES,
+        describe: 'The longiseg command the job runs; its own options follow --',
+      })
+      .option('array', {
+        type: 'number',
+        describe: 'Tasks of a job array (preprocess, predict): each takes every n-th subject or case',
+      })
+      .option('after', {
+        type: 'string',
+        describe: 'Job IDs that must succeed first (--dependency=afterok), comma-separated',
+      })
+      .option('cpus', {
+        type: 'number',
+        describe: 'CPUs per task (default 2); longiseg and the registration tools use them',
+      })
       .option('mem', { type: 'string', describe: 'Memory per task, e.g. 8G' })
-      .option('time', { type: 'string', describe: 'Time limit (2h, 90m, 1-00:00:00); pretrain/finetune stop 10 % (at most 10 min) before it and resume when resubmitted' })
+      .option('time', {
+        type: 'string',
+        describe:
+          'Time limit (2h, 90m, 1-00:00:00); pretrain/finetune stop 10 % (at most 10 min) before it and resume when resubmitted',
+      })
       .option('partition', { type: 'string', describe: 'SLURM partition' })
       .option('gpus', { type: 'number', describe: 'GPUs per job (pretrain, finetune on tfjs-node-gpu)' })
       .option('logs', { type: 'string', describe: 'Folder of the job logs (default slurm-logs)' })
       .option('script', { type: 'string', describe: 'Where to write the script (default slurm/longiseg-STAGE.sbatch)' })
-      .option('submit', { type: 'boolean', describe: 'Submit with sbatch and print the job ID (for --after of the next stage)' })
+      .option('submit', {
+        type: 'boolean',
+        describe: 'Submit with sbatch and print the job ID (for --after of the next stage)',
+      })
       .option('print', { type: 'boolean', describe: 'Print the script instead of writing it' })
-      .example('$0 slurm preprocess --array 8 --cpus 4 --submit -- --bids study --out registered', 'eight tasks, each registering every eighth subject')
-      .example('$0 slurm evaluate --after 1234 --submit -- --pred predictions --ref labels --longitudinal', 'once the predict array has succeeded'),
+      .example(
+        '$0 slurm preprocess --array 8 --cpus 4 --submit -- --bids study --out registered',
+        'eight tasks, each registering every eighth subject',
+      )
+      .example(
+        '$0 slurm evaluate --after 1234 --submit -- --pred predictions --ref labels --longitudinal',
+        'once the predict array has succeeded',
+      ),
   async run(argv, context) {
     const { _: rest, '--': dashed, ...flags } = argv as typeof argv & { '--'?: string[] };
     const options = await resolveCommandOptions(slurmSchema, flags as typeof argv);
     const args = (dashed ?? rest.slice(1)).map(String);
-    if (options.array && !ARRAY_STAGES.includes(options.stage)) throw new UsageError(`--array: ${options.stage} runs as one job; only ${ARRAY_STAGES.join(' and ')} split their work over an array`);
+    if (options.array && !ARRAY_STAGES.includes(options.stage))
+      throw new UsageError(
+        `--array: ${options.stage} runs as one job; only ${ARRAY_STAGES.join(' and ')} split their work over an array`,
+      );
     if (options.submit && options.print) throw new UsageError('--submit and --print exclude each other');
     const timeSeconds = options.time === undefined ? undefined : parseDuration(options.time);
-    if (options.time !== undefined && !timeSeconds) throw new UsageError(`--time ${options.time}: not a duration (2h, 90m, 1-00:00:00)`);
+    if (options.time !== undefined && !timeSeconds)
+      throw new UsageError(`--time ${options.time}: not a duration (2h, 90m, 1-00:00:00)`);
     const script = sbatchScript({
       stage: options.stage,
       args,
       array: options.array,
-      after: options.after === undefined ? [] : String(options.after).split(',').map((id) => id.trim()).filter(Boolean),
+      after:
+        options.after === undefined
+          ? []
+          : String(options.after)
+              .split(',')
+              .map((id) => id.trim())
+              .filter(Boolean),
       cpus: options.cpus,
       memory: options.mem,
       timeSeconds,
@@ -81,7 +120,10 @@ export const slurmCommand: LongisegCommand<Record<string, unknown>> = {
     const file = options.script ?? `slurm/longiseg-${options.stage}.sbatch`;
     if (options.submit) {
       const sbatch = await probeTool('sbatch', ['--version'], /slurm\s+(\S+)/i);
-      if (!sbatch.found) throw new UsageError('sbatch is not on PATH: this machine cannot submit jobs. Use --print (or drop --submit) to write the script and submit it where SLURM runs');
+      if (!sbatch.found)
+        throw new UsageError(
+          'sbatch is not on PATH: this machine cannot submit jobs. Use --print (or drop --submit) to write the script and submit it where SLURM runs',
+        );
     }
     await writeFileAtomic(file, script);
     await mkdir(resolve(options.logs), { recursive: true });
@@ -91,8 +133,12 @@ export const slurmCommand: LongisegCommand<Record<string, unknown>> = {
     }
     const result = await execa('sbatch', ['--parsable', file], { reject: false, all: true });
     const jobId = result.stdout.trim().split(';')[0];
-    if (result.exitCode !== 0 || !/^\d+$/.test(jobId)) throw new ExternalToolError(`sbatch ${file} failed (exit ${result.exitCode}): ${result.all?.trim()}`);
-    context.logger.info({ script: file, job: jobId }, `submitted ${file} as job ${jobId}${options.array ? ` (array of ${options.array})` : ''}; logs in ${resolve(options.logs)}`);
+    if (result.exitCode !== 0 || !/^\d+$/.test(jobId))
+      throw new ExternalToolError(`sbatch ${file} failed (exit ${result.exitCode}): ${result.all?.trim()}`);
+    context.logger.info(
+      { script: file, job: jobId },
+      `submitted ${file} as job ${jobId}${options.array ? ` (array of ${options.array})` : ''}; logs in ${resolve(options.logs)}`,
+    );
     process.stdout.write(`${jobId}\n`);
     return ExitCode.ok;
   },

@@ -19,7 +19,12 @@ export const synthSchema = globalSchema
     subjects: z.number().int().min(1).max(999).default(8),
     sessions: countRange.default('2-4'),
     cohort: z.enum(['infant', 'aging']).default('infant'),
-    shape: z.union([z.string().regex(/^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$/, 'three sizes such as 96,112,96'), z.array(z.number().int().min(16)).length(3)]).default('96,112,96'),
+    shape: z
+      .union([
+        z.string().regex(/^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$/, 'three sizes such as 96,112,96'),
+        z.array(z.number().int().min(16)).length(3),
+      ])
+      .default('96,112,96'),
     voxel_mm: z.number().positive().max(10).default(2),
     warp_mm: z.number().min(0).max(3).default(3),
     labels: z.enum(['structures', 'tissue']).default('structures'),
@@ -42,17 +47,34 @@ export const synthCommand: LongisegCommand<Record<string, unknown>> = {
       .option('out', { type: 'string', describe: 'Folder of the study (raw/, registered/, truth/, synth.json)' })
       .option('subjects', { type: 'number', describe: 'Number of subjects (default 8)' })
       .option('sessions', { type: 'string', describe: 'Sessions per subject: a count or a range (default 2-4)' })
-      .option('cohort', { choices: ['infant', 'aging'] as const, describe: 'infant: growth and WM/GM contrast reversal (3–36 months); aging: ventricles enlarge, structures shrink (default infant)' })
+      .option('cohort', {
+        choices: ['infant', 'aging'] as const,
+        describe:
+          'infant: growth and WM/GM contrast reversal (3–36 months); aging: ventricles enlarge, structures shrink (default infant)',
+      })
       .option('shape', { type: 'string', describe: 'Grid size, multiples of 16 (default 96,112,96)' })
       .option('voxel-mm', { type: 'number', describe: 'Isotropic voxel size in mm (default 2)' })
-      .option('warp-mm', { type: 'number', describe: 'Amplitude of each session\'s smooth nonlinear displacement, on top of head motion and growth, 0 to 3 mm; 0: sessions differ only affinely (default 3)' })
-      .option('labels', { choices: ['structures', 'tissue'] as const, describe: 'structures: cortex, WM, CSF, ventricles and 6 left/right pairs; tissue: GM/WM/CSF (default structures)' })
+      .option('warp-mm', {
+        type: 'number',
+        describe:
+          "Amplitude of each session's smooth nonlinear displacement, on top of head motion and growth, 0 to 3 mm; 0: sessions differ only affinely (default 3)",
+      })
+      .option('labels', {
+        choices: ['structures', 'tissue'] as const,
+        describe:
+          'structures: cortex, WM, CSF, ventricles and 6 left/right pairs; tissue: GM/WM/CSF (default structures)',
+      })
       .option('overwrite', { type: 'boolean', describe: 'Replace a non-empty --out folder' })
       .option('workers', { type: 'number', describe: 'Worker threads (default: one per CPU)' })
-      .example('$0 synth --out study --subjects 4 --sessions 3 --cohort aging', 'four elderly subjects with three sessions each'),
+      .example(
+        '$0 synth --out study --subjects 4 --sessions 3 --cohort aging',
+        'four elderly subjects with three sessions each',
+      ),
   async run(argv, context) {
     const options = await resolveCommandOptions(synthSchema, argv);
-    const shape = (typeof options.shape === 'string' ? options.shape.split(',').map((v) => Number(v.trim())) : options.shape) as Vec3;
+    const shape = (
+      typeof options.shape === 'string' ? options.shape.split(',').map((v) => Number(v.trim())) : options.shape
+    ) as Vec3;
     let progress: Progress | undefined;
     const subjects = await synthesizeStudy(
       {

@@ -22,21 +22,50 @@ export type Kind = 'pretrain' | 'finetune';
 /** Flags both training commands take, besides the config keys they may override. */
 export function addTrainingOptions<T>(yargs: Argv<T>, kind: Kind): Argv<T> {
   return yargs
-    .option('data', { type: 'string', describe: 'Registered BIDS tree (preprocess output, synth registered/) or a TSV manifest' })
-    .option('out', { type: 'string', describe: 'Run folder: config.yaml, split.json, train_log.tsv, latest.safetensors, best.safetensors' })
-    .option('max-steps', { type: 'number', describe: 'Stop after this many steps in all (the schedule still spans the configured steps)' })
-    .option('resume', { type: 'boolean', describe: 'Continue the run in --out from latest.safetensors, exactly where it stopped' })
-    .option('time-limit', { type: 'string', describe: 'Stop cleanly (latest saved) before this wall-clock budget: 2h, 90m, 1:30:00' })
-    .option('nan-to-num', { type: 'boolean', describe: 'Replace NaN and infinite image voxels with 0 instead of refusing the image' })
-    .option('threads', { type: 'number', describe: 'Threads of the compute kernels, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU); results do not depend on it' })
-    .epilogue(`--config takes a file or a preset name (${Object.keys(PRESETS[kind]).join(', ')}); a file may start from a preset with "preset: small" and override keys.`) as Argv<T>;
+    .option('data', {
+      type: 'string',
+      describe: 'Registered BIDS tree (preprocess output, synth registered/) or a TSV manifest',
+    })
+    .option('out', {
+      type: 'string',
+      describe: 'Run folder: config.yaml, split.json, train_log.tsv, latest.safetensors, best.safetensors',
+    })
+    .option('max-steps', {
+      type: 'number',
+      describe: 'Stop after this many steps in all (the schedule still spans the configured steps)',
+    })
+    .option('resume', {
+      type: 'boolean',
+      describe: 'Continue the run in --out from latest.safetensors, exactly where it stopped',
+    })
+    .option('time-limit', {
+      type: 'string',
+      describe: 'Stop cleanly (latest saved) before this wall-clock budget: 2h, 90m, 1:30:00',
+    })
+    .option('nan-to-num', {
+      type: 'boolean',
+      describe: 'Replace NaN and infinite image voxels with 0 instead of refusing the image',
+    })
+    .option('threads', {
+      type: 'number',
+      describe:
+        'Threads of the compute kernels, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU); results do not depend on it',
+    })
+    .epilogue(
+      `--config takes a file or a preset name (${Object.keys(PRESETS[kind]).join(', ')}); a file may start from a preset with "preset: small" and override keys.`,
+    ) as Argv<T>;
 }
 
 /**
  * The run's configuration: a preset, or a file (optionally starting from a preset), with the
  * command-line flags that name config keys on top; validated by the command's schema.
  */
-export async function resolveTrainingConfig<S extends z.ZodType>(kind: Kind, schema: S, argv: ArgumentsCamelCase<GlobalArgs>, flagKeys: string[]): Promise<z.output<S>> {
+export async function resolveTrainingConfig<S extends z.ZodType>(
+  kind: Kind,
+  schema: S,
+  argv: ArgumentsCamelCase<GlobalArgs>,
+  flagKeys: string[],
+): Promise<z.output<S>> {
   let base: ConfigObject = {};
   let source = 'command-line flags';
   const flags = argv as Record<string, unknown>;
@@ -50,11 +79,16 @@ export async function resolveTrainingConfig<S extends z.ZodType>(kind: Kind, sch
       base = { ...preset, preset: argv.config };
       source = `preset ${argv.config} and command-line flags`;
     } else {
-      if (!existsSync(argv.config)) throw new UsageError(`--config ${argv.config}: neither a preset (${Object.keys(PRESETS[kind]).join(', ')}) nor a config file`);
+      if (!existsSync(argv.config))
+        throw new UsageError(
+          `--config ${argv.config}: neither a preset (${Object.keys(PRESETS[kind]).join(', ')}) nor a config file`,
+        );
       const file = await readConfigFile(argv.config);
       const named = file.preset;
       if (named !== undefined && (typeof named !== 'string' || !PRESETS[kind][named])) {
-        throw new UsageError(`${argv.config}: preset ${JSON.stringify(named)} does not exist (presets: ${Object.keys(PRESETS[kind]).join(', ')})`);
+        throw new UsageError(
+          `${argv.config}: preset ${JSON.stringify(named)} does not exist (presets: ${Object.keys(PRESETS[kind]).join(', ')})`,
+        );
       }
       base = named ? deepMerge(PRESETS[kind][named as string], file) : file;
       source = `${argv.config} and command-line flags`;
@@ -96,25 +130,38 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
   const latest = join(out, LATEST);
   // a run killed before its first checkpoint holds its configuration and log, but no latest
   const started = [CONFIG, LOG, BEST].some((file) => existsSync(join(out, file)));
-  if (existsSync(latest) && !argv.resume) throw new UsageError(`${out} already holds a training run (${LATEST}); pass --resume to continue it or choose another --out`);
+  if (existsSync(latest) && !argv.resume)
+    throw new UsageError(
+      `${out} already holds a training run (${LATEST}); pass --resume to continue it or choose another --out`,
+    );
   if (started && !existsSync(latest) && !argv.resume) {
-    throw new UsageError(`${out} holds a training run that stopped before its first checkpoint; pass --resume to start it again from step 0 with its configuration, or choose another --out`);
+    throw new UsageError(
+      `${out} holds a training run that stopped before its first checkpoint; pass --resume to start it again from step 0 with its configuration, or choose another --out`,
+    );
   }
-  if (argv.resume && !existsSync(latest) && !started) throw new UsageError(`--resume: ${latest} does not exist; nothing to resume`);
-  for (const file of await removeOrphanTemporaries(out)) context.logger.info(`removed ${file}, left by a run that was killed while writing it`);
+  if (argv.resume && !existsSync(latest) && !started)
+    throw new UsageError(`--resume: ${latest} does not exist; nothing to resume`);
+  for (const file of await removeOrphanTemporaries(out))
+    context.logger.info(`removed ${file}, left by a run that was killed while writing it`);
   const threads = threadsOption(argv.threads);
   const timeLimit = argv.timeLimit === undefined ? undefined : parseDuration(argv.timeLimit);
-  if (argv.timeLimit !== undefined && timeLimit === undefined) throw new UsageError(`--time-limit ${JSON.stringify(argv.timeLimit)}: write a duration such as 2h, 90m or 1:30:00`);
+  if (argv.timeLimit !== undefined && timeLimit === undefined)
+    throw new UsageError(`--time-limit ${JSON.stringify(argv.timeLimit)}: write a duration such as 2h, 90m or 1:30:00`);
   await mkdir(out, { recursive: true });
 
   let config = run.config;
   const backend = await initBackend(config.backend, (message) => context.logger.warn(message), threads);
-  context.logger.info({ backend: backend.name, reason: backend.reason, threads: computeThreads() }, `${run.kind}: back end ${backend.name} (${backend.reason})${backend.name === 'wasm' ? `, ${computeThreads()} compute threads` : ''}`);
+  context.logger.info(
+    { backend: backend.name, reason: backend.reason, threads: computeThreads() },
+    `${run.kind}: back end ${backend.name} (${backend.reason})${backend.name === 'wasm' ? `, ${computeThreads()} compute threads` : ''}`,
+  );
   const study = await prepareStudy(config, new Random(config.seed).fork(7), (message) => context.logger.warn(message));
   const task = await run.build(study);
   let state: LoopState = { step: 0, bestScore: null, bestStep: null, validated: 0 };
   if (argv.resume && !existsSync(latest)) {
-    context.logger.warn(`${out} has no checkpoint yet (the run stopped before its first save): starting it again from step 0`);
+    context.logger.warn(
+      `${out} has no checkpoint yet (the run stopped before its first save): starting it again from step 0`,
+    );
   } else if (argv.resume) {
     ({ state, config } = await run.resume(task, latest));
     context.logger.info({ step: state.step }, `resuming ${latest} at step ${state.step}`);
@@ -130,7 +177,9 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
   const { state: final, stoppedBy } = await runTraining(task, {
     out,
     steps,
-    constantSteps: config.constant_steps ?? Math.round((config.steps * (run.kind === 'pretrain' ? 21 : 11)) / (run.kind === 'pretrain' ? 221 : 211)),
+    constantSteps:
+      config.constant_steps ??
+      Math.round((config.steps * (run.kind === 'pretrain' ? 21 : 11)) / (run.kind === 'pretrain' ? 221 : 211)),
     learningRate: config.optimizer.lr,
     validateEvery: config.validate_every,
     saveEvery: config.save_every,

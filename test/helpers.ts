@@ -61,7 +61,12 @@ export function flat(matrix: number[][]): number[] {
 }
 
 /** Starts the executable, sends `signal` `delayMs` after it has logged `marker` (progress), and returns its exit code and stderr. */
-export async function interruptAfterProgress(args: string[], signal: NodeJS.Signals, marker = '"progress"', delayMs = 0): Promise<{ code: number | null; stderr: string }> {
+export async function interruptAfterProgress(
+  args: string[],
+  signal: NodeJS.Signals,
+  marker = '"progress"',
+  delayMs = 0,
+): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'longiseg'), ...args, '--log-format', 'json']);
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -109,7 +114,22 @@ export function tinyStudy(): { dir: { path: string }; data: string; config(name:
   const dir = makeTempDir();
   const study = join(dir.path, 'study');
   beforeAll(() => {
-    expect(runCli(['synth', '--out', study, '--subjects', '4', '--sessions', '2', '--shape', '32,32,32', '--voxel-mm', '5', '--quiet']).status).toBe(0);
+    expect(
+      runCli([
+        'synth',
+        '--out',
+        study,
+        '--subjects',
+        '4',
+        '--sessions',
+        '2',
+        '--shape',
+        '32,32,32',
+        '--voxel-mm',
+        '5',
+        '--quiet',
+      ]).status,
+    ).toBe(0);
   });
   afterAll(() => dir.remove());
   const config = (name: string, text: string) => {

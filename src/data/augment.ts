@@ -59,24 +59,44 @@ export function sampleSpatial(random: Random, config: AugmentConfig, shape: Vec3
   const scales = [0, 1, 2].map(() => random.uniform(1 - config.affine.scale, 1 + config.affine.scale));
   const angles = [0, 1, 2].map(() => (random.uniform(-config.affine.degrees, config.affine.degrees) * Math.PI) / 180);
   // an image scaled by s is sampled at p/s: output → input = R·diag(1/s)
-  const matrix = multiply3(rotation(angles), [0, 1, 2].map((i) => [0, 1, 2].map((j) => (i === j ? 1 / scales[i] : 0))));
+  const matrix = multiply3(
+    rotation(angles),
+    [0, 1, 2].map((i) => [0, 1, 2].map((j) => (i === j ? 1 / scales[i] : 0))),
+  );
   return { flip, affine: aboutCentre(matrix, [0, 0, 0], shape) };
 }
 
 export function sampleIntensity(random: Random, config: AugmentConfig): IntensityRecipe {
   const recipe: IntensityRecipe = {};
   if (random.next() < config.blur.p) recipe.blur = [0, 1, 2].map(() => random.uniform(0, config.blur.sigma)) as Vec3;
-  if (random.next() < config.noise.p) recipe.noise = { std: random.uniform(0, config.noise.std), seed: random.uint32() };
-  if (random.next() < config.biasField.p) recipe.biasField = monomials(config.biasField.order).map(() => random.uniform(-config.biasField.coefficient, config.biasField.coefficient));
-  if (random.next() < config.gamma.p) recipe.gamma = Math.exp(random.uniform(-config.gamma.logGamma, config.gamma.logGamma));
+  if (random.next() < config.noise.p)
+    recipe.noise = { std: random.uniform(0, config.noise.std), seed: random.uint32() };
+  if (random.next() < config.biasField.p)
+    recipe.biasField = monomials(config.biasField.order).map(() =>
+      random.uniform(-config.biasField.coefficient, config.biasField.coefficient),
+    );
+  if (random.next() < config.gamma.p)
+    recipe.gamma = Math.exp(random.uniform(-config.gamma.logGamma, config.gamma.logGamma));
   if (random.next() < config.motion.p) recipe.motion = sampleMotion(random, config.motion);
   return recipe;
 }
 
 /** Flip, then the affine transform; images trilinear with the minimum outside, labels nearest with 0. */
-export function applySpatial<T extends VoxelArray>(data: T, shape: Vec3, recipe: SpatialRecipe, kind: 'image' | 'label'): T {
+export function applySpatial<T extends VoxelArray>(
+  data: T,
+  shape: Vec3,
+  recipe: SpatialRecipe,
+  kind: 'image' | 'label',
+): T {
   let out = recipe.flip ? flipFirstAxis(data, shape) : data;
-  if (recipe.affine) out = resampleVoxels(out, shape, recipe.affine, kind === 'image' ? 'linear' : 'nearest', kind === 'image' ? minimum(out) : 0) as T;
+  if (recipe.affine)
+    out = resampleVoxels(
+      out,
+      shape,
+      recipe.affine,
+      kind === 'image' ? 'linear' : 'nearest',
+      kind === 'image' ? minimum(out) : 0,
+    ) as T;
   return out;
 }
 
@@ -91,7 +111,12 @@ export interface Placement {
  * data is a box of a larger volume: the bias field is evaluated at the box's place in it (motion,
  * which needs the whole volume, is not allowed).
  */
-export function applyIntensity(data: Float32Array, shape: Vec3, recipe: IntensityRecipe, placement: Placement = { start: [0, 0, 0], volume: shape }): Float32Array {
+export function applyIntensity(
+  data: Float32Array,
+  shape: Vec3,
+  recipe: IntensityRecipe,
+  placement: Placement = { start: [0, 0, 0], volume: shape },
+): Float32Array {
   let out: Float32Array = Float32Array.from(data);
   if (recipe.blur) out = gaussianBlur(out, shape, recipe.blur);
   if (recipe.noise) {
@@ -104,7 +129,8 @@ export function applyIntensity(data: Float32Array, shape: Vec3, recipe: Intensit
     for (let i = 0; i < out.length; i++) out[i] = Math.sign(out[i]) * Math.abs(out[i]) ** g;
   }
   if (recipe.motion) {
-    if (placement.volume.some((n, axis) => n !== shape[axis])) throw new RangeError('motion augmentation needs the whole volume');
+    if (placement.volume.some((n, axis) => n !== shape[axis]))
+      throw new RangeError('motion augmentation needs the whole volume');
     out = applyMotion(out, shape, recipe.motion);
   }
   return out;
@@ -158,7 +184,8 @@ export function gaussianBlur(data: Float32Array, shape: Vec3, sigmas: Vec3): Flo
 /** Exponents (i, j, k) with i + j + k ≤ order, in TorchIO's order (20 for order 3). */
 export function monomials(order: number): Vec3[] {
   const terms: Vec3[] = [];
-  for (let i = 0; i <= order; i++) for (let j = 0; j <= order - i; j++) for (let k = 0; k <= order - i - j; k++) terms.push([i, j, k]);
+  for (let i = 0; i <= order; i++)
+    for (let j = 0; j <= order - i; j++) for (let k = 0; k <= order - i - j; k++) terms.push([i, j, k]);
   return terms;
 }
 
@@ -170,7 +197,9 @@ function multiplyBiasField(data: Float32Array, shape: Vec3, coefficients: number
     return values.slice(placement.start[axis], placement.start[axis] + shape[axis]).map((v) => (max > 0 ? v / max : v));
   });
   const terms = monomials(orderOf(coefficients.length));
-  const powers = axes.map((values) => Array.from({ length: orderOf(coefficients.length) + 1 }, (_, e) => values.map((v) => v ** e)));
+  const powers = axes.map((values) =>
+    Array.from({ length: orderOf(coefficients.length) + 1 }, (_, e) => values.map((v) => v ** e)),
+  );
   let index = 0;
   for (let z = 0; z < shape[2]; z++) {
     for (let y = 0; y < shape[1]; y++) {

@@ -14,6 +14,12 @@ parentPort!.on('message', (step: number) => {
     parentPort!.postMessage({ step, error: serializeError(error) } satisfies PrefetchReply);
     return;
   }
-  const buffers = reply.batches.flatMap((batch) => (!batch ? [] : 'labels' in batch ? [batch.input.data.buffer, batch.labels.buffer] : [batch.input.data.buffer, batch.target.data.buffer]));
+  const buffers = reply.batches.flatMap((batch) =>
+    !batch
+      ? []
+      : 'labels' in batch
+        ? [batch.input.data.buffer, batch.labels.buffer]
+        : [batch.input.data.buffer, batch.target.data.buffer],
+  );
   parentPort!.postMessage(reply, buffers as ArrayBuffer[]);
 });

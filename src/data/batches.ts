@@ -37,7 +37,9 @@ export function drawStep(samplers: Sampler[], streams: BatchStream[], seed: numb
   const random = stepRandom(seed, 'data', step);
   return streams.map((stream, index) => {
     if (!drawnAt(stream, step)) return undefined;
-    return stream.kind === 'pairs' ? samplers[index].pairs(stream.count, random) : samplers[index].labelled(stream.count, random);
+    return stream.kind === 'pairs'
+      ? samplers[index].pairs(stream.count, random)
+      : samplers[index].labelled(stream.count, random);
   });
 }
 
@@ -95,11 +97,16 @@ class PrefetchedBatches implements BatchSource {
     private readonly depth: number,
   ) {
     // the sessions' voxels are SharedArrayBuffers (loadSubjects): the worker reads them without a copy
-    this.worker = new Worker(new URL('./batch-worker.js', import.meta.url), { workerData: { streams, seed } satisfies PrefetchInit });
+    this.worker = new Worker(new URL('./batch-worker.js', import.meta.url), {
+      workerData: { streams, seed } satisfies PrefetchInit,
+    });
     this.worker.on('message', (reply: PrefetchReply) => {
       const entry = this.pending.get(reply.step);
       if (!entry) return;
-      if ('error' in reply) entry.reject(deserializeError({ ...reply.error, message: `data worker, step ${reply.step + 1}: ${reply.error.message}` }));
+      if ('error' in reply)
+        entry.reject(
+          deserializeError({ ...reply.error, message: `data worker, step ${reply.step + 1}: ${reply.error.message}` }),
+        );
       else entry.resolve(reply.batches);
     });
     this.worker.on('error', (error) => this.fail(new Error(`data worker: ${error.message}`)));

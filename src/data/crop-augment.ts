@@ -46,7 +46,9 @@ function readBox(map: Mat4, box: Box, shape: Vec3, margin: Vec3): Box {
     }
   }
   const start = low.map((v, axis) => Math.min(shape[axis] - 1, Math.max(0, Math.floor(v) - 1 - margin[axis]))) as Vec3;
-  const end = high.map((v, axis) => Math.max(start[axis] + 1, Math.min(shape[axis], Math.ceil(v) + 2 + margin[axis]))) as Vec3;
+  const end = high.map((v, axis) =>
+    Math.max(start[axis] + 1, Math.min(shape[axis], Math.ceil(v) + 2 + margin[axis])),
+  ) as Vec3;
   return { start, size: end.map((e, axis) => e - start[axis]) as Vec3 };
 }
 
@@ -63,9 +65,25 @@ function cut<T extends VoxelArray>(data: T, shape: Vec3, box: Box): T {
 }
 
 /** Resamples the crop box of the output through `map` (output voxel → voxel of the volume `source` was cut from at `sourceBox`). */
-function resampleBox<T extends VoxelArray>(source: T, sourceBox: Box, map: Mat4, crop: Box, interpolation: 'linear' | 'nearest', fill: number): T {
-  const voxelMap = multiply4(translation4(sourceBox.start.map((v) => -v) as Vec3), multiply4(map, translation4(crop.start)));
-  return resampleVoxelMap(createVolume(source, [...sourceBox.size], identity4()), crop.size, voxelMap, interpolation, fill) as T;
+function resampleBox<T extends VoxelArray>(
+  source: T,
+  sourceBox: Box,
+  map: Mat4,
+  crop: Box,
+  interpolation: 'linear' | 'nearest',
+  fill: number,
+): T {
+  const voxelMap = multiply4(
+    translation4(sourceBox.start.map((v) => -v) as Vec3),
+    multiply4(map, translation4(crop.start)),
+  );
+  return resampleVoxelMap(
+    createVolume(source, [...sourceBox.size], identity4()),
+    crop.size,
+    voxelMap,
+    interpolation,
+    fill,
+  ) as T;
 }
 
 function minimum(data: ArrayLike<number>): number {
@@ -74,25 +92,47 @@ function minimum(data: ArrayLike<number>): number {
   return min;
 }
 
-const blurRadius = (recipe: IntensityRecipe): Vec3 => (recipe.blur ? (recipe.blur.map((sigma) => (sigma > 0 ? Math.floor(4 * sigma + 0.5) : 0)) as Vec3) : [0, 0, 0]);
+const blurRadius = (recipe: IntensityRecipe): Vec3 =>
+  recipe.blur ? (recipe.blur.map((sigma) => (sigma > 0 ? Math.floor(4 * sigma + 0.5) : 0)) as Vec3) : [0, 0, 0];
 
 /** applySpatial(applyIntensity(image)) cropped at `start` (labelled crops: intensity first, then geometry). */
-export function intensityThenSpatialCrop(image: Float32Array, shape: Vec3, intensity: IntensityRecipe, spatial: SpatialRecipe, start: Vec3, crop: Vec3): Float32Array {
+export function intensityThenSpatialCrop(
+  image: Float32Array,
+  shape: Vec3,
+  intensity: IntensityRecipe,
+  spatial: SpatialRecipe,
+  start: Vec3,
+  crop: Vec3,
+): Float32Array {
   const box = { start, size: crop };
   const map = outputToInput(spatial, shape);
   if (intensity.motion) {
     // motion reads whole lines of an image augmented everywhere
     const source = readBox(map, box, shape, [0, 0, 0]);
-    const augmented = applyMotionInBox(applyIntensity(image, shape, { ...intensity, motion: undefined }), shape, intensity.motion, source);
+    const augmented = applyMotionInBox(
+      applyIntensity(image, shape, { ...intensity, motion: undefined }),
+      shape,
+      intensity.motion,
+      source,
+    );
     return resampleBox(augmented, source, map, box, 'linear', minimum(augmented));
   }
   const source = readBox(map, box, shape, blurRadius(intensity));
-  const augmented = applyIntensity(cut(image, shape, source), source.size, intensity, { start: source.start, volume: shape });
+  const augmented = applyIntensity(cut(image, shape, source), source.size, intensity, {
+    start: source.start,
+    volume: shape,
+  });
   return resampleBox(augmented, source, map, box, 'linear', minimum(augmented));
 }
 
 /** applySpatial(labels, 'label') cropped at `start`. */
-export function labelCrop<T extends VoxelArray>(labels: T, shape: Vec3, spatial: SpatialRecipe, start: Vec3, crop: Vec3): T {
+export function labelCrop<T extends VoxelArray>(
+  labels: T,
+  shape: Vec3,
+  spatial: SpatialRecipe,
+  start: Vec3,
+  crop: Vec3,
+): T {
   const box = { start, size: crop };
   const map = outputToInput(spatial, shape);
   const source = readBox(map, box, shape, [0, 0, 0]);
@@ -103,16 +143,34 @@ export function labelCrop<T extends VoxelArray>(labels: T, shape: Vec3, spatial:
  * Pair crops (geometry first, then intensity): `target` = applySpatial(image) and `input` =
  * applyIntensity(applySpatial(image)), both cropped at `start`.
  */
-export function spatialThenIntensityCrop(image: Float32Array, shape: Vec3, spatial: SpatialRecipe, intensity: IntensityRecipe, start: Vec3, crop: Vec3): { target: Float32Array; input: Float32Array } {
+export function spatialThenIntensityCrop(
+  image: Float32Array,
+  shape: Vec3,
+  spatial: SpatialRecipe,
+  intensity: IntensityRecipe,
+  start: Vec3,
+  crop: Vec3,
+): { target: Float32Array; input: Float32Array } {
   const box = { start, size: crop };
   if (intensity.motion) {
     const moved = applySpatial(image, shape, spatial, 'image');
-    return { target: cut(moved, shape, box), input: applyMotionInBox(applyIntensity(moved, shape, { ...intensity, motion: undefined }), shape, intensity.motion, box) };
+    return {
+      target: cut(moved, shape, box),
+      input: applyMotionInBox(
+        applyIntensity(moved, shape, { ...intensity, motion: undefined }),
+        shape,
+        intensity.motion,
+        box,
+      ),
+    };
   }
   // the output box the blur reads, then the input box that one reads
   const radius = blurRadius(intensity);
   const lowOut = start.map((v, axis) => Math.max(0, v - radius[axis])) as Vec3;
-  const grown: Box = { start: lowOut, size: start.map((v, axis) => Math.min(shape[axis], v + crop[axis] + radius[axis]) - lowOut[axis]) as Vec3 };
+  const grown: Box = {
+    start: lowOut,
+    size: start.map((v, axis) => Math.min(shape[axis], v + crop[axis] + radius[axis]) - lowOut[axis]) as Vec3,
+  };
   const map = outputToInput(spatial, shape);
   const source = readBox(map, grown, shape, [0, 0, 0]);
   const region = cut(image, shape, source);

@@ -22,7 +22,10 @@ export interface MotionRecipe {
 /** TorchIO's RandomMotion: moves at about k/(n+1) of the acquisition, ± a quarter of the spacing. */
 export function sampleMotion(random: Random, config: MotionConfig): MotionRecipe {
   const step = 1 / (config.transforms + 1);
-  const times = Array.from({ length: config.transforms }, (_, k) => (k + 1) * step + random.uniform(-step / 4, step / 4));
+  const times = Array.from(
+    { length: config.transforms },
+    (_, k) => (k + 1) * step + random.uniform(-step / 4, step / 4),
+  );
   const moves = times.map(() => ({
     angles: [0, 1, 2].map(() => (random.uniform(-config.degrees, config.degrees) * Math.PI) / 180) as Vec3,
     translation: [0, 1, 2].map(() => random.uniform(-config.translation, config.translation)) as Vec3,
@@ -45,14 +48,28 @@ export function applyMotion(data: Float32Array, shape: Vec3, recipe: MotionRecip
  * applyMotion(data) on the voxels of `box` only: each output line along z needs the whole line of
  * the still and moved images, so only the box's columns are moved and spliced.
  */
-export function applyMotionInBox(data: Float32Array, shape: Vec3, recipe: MotionRecipe, box: { start: Vec3; size: Vec3 }): Float32Array {
+export function applyMotionInBox(
+  data: Float32Array,
+  shape: Vec3,
+  recipe: MotionRecipe,
+  box: { start: Vec3; size: Vec3 },
+): Float32Array {
   let min = Infinity;
   for (const v of data) min = Math.min(min, v);
   const columns: Vec3 = [box.size[0], box.size[1], shape[2]];
   const toColumns = translation4([box.start[0], box.start[1], 0]);
   const volume = createVolume(data, [...shape], identity4());
   const still = resampleVoxelMap(volume, columns, toColumns, 'nearest') as Float32Array;
-  const moved = recipe.moves.map((move) => resampleVoxelMap(volume, columns, multiply4(aboutCentre(rotation(move.angles), move.translation, shape), toColumns), 'linear', min) as Float32Array);
+  const moved = recipe.moves.map(
+    (move) =>
+      resampleVoxelMap(
+        volume,
+        columns,
+        multiply4(aboutCentre(rotation(move.angles), move.translation, shape), toColumns),
+        'linear',
+        min,
+      ) as Float32Array,
+  );
   const spliced = spliceSpectra([still, ...moved], columns, recipe.times);
   const plane = box.size[0] * box.size[1];
   return spliced.slice(box.start[2] * plane, (box.start[2] + box.size[2]) * plane);
@@ -70,8 +87,12 @@ export function spliceSpectra(images: Float32Array[], shape: Vec3, times: number
     const image = s === centreSegment ? 0 : moved++;
     for (let q = bounds[s]; q < bounds[s + 1]; q++) sourceOf[(q - centre + nz) % nz] = image;
   }
-  const cos = Float64Array.from({ length: nz * nz }, (_, i) => Math.cos((2 * Math.PI * Math.floor(i / nz) * (i % nz)) / nz));
-  const sin = Float64Array.from({ length: nz * nz }, (_, i) => Math.sin((2 * Math.PI * Math.floor(i / nz) * (i % nz)) / nz));
+  const cos = Float64Array.from({ length: nz * nz }, (_, i) =>
+    Math.cos((2 * Math.PI * Math.floor(i / nz) * (i % nz)) / nz),
+  );
+  const sin = Float64Array.from({ length: nz * nz }, (_, i) =>
+    Math.sin((2 * Math.PI * Math.floor(i / nz) * (i % nz)) / nz),
+  );
   const plane = nx * ny;
   const out = new Float32Array(images[0].length);
   const re = new Float64Array(nz);

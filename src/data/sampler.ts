@@ -27,7 +27,9 @@ export interface LabelledBatch {
 
 /** Crop start per axis as the reference draws its centre: c ~ randint[crop/2, n − crop/2), crop from 0 when the axis is not larger. */
 export function cropStart(shape: Vec3, crop: Vec3, random: Random): Vec3 {
-  return shape.map((n, axis) => (n > crop[axis] ? random.integer(crop[axis] / 2, n - crop[axis] / 2 - 1) - crop[axis] / 2 : 0)) as Vec3;
+  return shape.map((n, axis) =>
+    n > crop[axis] ? random.integer(crop[axis] / 2, n - crop[axis] / 2 - 1) - crop[axis] / 2 : 0,
+  ) as Vec3;
 }
 
 /**
@@ -37,7 +39,9 @@ export function cropStart(shape: Vec3, crop: Vec3, random: Random): Vec3 {
 export function cropAround(shape: Vec3, crop: Vec3, voxel: Vec3, spatial: SpatialRecipe): Vec3 {
   const flipped: Vec3 = spatial.flip ? [shape[0] - 1 - voxel[0], voxel[1], voxel[2]] : voxel;
   const position = spatial.affine ? applyAffine(invertAffine(spatial.affine), flipped) : flipped;
-  return shape.map((n, axis) => (n > crop[axis] ? Math.min(n - crop[axis], Math.max(0, Math.round(position[axis] - crop[axis] / 2))) : 0)) as Vec3;
+  return shape.map((n, axis) =>
+    n > crop[axis] ? Math.min(n - crop[axis], Math.max(0, Math.round(position[axis] - crop[axis] / 2))) : 0,
+  ) as Vec3;
 }
 
 /** The centred crop (validation on crops). */
@@ -46,7 +50,14 @@ export function centredStart(shape: Vec3, crop: Vec3): Vec3 {
 }
 
 /** Copies a crop of channel volumes into `out` channel-last at item `item`. */
-export function packCrop(channels: ArrayLike<number>[], shape: Vec3, start: Vec3, crop: Vec3, out: Float32Array, item: number): void {
+export function packCrop(
+  channels: ArrayLike<number>[],
+  shape: Vec3,
+  start: Vec3,
+  crop: Vec3,
+  out: Float32Array,
+  item: number,
+): void {
   const c = channels.length;
   let o = item * crop[0] * crop[1] * crop[2] * c;
   for (let z = 0; z < crop[2]; z++) {
@@ -77,7 +88,9 @@ export class Sampler {
     private readonly subjects: Subject[],
     private readonly options: SamplerOptions,
   ) {
-    const smallest = [0, 1, 2].map((axis) => Math.min(...subjects.flatMap((s) => s.sessions.map((x) => x.shape[axis]))));
+    const smallest = [0, 1, 2].map((axis) =>
+      Math.min(...subjects.flatMap((s) => s.sessions.map((x) => x.shape[axis]))),
+    );
     this.crop = smallest.map((n) => Math.min(options.crop, n)) as Vec3;
   }
 
@@ -94,11 +107,29 @@ export class Sampler {
       const shape = a.shape;
       const spatial = this.options.augment ? sampleSpatial(random, this.options.augment, shape) : { flip: false };
       const intensity = this.options.augment ? sampleIntensity(random, this.options.augment) : {};
-      const start = this.options.insideHead ? cropAround(shape, this.crop, pick(headLocations(a), shape, random), spatial) : cropStart(shape, this.crop, random);
+      const start = this.options.insideHead
+        ? cropAround(shape, this.crop, pick(headLocations(a), shape, random), spatial)
+        : cropStart(shape, this.crop, random);
       [a, b].forEach((session, t) => {
-        const crops = session.channels.map((channel) => spatialThenIntensityCrop(channel, shape, spatial, intensity, start, this.crop));
-        packCrop(crops.map((c) => c.target), this.crop, [0, 0, 0], this.crop, target, t * count + item);
-        packCrop(crops.map((c) => c.input), this.crop, [0, 0, 0], this.crop, input, t * count + item);
+        const crops = session.channels.map((channel) =>
+          spatialThenIntensityCrop(channel, shape, spatial, intensity, start, this.crop),
+        );
+        packCrop(
+          crops.map((c) => c.target),
+          this.crop,
+          [0, 0, 0],
+          this.crop,
+          target,
+          t * count + item,
+        );
+        packCrop(
+          crops.map((c) => c.input),
+          this.crop,
+          [0, 0, 0],
+          this.crop,
+          input,
+          t * count + item,
+        );
       });
     }
     const batch = (data: Float32Array): Batch => ({ data, count: 2 * count, crop: this.crop, channels });
@@ -122,7 +153,9 @@ export class Sampler {
       const intensity = this.options.augment ? sampleIntensity(random, this.options.augment) : {};
       const spatial = this.options.augment ? sampleSpatial(random, this.options.augment, shape) : { flip: false };
       const start = this.labelledCropStart(session, spatial, random);
-      const images = session.channels.map((channel) => intensityThenSpatialCrop(channel, shape, intensity, spatial, start, this.crop));
+      const images = session.channels.map((channel) =>
+        intensityThenSpatialCrop(channel, shape, intensity, spatial, start, this.crop),
+      );
       packCrop(images, this.crop, [0, 0, 0], this.crop, input, item);
       const label = labelCrop(session.label!, shape, spatial, start, this.crop);
       const swap = this.options.sideSwap;
@@ -140,7 +173,8 @@ export class Sampler {
       const locations = [...classes.values()][random.integer(0, classes.size - 1)];
       return cropAround(session.shape, this.crop, pick(locations, session.shape, random), spatial);
     }
-    if (this.options.insideHead) return cropAround(session.shape, this.crop, pick(headLocations(session), session.shape, random), spatial);
+    if (this.options.insideHead)
+      return cropAround(session.shape, this.crop, pick(headLocations(session), session.shape, random), spatial);
     return cropStart(session.shape, this.crop, random);
   }
 

@@ -24,10 +24,12 @@ export function splitSubjects(subjects: string[], request: SplitRequest, random:
     const validation = strip(request.validation)!;
     const test = strip(request.test)!;
     for (const id of [...validation, ...test, ...(strip(request.train) ?? [])]) {
-      if (!known.has(id)) throw new UsageError(`subject ${id} of the split is not in the data (subjects: ${sorted.join(', ')})`);
+      if (!known.has(id))
+        throw new UsageError(`subject ${id} of the split is not in the data (subjects: ${sorted.join(', ')})`);
     }
     const twice = validation.filter((id) => test.includes(id));
-    if (twice.length > 0) throw new UsageError(`subjects ${twice.join(', ')} are in both the validation and the test split`);
+    if (twice.length > 0)
+      throw new UsageError(`subjects ${twice.join(', ')} are in both the validation and the test split`);
     const train = strip(request.train) ?? sorted.filter((id) => !validation.includes(id) && !test.includes(id));
     return { train, validation, test };
   }
@@ -37,8 +39,15 @@ export function splitSubjects(subjects: string[], request: SplitRequest, random:
     [order[i], order[j]] = [order[j], order[i]];
   }
   const total = request.train + request.validation + request.test;
-  const nValidation = request.validation > 0 ? Math.max(order.length >= 3 ? 1 : 0, Math.round((order.length * request.validation) / total)) : 0;
+  const nValidation =
+    request.validation > 0
+      ? Math.max(order.length >= 3 ? 1 : 0, Math.round((order.length * request.validation) / total))
+      : 0;
   const nTest = Math.round((order.length * request.test) / total);
   const pick = (from: number, count: number) => order.slice(from, from + count).sort();
-  return { validation: pick(0, nValidation), test: pick(nValidation, nTest), train: pick(nValidation + nTest, order.length) };
+  return {
+    validation: pick(0, nValidation),
+    test: pick(nValidation, nTest),
+    train: pick(nValidation + nTest, order.length),
+  };
 }

@@ -55,7 +55,10 @@ export interface StudyOptions {
  * The sessions of a registered BIDS tree (preprocess output, or synth's registered/), or of a TSV
  * manifest with columns subject, session, image (one per modality: image, image_T2w, …), label, age.
  */
-export async function findSessions(data: string, options: Pick<StudyOptions, 'modalities' | 'labels'>): Promise<{ sessions: SessionFiles[]; labelTable?: LabelTable }> {
+export async function findSessions(
+  data: string,
+  options: Pick<StudyOptions, 'modalities' | 'labels'>,
+): Promise<{ sessions: SessionFiles[]; labelTable?: LabelTable }> {
   if (!existsSync(data)) throw new InputError(data, 'no such file or folder');
   if (!statSync(data).isDirectory()) return { sessions: await readManifest(data, options.modalities) };
   const all = await listNiftiFiles(data);
@@ -80,12 +83,17 @@ export async function findSessions(data: string, options: Pick<StudyOptions, 'mo
     const images = [file];
     for (const modality of options.modalities.slice(1)) {
       const other = siblingImage(file, options.modalities[0], modality);
-      if (!other) throw new InputError(file, `has no ${modality} image next to it; every session needs ${options.modalities.join(' + ')}`);
+      if (!other)
+        throw new InputError(
+          file,
+          `has no ${modality} image next to it; every session needs ${options.modalities.join(' + ')}`,
+        );
       images.push(other);
     }
     sessions.push({ subject, session: session ?? '', images, label: labels.get(key) });
   }
-  if (sessions.length === 0) throw new InputError(data, `holds no BIDS images sub-*_${options.modalities[0]}.nii.gz outside derivatives/`);
+  if (sessions.length === 0)
+    throw new InputError(data, `holds no BIDS images sub-*_${options.modalities[0]}.nii.gz outside derivatives/`);
   for (const subject of new Set(sessions.map((s) => s.subject))) {
     const ages = await readSessionAges(subject, [data]);
     for (const s of sessions.filter((x) => x.subject === subject)) s.age = ages?.ages.get(s.session);
@@ -95,9 +103,18 @@ export async function findSessions(data: string, options: Pick<StudyOptions, 'mo
 }
 
 /** Two files for one session (a second copy of the study below the folder, or two runs) are an error naming both. */
-function refuseDuplicate(first: string | undefined, second: string, subject: string, session: string | undefined, what: string): void {
+function refuseDuplicate(
+  first: string | undefined,
+  second: string,
+  subject: string,
+  session: string | undefined,
+  what: string,
+): void {
   if (!first) return;
-  throw new InputError(second, `is a second ${what} of sub-${subject}${session ? ` ses-${session}` : ''} (the first: ${first}); point --data at one BIDS tree, with one ${what} per session`);
+  throw new InputError(
+    second,
+    `is a second ${what} of sub-${subject}${session ? ` ses-${session}` : ''} (the first: ${first}); point --data at one BIDS tree, with one ${what} per session`,
+  );
 }
 
 async function readManifest(path: string, modalities: string[]): Promise<SessionFiles[]> {
@@ -105,7 +122,11 @@ async function readManifest(path: string, modalities: string[]): Promise<Session
   const columns = ['image', ...modalities.slice(1).map((m) => `image_${m}`)];
   return rows.map((row, n) => {
     for (const column of ['subject', 'session', ...columns]) {
-      if (!row[column]) throw new InputError(path, `line ${n + 2}: no ${column} (columns: subject, session, ${columns.join(', ')}, label, age)`);
+      if (!row[column])
+        throw new InputError(
+          path,
+          `line ${n + 2}: no ${column} (columns: subject, session, ${columns.join(', ')}, label, age)`,
+        );
     }
     const at = (file: string) => resolve(dirname(path), file);
     const age = Number.parseFloat(row.age ?? '');
@@ -120,7 +141,11 @@ async function readManifest(path: string, modalities: string[]): Promise<Session
 }
 
 /** Reads every session; a subject's sessions must share one grid (they are registered). */
-export async function loadSubjects(files: SessionFiles[], options: StudyOptions, onWarning: (message: string) => void = () => {}): Promise<Subject[]> {
+export async function loadSubjects(
+  files: SessionFiles[],
+  options: StudyOptions,
+  onWarning: (message: string) => void = () => {},
+): Promise<Subject[]> {
   const bySubject = new Map<string, SessionFiles[]>();
   for (const file of files) bySubject.set(file.subject, [...(bySubject.get(file.subject) ?? []), file]);
   const subjects: Subject[] = [];
@@ -133,7 +158,10 @@ export async function loadSubjects(files: SessionFiles[], options: StudyOptions,
       for (const path of file.images) {
         const image = await readNifti(path, { kind: 'image', require3D: true, nanToNum: options.nanToNum, onWarning });
         if (first && !sameGrid(first, image)) {
-          throw new InputError(path, `is not on the grid of ${list[0].images[0]} (${image.shape.join('×')} vs ${first.shape.join('×')}): the sessions of a subject must be registered to one space first (longiseg preprocess)`);
+          throw new InputError(
+            path,
+            `is not on the grid of ${list[0].images[0]} (${image.shape.join('×')} vs ${first.shape.join('×')}): the sessions of a subject must be registered to one space first (longiseg preprocess)`,
+          );
         }
         first ??= image;
         images.push(image);
@@ -141,10 +169,15 @@ export async function loadSubjects(files: SessionFiles[], options: StudyOptions,
       let label: Volume | undefined;
       if (file.label) {
         label = await readNifti(file.label, { kind: 'label', require3D: true });
-        if (!sameGrid(first!, label)) throw new InputError(file.label, `is not on the grid of its image ${file.images[0]}`);
+        if (!sameGrid(first!, label))
+          throw new InputError(file.label, `is not on the grid of its image ${file.images[0]}`);
         let [min, max] = [0, 0];
         for (const value of label.data) [min, max] = [Math.min(min, value), Math.max(max, value)];
-        if (max >= options.classes || min < 0) throw new InputError(file.label, `holds label ${max >= options.classes ? max : min}, outside 0…${options.classes - 1} (the model has ${options.classes} classes: set classes in the config)`);
+        if (max >= options.classes || min < 0)
+          throw new InputError(
+            file.label,
+            `holds label ${max >= options.classes ? max : min}, outside 0…${options.classes - 1} (the model has ${options.classes} classes: set classes in the config)`,
+          );
       }
       sessions.push(prepareSession(file, images, label, options));
     }
@@ -153,7 +186,12 @@ export async function loadSubjects(files: SessionFiles[], options: StudyOptions,
   return subjects;
 }
 
-function prepareSession(file: SessionFiles, images: Volume[], label: Volume | undefined, options: StudyOptions): Session {
+function prepareSession(
+  file: SessionFiles,
+  images: Volume[],
+  label: Volume | undefined,
+  options: StudyOptions,
+): Session {
   const canonical = images.map((image) => toClosestCanonical(image).volume);
   const shape = spatialShape(canonical[0]);
   const padded = shape.map((n) => Math.ceil(n / options.multiple) * options.multiple) as Vec3;
@@ -167,7 +205,11 @@ function prepareSession(file: SessionFiles, images: Volume[], label: Volume | un
     subject: file.subject,
     session: file.session,
     channels: channels.map((channel) => shared(Float32Array, channel)),
-    label: labelData ? (labelData instanceof Uint8Array ? shared(Uint8Array, labelData) : shared(Int32Array, labelData)) : undefined,
+    label: labelData
+      ? labelData instanceof Uint8Array
+        ? shared(Uint8Array, labelData)
+        : shared(Int32Array, labelData)
+      : undefined,
     labelFile: file.label,
     shape: padded,
     age: file.age,
@@ -175,7 +217,10 @@ function prepareSession(file: SessionFiles, images: Volume[], label: Volume | un
 }
 
 /** A copy in a SharedArrayBuffer: the data worker of a training run reads it without copying it again. */
-function shared<T extends Float32Array | Uint8Array | Int32Array>(kind: { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, values: ArrayLike<number>): T {
+function shared<T extends Float32Array | Uint8Array | Int32Array>(
+  kind: { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number },
+  values: ArrayLike<number>,
+): T {
   const array = new kind(new SharedArrayBuffer(values.length * kind.BYTES_PER_ELEMENT));
   array.set(values);
   return array;

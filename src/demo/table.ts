@@ -3,7 +3,9 @@ import { mean, sampleSd } from '../metrics/statistics.js';
 import type { EvaluationSummary, LongitudinalSummary } from '../metrics/summary.js';
 
 /** The slice of `longiseg evaluate --longitudinal`'s summary.json the demo table reads. */
-export type EvaluateSummary = Pick<EvaluationSummary, 'foreground_median'> & { longitudinal?: Pick<LongitudinalSummary, 'foreground_median'> };
+export type EvaluateSummary = Pick<EvaluationSummary, 'foreground_median'> & {
+  longitudinal?: Pick<LongitudinalSummary, 'foreground_median'>;
+};
 
 /** One row of the table: a method's summaries, one per finetuning seed. */
 export interface MethodResults {
@@ -25,7 +27,8 @@ const MEASURES: Measure[] = [
   { column: 'STCS ↑', higherIsBetter: true, value: (s) => s.longitudinal?.foreground_median.STCS },
 ];
 
-const fixed = (value: number | null | undefined, digits = 3) => (value === undefined || value === null || Number.isNaN(value) ? '–' : value.toFixed(digits));
+const fixed = (value: number | null | undefined, digits = 3) =>
+  value === undefined || value === null || Number.isNaN(value) ? '–' : value.toFixed(digits);
 
 /** A cell: the value of one seed, or the mean ± standard deviation over several. */
 function cell(values: (number | null | undefined)[]): string {
@@ -65,7 +68,8 @@ export function seedComparison(method: MethodResults, baseline: MethodResults): 
     const wilcoxon = wilcoxonSignedRank(x, y).p;
     const better = m.higherIsBetter === mean(differences) > 0;
     const tests = `paired t-test p = ${fixed(p)}, Wilcoxon p = ${fixed(wilcoxon)}`;
-    const verdict = p < 0.05 ? `${method.title} ${better ? 'better' : 'worse'}` : 'inside the spread over seeds: no difference shown';
+    const verdict =
+      p < 0.05 ? `${method.title} ${better ? 'better' : 'worse'}` : 'inside the spread over seeds: no difference shown';
     const sign = (v: number) => `${Number(fixed(v)) < 0 ? '−' : '+'}${fixed(Math.abs(v))}`;
     return `${name}: ${sign(mean(differences))} ± ${fixed(sampleSd(differences))} (${method.title} − ${baseline.title}, ${seeds} seeds; ${tests}): ${verdict}`;
   });

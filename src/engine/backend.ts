@@ -1,5 +1,12 @@
 import { UsageError } from '../runtime/errors.js';
-import { describeAdapter, gpuAdapter, gpuDeviceFiles, registerWebGpu, watchGpuDevice, WebGpuUnavailable } from './webgpu.js';
+import {
+  describeAdapter,
+  gpuAdapter,
+  gpuDeviceFiles,
+  registerWebGpu,
+  watchGpuDevice,
+  WebGpuUnavailable,
+} from './webgpu.js';
 
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
@@ -29,7 +36,10 @@ export function isResolvable(packageName: string): boolean {
  * Which back end a request resolves to, judged by what is installed (without loading it):
  * the native TensorFlow packages when present (GPU first), else WebAssembly, else pure JS.
  */
-export function chooseBackend(request: BackendRequest, resolvable: (name: string) => boolean = isResolvable): BackendChoice {
+export function chooseBackend(
+  request: BackendRequest,
+  resolvable: (name: string) => boolean = isResolvable,
+): BackendChoice {
   const native = NATIVE_PACKAGES.find(resolvable);
   switch (request) {
     case 'tensorflow':
@@ -48,7 +58,11 @@ export function chooseBackend(request: BackendRequest, resolvable: (name: string
     case 'auto':
       if (native) return { name: 'tensorflow', packageName: native, reason: `${native} is installed` };
       if (resolvable(WASM_PACKAGE)) {
-        return { name: 'wasm', packageName: WASM_PACKAGE, reason: 'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed' };
+        return {
+          name: 'wasm',
+          packageName: WASM_PACKAGE,
+          reason: 'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed',
+        };
       }
       return { name: 'cpu', packageName: '@tensorflow/tfjs', reason: 'no native or WebAssembly back end is installed' };
   }
@@ -77,7 +91,9 @@ export async function initBackend(
     return choice;
   } catch (error) {
     if (request !== 'auto' || choice.name === 'wasm' || choice.name === 'cpu') throw error;
-    onFallback(`${choice.packageName} is installed but failed to load (${(error as Error).message}); using WebAssembly`);
+    onFallback(
+      `${choice.packageName} is installed but failed to load (${(error as Error).message}); using WebAssembly`,
+    );
     await loadWasm(threads, onFallback);
     await tf.setBackend('wasm');
     await tf.ready();
@@ -107,11 +123,20 @@ export async function resolveBackend(request: BackendRequest): Promise<BackendCh
  */
 export async function hardwareGpu(wasm: BackendChoice, deviceFiles = gpuDeviceFiles()): Promise<BackendChoice> {
   if (!isResolvable('webgpu') || !isResolvable(WEBGPU_PACKAGE)) return wasm;
-  if (deviceFiles?.length === 0) return { ...wasm, reason: `${wasm.reason}; no GPU device (/dev/nvidia*, /dev/dri/renderD*, /dev/dxg)` };
+  if (deviceFiles?.length === 0)
+    return { ...wasm, reason: `${wasm.reason}; no GPU device (/dev/nvidia*, /dev/dri/renderD*, /dev/dxg)` };
   try {
     const adapter = await gpuAdapter();
-    if (!adapter.software) return { name: 'webgpu', packageName: WEBGPU_PACKAGE, reason: `no TensorFlow package; GPU adapter ${describeAdapter(adapter)}` };
-    return { ...wasm, reason: `${wasm.reason}; the only GPU adapter is a software one (${adapter.description}), used only with --backend webgpu` };
+    if (!adapter.software)
+      return {
+        name: 'webgpu',
+        packageName: WEBGPU_PACKAGE,
+        reason: `no TensorFlow package; GPU adapter ${describeAdapter(adapter)}`,
+      };
+    return {
+      ...wasm,
+      reason: `${wasm.reason}; the only GPU adapter is a software one (${adapter.description}), used only with --backend webgpu`,
+    };
   } catch (error) {
     if (!(error instanceof WebGpuUnavailable)) throw error;
     return { ...wasm, reason: `${wasm.reason}; no WebGPU: ${error.message}` };
@@ -123,15 +148,23 @@ export async function hardwareGpu(wasm: BackendChoice, deviceFiles = gpuDeviceFi
  * software one with a warning), and no adapter is exit 2 with the reason; `auto` chose it on the
  * hardware adapter its reason already names.
  */
-async function registeredWebGpu(choice: BackendChoice, request: BackendRequest, warn: (message: string) => void): Promise<BackendChoice> {
+async function registeredWebGpu(
+  choice: BackendChoice,
+  request: BackendRequest,
+  warn: (message: string) => void,
+): Promise<BackendChoice> {
   try {
     await registerWebGpu();
     if (request !== 'webgpu') return choice;
     const adapter = await gpuAdapter();
-    if (adapter.software) warn(`WebGPU runs on a software adapter, ${adapter.description}: correct but far slower than wasm; meant for tests`);
+    if (adapter.software)
+      warn(
+        `WebGPU runs on a software adapter, ${adapter.description}: correct but far slower than wasm; meant for tests`,
+      );
     return { ...choice, reason: `requested; GPU adapter ${describeAdapter(adapter)}` };
   } catch (error) {
-    if (error instanceof WebGpuUnavailable && request === 'webgpu') throw new UsageError(`--backend webgpu: ${error.message}`);
+    if (error instanceof WebGpuUnavailable && request === 'webgpu')
+      throw new UsageError(`--backend webgpu: ${error.message}`);
     throw error;
   }
 }

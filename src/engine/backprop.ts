@@ -19,11 +19,16 @@ let finished: { dys: tf.Tensor[]; saved: tf.Tensor[]; passedOn: Set<tf.Tensor> }
 function releaseFinished(): void {
   if (!finished) return;
   // a gradient function may hand its dy on unchanged; that tensor now belongs to its input
-  for (const tensor of [...finished.dys, ...finished.saved]) if (tensor && tensor !== seed && !finished.passedOn.has(tensor)) tensor.dispose();
+  for (const tensor of [...finished.dys, ...finished.saved])
+    if (tensor && tensor !== seed && !finished.passedOn.has(tensor)) tensor.dispose();
   finished = undefined;
 }
 
-function freeing(node: TapeNode, gradient: NonNullable<TapeNode['gradient']>, engine: EngineInternals): TapeNode['gradient'] {
+function freeing(
+  node: TapeNode,
+  gradient: NonNullable<TapeNode['gradient']>,
+  engine: EngineInternals,
+): TapeNode['gradient'] {
   return (dys) => {
     // higher-order gradients read the tape again
     if (engine.state.gradientDepth > 0) return gradient(dys);

@@ -50,7 +50,9 @@ function normalise<T extends tf.Tensor>(x: T, state: BatchNormState, training: b
   }
   if (stockKernelsInUse()) return normaliseStock(x, state, relu);
   const { y, mean, variance, count } = normOp(x, state, relu);
-  tf.tidy(() => updateRunning(state, tf.tensor1d(Float32Array.from(mean)), tf.tensor1d(Float32Array.from(variance)), count));
+  tf.tidy(() =>
+    updateRunning(state, tf.tensor1d(Float32Array.from(mean)), tf.tensor1d(Float32Array.from(variance)), count),
+  );
   return y as T;
 }
 
@@ -111,9 +113,23 @@ interface NormLoops {
   /** y = scale·x + shift, then the ReLU if asked. */
   normalise(y: Float32Array, data: Float32Array, map: ChannelMap, relu: boolean): void;
   /** Σ dy and Σ dy·x̂ per channel. */
-  gradientSums(g: Float32Array, data: Float32Array, stats: NormStatistics, map: ChannelMap, relu: boolean): GradientSums;
+  gradientSums(
+    g: Float32Array,
+    data: Float32Array,
+    stats: NormStatistics,
+    map: ChannelMap,
+    relu: boolean,
+  ): GradientSums;
   /** dx = scale·(dy − Σdy/n − x̂·Σdy·x̂/n). */
-  inputGradient(dx: Float32Array, g: Float32Array, data: Float32Array, stats: NormStatistics, map: ChannelMap, sums: GradientSums, relu: boolean): void;
+  inputGradient(
+    dx: Float32Array,
+    g: Float32Array,
+    data: Float32Array,
+    stats: NormStatistics,
+    map: ChannelMap,
+    sums: GradientSums,
+    relu: boolean,
+  ): void;
 }
 
 /*
@@ -184,21 +200,39 @@ function wasmLoops(kernels: StagedKernels): NormLoops {
     statistics(data, channels) {
       const [from, count] = [run.address(data), data.length / channels];
       const chunks = new Float64Array(chunksOf(count) * channels);
-      kernels.call([chunks], (_, [sums]) => run.run('channelSumChunks', [from, count, channels, 0, 0, sums], [0, chunksOf(count)], 1, data.length));
+      kernels.call([chunks], (_, [sums]) =>
+        run.run('channelSumChunks', [from, count, channels, 0, 0, sums], [0, chunksOf(count)], 1, data.length),
+      );
       const mean = addChunks(chunks, channels).map((sum) => sum / count);
-      kernels.call([mean, chunks], (_, [centre, sums]) => run.run('channelSumChunks', [from, count, channels, 1, centre, sums], [0, chunksOf(count)], 1, 2 * data.length));
+      kernels.call([mean, chunks], (_, [centre, sums]) =>
+        run.run('channelSumChunks', [from, count, channels, 1, centre, sums], [0, chunksOf(count)], 1, 2 * data.length),
+      );
       const variance = addChunks(chunks, channels).map((sum) => sum / count);
       return { mean, variance, count };
     },
     normalise(y, data, map, relu) {
       const [at, from, channels] = [run.address(y), run.address(data), map.scale.length];
-      kernels.call(maps(map), (_, [scale, shift]) => run.run('normaliseRowRange', [at, from, channels, scale, shift, +relu], [0, data.length / channels], 1, data.length));
+      kernels.call(maps(map), (_, [scale, shift]) =>
+        run.run(
+          'normaliseRowRange',
+          [at, from, channels, scale, shift, +relu],
+          [0, data.length / channels],
+          1,
+          data.length,
+        ),
+      );
     },
     gradientSums(g, data, { mean, count }, map, relu) {
       const [gradient, from, channels] = [run.address(g), run.address(data), map.scale.length];
       const [dy, dyX] = [new Float64Array(chunksOf(count) * channels), new Float64Array(chunksOf(count) * channels)];
       kernels.call([...maps(map), mean, map.inverseStd, dy, dyX], (_, at) =>
-        run.run('gradientSumChunks', [gradient, from, count, channels, at[0], at[1], +relu, ...at.slice(2)], [0, chunksOf(count)], 1, 4 * data.length),
+        run.run(
+          'gradientSumChunks',
+          [gradient, from, count, channels, at[0], at[1], +relu, ...at.slice(2)],
+          [0, chunksOf(count)],
+          1,
+          4 * data.length,
+        ),
       );
       return { sumDy: addChunks(dy, channels), sumDyX: addChunks(dyX, channels) };
     },
@@ -207,7 +241,13 @@ function wasmLoops(kernels: StagedKernels): NormLoops {
       const meanDy = Float32Array.from(sumDy, (s) => s / count);
       const slope = Float32Array.from(sumDyX, (s, c) => (s * map.inverseStd[c]) / count);
       kernels.call([...maps(map), Float32Array.from(mean), meanDy, slope], (_, [scale, shift, ...rest]) =>
-        run.run('inputGradientRowRange', [at, gradient, from, channels, scale, shift, +relu, ...rest], [0, count], 1, 4 * data.length),
+        run.run(
+          'inputGradientRowRange',
+          [at, gradient, from, channels, scale, shift, +relu, ...rest],
+          [0, count],
+          1,
+          4 * data.length,
+        ),
       );
     },
   };
@@ -239,7 +279,9 @@ function normOp(x: tf.Tensor, state: BatchNormState, relu: boolean): NormOutput 
     save([xs]);
     const channels = xs.shape[xs.rank - 1];
     const loops = loopsFor(channels);
-    const [gamma, beta] = affine ? [Float32Array.from(valuesOf(gs)), Float32Array.from(valuesOf(bs))] : [undefined, undefined];
+    const [gamma, beta] = affine
+      ? [Float32Array.from(valuesOf(gs)), Float32Array.from(valuesOf(bs))]
+      : [undefined, undefined];
     const batch = loops.statistics(valuesOf(xs), channels);
     const map = channelMap(batch, gamma, beta);
     stats = batch;
@@ -247,8 +289,12 @@ function normOp(x: tf.Tensor, state: BatchNormState, relu: boolean): NormOutput 
       value: tensorFilled(xs.shape, (y) => loops.normalise(y, valuesOf(xs), map, relu)),
       gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => {
         const sums = loops.gradientSums(valuesOf(dy), valuesOf(saved), batch, map, relu);
-        const dx = tensorFilled(saved.shape, (values) => loops.inputGradient(values, valuesOf(dy), valuesOf(saved), batch, map, sums, relu));
-        return affine ? [dx, tf.tensor1d(Float32Array.from(sums.sumDyX)), tf.tensor1d(Float32Array.from(sums.sumDy))] : [dx];
+        const dx = tensorFilled(saved.shape, (values) =>
+          loops.inputGradient(values, valuesOf(dy), valuesOf(saved), batch, map, sums, relu),
+        );
+        return affine
+          ? [dx, tf.tensor1d(Float32Array.from(sums.sumDyX)), tf.tensor1d(Float32Array.from(sums.sumDy))]
+          : [dx];
       },
     };
   });

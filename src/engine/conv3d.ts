@@ -32,16 +32,18 @@ export function setColumnBytesCap(bytes: number): number {
   return previous;
 }
 
-const customConv = customOp<(x: tf.Tensor5D, w: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x, w]);
-  return {
-    value: forward(x, w),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [xs, ws] = saved;
-      return [inputGradient(dy, ws), filterGradient(xs, dy)];
-    },
-  };
-});
+const customConv = customOp<(x: tf.Tensor5D, w: tf.Tensor5D) => tf.Tensor5D>(
+  (x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x, w]);
+    return {
+      value: forward(x, w),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved;
+        return [inputGradient(dy, ws), filterGradient(xs, dy)];
+      },
+    };
+  },
+);
 
 type Shape5 = [number, number, number, number, number];
 
@@ -66,7 +68,9 @@ function filterByKw(w: Float32Array, cin: number, cout: number, out: Float32Arra
     for (let kh = 0; kh < 3; kh++)
       for (let kw = 0; kw < 3; kw++)
         for (let c = 0; c < cin; c++)
-          for (let o = 0; o < cout; o++) out[((kd * 3 + kh) * cin + c) * 3 * cout + kw * cout + o] = w[((((kd * 3 + kh) * 3 + kw) * cin + c) * cout) + o];
+          for (let o = 0; o < cout; o++)
+            out[((kd * 3 + kh) * cin + c) * 3 * cout + kw * cout + o] =
+              w[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o];
 }
 
 function forward(x: tf.Tensor, w: tf.Tensor): tf.Tensor5D {
@@ -83,7 +87,15 @@ function forward(x: tf.Tensor, w: tf.Tensor): tf.Tensor5D {
     for (let z0 = 0; z0 < d; z0 += step) {
       const z1 = Math.min(d, z0 + step);
       const rows = (z1 - z0) * plane;
-      const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => run.run('fillColumns', [run.address(valuesOf(x)), b, d, h, wd, cin, z0, run.address(cols)], [z0, z1], 1, rows * width));
+      const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) =>
+        run.run(
+          'fillColumns',
+          [run.address(valuesOf(x)), b, d, h, wd, cin, z0, run.address(cols)],
+          [z0, z1],
+          1,
+          rows * width,
+        ),
+      );
       const product = matMul(columns, filters);
       columns.dispose();
       // y[x] = Σ_kw taps_kw[reflect(x + kw − 1)], line by line
@@ -118,7 +130,15 @@ function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
         const gradient = run.address(valuesOf(dy)) + 4 * (b * d + z0) * plane * cout;
         run.run('shiftTaps', [run.address(values), gradient, w, cout], [0, rows / w], 1, 3 * rows * cout);
       });
-      const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => run.run('fillColumns', [run.address(valuesOf(x)), b, d, h, w, cin, z0, run.address(cols)], [z0, z1], 1, rows * width));
+      const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) =>
+        run.run(
+          'fillColumns',
+          [run.address(valuesOf(x)), b, d, h, w, cin, z0, run.address(cols)],
+          [z0, z1],
+          1,
+          rows * width,
+        ),
+      );
       const product = matMul(shifted, columns, true);
       shifted.dispose();
       columns.dispose();
@@ -132,7 +152,9 @@ function filterGradient(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
       for (let kh = 0; kh < 3; kh++)
         for (let kw = 0; kw < 3; kw++)
           for (let c = 0; c < cin; c++)
-            for (let o = 0; o < cout; o++) filter[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o] = total[(kw * cout + o) * width + (kd * 3 + kh) * cin + c];
+            for (let o = 0; o < cout; o++)
+              filter[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o] =
+                total[(kw * cout + o) * width + (kd * 3 + kh) * cin + c];
   });
 }
 
@@ -152,7 +174,9 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
       for (let kh = 0; kh < 3; kh++)
         for (let kw = 0; kw < 3; kw++)
           for (let c = 0; c < cin; c++)
-            for (let o = 0; o < cout; o++) values[((kd * 3 + kh) * cout + o) * 3 * cin + kw * cin + c] = filter[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o];
+            for (let o = 0; o < cout; o++)
+              values[((kd * 3 + kh) * cout + o) * 3 * cin + kw * cin + c] =
+                filter[(((kd * 3 + kh) * 3 + kw) * cin + c) * cout + o];
   });
   const run = executor();
   const dx = zeros([n, d, h, w, cin], run);
@@ -164,7 +188,13 @@ function inputGradient(dy: tf.Tensor, weights: tf.Tensor): tf.Tensor {
       const rows = (z1 - z0) * plane;
       const columns = tensorFilled<tf.Rank.R2>([rows, width], (cols) => {
         zero(cols, width, run);
-        run.run('fillGradientColumns', [run.address(valuesOf(dy)), b, d, h, w, cout, z0, run.address(cols)], [z0, z1], 1, rows * width);
+        run.run(
+          'fillGradientColumns',
+          [run.address(valuesOf(dy)), b, d, h, w, cout, z0, run.address(cols)],
+          [z0, z1],
+          1,
+          rows * width,
+        );
       });
       const product = matMul(columns, flipped);
       columns.dispose();
@@ -205,7 +235,9 @@ export function reflectPad(x: tf.Tensor5D): tf.Tensor5D {
     const view = padded.reshape([outer, size, inner]);
     const before = view.slice([0, size > 1 ? 1 : 0, 0], [outer, 1, inner]);
     const after = view.slice([0, size > 1 ? size - 2 : 0, 0], [outer, 1, inner]);
-    padded = tf.concat([before, view, after], 1).reshape(Object.assign([...shape], { [axis]: size + 2 })) as tf.Tensor5D;
+    padded = tf
+      .concat([before, view, after], 1)
+      .reshape(Object.assign([...shape], { [axis]: size + 2 })) as tf.Tensor5D;
   }
   return padded;
 }

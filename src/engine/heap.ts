@@ -36,10 +36,17 @@ export function tensorFilled<R extends tf.Rank>(shape: number[], fill: (values: 
 }
 
 /** The wasm back end's memory and an allocation in it that tfjs does not manage, for longiseg's own wasm kernels. */
-export function wasmHeap(): { memory: HeapMemory; allocate(bytes: number): number; free(at: number): void } | undefined {
+export function wasmHeap():
+  { memory: HeapMemory; allocate(bytes: number): number; free(at: number): void } | undefined {
   const backend = wasmInternals();
   // `>>> 0`: tfjs's own note, offsets above 2 GB come back negative
-  return backend && { memory: wasmMemoryOf(backend)!, allocate: (bytes) => backend.wasm._malloc(bytes) >>> 0, free: (at) => backend.wasm._free(at) };
+  return (
+    backend && {
+      memory: wasmMemoryOf(backend)!,
+      allocate: (bytes) => backend.wasm._malloc(bytes) >>> 0,
+      free: (at) => backend.wasm._free(at),
+    }
+  );
 }
 
 /**

@@ -39,11 +39,16 @@ export class KernelPool {
     readonly threads: number,
     private readonly kernels: Record<string, Kernel>,
   ) {
-    const control: PoolControl = { signals: new SharedArrayBuffer(4 * FIELDS * threads), args: new SharedArrayBuffer(8 * ARGUMENTS * threads) };
+    const control: PoolControl = {
+      signals: new SharedArrayBuffer(4 * FIELDS * threads),
+      args: new SharedArrayBuffer(8 * ARGUMENTS * threads),
+    };
     this.signals = new Int32Array(control.signals);
     this.args = new Float64Array(control.args);
     for (let index = 1; index < threads; index++) {
-      const worker = new Worker(new URL('./kernel-worker.js', import.meta.url), { workerData: { memory, control, index } });
+      const worker = new Worker(new URL('./kernel-worker.js', import.meta.url), {
+        workerData: { memory, control, index },
+      });
       // a pool never keeps the process alive
       worker.unref();
       this.workers.push(worker);
@@ -77,8 +82,12 @@ export class KernelPool {
     }
     for (let part = 1; part < parts; part++) {
       const at = part * FIELDS;
-      if (!awaitValue(this.signals, at + FINISHED, id, TIMEOUT_MS)) throw new ComputeThreadError(`compute thread ${part} did not finish ${task} within ${TIMEOUT_MS / 1000} s (stopped, or out of memory)`);
-      if (this.signals[at + FAILED]) failure ??= new ComputeThreadError(`compute thread ${part} failed in ${task} (its error is printed above)`);
+      if (!awaitValue(this.signals, at + FINISHED, id, TIMEOUT_MS))
+        throw new ComputeThreadError(
+          `compute thread ${part} did not finish ${task} within ${TIMEOUT_MS / 1000} s (stopped, or out of memory)`,
+        );
+      if (this.signals[at + FAILED])
+        failure ??= new ComputeThreadError(`compute thread ${part} failed in ${task} (its error is printed above)`);
     }
     if (failure) throw failure;
   }

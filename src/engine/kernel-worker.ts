@@ -17,12 +17,19 @@ let seen = 0;
 for (;;) {
   // sleeps of a millisecond while jobs come (a wake-up from Atomics.notify is lost now and then),
   // longer ones once idle
-  for (let sleeps = 0; Atomics.load(signals, at + POSTED) === seen; sleeps++) Atomics.wait(signals, at + POSTED, seen, sleeps < 1000 ? 1 : 50);
+  for (let sleeps = 0; Atomics.load(signals, at + POSTED) === seen; sleeps++)
+    Atomics.wait(signals, at + POSTED, seen, sleeps < 1000 ? 1 : 50);
   seen = Atomics.load(signals, at + POSTED);
   const base = index * ARGUMENTS;
   try {
     const task = TASK_FUNCTIONS[TASKS[signals[at + TASK]]];
-    task(kernels, Array.from(args.subarray(base, base + ARGUMENTS - 2)), args[base + ARGUMENTS - 2], args[base + ARGUMENTS - 1], memory.buffer);
+    task(
+      kernels,
+      Array.from(args.subarray(base, base + ARGUMENTS - 2)),
+      args[base + ARGUMENTS - 2],
+      args[base + ARGUMENTS - 1],
+      memory.buffer,
+    );
   } catch (error) {
     signals[at + FAILED] = 1;
     // straight to the descriptor: the main thread, which relays a worker's stderr, is waiting

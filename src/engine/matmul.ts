@@ -17,7 +17,9 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, trans
   // a transposed A read in place would touch a new cache line per element: copy it into row groups
   const groups = transposeA ? rowGroups(a, m, k) : undefined;
   const product = tensorFilled<tf.Rank.R2>([m, n], (c) => {
-    const [at, rowStride, columnStride] = groups ? [valuesOf(groups).byteOffset, 4, 16] : [valuesOf(a).byteOffset, 4 * k, 4];
+    const [at, rowStride, columnStride] = groups
+      ? [valuesOf(groups).byteOffset, 4, 16]
+      : [valuesOf(a).byteOffset, 4 * k, 4];
     gemm.multiply(at, 16 * k, rowStride, columnStride, valuesOf(panels).byteOffset, c.byteOffset, 4 * n, m, n, k);
   });
   panels.dispose();
@@ -28,11 +30,15 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, trans
 /** B [k, n] (b or, transposed, bᵀ) as gemm's panels of 8 columns. */
 function packedColumns(gemm: GemmKernel, b: tf.Tensor2D, transposed: boolean, k: number, n: number): tf.Tensor1D {
   const [rowStride, columnStride] = transposed ? [4, 4 * k] : [4 * n, 4];
-  return tensorFilled([Math.ceil(n / 8) * 8 * k], (panels) => gemm.pack(panels.byteOffset, valuesOf(b).byteOffset, rowStride, columnStride, k, n));
+  return tensorFilled([Math.ceil(n / 8) * 8 * k], (panels) =>
+    gemm.pack(panels.byteOffset, valuesOf(b).byteOffset, rowStride, columnStride, k, n),
+  );
 }
 
 /** The rows of Aᵀ (a [k, m] tensor) in groups of four, each [k][4] floats: what gemm reads in order. */
 function rowGroups(transposed: tf.Tensor2D, m: number, k: number): tf.Tensor1D {
   const run = executor();
-  return tensorFilled([Math.ceil(m / 4) * 4 * k], (groups) => run.run('rowGroups', [run.address(groups), run.address(valuesOf(transposed)), m, k], [0, m], 4, m * k));
+  return tensorFilled([Math.ceil(m / 4) * 4 * k], (groups) =>
+    run.run('rowGroups', [run.address(groups), run.address(valuesOf(transposed)), m, k], [0, m], 4, m * k),
+  );
 }

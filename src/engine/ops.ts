@@ -14,8 +14,9 @@ import { executor } from './wasm-kernels.js';
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
 
 /** tf.customGrad with the callback typed by its real arguments (tfjs types them as a variadic union). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function customOp<F extends (...args: any[]) => tf.Tensor>(f: (...args: any[]) => { value: tf.Tensor; gradFunc: GradFunc }): F {
+export function customOp<F extends (...args: never[]) => tf.Tensor>(
+  f: (...args: never[]) => { value: tf.Tensor; gradFunc: GradFunc },
+): F {
   return typedCustomGrad<F>(f);
 }
 
@@ -36,7 +37,10 @@ function upsampleNearest2Stock(x: tf.Tensor5D): tf.Tensor5D {
   return tf.tidy(() => {
     const alongW = x.reshape([n * d * h * w, 1, c]).tile([1, 2, 1]);
     const alongH = alongW.reshape([n * d * h, 1, 2 * w * c]).tile([1, 2, 1]);
-    return alongH.reshape([n * d, 1, 4 * h * w * c]).tile([1, 2, 1]).reshape([n, 2 * d, 2 * h, 2 * w, c]);
+    return alongH
+      .reshape([n * d, 1, 4 * h * w * c])
+      .tile([1, 2, 1])
+      .reshape([n, 2 * d, 2 * h, 2 * w, c]);
   });
 }
 
@@ -46,9 +50,15 @@ const upsampleOnHost = customOp<(x: tf.Tensor5D) => tf.Tensor5D>((x: tf.Tensor, 
   const run = executor();
   const lines = n * d * h;
   return {
-    value: tensorFilled([n, 2 * d, 2 * h, 2 * w, c], (out) => run.run('upsampleLines', [run.address(out), run.address(valuesOf(x)), d, h, w, c], [0, 4 * lines], 1, 8 * x.size)),
+    value: tensorFilled([n, 2 * d, 2 * h, 2 * w, c], (out) =>
+      run.run('upsampleLines', [run.address(out), run.address(valuesOf(x)), d, h, w, c], [0, 4 * lines], 1, 8 * x.size),
+    ),
     // each input voxel receives the gradients of its eight copies
-    gradFunc: (dy: tf.Tensor) => [tensorFilled([n, d, h, w, c], (dx) => run.run('upsampleGradientLines', [run.address(dx), run.address(valuesOf(dy)), h, w, c], [0, lines], 1, dy.size))],
+    gradFunc: (dy: tf.Tensor) => [
+      tensorFilled([n, d, h, w, c], (dx) =>
+        run.run('upsampleGradientLines', [run.address(dx), run.address(valuesOf(dy)), h, w, c], [0, lines], 1, dy.size),
+      ),
+    ],
   };
 });
 
@@ -115,30 +125,45 @@ export function concatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
 }
 
 /** Block copies over the compute threads: tfjs-wasm's concat and the slices of its gradient run on one. */
-const concatOnHost = customOp<(a: tf.Tensor5D, b: tf.Tensor5D) => tf.Tensor5D>((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([]);
-  const [ca, cb] = [a.shape[4]!, b.shape[4]!];
-  const rows = a.size / ca;
-  const run = executor();
-  const stride = 4 * (ca + cb);
-  const value = tensorFilled([...a.shape.slice(0, 4), ca + cb], (out) => {
-    const at = run.address(out);
-    run.run('copyRows', [at, stride, run.address(valuesOf(a)), 4 * ca, 4 * ca], [0, rows], 1, a.size);
-    run.run('copyRows', [at + 4 * ca, stride, run.address(valuesOf(b)), 4 * cb, 4 * cb], [0, rows], 1, b.size);
-  });
-  const part = (dy: tf.Tensor, shape: number[], offset: number, channels: number) =>
-    tensorFilled(shape, (values) => run.run('copyRows', [run.address(values), 4 * channels, run.address(valuesOf(dy)) + 4 * offset, stride, 4 * channels], [0, rows], 1, rows * channels));
-  return { value, gradFunc: (dy: tf.Tensor) => [part(dy, a.shape, 0, ca), part(dy, b.shape, ca, cb)] };
-});
+const concatOnHost = customOp<(a: tf.Tensor5D, b: tf.Tensor5D) => tf.Tensor5D>(
+  (a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    const [ca, cb] = [a.shape[4]!, b.shape[4]!];
+    const rows = a.size / ca;
+    const run = executor();
+    const stride = 4 * (ca + cb);
+    const value = tensorFilled([...a.shape.slice(0, 4), ca + cb], (out) => {
+      const at = run.address(out);
+      run.run('copyRows', [at, stride, run.address(valuesOf(a)), 4 * ca, 4 * ca], [0, rows], 1, a.size);
+      run.run('copyRows', [at + 4 * ca, stride, run.address(valuesOf(b)), 4 * cb, 4 * cb], [0, rows], 1, b.size);
+    });
+    const part = (dy: tf.Tensor, shape: number[], offset: number, channels: number) =>
+      tensorFilled(shape, (values) =>
+        run.run(
+          'copyRows',
+          [run.address(values), 4 * channels, run.address(valuesOf(dy)) + 4 * offset, stride, 4 * channels],
+          [0, rows],
+          1,
+          rows * channels,
+        ),
+      );
+    return { value, gradFunc: (dy: tf.Tensor) => [part(dy, a.shape, 0, ca), part(dy, b.shape, ca, cb)] };
+  },
+);
 
 /** x·W, its gradient two more products with transposed operands (src/engine/matmul.ts). */
-export const dense = customOp<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x, w]);
-  return {
-    value: matMul(x as tf.Tensor2D, w as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => [matMul(dy as tf.Tensor2D, ws as tf.Tensor2D, false, true), matMul(xs as tf.Tensor2D, dy as tf.Tensor2D, true)],
-  };
-});
+export const dense = customOp<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D>(
+  (x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x, w]);
+    return {
+      value: matMul(x as tf.Tensor2D, w as tf.Tensor2D),
+      gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => [
+        matMul(dy as tf.Tensor2D, ws as tf.Tensor2D, false, true),
+        matMul(xs as tf.Tensor2D, dy as tf.Tensor2D, true),
+      ],
+    };
+  },
+);
 
 /** A variable from an initial value; tf.variable copies its argument, so the initial tensor is freed. */
 export function variableFrom(initial: tf.Tensor, trainable = true): tf.Variable {

@@ -7,24 +7,76 @@ import { chunkCount, softmaxChunkSums, softmaxGradientRows, sumStride } from './
  */
 export type Kernel = (...args: number[]) => void;
 /** `heap`: the wasm heap's buffer, for the tasks written in JS (absent off wasm, where no such task runs). */
-export type Task = (kernels: Record<string, Kernel>, args: number[], start: number, end: number, heap?: ArrayBufferLike) => void;
+export type Task = (
+  kernels: Record<string, Kernel>,
+  args: number[],
+  start: number,
+  end: number,
+  heap?: ArrayBufferLike,
+) => void;
 
 /** gemm over rows [start, end) of C (start a multiple of 4: A's row groups). */
-function gemmRows(kernels: Record<string, Kernel>, [a, groupStride, rowStride, columnStride, panels, c, cRowStride, n, k]: number[], start: number, end: number): void {
-  kernels.gemm(a + (start / 4) * groupStride, groupStride, rowStride, columnStride, panels, c + start * cRowStride, cRowStride, end - start, n, k);
+function gemmRows(
+  kernels: Record<string, Kernel>,
+  [a, groupStride, rowStride, columnStride, panels, c, cRowStride, n, k]: number[],
+  start: number,
+  end: number,
+): void {
+  kernels.gemm(
+    a + (start / 4) * groupStride,
+    groupStride,
+    rowStride,
+    columnStride,
+    panels,
+    c + start * cRowStride,
+    cRowStride,
+    end - start,
+    n,
+    k,
+  );
 }
 
 /** gemm over the 8-column panels [start, end) of B and C. */
-function gemmPanels(kernels: Record<string, Kernel>, [a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k]: number[], start: number, end: number): void {
-  kernels.gemm(a, groupStride, rowStride, columnStride, panels + start * 32 * k, c + start * 32, cRowStride, m, Math.min(n, 8 * end) - 8 * start, k);
+function gemmPanels(
+  kernels: Record<string, Kernel>,
+  [a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k]: number[],
+  start: number,
+  end: number,
+): void {
+  kernels.gemm(
+    a,
+    groupStride,
+    rowStride,
+    columnStride,
+    panels + start * 32 * k,
+    c + start * 32,
+    cRowStride,
+    m,
+    Math.min(n, 8 * end) - 8 * start,
+    k,
+  );
 }
 
 /** Rows of B packed at a time, so that the lines one panel reads are still cached for the next. */
 export const PACK_ROWS = 64;
 
 /** packPanels over rows [start, end) of B (start a multiple of PACK_ROWS). */
-function packRows(kernels: Record<string, Kernel>, [panels, source, rowStride, columnStride, k, n]: number[], start: number, end: number): void {
-  for (let row = start; row < end; row += PACK_ROWS) kernels.packPanels(panels + 32 * row, 32 * k, source + row * rowStride, rowStride, columnStride, Math.min(PACK_ROWS, end - row), n);
+function packRows(
+  kernels: Record<string, Kernel>,
+  [panels, source, rowStride, columnStride, k, n]: number[],
+  start: number,
+  end: number,
+): void {
+  for (let row = start; row < end; row += PACK_ROWS)
+    kernels.packPanels(
+      panels + 32 * row,
+      32 * k,
+      source + row * rowStride,
+      rowStride,
+      columnStride,
+      Math.min(PACK_ROWS, end - row),
+      n,
+    );
 }
 
 /** Reflection of index i into [0, n): −1 → 1, n → n − 2 (a one-voxel axis reflects onto itself). */
@@ -50,7 +102,12 @@ export function lineTaps(w: number, kw: number, visit: (x: number, r: number, co
  * [start, end) of a slab starting at z0: row = voxel, columns = (kd, kh, c) of x at
  * (reflect(z+kd−1), reflect(y+kh−1), x), each line of w·c values copied as w runs of c.
  */
-function fillColumns(kernels: Record<string, Kernel>, [xs, b, d, h, w, c, z0, cols]: number[], start: number, end: number): void {
+function fillColumns(
+  kernels: Record<string, Kernel>,
+  [xs, b, d, h, w, c, z0, cols]: number[],
+  start: number,
+  end: number,
+): void {
   const width = 9 * c;
   let row = (start - z0) * h * w;
   for (let z = start; z < end; z++) {
@@ -68,14 +125,27 @@ function fillColumns(kernels: Record<string, Kernel>, [xs, b, d, h, w, c, z0, co
  * z0): row = padded voxel (zp, yp, x), columns = (kd, kh, o) of dy at (zp − kd, yp − kh, x), zero
  * outside dy (the columns start zeroed).
  */
-function fillGradientColumns(kernels: Record<string, Kernel>, [dy, b, d, h, w, cout, z0, cols]: number[], start: number, end: number): void {
+function fillGradientColumns(
+  kernels: Record<string, Kernel>,
+  [dy, b, d, h, w, cout, z0, cols]: number[],
+  start: number,
+  end: number,
+): void {
   const width = 9 * cout;
   let row = (start - z0) * (h + 2) * w;
   for (let zp = start; zp < end; zp++) {
     for (let yp = 0; yp < h + 2; yp++, row += w) {
       for (let k = 0; k < 9; k++) {
         const [z, y] = [zp - Math.floor(k / 3), yp - (k % 3)];
-        if (z >= 0 && z < d && y >= 0 && y < h) kernels.copyBlocks(cols + 4 * (row * width + k * cout), 4 * width, dy + 4 * ((b * d + z) * h + y) * w * cout, 4 * cout, 4 * cout, w);
+        if (z >= 0 && z < d && y >= 0 && y < h)
+          kernels.copyBlocks(
+            cols + 4 * (row * width + k * cout),
+            4 * width,
+            dy + 4 * ((b * d + z) * h + y) * w * cout,
+            4 * cout,
+            4 * cout,
+            w,
+          );
       }
     }
   }
@@ -88,7 +158,16 @@ function fillGradientColumns(kernels: Record<string, Kernel>, [dy, b, d, h, w, c
 function addTaps(kernels: Record<string, Kernel>, [out, taps, w, c]: number[], start: number, end: number): void {
   for (let line = start * w; line < end * w; line += w) {
     for (let kw = 0; kw < 3; kw++) {
-      lineTaps(w, kw, (x, r, count) => kernels.addBlocks(out + 4 * (line + x) * c, 4 * c, taps + 4 * ((line + r) * 3 * c + kw * c), 4 * 3 * c, 4 * c, count));
+      lineTaps(w, kw, (x, r, count) =>
+        kernels.addBlocks(
+          out + 4 * (line + x) * c,
+          4 * c,
+          taps + 4 * ((line + r) * 3 * c + kw * c),
+          4 * 3 * c,
+          4 * c,
+          count,
+        ),
+      );
     }
   }
 }
@@ -100,7 +179,16 @@ function addTaps(kernels: Record<string, Kernel>, [out, taps, w, c]: number[], s
 function shiftTaps(kernels: Record<string, Kernel>, [shifted, dy, w, c]: number[], start: number, end: number): void {
   for (let line = start * w; line < end * w; line += w) {
     for (let kw = 0; kw < 3; kw++) {
-      lineTaps(w, kw, (x, r, count) => kernels.addBlocks(shifted + 4 * ((line + r) * 3 * c + kw * c), 4 * 3 * c, dy + 4 * (line + x) * c, 4 * c, 4 * c, count));
+      lineTaps(w, kw, (x, r, count) =>
+        kernels.addBlocks(
+          shifted + 4 * ((line + r) * 3 * c + kw * c),
+          4 * 3 * c,
+          dy + 4 * (line + x) * c,
+          4 * c,
+          4 * c,
+          count,
+        ),
+      );
     }
   }
 }
@@ -111,7 +199,9 @@ function shiftTaps(kernels: Record<string, Kernel>, [shifted, dy, w, c]: number[
  */
 function scatterTaps(kernels: Record<string, Kernel>, [line, taps, w, c]: number[]): void {
   for (let kw = 0; kw < 3; kw++) {
-    lineTaps(w, kw, (x, r, count) => kernels.addBlocks(line + 4 * r * c, 4 * c, taps + 4 * (x * 3 * c + kw * c), 4 * 3 * c, 4 * c, count));
+    lineTaps(w, kw, (x, r, count) =>
+      kernels.addBlocks(line + 4 * r * c, 4 * c, taps + 4 * (x * 3 * c + kw * c), 4 * 3 * c, 4 * c, count),
+    );
   }
 }
 
@@ -121,7 +211,12 @@ function zeroRows(kernels: Record<string, Kernel>, [at, rowBytes]: number[], sta
 }
 
 /** copyBlocks over the blocks [start, end): block i of `bytes` bytes from src + i·srcStride to dst + i·dstStride. */
-function copyRows(kernels: Record<string, Kernel>, [dst, dstStride, src, srcStride, bytes]: number[], start: number, end: number): void {
+function copyRows(
+  kernels: Record<string, Kernel>,
+  [dst, dstStride, src, srcStride, bytes]: number[],
+  start: number,
+  end: number,
+): void {
   kernels.copyBlocks(dst + start * dstStride, dstStride, src + start * srcStride, srcStride, bytes, end - start);
 }
 
@@ -129,7 +224,12 @@ function copyRows(kernels: Record<string, Kernel>, [dst, dstStride, src, srcStri
  * Nearest ×2 upsampling of x [n, d, h, w, c] (at `input`) into the output lines [start, end) of
  * [n, 2d, 2h, 2w, c]: each voxel's c values written twice along the line.
  */
-function upsampleLines(kernels: Record<string, Kernel>, [out, input, d, h, w, c]: number[], start: number, end: number): void {
+function upsampleLines(
+  kernels: Record<string, Kernel>,
+  [out, input, d, h, w, c]: number[],
+  start: number,
+  end: number,
+): void {
   for (let line = start; line < end; line++) {
     const y = line % (2 * h);
     const bz = (line - y) / (2 * h);
@@ -145,7 +245,12 @@ function upsampleLines(kernels: Record<string, Kernel>, [out, input, d, h, w, c]
  * The gradient of upsampleLines for the input lines [start, end) of [n, d, h, w, c]: each voxel
  * receives the sum of its eight copies' gradients, added in the output's order.
  */
-function upsampleGradientLines(kernels: Record<string, Kernel>, [dx, dy, h, w, c]: number[], start: number, end: number): void {
+function upsampleGradientLines(
+  kernels: Record<string, Kernel>,
+  [dx, dy, h, w, c]: number[],
+  start: number,
+  end: number,
+): void {
   for (let line = start; line < end; line++) {
     const y = line % h;
     const bz = (line - y) / h;
@@ -159,10 +264,23 @@ function upsampleGradientLines(kernels: Record<string, Kernel>, [dx, dy, h, w, c
 }
 
 /** The rows [start, end) of Aᵀ (a [k, m] matrix at `source`) as gemm's groups of four rows, [k][4] floats each. */
-function rowGroups(kernels: Record<string, Kernel>, [groups, source, m, k]: number[], start: number, end: number): void {
+function rowGroups(
+  kernels: Record<string, Kernel>,
+  [groups, source, m, k]: number[],
+  start: number,
+  end: number,
+): void {
   for (let column = 0; column < k; column += PACK_ROWS) {
     const count = Math.min(PACK_ROWS, k - column);
-    for (let row = start; row < end; row += 4) kernels.copyBlocks(groups + 4 * (row * k + 4 * column), 16, source + 4 * (column * m + row), 4 * m, 4 * Math.min(4, m - row), count);
+    for (let row = start; row < end; row += 4)
+      kernels.copyBlocks(
+        groups + 4 * (row * k + 4 * column),
+        16,
+        source + 4 * (column * m + row),
+        4 * m,
+        4 * Math.min(4, m - row),
+        count,
+      );
   }
 }
 
@@ -173,47 +291,132 @@ function rowGroups(kernels: Record<string, Kernel>, [groups, source, m, k]: numb
 export const NORM_CHUNK = 2048;
 
 /** channelSums of the row chunks [start, end) of data [rows, channels], chunk i into sums + 8·i·channels. */
-function channelSumChunks(kernels: Record<string, Kernel>, [data, rows, channels, centred, mean, sums]: number[], start: number, end: number): void {
+function channelSumChunks(
+  kernels: Record<string, Kernel>,
+  [data, rows, channels, centred, mean, sums]: number[],
+  start: number,
+  end: number,
+): void {
   for (let chunk = start; chunk < end; chunk++) {
     const at = sums + 8 * chunk * channels;
     kernels.zeroBytes(at, 8 * channels);
-    kernels.channelSums(data + 4 * chunk * NORM_CHUNK * channels, data + 4 * Math.min(rows, (chunk + 1) * NORM_CHUNK) * channels, channels, centred, mean, at);
+    kernels.channelSums(
+      data + 4 * chunk * NORM_CHUNK * channels,
+      data + 4 * Math.min(rows, (chunk + 1) * NORM_CHUNK) * channels,
+      channels,
+      centred,
+      mean,
+      at,
+    );
   }
 }
 
 /** gradientSums of the row chunks [start, end), chunk i into sumDy and sumDyX + 8·i·channels. */
-function gradientSumChunks(kernels: Record<string, Kernel>, [g, data, rows, channels, scale, shift, relu, mean, inverseStd, sumDy, sumDyX]: number[], start: number, end: number): void {
+function gradientSumChunks(
+  kernels: Record<string, Kernel>,
+  [g, data, rows, channels, scale, shift, relu, mean, inverseStd, sumDy, sumDyX]: number[],
+  start: number,
+  end: number,
+): void {
   for (let chunk = start; chunk < end; chunk++) {
     const [first, offset] = [4 * chunk * NORM_CHUNK * channels, 8 * chunk * channels];
     kernels.zeroBytes(sumDy + offset, 8 * channels);
     kernels.zeroBytes(sumDyX + offset, 8 * channels);
     const to = data + 4 * Math.min(rows, (chunk + 1) * NORM_CHUNK) * channels;
-    kernels.gradientSums(g + first, data + first, to, channels, scale, shift, relu, mean, inverseStd, sumDy + offset, sumDyX + offset);
+    kernels.gradientSums(
+      g + first,
+      data + first,
+      to,
+      channels,
+      scale,
+      shift,
+      relu,
+      mean,
+      inverseStd,
+      sumDy + offset,
+      sumDyX + offset,
+    );
   }
 }
 
 /** normaliseRows over the rows [start, end). */
-function normaliseRowRange(kernels: Record<string, Kernel>, [y, data, channels, scale, shift, relu]: number[], start: number, end: number): void {
+function normaliseRowRange(
+  kernels: Record<string, Kernel>,
+  [y, data, channels, scale, shift, relu]: number[],
+  start: number,
+  end: number,
+): void {
   const rowBytes = 4 * channels;
-  kernels.normaliseRows(y + start * rowBytes, data + start * rowBytes, data + end * rowBytes, channels, scale, shift, relu);
+  kernels.normaliseRows(
+    y + start * rowBytes,
+    data + start * rowBytes,
+    data + end * rowBytes,
+    channels,
+    scale,
+    shift,
+    relu,
+  );
 }
 
 /** inputGradient over the rows [start, end). */
-function inputGradientRowRange(kernels: Record<string, Kernel>, [dx, g, data, channels, ...rest]: number[], start: number, end: number): void {
+function inputGradientRowRange(
+  kernels: Record<string, Kernel>,
+  [dx, g, data, channels, ...rest]: number[],
+  start: number,
+  end: number,
+): void {
   const rowBytes = 4 * channels;
-  kernels.inputGradient(dx + start * rowBytes, g + start * rowBytes, data + start * rowBytes, data + end * rowBytes, channels, ...rest);
+  kernels.inputGradient(
+    dx + start * rowBytes,
+    g + start * rowBytes,
+    data + start * rowBytes,
+    data + end * rowBytes,
+    channels,
+    ...rest,
+  );
 }
 
 /** softmaxChunkSums (engine/softmax-loops.ts) over the chunks [start, end), on views of the heap. */
-function softmaxSums(_: Record<string, Kernel>, [z, p, labels, sums, n, k, voxels]: number[], start: number, end: number, heap?: ArrayBufferLike): void {
+function softmaxSums(
+  _: Record<string, Kernel>,
+  [z, p, labels, sums, n, k, voxels]: number[],
+  start: number,
+  end: number,
+  heap?: ArrayBufferLike,
+): void {
   const rows = n * voxels;
-  softmaxChunkSums(new Float32Array(heap!, z, rows * k), new Float32Array(heap!, p, rows * k), new Int32Array(heap!, labels, rows), new Float64Array(heap!, sums, chunkCount(n, voxels) * sumStride(k)), k, voxels, start, end);
+  softmaxChunkSums(
+    new Float32Array(heap!, z, rows * k),
+    new Float32Array(heap!, p, rows * k),
+    new Int32Array(heap!, labels, rows),
+    new Float64Array(heap!, sums, chunkCount(n, voxels) * sumStride(k)),
+    k,
+    voxels,
+    start,
+    end,
+  );
 }
 
 /** softmaxGradientRows (engine/softmax-loops.ts) over the voxels [start, end), on views of the heap. */
-function softmaxGradient(_: Record<string, Kernel>, [p, labels, coefficients, out, n, k, voxels, ce]: number[], start: number, end: number, heap?: ArrayBufferLike): void {
+function softmaxGradient(
+  _: Record<string, Kernel>,
+  [p, labels, coefficients, out, n, k, voxels, ce]: number[],
+  start: number,
+  end: number,
+  heap?: ArrayBufferLike,
+): void {
   const rows = n * voxels;
-  softmaxGradientRows(new Float32Array(heap!, p, rows * k), new Int32Array(heap!, labels, rows), new Float64Array(heap!, coefficients, 2 * n * k), new Float32Array(heap!, out, rows * k), k, voxels, ce, start, end);
+  softmaxGradientRows(
+    new Float32Array(heap!, p, rows * k),
+    new Int32Array(heap!, labels, rows),
+    new Float64Array(heap!, coefficients, 2 * n * k),
+    new Float32Array(heap!, out, rows * k),
+    k,
+    voxels,
+    ce,
+    start,
+    end,
+  );
 }
 
 export const TASK_FUNCTIONS = {

@@ -20,7 +20,16 @@ export const chunkCount = (n: number, voxels: number): number => n * Math.ceil(v
  * Softmax of logits z [n·voxels, K] into p for the chunks [start, end), and their sums, taken in
  * float64, into `sums` (sumStride(K) per chunk). A label outside [0, K) counts for no class.
  */
-export function softmaxChunkSums(z: Float32Array, p: Float32Array, labels: Int32Array, sums: Float64Array, classes: number, voxels: number, start: number, end: number): void {
+export function softmaxChunkSums(
+  z: Float32Array,
+  p: Float32Array,
+  labels: Int32Array,
+  sums: Float64Array,
+  classes: number,
+  voxels: number,
+  start: number,
+  end: number,
+): void {
   const k = classes;
   const perItem = Math.ceil(voxels / SUM_CHUNK);
   const e = new Float64Array(k);
@@ -58,7 +67,17 @@ export function softmaxChunkSums(z: Float32Array, p: Float32Array, labels: Int32
  * of no class). At the label's class, 1 − p_y is taken as Σ_{c≠y} p_c in float64: p_y − 1 in
  * float32 loses every digit where p_y is near 1.
  */
-export function softmaxGradientRows(p: Float32Array, labels: Int32Array, coefficients: Float64Array, out: Float32Array, classes: number, voxels: number, ce: number, start: number, end: number): void {
+export function softmaxGradientRows(
+  p: Float32Array,
+  labels: Int32Array,
+  coefficients: Float64Array,
+  out: Float32Array,
+  classes: number,
+  voxels: number,
+  ce: number,
+  start: number,
+  end: number,
+): void {
   const k = classes;
   const bias = coefficients.length / 2;
   for (let v = start; v < end; v++) {

@@ -35,10 +35,20 @@ export function softmaxWithSums(logits: tf.Tensor, labels: Int32Array, n: number
     const run = executor();
     const [zAt, pAt] = [run.address(z), run.address(p)];
     staged.call([labels, chunks], (_, [labelsAt, chunksAt]) =>
-      run.run('softmaxSums', [zAt, pAt, labelsAt, chunksAt, n, k, voxels], [0, chunkCount(n, voxels)], 1, EXP_WORK * z.length),
+      run.run(
+        'softmaxSums',
+        [zAt, pAt, labelsAt, chunksAt, n, k, voxels],
+        [0, chunkCount(n, voxels)],
+        1,
+        EXP_WORK * z.length,
+      ),
     );
   });
-  const [intersection, predicted, present] = [new Float64Array(n * k), new Float64Array(n * k), new Float64Array(n * k)];
+  const [intersection, predicted, present] = [
+    new Float64Array(n * k),
+    new Float64Array(n * k),
+    new Float64Array(n * k),
+  ];
   let logLikelihood = 0;
   const perItem = Math.ceil(voxels / SUM_CHUNK);
   for (let chunk = 0, at = 0; at < chunks.length; chunk++, at += sumStride(k)) {
@@ -59,7 +69,13 @@ export function softmaxWithSums(logits: tf.Tensor, labels: Int32Array, n: number
  * is the loss's gradient in p apart from the cross-entropy (`coefficients`: A then B, n·K each, per
  * batch item and class).
  */
-export function softmaxLossGradient(probabilities: tf.Tensor, labels: Int32Array, n: number, coefficients: Float64Array, ce: number): tf.Tensor {
+export function softmaxLossGradient(
+  probabilities: tf.Tensor,
+  labels: Int32Array,
+  n: number,
+  coefficients: Float64Array,
+  ce: number,
+): tf.Tensor {
   const k = probabilities.shape[probabilities.rank - 1];
   const voxels = labels.length / n;
   return tensorFilled(probabilities.shape, (out) => {
@@ -69,7 +85,13 @@ export function softmaxLossGradient(probabilities: tf.Tensor, labels: Int32Array
     const run = executor();
     const [pAt, outAt] = [run.address(p), run.address(out)];
     staged.call([labels, coefficients], (_, [labelsAt, coefficientsAt]) =>
-      run.run('softmaxGradient', [pAt, labelsAt, coefficientsAt, outAt, n, k, voxels, ce], [0, labels.length], 64, 4 * p.length),
+      run.run(
+        'softmaxGradient',
+        [pAt, labelsAt, coefficientsAt, outAt, n, k, voxels, ce],
+        [0, labels.length],
+        64,
+        4 * p.length,
+      ),
     );
   });
 }

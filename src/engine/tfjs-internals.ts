@@ -19,7 +19,12 @@ export interface HeapMemory {
 
 export interface WasmInternals {
   /** The heap: see wasmMemoryOf. */
-  wasm: { wasmMemory?: HeapMemory; asm: { memory?: HeapMemory }; _malloc(bytes: number): number; _free(at: number): void };
+  wasm: {
+    wasmMemory?: HeapMemory;
+    asm: { memory?: HeapMemory };
+    _malloc(bytes: number): number;
+    _free(at: number): void;
+  };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
   incRef(dataId: object): void;
@@ -62,8 +67,9 @@ export function webgpuDevice(): object | undefined {
 }
 
 /** tf.customGrad with the callback typed by its real arguments (tfjs types them as a variadic union). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function typedCustomGrad<F extends (...args: any[]) => tf.Tensor>(f: (...args: any[]) => { value: tf.Tensor; gradFunc: unknown }): F {
+export function typedCustomGrad<F extends (...args: never[]) => tf.Tensor>(
+  f: (...args: never[]) => { value: tf.Tensor; gradFunc: unknown },
+): F {
   return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as F;
 }
 

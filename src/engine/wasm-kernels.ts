@@ -64,7 +64,10 @@ export interface Executor {
 export function executor(): Executor {
   const kernels = instance();
   if (kernels) {
-    return { address: (values) => values.byteOffset, run: (task, args, range, grain, work) => runTask(kernels, task, args, range, grain, work) };
+    return {
+      address: (values) => values.byteOffset,
+      run: (task, args, range, grain, work) => runTask(kernels, task, args, range, grain, work),
+    };
   }
   const arrays: Float32Array[] = [];
   const js = jsKernels(arrays);
@@ -79,15 +82,17 @@ const ADDRESS_RANGE = 2 ** 32;
 
 /** copyBlocks, addBlocks and zeroBytes of kernels.wat as JS loops over registered arrays. */
 function jsKernels(arrays: Float32Array[]): Record<string, Kernel> {
-  const blocks = (add: boolean): Kernel => (dst, dstStride, src, srcStride, bytes, count) => {
-    const [target, source] = [arrays[Math.floor(dst / ADDRESS_RANGE)], arrays[Math.floor(src / ADDRESS_RANGE)]];
-    let [at, from] = [(dst % ADDRESS_RANGE) / 4, (src % ADDRESS_RANGE) / 4];
-    const length = bytes / 4;
-    for (let run = 0; run < count; run++, at += dstStride / 4, from += srcStride / 4) {
-      if (add) for (let i = 0; i < length; i++) target[at + i] += source[from + i];
-      else for (let i = 0; i < length; i++) target[at + i] = source[from + i];
-    }
-  };
+  const blocks =
+    (add: boolean): Kernel =>
+    (dst, dstStride, src, srcStride, bytes, count) => {
+      const [target, source] = [arrays[Math.floor(dst / ADDRESS_RANGE)], arrays[Math.floor(src / ADDRESS_RANGE)]];
+      let [at, from] = [(dst % ADDRESS_RANGE) / 4, (src % ADDRESS_RANGE) / 4];
+      const length = bytes / 4;
+      for (let run = 0; run < count; run++, at += dstStride / 4, from += srcStride / 4) {
+        if (add) for (let i = 0; i < length; i++) target[at + i] += source[from + i];
+        else for (let i = 0; i < length; i++) target[at + i] = source[from + i];
+      }
+    };
   const zeroBytes: Kernel = (dst, bytes) => {
     const at = (dst % ADDRESS_RANGE) / 4;
     arrays[Math.floor(dst / ADDRESS_RANGE)].fill(0, at, at + bytes / 4);
@@ -103,7 +108,18 @@ export interface GemmKernel {
    * C [m, n] (cRowStride bytes between rows) = A [m, k]·B, B as `pack` left it; A's rows in groups
    * of four, groupStride bytes apart, rowStride between the rows of a group.
    */
-  multiply(a: number, groupStride: number, rowStride: number, columnStride: number, panels: number, c: number, cRowStride: number, m: number, n: number, k: number): void;
+  multiply(
+    a: number,
+    groupStride: number,
+    rowStride: number,
+    columnStride: number,
+    panels: number,
+    c: number,
+    cRowStride: number,
+    m: number,
+    n: number,
+    k: number,
+  ): void;
 }
 
 /**
@@ -114,10 +130,27 @@ export function gemmKernel(): GemmKernel | undefined {
   const kernels = instance();
   if (!kernels) return undefined;
   return {
-    pack: (panels, b, rowStride, columnStride, k, n) => runTask(kernels, 'packRows', [panels, b, rowStride, columnStride, k, n], [0, k], PACK_ROWS, k * n),
+    pack: (panels, b, rowStride, columnStride, k, n) =>
+      runTask(kernels, 'packRows', [panels, b, rowStride, columnStride, k, n], [0, k], PACK_ROWS, k * n),
     multiply(a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k) {
-      if (m / 4 >= n / 8) runTask(kernels, 'gemmRows', [a, groupStride, rowStride, columnStride, panels, c, cRowStride, n, k], [0, m], 4, m * n * k);
-      else runTask(kernels, 'gemmPanels', [a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k], [0, Math.ceil(n / 8)], 1, m * n * k);
+      if (m / 4 >= n / 8)
+        runTask(
+          kernels,
+          'gemmRows',
+          [a, groupStride, rowStride, columnStride, panels, c, cRowStride, n, k],
+          [0, m],
+          4,
+          m * n * k,
+        );
+      else
+        runTask(
+          kernels,
+          'gemmPanels',
+          [a, groupStride, rowStride, columnStride, panels, c, cRowStride, m, n, k],
+          [0, Math.ceil(n / 8)],
+          1,
+          m * n * k,
+        );
     },
   };
 }
@@ -129,9 +162,20 @@ const PARALLEL_WORK = 1 << 16;
  * `task` over [start, end) of its range: on the calling thread, or split over the compute threads
  * (parts starting at multiples of `grain` from start) when there are and `work` makes it worth it.
  */
-function runTask({ exports, pool, memory }: Loaded, task: TaskName, args: number[], [start, end]: [number, number], grain: number, work: number): void {
+function runTask(
+  { exports, pool, memory }: Loaded,
+  task: TaskName,
+  args: number[],
+  [start, end]: [number, number],
+  grain: number,
+  work: number,
+): void {
   if (!pool || work < PARALLEL_WORK) return TASK_FUNCTIONS[task](exports, args, start, end, memory.buffer);
-  pool.run(task, args, splitRange(end - start, pool.threads, grain).map((at) => start + at));
+  pool.run(
+    task,
+    args,
+    splitRange(end - start, pool.threads, grain).map((at) => start + at),
+  );
 }
 
 /** Calls kernels of kernels.wat with small JS arrays (per-channel parameters, sums) staged in the heap. */
@@ -141,7 +185,10 @@ export interface StagedKernels {
    * byte offsets, then copies the arrays back (kernels may write them) and frees the copies. Take
    * the offsets of tensor views before: the allocation may move the heap's buffer.
    */
-  call(arrays: (Float32Array | Float64Array | Int32Array)[], call: (kernels: Record<string, Kernel>, at: number[]) => void): void;
+  call(
+    arrays: (Float32Array | Float64Array | Int32Array)[],
+    call: (kernels: Record<string, Kernel>, at: number[]) => void,
+  ): void;
 }
 
 /** The kernels with staged arguments (wasm back end only). */
@@ -162,7 +209,9 @@ export function stagedKernels(): StagedKernels | undefined {
           const bytes = () => new Uint8Array(kernels.memory.buffer);
           arrays.forEach((a, i) => bytes().set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at[i]));
           call(kernels.exports, at);
-          arrays.forEach((a, i) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(bytes().subarray(at[i], at[i] + a.byteLength)));
+          arrays.forEach((a, i) =>
+            new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(bytes().subarray(at[i], at[i] + a.byteLength)),
+          );
         } finally {
           kernels.free(block);
         }
@@ -185,7 +234,14 @@ export interface AdamKernel {
    * One Adam step of a weight: `g`, `w` and `out` are views of tensors in the heap (out a new one);
    * m and v, in JS memory, are updated in place.
    */
-  step(g: Float32Array, w: Float32Array, out: Float32Array, m: Float32Array, v: Float32Array, constants: AdamConstants): void;
+  step(
+    g: Float32Array,
+    w: Float32Array,
+    out: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    constants: AdamConstants,
+  ): void;
 }
 
 /** Elements of m and v staged in the heap at a time (the moments live in JS memory). */
@@ -211,7 +267,21 @@ function stepper(memory: HeapMemory, adam: Kernel, staging: number): AdamKernel 
         heap.set(m.subarray(start, start + count), stagedM / 4);
         heap.set(v.subarray(start, start + count), stagedV / 4);
         const at = (view: Float32Array) => view.byteOffset + 4 * start;
-        adam(at(g), stagedM, stagedV, at(w), at(out), count, beta1, 1 - beta1, beta2, 1 - beta2, stepSize, rootScale, epsilon);
+        adam(
+          at(g),
+          stagedM,
+          stagedV,
+          at(w),
+          at(out),
+          count,
+          beta1,
+          1 - beta1,
+          beta2,
+          1 - beta2,
+          stepSize,
+          rootScale,
+          epsilon,
+        );
         m.set(heap.subarray(stagedM / 4, stagedM / 4 + count), start);
         v.set(heap.subarray(stagedV / 4, stagedV / 4 + count), start);
       }

@@ -50,9 +50,12 @@ function workerScripts(factory: Factory, workerContents: string): { worker: stri
 /** Starts tfjs's threaded SIMD wasm build in Node, as tfjs's own init does in browsers. */
 async function threadedModule(): Promise<EmscriptenModule> {
   const folder = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
-  const imported = require(join(folder, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js')) as Factory | { default: Factory };
+  const imported = require(join(folder, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js')) as
+    Factory | { default: Factory };
   const factory = typeof imported === 'function' ? imported : imported.default;
-  const { wasmWorkerContents } = require(join(folder, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  const { wasmWorkerContents } = require(join(folder, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.worker.js')) as {
+    wasmWorkerContents: string;
+  };
   const scripts = workerScripts(factory, wasmWorkerContents);
   // Emscripten rethrows every uncaught exception and rejection from handlers of its own: Node
   // would then print a line of its minified source instead of the error
@@ -60,11 +63,17 @@ async function threadedModule(): Promise<EmscriptenModule> {
   const listeners = (event: string) => process.listeners(event as 'uncaughtException') as unknown[];
   const before = events.map(listeners);
   const module = await factory({
-    locateFile: (path: string) => (path.endsWith('.worker.js') ? scripts.worker : path.endsWith('.wasm') ? join(folder, 'dist', 'tfjs-backend-wasm-threaded-simd.wasm') : path),
+    locateFile: (path: string) =>
+      path.endsWith('.worker.js')
+        ? scripts.worker
+        : path.endsWith('.wasm')
+          ? join(folder, 'dist', 'tfjs-backend-wasm-threaded-simd.wasm')
+          : path,
     mainScriptUrlOrBlob: scripts.main,
   });
   events.forEach((event, i) => {
-    for (const listener of listeners(event)) if (!before[i].includes(listener)) process.removeListener(event, listener as never);
+    for (const listener of listeners(event))
+      if (!before[i].includes(listener)) process.removeListener(event, listener as never);
   });
   module.tfjs = {
     init: module.cwrap('init', null, []),
@@ -95,9 +104,11 @@ export async function useSharedWasmHeap(onFallback: (message: string) => void): 
     async () => {
       try {
         wasm.setThreadsCount(1);
-        return new wasm.BackendWasm(await threadedModule() as never);
+        return new wasm.BackendWasm((await threadedModule()) as never);
       } catch (error) {
-        onFallback(`tfjs's threaded WebAssembly build did not start (${(error as Error).message}); longiseg's kernels run on one thread`);
+        onFallback(
+          `tfjs's threaded WebAssembly build did not start (${(error as Error).message}); longiseg's kernels run on one thread`,
+        );
         return standard();
       }
     },

@@ -42,7 +42,9 @@ async function dawn(): Promise<Gpu> {
   try {
     module = (await import('webgpu')) as unknown as typeof module;
   } catch (error) {
-    throw new WebGpuUnavailable(`the optional package webgpu (Dawn for Node) is not installed or does not load: ${(error as Error).message.split('\n')[0]}`);
+    throw new WebGpuUnavailable(
+      `the optional package webgpu (Dawn for Node) is not installed or does not load: ${(error as Error).message.split('\n')[0]}`,
+    );
   }
   gpu = module.create([]);
   // GPUBufferUsage and the other constants tfjs's back end reads from the global scope
@@ -68,7 +70,10 @@ async function probeAdapter(): Promise<AdapterSummary> {
     );
   }
   const { info, limits } = adapter;
-  const software = info.isFallbackAdapter === true || info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|warp/i.test(`${info.device} ${info.description}`);
+  const software =
+    info.isFallbackAdapter === true ||
+    info.architecture === 'software' ||
+    /llvmpipe|lavapipe|swiftshader|warp/i.test(`${info.device} ${info.description}`);
   return {
     vendor: info.vendor,
     architecture: info.architecture,
@@ -88,7 +93,9 @@ export function gpuDeviceFiles(platform = process.platform): string[] | undefine
   if (platform !== 'linux') return undefined;
   const list = (folder: string, pattern: RegExp) => {
     try {
-      return readdirSync(folder).filter((name) => pattern.test(name)).map((name) => `${folder}/${name}`);
+      return readdirSync(folder)
+        .filter((name) => pattern.test(name))
+        .map((name) => `${folder}/${name}`);
     } catch {
       return [];
     }
@@ -98,7 +105,8 @@ export function gpuDeviceFiles(platform = process.platform): string[] | undefine
 
 /** One line for logs and doctor: "NVIDIA hopper (NVIDIA H200), max buffer 4.0 GiB, storage binding 128 MiB". */
 export function describeAdapter(adapter: AdapterSummary): string {
-  const size = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`);
+  const size = (bytes: number) =>
+    bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`;
   const name = [adapter.vendor, adapter.architecture].filter(Boolean).join(' ');
   return `${name || 'unknown adapter'} (${adapter.description})${adapter.software ? ', a software adapter on the CPU' : ''}, max buffer ${size(adapter.maxBufferSize)}, storage binding ${size(adapter.maxStorageBufferBindingSize)}`;
 }
@@ -118,12 +126,16 @@ let deviceFailure: string | undefined;
 export function watchGpuDevice(device: GpuDevice): void {
   deviceFailure = undefined;
   void device.lost.then(({ reason, message }) => (deviceFailure ??= `the GPU device was lost (${reason}: ${message})`));
-  device.addEventListener('uncapturederror', ({ error }) => (deviceFailure ??= `the GPU refused an operation: ${error.message.split('\n')[0]}`));
+  device.addEventListener(
+    'uncapturederror',
+    ({ error }) => (deviceFailure ??= `the GPU refused an operation: ${error.message.split('\n')[0]}`),
+  );
 }
 
 /** Throws GpuDeviceError (exit 4) once the device has failed. */
 export function checkGpuDevice(): void {
-  if (deviceFailure) throw new GpuDeviceError(`${deviceFailure}; the run stops here, its checkpoints keep their last complete state`);
+  if (deviceFailure)
+    throw new GpuDeviceError(`${deviceFailure}; the run stops here, its checkpoints keep their last complete state`);
 }
 
 /** Registers tfjs's WebGPU back end on Dawn's navigator.gpu. */
@@ -132,6 +144,8 @@ export async function registerWebGpu(): Promise<void> {
   try {
     await import('@tensorflow/tfjs-backend-webgpu');
   } catch (error) {
-    throw new WebGpuUnavailable(`the optional package @tensorflow/tfjs-backend-webgpu is not installed or does not load: ${(error as Error).message.split('\n')[0]}`);
+    throw new WebGpuUnavailable(
+      `the optional package @tensorflow/tfjs-backend-webgpu is not installed or does not load: ${(error as Error).message.split('\n')[0]}`,
+    );
   }
 }

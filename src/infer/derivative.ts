@@ -22,7 +22,9 @@ export async function writeDerivativeFiles(out: string, info: ModelInfo, modelPa
   }
   const table = join(out, 'dseg.tsv');
   if (info.labels && !existsSync(table)) {
-    const rows = Object.entries(info.labels).map(([index, name]) => [Number(index), name] as [number, string]).sort((a, b) => a[0] - b[0]);
+    const rows = Object.entries(info.labels)
+      .map(([index, name]) => [Number(index), name] as [number, string])
+      .sort((a, b) => a[0] - b[0]);
     await writeFileAtomic(table, formatTsv(['index', 'name'], rows));
   }
 }

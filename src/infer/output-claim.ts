@@ -18,8 +18,17 @@ const RECORD = '.longiseg-model.json';
  * so that of two runs started together one wins); a run with another model is refused unless
  * `overwrite`, which records the new one and returns the model it replaces.
  */
-export async function claimOutputFolder(out: string, modelPath: string, overwrite: boolean): Promise<string | undefined> {
-  const record: ModelRecord = { model: resolve(modelPath), sha256: createHash('sha256').update(await readFile(modelPath)).digest('hex') };
+export async function claimOutputFolder(
+  out: string,
+  modelPath: string,
+  overwrite: boolean,
+): Promise<string | undefined> {
+  const record: ModelRecord = {
+    model: resolve(modelPath),
+    sha256: createHash('sha256')
+      .update(await readFile(modelPath))
+      .digest('hex'),
+  };
   const path = join(out, RECORD);
   try {
     const handle = await open(path, 'wx');
@@ -37,7 +46,9 @@ export async function claimOutputFolder(out: string, modelPath: string, overwrit
   }
   if (held.sha256 === record.sha256) return undefined;
   if (held.sha256 && !overwrite) {
-    throw new UsageError(`${out} holds predictions of another model (${held.model}, sha256 ${held.sha256.slice(0, 12)}…); choose another --out, or pass --overwrite to replace them`);
+    throw new UsageError(
+      `${out} holds predictions of another model (${held.model}, sha256 ${held.sha256.slice(0, 12)}…); choose another --out, or pass --overwrite to replace them`,
+    );
   }
   await writeFileAtomic(path, `${JSON.stringify(record, null, 2)}\n`);
   return held.model;

@@ -9,7 +9,9 @@ import { unetPredictor } from './unet-predictor.js';
 /** One thread of PatchWorkers: loads the model once, then answers patches with logits. */
 let predict: PatchPredictor | undefined;
 
-type Message = { kind: 'load'; modelPath: string; backend: BackendRequest } | { kind: 'predict'; id: number; patches: Float32Array; count: number; patch: Vec3 };
+type Message =
+  | { kind: 'load'; modelPath: string; backend: BackendRequest }
+  | { kind: 'predict'; id: number; patches: Float32Array; count: number; patch: Vec3 };
 
 parentPort?.on('message', async (message: Message) => {
   try {
@@ -22,6 +24,10 @@ parentPort?.on('message', async (message: Message) => {
       parentPort?.postMessage({ kind: 'logits', id: message.id, logits }, [logits.buffer as ArrayBuffer]);
     }
   } catch (error) {
-    parentPort?.postMessage({ kind: 'error', id: 'id' in message ? message.id : undefined, error: serializeError(error) });
+    parentPort?.postMessage({
+      kind: 'error',
+      id: 'id' in message ? message.id : undefined,
+      error: serializeError(error),
+    });
   }
 });

@@ -3,7 +3,10 @@ import type { BackendRequest } from '../engine/backend.js';
 import type { Vec3 } from '../io/affine.js';
 import { deserializeError, type SerializedError } from '../runtime/pool.js';
 
-type Reply = { kind: 'loaded' } | { kind: 'logits'; id: number; logits: Float32Array } | { kind: 'error'; id?: number; error: SerializedError };
+type Reply =
+  | { kind: 'loaded' }
+  | { kind: 'logits'; id: number; logits: Float32Array }
+  | { kind: 'error'; id?: number; error: SerializedError };
 
 interface Pending {
   resolve: (logits: Float32Array) => void;
@@ -30,7 +33,11 @@ export class PatchWorkers {
         workers.map(
           (worker) =>
             new Promise<void>((resolve, reject) => {
-              worker.once('message', (reply: Reply) => (reply.kind === 'loaded' ? resolve() : reject(deserializeError((reply as { error: SerializedError }).error))));
+              worker.once('message', (reply: Reply) =>
+                reply.kind === 'loaded'
+                  ? resolve()
+                  : reject(deserializeError((reply as { error: SerializedError }).error)),
+              );
               worker.once('error', reject);
               worker.postMessage({ kind: 'load', modelPath, backend });
             }),

@@ -38,7 +38,12 @@ export interface CaseOptions {
  * input's exact grid. The network sees the image in closest-RAS voxel order, as in training,
  * zero-padded (symmetrically, as nnU-Net) to at least one patch.
  */
-export async function predictCase(info: ModelInfo, predict: PatchPredictor, item: PredictionCase, options: CaseOptions): Promise<void> {
+export async function predictCase(
+  info: ModelInfo,
+  predict: PatchPredictor,
+  item: PredictionCase,
+  options: CaseOptions,
+): Promise<void> {
   const images = await readChannels(item, options);
   const original = images[0];
   const canonical = images.map((image) => toClosestCanonical(image));
@@ -50,22 +55,30 @@ export async function predictCase(info: ModelInfo, predict: PatchPredictor, item
   const padded: Vec3 = [0, 1, 2].map((axis) => Math.max(shape[axis], patch[axis])) as Vec3;
   const before: Vec3 = [0, 1, 2].map((axis) => Math.floor((padded[axis] - shape[axis]) / 2)) as Vec3;
   const channels = canonical.map(({ volume }) => {
-    const normalised = createVolume(normaliseMinPercentile(volume.data, info.normalisation.upperPercentile), shape, volume.affine);
+    const normalised = createVolume(
+      normaliseMinPercentile(volume.data, info.normalisation.upperPercentile),
+      shape,
+      volume.affine,
+    );
     return cropOrPad(normalised, [-before[0], -before[1], -before[2]], padded).data;
   });
   const classes = info.unet.outputClasses;
-  const logits = await slidingWindowLogits({ data: interleave(channels), shape: padded, channels: channels.length }, predict, {
-    patch,
-    overlap: options.overlap,
-    // the flips training saw; files from before mirrorAxes was recorded were trained with FLIP_AXES
-    mirrorAxes: options.tta ? (info.mirrorAxes ?? FLIP_AXES) : [],
-    batch: options.batch,
-    concurrency: options.concurrency,
-    classes,
-    mirroredLabels: info.mirroredLabels,
-    signal: options.signal,
-    onPatch: options.onPatch,
-  });
+  const logits = await slidingWindowLogits(
+    { data: interleave(channels), shape: padded, channels: channels.length },
+    predict,
+    {
+      patch,
+      overlap: options.overlap,
+      // the flips training saw; files from before mirrorAxes was recorded were trained with FLIP_AXES
+      mirrorAxes: options.tta ? (info.mirrorAxes ?? FLIP_AXES) : [],
+      batch: options.batch,
+      concurrency: options.concurrency,
+      classes,
+      mirroredLabels: info.mirroredLabels,
+      signal: options.signal,
+      onPatch: options.onPatch,
+    },
+  );
   // the padded grid's voxel 0 is voxel −before of the image
   const paddedAffine = multiply4(canonical[0].volume.affine, translation4([-before[0], -before[1], -before[2]]));
   const backToInput = <T extends Volume>(volume: T) => reorient(cropOrPad(volume, before, shape), inverse).volume;
@@ -74,18 +87,28 @@ export async function predictCase(info: ModelInfo, predict: PatchPredictor, item
   if (item.probabilities) {
     const probabilities = classMajor(softmaxInPlace(logits, classes), classes);
     const volume = backToInput(createVolume(probabilities, [...padded, classes], paddedAffine));
-    await writeNifti(item.probabilities, { ...original, shape: [...original.shape.slice(0, 3), classes], data: volume.data }, { datatype: 'float32' });
+    await writeNifti(
+      item.probabilities,
+      { ...original, shape: [...original.shape.slice(0, 3), classes], data: volume.data },
+      { datatype: 'float32' },
+    );
   }
   // the label map last: its presence marks the case as done (--continue)
   await writeNifti(item.output, { ...original, data: labels.data }, { datatype: smallestLabelType(labels.data) });
 }
 
-async function readChannels(item: PredictionCase, { nanToNum, onWarning }: Pick<CaseOptions, 'nanToNum' | 'onWarning'>): Promise<Volume[]> {
+async function readChannels(
+  item: PredictionCase,
+  { nanToNum, onWarning }: Pick<CaseOptions, 'nanToNum' | 'onWarning'>,
+): Promise<Volume[]> {
   const images: Volume[] = [];
   for (const file of item.channels) {
     const image = await readNifti(file, { kind: 'image', require3D: true, nanToNum, onWarning });
     if (images.length > 0 && !sameGrid(images[0], image)) {
-      throw new InputError(file, `is not on the grid of ${item.channels[0]} (${image.shape.join('×')} vs ${images[0].shape.join('×')}); the channels of a case must be co-registered`);
+      throw new InputError(
+        file,
+        `is not on the grid of ${item.channels[0]} (${image.shape.join('×')} vs ${images[0].shape.join('×')}); the channels of a case must be co-registered`,
+      );
     }
     images.push(image);
   }

@@ -13,7 +13,11 @@ export interface ChannelImage {
 }
 
 /** Logits of `count` patches laid out [count, pz, py, px, classes] from inputs [count, pz, py, px, channels]. */
-export type PatchPredictor = (patches: Float32Array, count: number, patch: Vec3) => Float32Array | Promise<Float32Array>;
+export type PatchPredictor = (
+  patches: Float32Array,
+  count: number,
+  patch: Vec3,
+) => Float32Array | Promise<Float32Array>;
 
 export interface SlidingWindowOptions {
   patch: Vec3;
@@ -34,7 +38,15 @@ export interface SlidingWindowOptions {
 
 /** Every combination of flips of `axes`, the identity first, as [flipX, flipY, flipZ]. */
 function mirrorings(axes: readonly number[]): [boolean, boolean, boolean][] {
-  return Array.from({ length: 2 ** axes.length }, (_, m) => [0, 1, 2].map((axis) => axes.includes(axis) && (m & (1 << axes.indexOf(axis))) !== 0) as [boolean, boolean, boolean]);
+  return Array.from(
+    { length: 2 ** axes.length },
+    (_, m) =>
+      [0, 1, 2].map((axis) => axes.includes(axis) && (m & (1 << axes.indexOf(axis))) !== 0) as [
+        boolean,
+        boolean,
+        boolean,
+      ],
+  );
 }
 
 /**
@@ -44,7 +56,11 @@ function mirrorings(axes: readonly number[]): [boolean, boolean, boolean][] {
  * in the network at once; the accumulators are ordinary memory of the image's size.
  * The image must be at least one patch large along every axis. Returns logits channel-last.
  */
-export async function slidingWindowLogits(image: ChannelImage, predict: PatchPredictor, options: SlidingWindowOptions): Promise<Float32Array> {
+export async function slidingWindowLogits(
+  image: ChannelImage,
+  predict: PatchPredictor,
+  options: SlidingWindowOptions,
+): Promise<Float32Array> {
   const { patch, classes } = options;
   const channels = image.channels;
   const importance = gaussianImportance(patch);
@@ -58,10 +74,14 @@ export async function slidingWindowLogits(image: ChannelImage, predict: PatchPre
   const share = 1 / mirrors.length;
   const identity = Int32Array.from({ length: classes }, (_, k) => k);
 
-  const batches = Array.from({ length: Math.ceil(jobs.length / options.batch) }, (_, b) => jobs.slice(b * options.batch, (b + 1) * options.batch));
+  const batches = Array.from({ length: Math.ceil(jobs.length / options.batch) }, (_, b) =>
+    jobs.slice(b * options.batch, (b + 1) * options.batch),
+  );
   const launch = (batch: typeof jobs) => {
     const input = new Float32Array(batch.length * patchVoxels * channels);
-    batch.forEach((job, b) => copyPatch(image, job.origin, patch, job.mirror, input.subarray(b * patchVoxels * channels)));
+    batch.forEach((job, b) =>
+      copyPatch(image, job.origin, patch, job.mirror, input.subarray(b * patchVoxels * channels)),
+    );
     const logits = Promise.resolve(predict(input, batch.length, patch));
     logits.catch(() => {}); // awaited in order below; this only keeps a later failure from going unhandled meanwhile
     return logits;
@@ -97,7 +117,13 @@ export async function slidingWindowLogits(image: ChannelImage, predict: PatchPre
 }
 
 /** Walks a tile: calls visit(image voxel, patch voxel as the network sees it, unmirrored patch voxel). */
-function walkTile(shape: Vec3, origin: Vec3, patch: Vec3, mirror: [boolean, boolean, boolean], visit: (voxel: number, seen: number, plain: number) => void): void {
+function walkTile(
+  shape: Vec3,
+  origin: Vec3,
+  patch: Vec3,
+  mirror: [boolean, boolean, boolean],
+  visit: (voxel: number, seen: number, plain: number) => void,
+): void {
   const at = (axis: number, i: number) => (mirror[axis] ? patch[axis] - 1 - i : i);
   let plain = 0;
   for (let z = 0; z < patch[2]; z++) {
@@ -109,7 +135,13 @@ function walkTile(shape: Vec3, origin: Vec3, patch: Vec3, mirror: [boolean, bool
   }
 }
 
-function copyPatch(image: ChannelImage, origin: Vec3, patch: Vec3, mirror: [boolean, boolean, boolean], out: Float32Array): void {
+function copyPatch(
+  image: ChannelImage,
+  origin: Vec3,
+  patch: Vec3,
+  mirror: [boolean, boolean, boolean],
+  out: Float32Array,
+): void {
   const c = image.channels;
   walkTile(image.shape, origin, patch, mirror, (voxel, seen) => {
     for (let k = 0; k < c; k++) out[seen * c + k] = image.data[voxel * c + k];

@@ -37,7 +37,9 @@ export function gaussianImportance(patch: Vec3, sigmaScale = 1 / 8, peak = 10): 
     const sigma = sigmaScale * n;
     const radius = Math.floor(4 * sigma + 0.5);
     const centre = Math.floor(n / 2);
-    return Float64Array.from({ length: n }, (_, i) => (Math.abs(i - centre) <= radius ? Math.exp((-0.5 * (i - centre) ** 2) / sigma ** 2) : 0));
+    return Float64Array.from({ length: n }, (_, i) =>
+      Math.abs(i - centre) <= radius ? Math.exp((-0.5 * (i - centre) ** 2) / sigma ** 2) : 0,
+    );
   });
   const map = new Float32Array(patch[0] * patch[1] * patch[2]);
   let index = 0;

@@ -7,7 +7,10 @@ import type { PatchPredictor } from './sliding-window.js';
 export function unetPredictor(unet: UNet): PatchPredictor {
   return async (patches, count, [px, py, pz]) => {
     // read outside tidy: tidy walks whatever it returns, element by element for a typed array
-    const logits = tf.tidy(() => unet.forward(tf.tensor5d(patches, [count, pz, py, px, unet.config.inputChannels]), { training: false }).logits);
+    const logits = tf.tidy(
+      () =>
+        unet.forward(tf.tensor5d(patches, [count, pz, py, px, unet.config.inputChannels]), { training: false }).logits,
+    );
     try {
       // read asynchronously: a GPU back end cannot read synchronously
       return await readFloats(logits);

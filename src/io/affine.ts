@@ -25,7 +25,11 @@ export function multiply4(a: Mat4, b: Mat4): Mat4 {
 
 /** Determinant of the upper-left 3×3 block (of an affine: its linear part). */
 export function determinant3(m: number[][]): number {
-  return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+  return (
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+    m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+    m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+  );
 }
 
 /** Inverse of an affine matrix (last row 0 0 0 1). */
@@ -187,7 +191,12 @@ function polarOrthogonal(x: number[][]): number[][] {
 }
 
 function invert3(m: number[][]): number[][] {
-  const full = invertAffine([[...m[0], 0], [...m[1], 0], [...m[2], 0], [0, 0, 0, 1]]);
+  const full = invertAffine([
+    [...m[0], 0],
+    [...m[1], 0],
+    [...m[2], 0],
+    [0, 0, 0, 1],
+  ]);
   return [0, 1, 2].map((r) => full[r].slice(0, 3));
 }
 

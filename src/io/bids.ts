@@ -76,7 +76,14 @@ export async function listNiftiFiles(folder: string): Promise<string[]> {
     entries = await readdir(folder, { recursive: true, withFileTypes: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(folder, code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'is a file, not a folder' : `cannot be read (${code})`);
+    throw new InputError(
+      folder,
+      code === 'ENOENT'
+        ? 'no such folder'
+        : code === 'ENOTDIR'
+          ? 'is a file, not a folder'
+          : `cannot be read (${code})`,
+    );
   }
   return entries
     .filter((entry) => entry.isFile() && isNiftiPath(entry.name) && !entry.name.startsWith('.'))
@@ -101,12 +108,20 @@ export function datasetRoots(folder: string): string[] {
  * `age` (years), else `age_months`, else `acq_time` (years since the first session).
  * Returns undefined when no table is found under `roots`.
  */
-export async function readSessionAges(subject: string, roots: string[]): Promise<{ path: string; ages: Map<string, number> } | undefined> {
-  const path = roots.map((root) => join(root, `sub-${subject}`, `sub-${subject}_sessions.tsv`)).find((p) => existsSync(p));
+export async function readSessionAges(
+  subject: string,
+  roots: string[],
+): Promise<{ path: string; ages: Map<string, number> } | undefined> {
+  const path = roots
+    .map((root) => join(root, `sub-${subject}`, `sub-${subject}_sessions.tsv`))
+    .find((p) => existsSync(p));
   if (!path) return undefined;
   const rows = await readTsv(path);
   const ages = new Map<string, number>();
-  const first = rows.map((r) => Date.parse(r.acq_time ?? '')).filter(Number.isFinite).reduce((a, b) => Math.min(a, b), Infinity);
+  const first = rows
+    .map((r) => Date.parse(r.acq_time ?? ''))
+    .filter(Number.isFinite)
+    .reduce((a, b) => Math.min(a, b), Infinity);
   for (const row of rows) {
     const session = (row.session_id ?? '').replace(/^ses-/, '');
     const years = Number.parseFloat(row.age ?? '');

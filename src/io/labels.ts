@@ -12,8 +12,10 @@ export async function readLabelTable(path: string): Promise<LabelTable> {
   const table: LabelTable = new Map();
   rows.forEach((row, n) => {
     const index = Number(row.index);
-    if (row.index === undefined || row.name === undefined) throw new InputError(path, 'needs the columns index and name');
-    if (!Number.isInteger(index) || index < 0) throw new InputError(path, `line ${n + 2}: index ${JSON.stringify(row.index)} is not a non-negative integer`);
+    if (row.index === undefined || row.name === undefined)
+      throw new InputError(path, 'needs the columns index and name');
+    if (!Number.isInteger(index) || index < 0)
+      throw new InputError(path, `line ${n + 2}: index ${JSON.stringify(row.index)} is not a non-negative integer`);
     table.set(index, row.name);
   });
   return table;

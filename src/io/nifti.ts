@@ -76,7 +76,10 @@ export async function readNifti(path: string, options: ReadOptions = {}): Promis
     throw new InputError(path, `is 4D (${volume.shape.join('×')}) where a 3D volume is required`);
   }
   if (options.require3D && volume.shape.some((n) => n < 2)) {
-    throw new InputError(path, `is ${volume.shape.filter((n) => n > 1).length}D (${volume.shape.join('×')}) where a 3D volume is required`);
+    throw new InputError(
+      path,
+      `is ${volume.shape.filter((n) => n > 1).length}D (${volume.shape.join('×')}) where a 3D volume is required`,
+    );
   }
   checkValues(volume, path, options);
   return volume;
@@ -87,7 +90,12 @@ async function readBytes(path: string): Promise<Buffer> {
     return await readFile(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const problem = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a NIfTI file' : `cannot be read (${code})`;
+    const problem =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a folder, not a NIfTI file'
+          : `cannot be read (${code})`;
     throw new InputError(path, problem, { cause: error });
   }
 }
@@ -96,7 +104,8 @@ function detectVersion(bytes: Uint8Array, path: string): 1 | 2 {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const text = (offset: number, length: number) => String.fromCharCode(...bytes.subarray(offset, offset + length));
   if (bytes.length >= 348 && (text(344, 4) === 'n+1\0' || text(344, 4) === 'ni1\0')) {
-    if (text(344, 4) === 'ni1\0') throw new InputError(path, 'is the header of an .hdr/.img pair; convert it to a single .nii file');
+    if (text(344, 4) === 'ni1\0')
+      throw new InputError(path, 'is the header of an .hdr/.img pair; convert it to a single .nii file');
     const size = view.getInt32(0, true);
     if (size !== 348 && view.getInt32(0, false) !== 348) {
       throw new InputError(path, `NIfTI-1 header has sizeof_hdr ${size}, expected 348 (corrupt header)`);
@@ -125,7 +134,10 @@ export function decodeNifti(bytes: Uint8Array, path: string): Volume {
   const typeEntry = dataTypeByCode(header.datatypeCode);
   if (!typeEntry) {
     const name = UNSUPPORTED_TYPES[header.datatypeCode] ?? `unknown datatype code ${header.datatypeCode}`;
-    throw new InputError(path, `has datatype ${name}, which longiseg does not read (supported: ${Object.keys(DATA_TYPES).join(', ')})`);
+    throw new InputError(
+      path,
+      `has datatype ${name}, which longiseg does not read (supported: ${Object.keys(DATA_TYPES).join(', ')})`,
+    );
   }
   const [, type] = typeEntry;
   const shape = shapeOf(header.dims, path);
@@ -133,7 +145,11 @@ export function decodeNifti(bytes: Uint8Array, path: string): Volume {
   const offset = Number(header.vox_offset);
   // voxels start after the header (352 bytes in NIfTI-1, 544 in NIfTI-2, with the 4 extension flag bytes)
   const smallest = version === 1 ? 352 : 544;
-  if (!(offset >= smallest)) throw new InputError(path, `vox_offset ${offset} lies inside the ${smallest}-byte NIfTI-${version} header (corrupt header)`);
+  if (!(offset >= smallest))
+    throw new InputError(
+      path,
+      `vox_offset ${offset} lies inside the ${smallest}-byte NIfTI-${version} header (corrupt header)`,
+    );
   const needed = count * type.bytes;
   if (offset + needed > bytes.length) {
     throw new InputError(
@@ -156,7 +172,10 @@ export function decodeNifti(bytes: Uint8Array, path: string): Volume {
   const affine = chooseAffine(xforms, spacing);
   const determinant = determinant3(affine);
   if (!(Math.abs(determinant) > 1e-12)) {
-    throw new InputError(path, `has a singular ${xforms.sformCode > 0 ? 'sform' : xforms.qformCode > 0 ? 'qform' : 'pixdim'} affine (determinant ${determinant}): its voxels have no positions in space (corrupt header)`);
+    throw new InputError(
+      path,
+      `has a singular ${xforms.sformCode > 0 ? 'sform' : xforms.qformCode > 0 ? 'qform' : 'pixdim'} affine (determinant ${determinant}): its voxels have no positions in space (corrupt header)`,
+    );
   }
   return { data, shape, spacing, affine, xforms };
 }
@@ -168,7 +187,10 @@ function shapeOf(dims: number[], path: string): number[] {
   // ITK writes vector images (displacement fields) as 5D with one time point: x, y, z, 1, components
   const extra = dims.slice(4, rank + 1).filter((n, i) => !(i === 0 && n === 1 && rank === 5));
   if (extra.slice(1).some((n) => n > 1)) {
-    throw new InputError(path, `has ${rank} dimensions (${dims.slice(1, rank + 1).join('×')}); longiseg reads 3D and 4D images`);
+    throw new InputError(
+      path,
+      `has ${rank} dimensions (${dims.slice(1, rank + 1).join('×')}); longiseg reads 3D and 4D images`,
+    );
   }
   if (extra.length > 0 && extra[0] > 1) shape.push(extra[0]);
   if (shape.some((n) => !Number.isInteger(n) || n < 1)) {
@@ -181,7 +203,11 @@ function swapBytes(bytes: Uint8Array, width: number): void {
   for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
 }
 
-function readXforms(header: NIFTI1 | NIFTI2, bytes: Uint8Array, version: 1 | 2): { xforms: NiftiXforms; spacing: Vec3 } {
+function readXforms(
+  header: NIFTI1 | NIFTI2,
+  bytes: Uint8Array,
+  version: 1 | 2,
+): { xforms: NiftiXforms; spacing: Vec3 } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // nifti-reader-js keeps srow only when it prefers the sform, so read the three rows directly.
   const sform: Mat4 = [0, 1, 2].map((row) =>
@@ -238,7 +264,8 @@ function checkValues(volume: Volume, path: string, options: ReadOptions): void {
       else if (v !== Math.round(v)) fractional++;
     }
     if (nonFinite > 0) throw new InputError(path, `label map holds ${nonFinite} NaN or infinite voxels`);
-    if (fractional > 0) throw new InputError(path, `label map holds ${fractional} non-integer values; labels must be integers`);
+    if (fractional > 0)
+      throw new InputError(path, `label map holds ${fractional} non-integer values; labels must be integers`);
     return;
   }
   if (!isFloat || options.kind !== 'image') return;
@@ -250,8 +277,14 @@ function checkValues(volume: Volume, path: string, options: ReadOptions): void {
     }
   }
   if (nonFinite === 0) return;
-  if (!options.nanToNum) throw new InputError(path, `holds ${nonFinite} NaN or infinite voxels (of ${data.length}); fix the image, or pass --nan-to-num to replace them with 0`);
-  options.onWarning?.(`${path}: replaced ${nonFinite} NaN or infinite voxels (of ${data.length}) with 0 (--nan-to-num)`);
+  if (!options.nanToNum)
+    throw new InputError(
+      path,
+      `holds ${nonFinite} NaN or infinite voxels (of ${data.length}); fix the image, or pass --nan-to-num to replace them with 0`,
+    );
+  options.onWarning?.(
+    `${path}: replaced ${nonFinite} NaN or infinite voxels (of ${data.length}) with 0 (--nan-to-num)`,
+  );
 }
 
 export interface WriteOptions {
@@ -293,7 +326,12 @@ export async function writeNifti(path: string, volume: Volume, options: WriteOpt
   });
 }
 
-function encodeNifti1Header(volume: Volume, datatype: DataTypeName, description: string, scaling: { slope: number; intercept: number }): Uint8Array {
+function encodeNifti1Header(
+  volume: Volume,
+  datatype: DataTypeName,
+  description: string,
+  scaling: { slope: number; intercept: number },
+): Uint8Array {
   const bytes = new Uint8Array(NIFTI1_VOX_OFFSET);
   const view = new DataView(bytes.buffer);
   const type = DATA_TYPES[datatype];
@@ -321,7 +359,12 @@ function encodeNifti1Header(volume: Volume, datatype: DataTypeName, description:
   return bytes;
 }
 
-function encodeData(data: VoxelArray, datatype: DataTypeName, path: string, scaling: { slope: number; intercept: number }): Uint8Array {
+function encodeData(
+  data: VoxelArray,
+  datatype: DataTypeName,
+  path: string,
+  scaling: { slope: number; intercept: number },
+): Uint8Array {
   const type = DATA_TYPES[datatype];
   const Target = type.array;
   const unscaled = scaling.slope === 1 && scaling.intercept === 0;

@@ -52,7 +52,10 @@ export function closestCanonical(affine: Mat4): Orientation {
 }
 
 /** Applies an orientation; returns the new volume and the orientation that undoes it. */
-export function reorient<T extends VoxelArray>(volume: Volume<T>, orientation: Orientation): { volume: Volume<T>; inverse: Orientation } {
+export function reorient<T extends VoxelArray>(
+  volume: Volume<T>,
+  orientation: Orientation,
+): { volume: Volume<T>; inverse: Orientation } {
   const inShape = spatialShape(volume);
   const { axes, flips } = orientation;
   const outShape: Vec3 = [inShape[axes[0]], inShape[axes[1]], inShape[axes[2]]];
@@ -93,10 +96,15 @@ export function reorient<T extends VoxelArray>(volume: Volume<T>, orientation: O
     inverseAxes[axes[k]] = k;
     inverseFlips[axes[k]] = flips[k];
   }
-  return { volume: createVolume(out, shape, affine, volume.xforms), inverse: { axes: inverseAxes, flips: inverseFlips } };
+  return {
+    volume: createVolume(out, shape, affine, volume.xforms),
+    inverse: { axes: inverseAxes, flips: inverseFlips },
+  };
 }
 
 /** Reorients to the closest canonical (RAS+) orientation; `inverse` brings a result back. */
-export function toClosestCanonical<T extends VoxelArray>(volume: Volume<T>): { volume: Volume<T>; inverse: Orientation } {
+export function toClosestCanonical<T extends VoxelArray>(
+  volume: Volume<T>,
+): { volume: Volume<T>; inverse: Orientation } {
   return reorient(volume, closestCanonical(volume.affine));
 }

@@ -42,15 +42,23 @@ export class VoxelSampler {
   sample(px: number, py: number, pz: number, out: VoxelArray, index: number, outFrame: number): void {
     const [sx, sy, sz] = this.shape;
     const d = this.source.data;
-    if (
-      !(px >= -EDGE_TOLERANCE && px <= sx - 1 + EDGE_TOLERANCE && py >= -EDGE_TOLERANCE && py <= sy - 1 + EDGE_TOLERANCE && pz >= -EDGE_TOLERANCE && pz <= sz - 1 + EDGE_TOLERANCE)
-    ) {
+    if (!(
+      px >= -EDGE_TOLERANCE &&
+      px <= sx - 1 + EDGE_TOLERANCE &&
+      py >= -EDGE_TOLERANCE &&
+      py <= sy - 1 + EDGE_TOLERANCE &&
+      pz >= -EDGE_TOLERANCE &&
+      pz <= sz - 1 + EDGE_TOLERANCE
+    )) {
       for (let t = 0; t < this.frames; t++) out[index + t * outFrame] = this.fill;
       return;
     }
     const plane = sx * sy;
     if (this.interpolation === 'nearest') {
-      const offset = Math.min(Math.round(px), sx - 1) + sx * Math.min(Math.round(py), sy - 1) + plane * Math.min(Math.round(pz), sz - 1);
+      const offset =
+        Math.min(Math.round(px), sx - 1) +
+        sx * Math.min(Math.round(py), sy - 1) +
+        plane * Math.min(Math.round(pz), sz - 1);
       for (let t = 0; t < this.frames; t++) out[index + t * outFrame] = d[offset + t * this.frameSize];
       return;
     }
@@ -66,7 +74,16 @@ export class VoxelSampler {
     const base = x0 + sx * y0 + plane * z0;
     if (this.interpolation === 'label') {
       const offsets = [0, dx, dy, dy + dx, dz, dz + dx, dz + dy, dz + dy + dx];
-      const weights = [(1 - fx) * (1 - fy) * (1 - fz), fx * (1 - fy) * (1 - fz), (1 - fx) * fy * (1 - fz), fx * fy * (1 - fz), (1 - fx) * (1 - fy) * fz, fx * (1 - fy) * fz, (1 - fx) * fy * fz, fx * fy * fz];
+      const weights = [
+        (1 - fx) * (1 - fy) * (1 - fz),
+        fx * (1 - fy) * (1 - fz),
+        (1 - fx) * fy * (1 - fz),
+        fx * fy * (1 - fz),
+        (1 - fx) * (1 - fy) * fz,
+        fx * (1 - fy) * fz,
+        (1 - fx) * fy * fz,
+        fx * fy * fz,
+      ];
       for (let t = 0; t < this.frames; t++) {
         const o = base + t * this.frameSize;
         let best = d[o];
@@ -112,12 +129,24 @@ function onGrid(data: VoxelArray, grid: Grid, frames: number): Volume {
  * (labels). 4D sources are resampled frame by frame.
  */
 export function resampleToGrid(source: Volume, target: Grid, interpolation: Interpolation, fill = 0): Volume {
-  const out = resampleVoxelMap(source, spatialShape(target), multiply4(invertAffine(source.affine), target.affine), interpolation, fill);
+  const out = resampleVoxelMap(
+    source,
+    spatialShape(target),
+    multiply4(invertAffine(source.affine), target.affine),
+    interpolation,
+    fill,
+  );
   return onGrid(out, target, source.shape[3] ?? 1);
 }
 
 /** Voxel (i, j, k) of a grid of `shape` takes the value of `source` at voxel position `voxelMap`·(i, j, k). */
-export function resampleVoxelMap(source: Volume, shape: [number, number, number], voxelMap: Mat4, interpolation: Interpolation, fill = 0): VoxelArray {
+export function resampleVoxelMap(
+  source: Volume,
+  shape: [number, number, number],
+  voxelMap: Mat4,
+  interpolation: Interpolation,
+  fill = 0,
+): VoxelArray {
   const [tx, ty, tz] = shape;
   const sampler = new VoxelSampler(source, interpolation, fill);
   const targetVoxels = tx * ty * tz;
@@ -142,7 +171,8 @@ export function resampleVoxelMap(source: Volume, shape: [number, number, number]
  * This is the pull-back convention of ITK displacement fields (fixed → moving), in RAS and 4D.
  */
 export function resampleThroughField(source: Volume, field: Volume, interpolation: Interpolation, fill = 0): Volume {
-  if (field.shape[3] !== 3) throw new RangeError(`a displacement field needs 3 components, this one has shape ${field.shape.join('×')}`);
+  if (field.shape[3] !== 3)
+    throw new RangeError(`a displacement field needs 3 components, this one has shape ${field.shape.join('×')}`);
   const [tx, ty, tz] = spatialShape(field);
   const targetVoxels = tx * ty * tz;
   const sampler = new VoxelSampler(source, interpolation, fill);

@@ -7,7 +7,9 @@ export async function readTsv(path: string): Promise<Record<string, string>[]> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new InputError(path, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read', { cause: error });
+    throw new InputError(path, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read', {
+      cause: error,
+    });
   }
   const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
   if (lines.length === 0) throw new InputError(path, 'is empty; a TSV file needs a header line');

@@ -1,14 +1,15 @@
-import { affineToQuaternion, maxAbsDifference, multiply4, translation4, type Mat4, type Quaternion, type Vec3 } from './affine.js';
+import {
+  affineToQuaternion,
+  maxAbsDifference,
+  multiply4,
+  translation4,
+  type Mat4,
+  type Quaternion,
+  type Vec3,
+} from './affine.js';
 
 export type VoxelArray =
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | Float32Array
-  | Float64Array;
+  Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
 
 /** The NIfTI spatial transforms as stored, so that a written file keeps its source's geometry. */
 export interface NiftiXforms {
@@ -77,7 +78,12 @@ export function xformsForAffine(affine: Mat4, source?: NiftiXforms): { xforms: N
   };
 }
 
-export function createVolume<T extends VoxelArray>(data: T, shape: number[], affine: Mat4, source?: NiftiXforms): Volume<T> {
+export function createVolume<T extends VoxelArray>(
+  data: T,
+  shape: number[],
+  affine: Mat4,
+  source?: NiftiXforms,
+): Volume<T> {
   if (data.length !== voxelCount(shape)) {
     throw new RangeError(`data holds ${data.length} values but shape ${shape.join('×')} needs ${voxelCount(shape)}`);
   }
@@ -86,7 +92,11 @@ export function createVolume<T extends VoxelArray>(data: T, shape: number[], aff
 }
 
 /** True when two grids have the same shape and affines within `toleranceMm`. */
-export function sameGrid(a: Pick<Volume, 'shape' | 'affine'>, b: Pick<Volume, 'shape' | 'affine'>, toleranceMm = 1e-3): boolean {
+export function sameGrid(
+  a: Pick<Volume, 'shape' | 'affine'>,
+  b: Pick<Volume, 'shape' | 'affine'>,
+  toleranceMm = 1e-3,
+): boolean {
   for (let axis = 0; axis < 3; axis++) if (a.shape[axis] !== b.shape[axis]) return false;
   return maxAbsDifference(a.affine, b.affine) <= toleranceMm;
 }

@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { gatherRows, type ProjectionHead, type ReconstructionHead } from '../model/heads.js';
-import { covarianceLoss, orthogonalityLoss, reconstructionLoss, similarityLoss, varianceLoss } from './self-supervised.js';
+import {
+  covarianceLoss,
+  orthogonalityLoss,
+  reconstructionLoss,
+  similarityLoss,
+  varianceLoss,
+} from './self-supervised.js';
 
 /** Weights of the pretraining objective, per position in the tap list (the reference scripts' values). */
 export interface PretrainWeights {
@@ -47,7 +53,10 @@ export interface PretrainInputs {
 }
 
 /** L_PT, the pretraining objective; returns the total and every term (for logging). */
-export function pretrainObjective(inputs: PretrainInputs, weights: PretrainWeights): { total: tf.Scalar; terms: Map<string, tf.Scalar> } {
+export function pretrainObjective(
+  inputs: PretrainInputs,
+  weights: PretrainWeights,
+): { total: tf.Scalar; terms: Map<string, tf.Scalar> } {
   const terms = new Map<string, tf.Scalar>();
   const sum = weights.simWeights.reduce((a, b) => a + b, 0);
   const normalised = weights.simWeights.map((w) => w / sum);
@@ -64,7 +73,9 @@ export function pretrainObjective(inputs: PretrainInputs, weights: PretrainWeigh
       const covariance = covarianceLoss(z);
       terms.set(`var_${layer}`, variance);
       terms.set(`cov_${layer}`, covariance);
-      total = total.add(variance.mul(weights.variance[k] * normalised[k] * weights.lambdaSim)).add(covariance.mul(weights.covariance[k] * normalised[k] * weights.lambdaSim));
+      total = total
+        .add(variance.mul(weights.variance[k] * normalised[k] * weights.lambdaSim))
+        .add(covariance.mul(weights.covariance[k] * normalised[k] * weights.lambdaSim));
     }
   });
   total = total.add(similarity.mul(weights.lambdaSim));
@@ -72,8 +83,14 @@ export function pretrainObjective(inputs: PretrainInputs, weights: PretrainWeigh
     const [encoder, decoder] = weights.orthogonalPair;
     const e = inputs.taps.indexOf(encoder);
     const d = inputs.taps.indexOf(decoder);
-    const encoded = inputs.heads[e].project(gatherRows(inputs.features.get(encoder)!, inputs.positions[e]), inputs.training);
-    const decoded = inputs.heads[d].project(gatherRows(inputs.features.get(decoder)!, inputs.positions[e]), inputs.training);
+    const encoded = inputs.heads[e].project(
+      gatherRows(inputs.features.get(encoder)!, inputs.positions[e]),
+      inputs.training,
+    );
+    const decoded = inputs.heads[d].project(
+      gatherRows(inputs.features.get(decoder)!, inputs.positions[e]),
+      inputs.training,
+    );
     const ortho = orthogonalityLoss(encoded, decoded, weights.orthogonalitySquared ?? true);
     terms.set('ortho', ortho);
     total = total.add(ortho.mul(weights.orthogonality));

@@ -23,7 +23,9 @@ export function diceLoss(logits: tf.Tensor5D, oneHot: tf.Tensor, options: DiceOp
   const target = oneHot.reshape([n, -1, k]);
   const intersection = probabilities.mul(target).sum(1);
   const denominator = target.sum(1).add(probabilities.sum(1));
-  let perClass = tf.scalar(1).sub(intersection.mul(2).add(options.smoothNumerator).div(denominator.add(options.smoothDenominator)));
+  let perClass = tf
+    .scalar(1)
+    .sub(intersection.mul(2).add(options.smoothNumerator).div(denominator.add(options.smoothDenominator)));
   if (options.excludeBackground) perClass = perClass.slice([0, 1], [n, k - 1]);
   return perClass.mean() as tf.Scalar;
 }
@@ -31,7 +33,12 @@ export function diceLoss(logits: tf.Tensor5D, oneHot: tf.Tensor, options: DiceOp
 /** Cross-entropy of logits [N, D, H, W, K] against integer labels, mean over voxels. */
 export function crossEntropy(logits: tf.Tensor5D, oneHot: tf.Tensor): tf.Scalar {
   const k = logits.shape[4];
-  return tf.logSoftmax(logits.reshape([-1, k])).mul(oneHot.reshape([-1, k])).sum(1).mean().neg() as tf.Scalar;
+  return tf
+    .logSoftmax(logits.reshape([-1, k]))
+    .mul(oneHot.reshape([-1, k]))
+    .sum(1)
+    .mean()
+    .neg() as tf.Scalar;
 }
 
 export function oneHotLabels(labels: tf.Tensor, classes: number): tf.Tensor {
@@ -48,7 +55,11 @@ function oneHot(indices: tf.Tensor, classes: number): tf.Tensor {
 }
 
 /** Lsup as the reference computes it: MONAI DiceCELoss with the scripts' smoothing (nr 0, dr 1e-3), background included. */
-export function diceCrossEntropy(logits: tf.Tensor5D, labels: tf.Tensor, options: DiceOptions = { smoothNumerator: 0, smoothDenominator: 1e-3 }): tf.Scalar {
+export function diceCrossEntropy(
+  logits: tf.Tensor5D,
+  labels: tf.Tensor,
+  options: DiceOptions = { smoothNumerator: 0, smoothDenominator: 1e-3 },
+): tf.Scalar {
   if (!stockKernelsInUse()) {
     const values = labels.dataSync();
     return diceCrossEntropyOnHost(logits, values instanceof Int32Array ? values : Int32Array.from(values), options, 1);
@@ -63,7 +74,12 @@ export function diceCrossEntropy(logits: tf.Tensor5D, labels: tf.Tensor, options
  * single-threaded kernels on wasm, each keeping its result for the backward pass. A label outside
  * [0, K) is no class, as in tf.oneHot.
  */
-function diceCrossEntropyOnHost(logits: tf.Tensor5D, labels: Int32Array, options: DiceOptions, crossEntropyWeight: 0 | 1): tf.Scalar {
+function diceCrossEntropyOnHost(
+  logits: tf.Tensor5D,
+  labels: Int32Array,
+  options: DiceOptions,
+  crossEntropyWeight: 0 | 1,
+): tf.Scalar {
   const [n, , , , k] = logits.shape;
   const first = options.excludeBackground ? 1 : 0;
   const op = customOp<(x: tf.Tensor5D) => tf.Scalar>((x: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -86,7 +102,15 @@ function diceCrossEntropyOnHost(logits: tf.Tensor5D, labels: Int32Array, options
       value: tf.scalar(dice / counted - (crossEntropyWeight * logLikelihood) / labels.length),
       gradFunc: (dy: tf.Tensor, [p]: tf.Tensor[]) => {
         const scale = dy.dataSync()[0];
-        return [softmaxLossGradient(p, labels, n, coefficients.map((c) => c * scale), (crossEntropyWeight * scale) / labels.length)];
+        return [
+          softmaxLossGradient(
+            p,
+            labels,
+            n,
+            coefficients.map((c) => c * scale),
+            (crossEntropyWeight * scale) / labels.length,
+          ),
+        ];
       },
     };
   });
@@ -103,14 +127,17 @@ export function consistencyLoss(logits: tf.Tensor5D, softTargets = false): tf.Sc
   const k = logits.shape[4];
   const smoothing = { smoothNumerator: 1e-5, smoothDenominator: 1e-5 };
   // the mean of the two halves' Dice losses is the Dice loss of the whole batch against the other half's argmax
-  if (!softTargets && !stockKernelsInUse()) return diceCrossEntropyOnHost(logits, swappedArgmax(valuesOf(logits), k), smoothing, 0);
+  if (!softTargets && !stockKernelsInUse())
+    return diceCrossEntropyOnHost(logits, swappedArgmax(valuesOf(logits), k), smoothing, 0);
   const [a, b] = tf.split(logits, [half, half], 0) as [tf.Tensor5D, tf.Tensor5D];
   const target = (x: tf.Tensor5D) => {
     if (softTargets) return tf.softmax(x.reshape([-1, k])).reshape(x.shape);
     // tfjs's argmax and one-hot pass no gradient
     return oneHot(x.reshape([-1, k]).argMax(1), k).reshape(x.shape);
   };
-  return diceLoss(a, target(b), smoothing).add(diceLoss(b, target(a), smoothing)).mul(0.5) as tf.Scalar;
+  return diceLoss(a, target(b), smoothing)
+    .add(diceLoss(b, target(a), smoothing))
+    .mul(0.5) as tf.Scalar;
 }
 
 /** The argmax labels of each half of the batch, given to the other half. */

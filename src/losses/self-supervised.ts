@@ -20,7 +20,9 @@ export function similarityLoss(p: tf.Tensor2D, z: tf.Tensor2D): tf.Scalar {
   const half = p.shape[0] / 2;
   const [pA, pB] = tf.split(p, [half, half], 0) as [tf.Tensor2D, tf.Tensor2D];
   const [zA, zB] = tf.split(z, [half, half], 0) as [tf.Tensor2D, tf.Tensor2D];
-  return negativeCosine(pA, detach(zB)).add(negativeCosine(pB, detach(zA))).mul(0.5) as tf.Scalar;
+  return negativeCosine(pA, detach(zB))
+    .add(negativeCosine(pB, detach(zA)))
+    .mul(0.5) as tf.Scalar;
 }
 
 /** LS of one layer: per timepoint, mean over channels of max(0, η − sqrt(unbiased var + ε)); averaged over A and B. */
@@ -30,7 +32,12 @@ export function varianceLoss(z: tf.Tensor2D, eta = 1, epsilon = 1e-4): tf.Scalar
   const hinge = (x: tf.Tensor) => {
     const n = x.shape[0];
     const centred = x.sub(x.mean(0));
-    const std = centred.square().sum(0).div(n - 1).add(epsilon).sqrt();
+    const std = centred
+      .square()
+      .sum(0)
+      .div(n - 1)
+      .add(epsilon)
+      .sqrt();
     return tf.relu(tf.scalar(eta).sub(std)).mean();
   };
   return hinge(parts[0]).add(hinge(parts[1])).mul(0.5) as tf.Scalar;
@@ -48,8 +55,16 @@ export function covarianceLoss(z: tf.Tensor2D): tf.Scalar {
   const offDiagonal = (x: tf.Tensor2D) => {
     const n = x.shape[0];
     const centred = x.sub(x.mean(0)) as tf.Tensor2D;
-    const frobenius = dense(centred, tf.transpose(centred)).square().sum().div((n - 1) ** 2);
-    const diagonal = centred.square().sum(0).div(n - 1).square().sum();
+    const frobenius = dense(centred, tf.transpose(centred))
+      .square()
+      .sum()
+      .div((n - 1) ** 2);
+    const diagonal = centred
+      .square()
+      .sum(0)
+      .div(n - 1)
+      .square()
+      .sum();
     return frobenius.sub(diagonal).div(width);
   };
   return offDiagonal(parts[0]).add(offDiagonal(parts[1])) as tf.Scalar;

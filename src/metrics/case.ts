@@ -63,7 +63,10 @@ export function evaluateLabelMaps(pred: Volume, ref: Volume, options: CaseOption
           ? { hd: null, hdStatus: 'pred_empty' as const }
           : nRef === 0
             ? { hd: null, hdStatus: 'ref_empty' as const }
-            : { hd: labelHausdorff(pred, ref, label, census.boxes.subarray(label * 6, label * 6 + 6), options), hdStatus: 'ok' as const };
+            : {
+                hd: labelHausdorff(pred, ref, label, census.boxes.subarray(label * 6, label * 6 + 6), options),
+                hdStatus: 'ok' as const,
+              };
     return {
       label,
       dice: union === 0 ? null : (2 * tp) / (2 * tp + fp + fn),

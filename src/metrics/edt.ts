@@ -40,7 +40,14 @@ function* lineStarts(nx: number, ny: number, nz: number, axis: 'x' | 'y' | 'z'):
  * One-dimensional pass: out[q] = min_p f[p] + w·(q − p)². Only finite samples are parabola sites;
  * returns false (and leaves `out` untouched) when the line has none, so it stays all Infinity.
  */
-function lowerEnvelope(f: Float64Array, out: Float64Array, n: number, w: number, v: Int32Array, z: Float64Array): boolean {
+function lowerEnvelope(
+  f: Float64Array,
+  out: Float64Array,
+  n: number,
+  w: number,
+  v: Int32Array,
+  z: Float64Array,
+): boolean {
   let k = -1;
   for (let q = 0; q < n; q++) {
     const fq = f[q];

@@ -50,23 +50,43 @@ export const HD_DEFINITION =
 export async function evaluateFolders(options: EvaluateOptions, hooks: EvaluateHooks = {}): Promise<Evaluation> {
   const warn = hooks.onWarning ?? (() => {});
   const pairing = await pairFolders(options.pred, options.ref);
-  if (pairing.predOnly.length > 0) warn(`${pairing.predOnly.length} prediction(s) have no reference and are not evaluated: ${pairing.predOnly.join(', ')}`);
+  if (pairing.predOnly.length > 0)
+    warn(
+      `${pairing.predOnly.length} prediction(s) have no reference and are not evaluated: ${pairing.predOnly.join(', ')}`,
+    );
   if (pairing.refOnly.length > 0) {
     const list = pairing.refOnly.join(', ');
-    if (!options.allowMissing) throw new InputError(options.pred, `has no prediction for ${pairing.refOnly.length} reference(s): ${list} (pass --allow-missing to evaluate the others)`);
+    if (!options.allowMissing)
+      throw new InputError(
+        options.pred,
+        `has no prediction for ${pairing.refOnly.length} reference(s): ${list} (pass --allow-missing to evaluate the others)`,
+      );
     warn(`${pairing.refOnly.length} reference(s) have no prediction and are skipped (--allow-missing): ${list}`);
   }
-  if (pairing.cases.length === 0) throw new InputError(options.pred, `no prediction matches a reference in ${options.ref}`);
+  if (pairing.cases.length === 0)
+    throw new InputError(options.pred, `no prediction matches a reference in ${options.ref}`);
   if (options.longitudinal && pairing.mode !== 'bids') {
-    throw new UsageError('--longitudinal needs BIDS file names (sub-<label>_ses-<label>_..._dseg.nii.gz) to group sessions by subject');
+    throw new UsageError(
+      '--longitudinal needs BIDS file names (sub-<label>_ses-<label>_..._dseg.nii.gz) to group sessions by subject',
+    );
   }
 
-  const { table, explicit } = await resolveLabelTable(options, pairing.cases.map((c) => c.refFile));
-  const groups = options.longitudinal ? await groupBySubject(pairing.cases, options, warn) : pairing.cases.map((c) => ({ cases: [c], ages: undefined }));
+  const { table, explicit } = await resolveLabelTable(
+    options,
+    pairing.cases.map((c) => c.refFile),
+  );
+  const groups = options.longitudinal
+    ? await groupBySubject(pairing.cases, options, warn)
+    : pairing.cases.map((c) => ({ cases: [c], ages: undefined }));
   const tasks: GroupTask[] = groups.map((g) => ({
     cases: g.cases,
     longitudinal: options.longitudinal && g.cases.length > 1,
-    options: { labels: explicit, ignoreLabel: options.ignoreLabel, hdPercentile: options.hdPercentile, resample: options.resample },
+    options: {
+      labels: explicit,
+      ignoreLabel: options.ignoreLabel,
+      hdPercentile: options.hdPercentile,
+      resample: options.resample,
+    },
   }));
   const progress = hooks.onStart?.(pairing.cases.length);
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), tasks.length));
@@ -77,10 +97,12 @@ export async function evaluateFolders(options: EvaluateOptions, hooks: EvaluateH
     onResult: (result) => progress?.advance(result.cases.length),
   });
   const cases = results.flatMap((r) => r.cases);
-  for (const c of cases) if (c.resampled) warn(`${c.predFile} was resampled onto the grid of ${c.refFile} (--resample)`);
+  for (const c of cases)
+    if (c.resampled) warn(`${c.predFile} was resampled onto the grid of ${c.refFile} (--resample)`);
 
   const labels = explicit ?? chooseLabels(cases, table, options.ignoreLabel, warn);
-  for (const c of cases) c.metrics = labels.map((label) => c.metrics.find((m) => m.label === label) ?? absentLabel(label));
+  for (const c of cases)
+    c.metrics = labels.map((label) => c.metrics.find((m) => m.label === label) ?? absentLabel(label));
 
   const hdKey = `HD${options.hdPercentile}`;
   let longitudinalRows: LongitudinalRow[] | undefined;
@@ -93,11 +115,20 @@ export async function evaluateFolders(options: EvaluateOptions, hooks: EvaluateH
     table,
     hdKey,
     longitudinal: longitudinalRows
-      ? { rows: longitudinalRows, annualized: options.annualize, skippedSubjects: groups.filter((g) => g.cases.length < 2).map((g) => g.cases[0].subject) }
+      ? {
+          rows: longitudinalRows,
+          annualized: options.annualize,
+          skippedSubjects: groups.filter((g) => g.cases.length < 2).map((g) => g.cases[0].subject),
+        }
       : undefined,
     meta: {
       ...hooks.meta,
-      inputs: { pred: options.pred, ref: options.ref, pairing: pairing.mode, label_table: options.labels.kind === 'table' ? options.labels.path : null },
+      inputs: {
+        pred: options.pred,
+        ref: options.ref,
+        pairing: pairing.mode,
+        label_table: options.labels.kind === 'table' ? options.labels.path : null,
+      },
       options: {
         hd_percentile: options.hdPercentile,
         ignore_label: options.ignoreLabel ?? null,
@@ -111,21 +142,31 @@ export async function evaluateFolders(options: EvaluateOptions, hooks: EvaluateH
         [hdKey]: HD_DEFINITION.replace('P-th', `${options.hdPercentile}th`),
         STCS: 'Dice between the label maps of two sessions of one subject in one registered space',
         ASPC: `100·|Vb − Va| / (0.5·(Va + Vb)), volumes in mm³${options.annualize ? ', divided by the years between the sessions' : ''}`,
-        aggregation: 'mean/median/std (population) per label over cases; foreground_mean = mean of the per-label means (nnU-Net); foreground_median and foreground_std over all (case, label) values',
+        aggregation:
+          'mean/median/std (population) per label over cases; foreground_mean = mean of the per-label means (nnU-Net); foreground_median and foreground_std over all (case, label) values',
       },
     },
   });
   return { cases, labels, table, hdKey, longitudinalRows, summary };
 }
 
-async function resolveLabelTable(options: EvaluateOptions, refFiles: string[]): Promise<{ table?: LabelTable; explicit?: number[] }> {
-  if (options.labels.kind === 'list') return { explicit: options.labels.labels.filter((l) => l !== options.ignoreLabel) };
+async function resolveLabelTable(
+  options: EvaluateOptions,
+  refFiles: string[],
+): Promise<{ table?: LabelTable; explicit?: number[] }> {
+  if (options.labels.kind === 'list')
+    return { explicit: options.labels.labels.filter((l) => l !== options.ignoreLabel) };
   const path = options.labels.kind === 'table' ? options.labels.path : findLabelTable(options.ref, refFiles);
   return { table: path ? await readLabelTable(path) : undefined };
 }
 
 /** Table labels (background excluded) and every label found; labels outside the table are warned about. */
-function chooseLabels(cases: CaseResult[], table: LabelTable | undefined, ignoreLabel: number | undefined, warn: (m: string) => void): number[] {
+function chooseLabels(
+  cases: CaseResult[],
+  table: LabelTable | undefined,
+  ignoreLabel: number | undefined,
+  warn: (m: string) => void,
+): number[] {
   const inRefs = new Set<number>();
   const inPreds = new Set<number>();
   for (const c of cases) {
@@ -153,7 +194,11 @@ interface SubjectGroup {
 }
 
 /** All sessions of each subject, ordered by age when the sessions table gives one, else by session label. */
-async function groupBySubject(cases: CasePair[], options: EvaluateOptions, warn: (m: string) => void): Promise<SubjectGroup[]> {
+async function groupBySubject(
+  cases: CasePair[],
+  options: EvaluateOptions,
+  warn: (m: string) => void,
+): Promise<SubjectGroup[]> {
   const bySubject = new Map<string, CasePair[]>();
   for (const c of cases) bySubject.set(c.subject, [...(bySubject.get(c.subject) ?? []), c]);
   const roots = [...new Set([...datasetRoots(options.ref), ...datasetRoots(options.pred)])];
@@ -163,9 +208,17 @@ async function groupBySubject(cases: CasePair[], options: EvaluateOptions, warn:
     const found = await readSessionAges(subject, roots);
     const ages = found?.ages;
     if (options.annualize && sessions.length > 1) {
-      if (!found) throw new InputError(undefined, `--annualize needs sub-${subject}/sub-${subject}_sessions.tsv with age, age_months or acq_time; none found under ${roots.join(', ')}`);
+      if (!found)
+        throw new InputError(
+          undefined,
+          `--annualize needs sub-${subject}/sub-${subject}_sessions.tsv with age, age_months or acq_time; none found under ${roots.join(', ')}`,
+        );
       const missing = sessions.filter((s) => !ages!.has(s.session)).map((s) => `ses-${s.session}`);
-      if (missing.length > 0) throw new InputError(found.path, `gives no age (age, age_months or acq_time) for ${missing.join(', ')}, which --annualize needs`);
+      if (missing.length > 0)
+        throw new InputError(
+          found.path,
+          `gives no age (age, age_months or acq_time) for ${missing.join(', ')}, which --annualize needs`,
+        );
     }
     const ordered = [...sessions].sort((a, b) => {
       const [x, y] = [ages?.get(a.session), ages?.get(b.session)];
@@ -176,7 +229,12 @@ async function groupBySubject(cases: CasePair[], options: EvaluateOptions, warn:
   return groups;
 }
 
-function longitudinalTable(results: GroupResult[], groups: SubjectGroup[], labels: number[], annualize: boolean): LongitudinalRow[] {
+function longitudinalTable(
+  results: GroupResult[],
+  groups: SubjectGroup[],
+  labels: number[],
+  annualize: boolean,
+): LongitudinalRow[] {
   const rows: LongitudinalRow[] = [];
   results.forEach((result, g) => {
     const { ages } = groups[g];

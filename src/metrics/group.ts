@@ -37,7 +37,8 @@ export interface GroupResult {
 async function readLabelMap(path: string): Promise<Volume> {
   const volume = await readNifti(path, { kind: 'label', require3D: true });
   for (let i = 0; i < volume.data.length; i++) {
-    if (volume.data[i] < 0) throw new InputError(path, `label map holds the negative value ${volume.data[i]}; labels must be >= 0`);
+    if (volume.data[i] < 0)
+      throw new InputError(path, `label map holds the negative value ${volume.data[i]}; labels must be >= 0`);
   }
   return volume;
 }
@@ -54,13 +55,22 @@ export async function evaluateGroup(task: GroupTask): Promise<GroupResult> {
     const ref = await readLabelMap(pair.refFile);
     const matches = sameGrid(pred, ref);
     if (!matches && !task.options.resample) {
-      const detail = pred.shape.join() !== ref.shape.join()
-        ? `${describeGrid(pred)} vs ${describeGrid(ref)}`
-        : `affines differ by up to ${maxAbsDifference(pred.affine, ref.affine).toPrecision(3)} mm`;
-      throw new InputError(pair.predFile, `is not on the grid of the reference ${pair.refFile} (${detail}); pass --resample to resample the prediction (nearest neighbour)`);
+      const detail =
+        pred.shape.join() !== ref.shape.join()
+          ? `${describeGrid(pred)} vs ${describeGrid(ref)}`
+          : `affines differ by up to ${maxAbsDifference(pred.affine, ref.affine).toPrecision(3)} mm`;
+      throw new InputError(
+        pair.predFile,
+        `is not on the grid of the reference ${pair.refFile} (${detail}); pass --resample to resample the prediction (nearest neighbour)`,
+      );
     }
     if (!matches) pred = resampleToGrid(pred, ref, 'nearest');
-    cases.push({ ...pair, metrics: evaluateLabelMaps(pred, ref, task.options), diagonalMm: diagonalMm(ref), resampled: !matches });
+    cases.push({
+      ...pair,
+      metrics: evaluateLabelMaps(pred, ref, task.options),
+      diagonalMm: diagonalMm(ref),
+      resampled: !matches,
+    });
     if (task.longitudinal) sessions.push({ pair, pred, ref });
   }
   const pairs: SessionPairResult[] = [];

@@ -5,7 +5,11 @@ import type { Volume } from '../io/volume.js';
  * masks. Voxels where either session's reference holds `ignoreLabel` are left out.
  * Labels absent from both maps are not returned (undefined STCS).
  */
-export function sessionDice(a: Pick<Volume, 'data'>, b: Pick<Volume, 'data'>, ignoreMask?: Uint8Array): Map<number, number> {
+export function sessionDice(
+  a: Pick<Volume, 'data'>,
+  b: Pick<Volume, 'data'>,
+  ignoreMask?: Uint8Array,
+): Map<number, number> {
   let maxLabel = 0;
   for (let i = 0; i < a.data.length; i++) maxLabel = Math.max(maxLabel, a.data[i], b.data[i]);
   const countA = new Float64Array(maxLabel + 1);

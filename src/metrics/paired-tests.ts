@@ -63,7 +63,7 @@ function differences(a: number[], b: number[]): number[] {
 function averageRanks(values: number[]): number[] {
   const order = values.map((value, index) => ({ value, index })).sort((x, y) => x.value - y.value);
   const ranks = new Array<number>(values.length);
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start;
     while (end + 1 < order.length && order[end + 1].value === order[start].value) end++;
     for (let k = start; k <= end; k++) ranks[order[k].index] = (start + end) / 2 + 1;
@@ -93,7 +93,13 @@ function regularisedGammaQ(a: number, x: number): number {
     for (let k = 1; k < 500 && Math.abs(term) > 1e-16 * Math.abs(sum); k++) sum += term *= x / (a + k);
     return 1 - sum * front;
   }
-  return front * continuedFraction((k) => (k === 0 ? 1 : -k * (k - a)), (k) => x + 2 * k + 1 - a);
+  return (
+    front *
+    continuedFraction(
+      (k) => (k === 0 ? 1 : -k * (k - a)),
+      (k) => x + 2 * k + 1 - a,
+    )
+  );
 }
 
 /** The regularised incomplete beta I_x(a, b). */
@@ -106,7 +112,9 @@ export function regularisedBeta(x: number, a: number, b: number): number {
   const numerator = (k: number) => {
     if (k === 0) return 1;
     const m = Math.floor(k / 2);
-    return k % 2 === 0 ? (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m)) : -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
+    return k % 2 === 0
+      ? (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m))
+      : -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
   };
   return front * continuedFraction(numerator, () => 1);
 }
@@ -131,7 +139,10 @@ function continuedFraction(numerator: (k: number) => number, denominator: (k: nu
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9). */
 function logGamma(x: number): number {
-  const g = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const g = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
   const z = x - 1;
   let sum = g[0];

@@ -65,7 +65,10 @@ function index(files: string[], root: string, keyOf: (file: string, root: string
     const other = byKey.get(key);
     if (other) {
       const what = key.includes('\t') ? `sub-${key.replace('\t', ' ses-')}` : key;
-      throw new InputError(root, `holds several label maps for ${what} (${relative(root, other)}, ${relative(root, file)}); point at one derivative folder`);
+      throw new InputError(
+        root,
+        `holds several label maps for ${what} (${relative(root, other)}, ${relative(root, file)}); point at one derivative folder`,
+      );
     }
     byKey.set(key, file);
   }

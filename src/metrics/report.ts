@@ -11,7 +11,18 @@ function perCaseColumns(hdKey: string): string[] {
   const hd = hdKey.toLowerCase();
   return ['subject', 'session', 'label', 'name', 'dice', 'iou', hd, `${hd}_status`, 'vol_pred_mm3', 'vol_ref_mm3'];
 }
-const LONGITUDINAL_COLUMNS = ['subject', 'session_a', 'session_b', 'label', 'name', 'stcs', 'aspc', 'stcs_ref', 'aspc_ref', 'years'];
+const LONGITUDINAL_COLUMNS = [
+  'subject',
+  'session_a',
+  'session_b',
+  'label',
+  'name',
+  'stcs',
+  'aspc',
+  'stcs_ref',
+  'aspc_ref',
+  'years',
+];
 
 /**
  * Writes per_case.tsv, summary.json and (longitudinal) longitudinal.tsv into `folder`, each
@@ -26,7 +37,18 @@ export async function writeEvaluation(folder: string, evaluation: Evaluation): P
       formatTsv(
         perCaseColumns(evaluation.hdKey),
         evaluation.cases.flatMap((c) =>
-          c.metrics.map((m) => [c.subject, c.session || null, m.label, name(m.label), m.dice, m.iou, m.hd, m.hdStatus, m.volPredMm3, m.volRefMm3]),
+          c.metrics.map((m) => [
+            c.subject,
+            c.session || null,
+            m.label,
+            name(m.label),
+            m.dice,
+            m.iou,
+            m.hd,
+            m.hdStatus,
+            m.volPredMm3,
+            m.volRefMm3,
+          ]),
         ),
       ),
     ],
@@ -37,7 +59,18 @@ export async function writeEvaluation(folder: string, evaluation: Evaluation): P
       'longitudinal.tsv',
       formatTsv(
         LONGITUDINAL_COLUMNS,
-        evaluation.longitudinalRows.map((r) => [r.subject, r.sessionA, r.sessionB, r.label, name(r.label), r.stcs, r.aspc, r.stcsRef, r.aspcRef, r.years]),
+        evaluation.longitudinalRows.map((r) => [
+          r.subject,
+          r.sessionA,
+          r.sessionB,
+          r.label,
+          name(r.label),
+          r.stcs,
+          r.aspc,
+          r.stcsRef,
+          r.aspcRef,
+          r.years,
+        ]),
       ),
     ]);
   }
@@ -58,5 +91,9 @@ function refuseForeignFile(path: string): void {
         }
       })()
     : text.startsWith('subject\tsession');
-  if (!ours) throw new InputError(path, 'exists and was not written by longiseg evaluate; choose another --out folder or move the file');
+  if (!ours)
+    throw new InputError(
+      path,
+      'exists and was not written by longiseg evaluate; choose another --out folder or move the file',
+    );
 }

@@ -11,7 +11,8 @@ export const mean = (values: number[]): number => values.reduce((a, b) => a + b,
 const squaredDeviations = (values: number[], centre: number) => values.reduce((sum, v) => sum + (v - centre) ** 2, 0);
 
 /** Sample standard deviation (ddof = 1, as a spread over seeds is reported). */
-export const sampleSd = (values: number[]): number => Math.sqrt(squaredDeviations(values, mean(values)) / (values.length - 1));
+export const sampleSd = (values: number[]): number =>
+  Math.sqrt(squaredDeviations(values, mean(values)) / (values.length - 1));
 
 export function describe(values: number[]): Statistics {
   const n = values.length;

@@ -17,7 +17,20 @@ export interface LongitudinalRow {
 
 /** Metrics of a label in a case where neither map holds it. */
 export function absentLabel(label: number): LabelMetrics {
-  return { label, dice: null, iou: null, hd: 0, hdStatus: 'both_empty', tp: 0, fp: 0, fn: 0, nPred: 0, nRef: 0, volPredMm3: 0, volRefMm3: 0 };
+  return {
+    label,
+    dice: null,
+    iou: null,
+    hd: 0,
+    hdStatus: 'both_empty',
+    tp: 0,
+    fp: 0,
+    fn: 0,
+    nPred: 0,
+    nRef: 0,
+    volPredMm3: 0,
+    volRefMm3: 0,
+  };
 }
 
 /** The HD value a case contributes to means: its HD, the diagonal when one mask is empty, nothing when both are. */
@@ -99,7 +112,8 @@ export function buildSummary(inputs: SummaryInputs): EvaluationSummary {
     resampled: c.resampled,
     metrics: Object.fromEntries(c.metrics.map((m) => [String(m.label), caseMetricsJson(m, hdKey)])),
   }));
-  const entriesOf = (label: number) => cases.map((c) => ({ m: c.metrics.find((m) => m.label === label) ?? absentLabel(label), diagonal: c.diagonalMm }));
+  const entriesOf = (label: number) =>
+    cases.map((c) => ({ m: c.metrics.find((m) => m.label === label) ?? absentLabel(label), diagonal: c.diagonalMm }));
   const statistics = labelStatistics(labels, ['Dice', 'IoU', hdKey], (label) => {
     const entries = entriesOf(label);
     return {
@@ -150,7 +164,11 @@ export function buildSummary(inputs: SummaryInputs): EvaluationSummary {
  * foreground_mean is the mean of the per-label means (nnU-Net); foreground_median and
  * foreground_std pool every (case, label) value.
  */
-function labelStatistics(labels: number[], foregroundKeys: string[], seriesOf: (label: number) => Record<string, number[]>): LabelStatistics {
+function labelStatistics(
+  labels: number[],
+  foregroundKeys: string[],
+  seriesOf: (label: number) => Record<string, number[]>,
+): LabelStatistics {
   const perLabel: Record<StatName, Record<string, MeasureValues>> = { mean: {}, median: {}, std: {} };
   const pooled: Record<string, number[]> = Object.fromEntries(foregroundKeys.map((k) => [k, []]));
   const labelMeans: Record<string, number[]> = Object.fromEntries(foregroundKeys.map((k) => [k, []]));
@@ -194,14 +212,20 @@ function mapValues<V, W>(record: Record<string, V>, f: (value: V) => W): Record<
 }
 
 function longitudinalSummary(input: NonNullable<SummaryInputs['longitudinal']>, labels: number[]): LongitudinalSummary {
-  const defined = (rows: LongitudinalRow[], pick: (r: LongitudinalRow) => number | null) => rows.map(pick).filter((v): v is number => v !== null);
+  const defined = (rows: LongitudinalRow[], pick: (r: LongitudinalRow) => number | null) =>
+    rows.map(pick).filter((v): v is number => v !== null);
   return {
     annualized: input.annualized,
     session_pairs: new Set(input.rows.map((r) => `${r.subject}/${r.sessionA}/${r.sessionB}`)).size,
     skipped_subjects: input.skippedSubjects,
     ...labelStatistics(labels, ['STCS', 'ASPC', 'STCS_ref', 'ASPC_ref'], (label) => {
       const rows = input.rows.filter((r) => r.label === label);
-      return { STCS: defined(rows, (r) => r.stcs), ASPC: defined(rows, (r) => r.aspc), STCS_ref: defined(rows, (r) => r.stcsRef), ASPC_ref: defined(rows, (r) => r.aspcRef) };
+      return {
+        STCS: defined(rows, (r) => r.stcs),
+        ASPC: defined(rows, (r) => r.aspc),
+        STCS_ref: defined(rows, (r) => r.stcsRef),
+        ASPC_ref: defined(rows, (r) => r.aspcRef),
+      };
     }),
   };
 }

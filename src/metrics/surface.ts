@@ -15,10 +15,18 @@ export function surfaceVoxels(codes: Uint8Array, shape: Vec3, bit: number): Int3
       for (let i = 0; i < nx; i++, index++) {
         if (!(codes[index] & bit)) continue;
         if (
-          i === 0 || i === nx - 1 || j === 0 || j === ny - 1 || k === 0 || k === nz - 1 ||
-          !(codes[index - 1] & bit) || !(codes[index + 1] & bit) ||
-          !(codes[index - nx] & bit) || !(codes[index + nx] & bit) ||
-          !(codes[index - plane] & bit) || !(codes[index + plane] & bit)
+          i === 0 ||
+          i === nx - 1 ||
+          j === 0 ||
+          j === ny - 1 ||
+          k === 0 ||
+          k === nz - 1 ||
+          !(codes[index - 1] & bit) ||
+          !(codes[index + 1] & bit) ||
+          !(codes[index - nx] & bit) ||
+          !(codes[index + nx] & bit) ||
+          !(codes[index - plane] & bit) ||
+          !(codes[index + plane] & bit)
         ) {
           found.push(index);
         }

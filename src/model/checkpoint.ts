@@ -18,7 +18,9 @@ interface Entry {
 
 /** The entries' data, read from the back end (a GPU's included) all at once. */
 async function toMap(entries: Entry[]): Promise<Map<string, NamedTensor>> {
-  return new Map(await Promise.all(entries.map(async (entry): Promise<[string, NamedTensor]> => [entry.name, await entry.read()])));
+  return new Map(
+    await Promise.all(entries.map(async (entry): Promise<[string, NamedTensor]> => [entry.name, await entry.read()])),
+  );
 }
 
 /**
@@ -30,7 +32,13 @@ function unetEntries(unet: UNet): Entry[] {
     if (module.kind === 'conv') {
       const weight = unet.weights.get(index)!;
       const [kz, ky, kx, cin, cout] = weight.shape;
-      return [{ name: `model.${index}.weight`, shape: [cout, cin, kx, ky, kz], read: async () => ({ dtype: 'F32', ...convToTorch(await readFloats(weight), weight.shape) }) }];
+      return [
+        {
+          name: `model.${index}.weight`,
+          shape: [cout, cin, kx, ky, kz],
+          read: async () => ({ dtype: 'F32', ...convToTorch(await readFloats(weight), weight.shape) }),
+        },
+      ];
     }
     return module.kind === 'bn' ? normEntries(`model.${index}`, unet.norms.get(index)!) : [];
   });
@@ -41,27 +49,43 @@ export function unetTensors(unet: UNet): Promise<Map<string, NamedTensor>> {
 }
 
 function normEntries(prefix: string, norm: BatchNormState): Entry[] {
-  const vector = (name: string, v: tf.Variable): Entry => ({ name, shape: v.shape, read: async () => ({ dtype: 'F32', shape: v.shape, data: await readFloats(v) }) });
+  const vector = (name: string, v: tf.Variable): Entry => ({
+    name,
+    shape: v.shape,
+    read: async () => ({ dtype: 'F32', shape: v.shape, data: await readFloats(v) }),
+  });
   return [
     ...(norm.gamma && norm.beta ? [vector(`${prefix}.weight`, norm.gamma), vector(`${prefix}.bias`, norm.beta)] : []),
     vector(`${prefix}.running_mean`, norm.runningMean),
     vector(`${prefix}.running_var`, norm.runningVar),
-    { name: `${prefix}.num_batches_tracked`, shape: [], read: async () => ({ dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(norm.batches)) }) },
+    {
+      name: `${prefix}.num_batches_tracked`,
+      shape: [],
+      read: async () => ({ dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(norm.batches)) }),
+    },
   ];
 }
 
 function linearEntry(name: string, variable: tf.Variable): Entry {
   const [inputs, outputs] = variable.shape as [number, number];
-  return { name, shape: [outputs, inputs], read: async () => ({ dtype: 'F32', ...transpose2d(await readFloats(variable), variable.shape) }) };
+  return {
+    name,
+    shape: [outputs, inputs],
+    read: async () => ({ dtype: 'F32', ...transpose2d(await readFloats(variable), variable.shape) }),
+  };
 }
 
 /** The U-Net size a checkpoint's tensors describe: the first convolution's shape and the number of modules. */
-function architectureOf(tensors: Map<string, NamedTensor>): Pick<UNetConfig, 'baseWidth' | 'depth' | 'inputChannels'> | undefined {
+function architectureOf(
+  tensors: Map<string, NamedTensor>,
+): Pick<UNetConfig, 'baseWidth' | 'depth' | 'inputChannels'> | undefined {
   const first = tensors.get('model.0.weight');
   const last = Math.max(...[...tensors.keys()].map((name) => Number(/^model\.(\d+)\./.exec(name)?.[1] ?? -1)));
   if (!first || first.shape.length !== 5) return undefined;
   const [baseWidth, inputChannels] = first.shape;
-  const depth = [1, 2, 3, 4, 5, 6].find((d) => unetModules({ inputChannels, outputClasses: 2, baseWidth, depth: d }).length === last + 1);
+  const depth = [1, 2, 3, 4, 5, 6].find(
+    (d) => unetModules({ inputChannels, outputClasses: 2, baseWidth, depth: d }).length === last + 1,
+  );
   return depth === undefined ? undefined : { baseWidth, depth, inputChannels };
 }
 
@@ -76,7 +100,14 @@ export interface LoadReport {
  * the reference does when it finetunes for another label set (or always, with `reinitialiseHead`).
  * The layers in `keepInitialised` (ids of convolutions and BatchNorms) keep the values they have.
  */
-export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, source: string, random: Random, reinitialiseHead = false, keepInitialised: ReadonlySet<number> = new Set()): LoadReport {
+export function loadUnetTensors(
+  unet: UNet,
+  tensors: Map<string, NamedTensor>,
+  source: string,
+  random: Random,
+  reinitialiseHead = false,
+  keepInitialised: ReadonlySet<number> = new Set(),
+): LoadReport {
   const expected = new Map(unetEntries(unet).map((entry) => [entry.name, entry.shape]));
   const headName = `model.${unet.modules.length - 1}.weight`;
   const problems: string[] = [];
@@ -87,7 +118,8 @@ export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, s
       problems.push(`missing ${name} ${JSON.stringify(want)}`);
     } else if (JSON.stringify(got.shape) !== JSON.stringify(want)) {
       if (name === headName && got.shape[1] === want[1]) reinitialisedHead = true;
-      else problems.push(`${name}: shape ${JSON.stringify(got.shape)} in the file, ${JSON.stringify(want)} in the model`);
+      else
+        problems.push(`${name}: shape ${JSON.stringify(got.shape)} in the file, ${JSON.stringify(want)} in the model`);
     }
   }
   const unexpected = [...tensors.keys()].filter((name) => name.startsWith('model.') && !expected.has(name));
@@ -95,12 +127,22 @@ export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, s
   if (problems.length > 0) {
     const file = architectureOf(tensors);
     const run = unet.config;
-    if (file && (file.baseWidth !== run.baseWidth || file.depth !== run.depth || file.inputChannels !== run.inputChannels)) {
-      const describe = (a: Pick<UNetConfig, 'baseWidth' | 'depth' | 'inputChannels'>) => `base_width ${a.baseWidth}, depth ${a.depth}, ${a.inputChannels} input channel${a.inputChannels === 1 ? '' : 's'}`;
-      throw new InputError(source, `is a U-Net of another size: the checkpoint has ${describe(file)}; this run has ${describe(run)} (set model.base_width, model.depth and modalities to the checkpoint's)`);
+    if (
+      file &&
+      (file.baseWidth !== run.baseWidth || file.depth !== run.depth || file.inputChannels !== run.inputChannels)
+    ) {
+      const describe = (a: Pick<UNetConfig, 'baseWidth' | 'depth' | 'inputChannels'>) =>
+        `base_width ${a.baseWidth}, depth ${a.depth}, ${a.inputChannels} input channel${a.inputChannels === 1 ? '' : 's'}`;
+      throw new InputError(
+        source,
+        `is a U-Net of another size: the checkpoint has ${describe(file)}; this run has ${describe(run)} (set model.base_width, model.depth and modalities to the checkpoint's)`,
+      );
     }
     const shown = problems.slice(0, 10);
-    throw new InputError(source, `does not match the model:\n  ${shown.join('\n  ')}${problems.length > shown.length ? `\n  … and ${problems.length - shown.length} more` : ''}`);
+    throw new InputError(
+      source,
+      `does not match the model:\n  ${shown.join('\n  ')}${problems.length > shown.length ? `\n  … and ${problems.length - shown.length} more` : ''}`,
+    );
   }
 
   unet.modules.forEach((module, index) => {
@@ -109,7 +151,9 @@ export function loadUnetTensors(unet: UNet, tensors: Map<string, NamedTensor>, s
       const name = `model.${index}.weight`;
       if (name === headName && reinitialisedHead) {
         const std = Math.sqrt(2 / (27 * module.inChannels));
-        unet.weights.get(index)!.assign(tf.randomNormal(unet.weights.get(index)!.shape, 0, std, 'float32', random.uint32()));
+        unet.weights
+          .get(index)!
+          .assign(tf.randomNormal(unet.weights.get(index)!.shape, 0, std, 'float32', random.uint32()));
         return;
       }
       const tensor = tensors.get(name)!;
@@ -149,7 +193,11 @@ function headEntries(head: ProjectionHead): Entry[] {
     linearEntry(`${head.predictorName}.0.weight`, head.predictor[0].weight),
     ...normEntries(`${head.predictorName}.1`, head.predictorNorm),
     linearEntry(`${head.predictorName}.3.weight`, head.predictor[1].weight),
-    { name: `${head.predictorName}.3.bias`, shape: bias.shape, read: async () => ({ dtype: 'F32', shape: bias.shape, data: await readFloats(bias) }) },
+    {
+      name: `${head.predictorName}.3.bias`,
+      shape: bias.shape,
+      read: async () => ({ dtype: 'F32', shape: bias.shape, data: await readFloats(bias) }),
+    },
   ];
 }
 
@@ -158,12 +206,16 @@ export function headTensors(head: ProjectionHead): Promise<Map<string, NamedTens
 }
 
 export function loadHeadTensors(head: ProjectionHead, tensors: Map<string, NamedTensor>, source: string): void {
-  const missing = headEntries(head).map((entry) => entry.name).filter((name) => !tensors.has(name));
+  const missing = headEntries(head)
+    .map((entry) => entry.name)
+    .filter((name) => !tensors.has(name));
   if (missing.length > 0) throw new InputError(source, `does not match the heads: missing ${missing.join(', ')}`);
   [0, 3, 6].forEach((j, n) => linearFromTorch(head.projector[n].weight, tensors.get(`${head.name}.${j}.weight`)!));
   [1, 4, 7].forEach((j, n) => loadNorm(head.projectorNorms[n], `${head.name}.${j}`, tensors));
   linearFromTorch(head.predictor[0].weight, tensors.get(`${head.predictorName}.0.weight`)!);
   loadNorm(head.predictorNorm, `${head.predictorName}.1`, tensors);
   linearFromTorch(head.predictor[1].weight, tensors.get(`${head.predictorName}.3.weight`)!);
-  head.predictor[1].bias!.assign(tf.tensor(Float32Array.from(tensors.get(`${head.predictorName}.3.bias`)!.data as Float32Array)));
+  head.predictor[1].bias!.assign(
+    tf.tensor(Float32Array.from(tensors.get(`${head.predictorName}.3.bias`)!.data as Float32Array)),
+  );
 }

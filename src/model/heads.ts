@@ -19,7 +19,10 @@ interface Linear {
 }
 
 function kaimingLinear(inputs: number, outputs: number, random: Random, bias = false): Linear {
-  const weight = variableFrom(tf.randomNormal([inputs, outputs], 0, Math.sqrt(2 / inputs), 'float32', random.uint32()), true);
+  const weight = variableFrom(
+    tf.randomNormal([inputs, outputs], 0, Math.sqrt(2 / inputs), 'float32', random.uint32()),
+    true,
+  );
   return { weight, bias: bias ? variableFrom(tf.zeros([outputs]), true) : undefined };
 }
 
@@ -51,14 +54,23 @@ export class ProjectionHead {
   readonly predictor: Linear[];
   readonly predictorNorm: BatchNormState;
 
-  constructor(inputs: number, config: HeadConfig, random: Random, readonly name: string, readonly predictorName: string) {
+  constructor(
+    inputs: number,
+    config: HeadConfig,
+    random: Random,
+    readonly name: string,
+    readonly predictorName: string,
+  ) {
     this.projector = [
       kaimingLinear(inputs, config.width, random),
       kaimingLinear(config.width, config.width, random),
       kaimingLinear(config.width, config.width, random),
     ];
     this.projectorNorms = [norm1d(config.width, true), norm1d(config.width, true), norm1d(config.width, false)];
-    this.predictor = [kaimingLinear(config.width, config.bottleneck, random), kaimingLinear(config.bottleneck, config.width, random, true)];
+    this.predictor = [
+      kaimingLinear(config.width, config.bottleneck, random),
+      kaimingLinear(config.bottleneck, config.width, random, true),
+    ];
     this.predictorNorm = norm1d(config.bottleneck, true);
   }
 
@@ -84,7 +96,10 @@ export class ReconstructionHead {
   readonly weight: tf.Variable;
 
   constructor(classes: number, channels: number, random: Random) {
-    this.weight = variableFrom(tf.randomNormal([3, 3, 3, classes, channels], 0, Math.sqrt(2 / (27 * classes)), 'float32', random.uint32()), true);
+    this.weight = variableFrom(
+      tf.randomNormal([3, 3, 3, classes, channels], 0, Math.sqrt(2 / (27 * classes)), 'float32', random.uint32()),
+      true,
+    );
   }
 
   apply(logits: tf.Tensor5D): tf.Tensor5D {
@@ -113,35 +128,42 @@ export function samplePositions(voxels: number, count: number, random: Random): 
 export function gatherRows(feature: tf.Tensor5D, positions: Int32Array): tf.Tensor2D {
   if (!stockKernelsInUse()) return gatherOp(feature, tf.tensor1d(positions, 'int32'));
   const [n, d, h, w, c] = feature.shape;
-  return tf.tidy(() => tf.gather(feature.reshape([n, d * h * w, c]), tf.tensor1d(positions, 'int32'), 1).reshape([n * positions.length, c]));
+  return tf.tidy(() =>
+    tf
+      .gather(feature.reshape([n, d * h * w, c]), tf.tensor1d(positions, 'int32'), 1)
+      .reshape([n * positions.length, c]),
+  );
 }
 
-const gatherOp = customOp<(feature: tf.Tensor5D, positions: tf.Tensor1D) => tf.Tensor2D>((feature: tf.Tensor, positions: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([]);
-  const [n, d, h, w, c] = feature.shape;
-  const voxels = d * h * w;
-  const at = positions.dataSync() as Int32Array;
-  const rowStart = (b: number, position: number) => (b * voxels + position) * c;
-  return {
-    value: tensorFilled([n * at.length, c], (rows) => {
-      const input = valuesOf(feature);
-      for (let b = 0, r = 0; b < n; b++) {
-        for (const position of at) rows.set(input.subarray(rowStart(b, position), rowStart(b, position) + c), r++ * c);
-      }
-    }),
-    gradFunc: (dy: tf.Tensor) => [
-      tensorFilled(feature.shape, (dx) => {
-        const g = valuesOf(dy);
-        dx.fill(0);
+const gatherOp = customOp<(feature: tf.Tensor5D, positions: tf.Tensor1D) => tf.Tensor2D>(
+  (feature: tf.Tensor, positions: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    const [n, d, h, w, c] = feature.shape;
+    const voxels = d * h * w;
+    const at = positions.dataSync() as Int32Array;
+    const rowStart = (b: number, position: number) => (b * voxels + position) * c;
+    return {
+      value: tensorFilled([n * at.length, c], (rows) => {
+        const input = valuesOf(feature);
         for (let b = 0, r = 0; b < n; b++) {
-          for (const position of at) {
-            const base = rowStart(b, position);
-            for (let ch = 0; ch < c; ch++) dx[base + ch] += g[r * c + ch];
-            r++;
-          }
+          for (const position of at)
+            rows.set(input.subarray(rowStart(b, position), rowStart(b, position) + c), r++ * c);
         }
       }),
-      tf.zerosLike(positions),
-    ],
-  };
-});
+      gradFunc: (dy: tf.Tensor) => [
+        tensorFilled(feature.shape, (dx) => {
+          const g = valuesOf(dy);
+          dx.fill(0);
+          for (let b = 0, r = 0; b < n; b++) {
+            for (const position of at) {
+              const base = rowStart(b, position);
+              for (let ch = 0; ch < c; ch++) dx[base + ch] += g[r * c + ch];
+              r++;
+            }
+          }
+        }),
+        tf.zerosLike(positions),
+      ],
+    };
+  },
+);

@@ -14,7 +14,8 @@ export function convToTorch(data: Float32Array, shape: number[]): { data: Float3
     for (let y = 0; y < ky; y++)
       for (let x = 0; x < kx; x++)
         for (let i = 0; i < cin; i++)
-          for (let o = 0; o < cout; o++) out[(((o * cin + i) * kx + x) * ky + y) * kz + z] = data[(((z * ky + y) * kx + x) * cin + i) * cout + o];
+          for (let o = 0; o < cout; o++)
+            out[(((o * cin + i) * kx + x) * ky + y) * kz + z] = data[(((z * ky + y) * kx + x) * cin + i) * cout + o];
   return { data: out, shape: [cout, cin, kx, ky, kz] };
 }
 
@@ -25,7 +26,8 @@ export function convFromTorch(data: Float32Array, shape: number[]): { data: Floa
     for (let i = 0; i < cin; i++)
       for (let x = 0; x < kx; x++)
         for (let y = 0; y < ky; y++)
-          for (let z = 0; z < kz; z++) out[(((z * ky + y) * kx + x) * cin + i) * cout + o] = data[(((o * cin + i) * kx + x) * ky + y) * kz + z];
+          for (let z = 0; z < kz; z++)
+            out[(((z * ky + y) * kx + x) * cin + i) * cout + o] = data[(((o * cin + i) * kx + x) * ky + y) * kz + z];
   return { data: out, shape: [kz, ky, kx, cin, cout] };
 }
 

@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { DivergedError, InputError } from '../runtime/errors.js';
 import { Random } from '../runtime/random.js';
 import { loadUnetTensors, unetTensors } from './checkpoint.js';
-import { describeNonFinite, nonFiniteTensors, readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
+import {
+  describeNonFinite,
+  nonFiniteTensors,
+  readSafetensors,
+  writeSafetensors,
+  type NamedTensor,
+} from './safetensors.js';
 import { UNet } from './unet.js';
 
 export const MODEL_FORMAT = 'longiseg-model-1';
@@ -53,7 +59,11 @@ export interface SegmentationModel {
 }
 
 /** A segmentation model: the U-Net under the reference's tensor names, the ModelInfo as metadata. */
-export async function saveModel(path: string, model: SegmentationModel, extra: { tensors?: Map<string, NamedTensor>; metadata?: Record<string, string> } = {}): Promise<void> {
+export async function saveModel(
+  path: string,
+  model: SegmentationModel,
+  extra: { tensors?: Map<string, NamedTensor>; metadata?: Record<string, string> } = {},
+): Promise<void> {
   const tensors = new Map([...(await unetTensors(model.unet)), ...(extra.tensors ?? [])]);
   refuseNonFinite(path, tensors);
   await writeSafetensors(path, tensors, { ...extra.metadata, format: MODEL_FORMAT, info: JSON.stringify(model.info) });
@@ -62,20 +72,33 @@ export async function saveModel(path: string, model: SegmentationModel, extra: {
 export async function loadModel(path: string): Promise<SegmentationModel> {
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata.format !== MODEL_FORMAT) {
-    const what = metadata.format === 'longiseg-pretrain-1' ? 'is a pretraining checkpoint; finetune it first (longiseg finetune --pretrained …)' : `is not a longiseg model (metadata format ${JSON.stringify(metadata.format ?? null)}, expected ${MODEL_FORMAT})`;
+    const what =
+      metadata.format === 'longiseg-pretrain-1'
+        ? 'is a pretraining checkpoint; finetune it first (longiseg finetune --pretrained …)'
+        : `is not a longiseg model (metadata format ${JSON.stringify(metadata.format ?? null)}, expected ${MODEL_FORMAT})`;
     throw new InputError(path, what);
   }
   let info: ModelInfo;
   try {
     info = modelInfoSchema.parse(JSON.parse(metadata.info ?? ''));
   } catch (error) {
-    throw new InputError(path, `has no valid model description in its metadata (${(error as Error).message.split('\n')[0]})`);
+    throw new InputError(
+      path,
+      `has no valid model description in its metadata (${(error as Error).message.split('\n')[0]})`,
+    );
   }
   const broken = nonFiniteTensors(tensors);
-  if (broken.length > 0) throw new InputError(path, `holds NaN or infinite weights (${describeNonFinite(broken)}): the training that wrote it diverged; use an earlier checkpoint`);
+  if (broken.length > 0)
+    throw new InputError(
+      path,
+      `holds NaN or infinite weights (${describeNonFinite(broken)}): the training that wrote it diverged; use an earlier checkpoint`,
+    );
   const unet = new UNet(info.unet, new Random(0));
   if (loadUnetTensors(unet, tensors, path, new Random(0)).reinitialisedHead) {
-    throw new InputError(path, `its output layer does not have the ${info.unet.outputClasses} classes its metadata declares`);
+    throw new InputError(
+      path,
+      `its output layer does not have the ${info.unet.outputClasses} classes its metadata declares`,
+    );
   }
   return { unet, info, validation: recordedValidation(metadata.validation) };
 }
@@ -83,7 +106,9 @@ export async function loadModel(path: string): Promise<SegmentationModel> {
 function recordedValidation(text: string | undefined): SegmentationModel['validation'] {
   try {
     const value = JSON.parse(text ?? 'null') as { step?: unknown; dice?: unknown } | null;
-    return typeof value?.step === 'number' && typeof value.dice === 'number' ? { step: value.step, dice: value.dice } : undefined;
+    return typeof value?.step === 'number' && typeof value.dice === 'number'
+      ? { step: value.step, dice: value.dice }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -92,5 +117,8 @@ function recordedValidation(text: string | undefined): SegmentationModel['valida
 /** A checkpoint is written only when every value is finite, so that a diverged run never replaces a good file. */
 export function refuseNonFinite(path: string, tensors: Map<string, NamedTensor>): void {
   const broken = nonFiniteTensors(tensors);
-  if (broken.length > 0) throw new DivergedError(`training diverged: NaN or infinite values (${describeNonFinite(broken)}); ${path} was not written and keeps its last finite state`);
+  if (broken.length > 0)
+    throw new DivergedError(
+      `training diverged: NaN or infinite values (${describeNonFinite(broken)}); ${path} was not written and keeps its last finite state`,
+    );
 }

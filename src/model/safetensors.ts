@@ -35,7 +35,10 @@ export function describeNonFinite(found: { name: string; count: number }[]): str
  * The safetensors format: an 8-byte little-endian header length, a JSON header mapping each name to
  * {dtype, shape, data_offsets} (plus "__metadata__", strings only), then the raw little-endian data.
  */
-export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: Record<string, string> = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: Map<string, NamedTensor>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, tensor] of tensors) {
@@ -57,11 +60,18 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: R
   return out;
 }
 
-export function decodeSafetensors(bytes: Uint8Array, path: string): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  path: string,
+): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
   if (bytes.length < 8) throw new InputError(path, 'is not a safetensors file (shorter than its 8-byte header length)');
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (headerLength > bytes.length - 8 || headerLength > 100_000_000) throw new InputError(path, 'is not a safetensors file (impossible header length)');
-  let header: Record<string, { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  if (headerLength > bytes.length - 8 || headerLength > 100_000_000)
+    throw new InputError(path, 'is not a safetensors file (impossible header length)');
+  let header: Record<
+    string,
+    { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] } | Record<string, string>
+  >;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch {
@@ -71,9 +81,15 @@ export function decodeSafetensors(bytes: Uint8Array, path: string): { tensors: M
   const tensors = new Map<string, NamedTensor>();
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const { dtype, shape, data_offsets: [start, end] } = entry as { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] };
-    if (!(dtype in ARRAYS)) throw new InputError(path, `tensor ${name} has dtype ${dtype}; longiseg reads F32, F64, I32 and I64`);
-    if (base + end > bytes.length) throw new InputError(path, `tensor ${name} lies beyond the end of the file (truncated)`);
+    const {
+      dtype,
+      shape,
+      data_offsets: [start, end],
+    } = entry as { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] };
+    if (!(dtype in ARRAYS))
+      throw new InputError(path, `tensor ${name} has dtype ${dtype}; longiseg reads F32, F64, I32 and I64`);
+    if (base + end > bytes.length)
+      throw new InputError(path, `tensor ${name} lies beyond the end of the file (truncated)`);
     // a copy (Buffer#slice would be a view into Node's shared pool), aligned for the typed array
     const copy = new Uint8Array(end - start);
     copy.set(bytes.subarray(base + start, base + end));
@@ -87,11 +103,17 @@ export async function readSafetensors(path: string): Promise<ReturnType<typeof d
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw new InputError(path, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read', { cause: error });
+    throw new InputError(path, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read', {
+      cause: error,
+    });
   }
   return decodeSafetensors(bytes, path);
 }
 
-export async function writeSafetensors(path: string, tensors: Map<string, NamedTensor>, metadata: Record<string, string> = {}): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: Map<string, NamedTensor>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

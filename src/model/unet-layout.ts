@@ -52,5 +52,7 @@ export function unetModules(config: UNetConfig): Module[] {
 /** The layer ids of the decoder's convolutions and BatchNorms, from the first upsampling to the output layer. */
 export function decoderLayers(modules: Module[]): number[] {
   const start = modules.findIndex((module) => module.kind === 'up');
-  return modules.flatMap((module, index) => (index > start && (module.kind === 'conv' || module.kind === 'bn') ? [index] : []));
+  return modules.flatMap((module, index) =>
+    index > start && (module.kind === 'conv' || module.kind === 'bn') ? [index] : [],
+  );
 }

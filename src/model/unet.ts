@@ -26,7 +26,13 @@ export class UNet {
       const seed = random.uint32();
       if (module.kind === 'conv') {
         const std = Math.sqrt(2 / (27 * module.inChannels));
-        this.weights.set(index, variableFrom(tf.randomNormal([3, 3, 3, module.inChannels, module.outChannels], 0, std, 'float32', seed), true));
+        this.weights.set(
+          index,
+          variableFrom(
+            tf.randomNormal([3, 3, 3, module.inChannels, module.outChannels], 0, std, 'float32', seed),
+            true,
+          ),
+        );
       } else if (module.kind === 'bn') {
         this.norms.set(index, {
           gamma: variableFrom(tf.randomNormal([module.channels], 1, 0.02, 'float32', seed), true),
@@ -44,14 +50,19 @@ export class UNet {
     const multiple = 2 ** this.config.depth;
     const spatial = shape.slice(1, 4);
     if (spatial.some((n) => n % multiple !== 0)) {
-      throw new RangeError(`input shape ${spatial.join('×')} is not divisible by ${multiple}: the U-Net pools ${this.config.depth} times`);
+      throw new RangeError(
+        `input shape ${spatial.join('×')} is not divisible by ${multiple}: the U-Net pools ${this.config.depth} times`,
+      );
     }
   }
 
   forward(x: tf.Tensor5D, options: { training: boolean; taps?: number[] }): ForwardResult {
     this.checkShape(x.shape);
     const taps = new Set(options.taps ?? []);
-    const keep = new Set([...taps, ...this.modules.flatMap((module) => (module.kind === 'up' ? [module.skipFrom] : []))]);
+    const keep = new Set([
+      ...taps,
+      ...this.modules.flatMap((module) => (module.kind === 'up' ? [module.skipFrom] : [])),
+    ]);
     const features = new Map<number, tf.Tensor5D>();
     const outputs: tf.Tensor5D[] = [];
     let current = x;
@@ -93,7 +104,8 @@ export class UNet {
   /** Channels of a layer's output (for sizing the heads of tapped layers). */
   channelsOf(index: number): number {
     const module = this.modules[index];
-    if (module.kind !== 'conv') throw new RangeError(`layer ${index} is a ${module.kind}, not a convolution; only conv outputs can be tapped`);
+    if (module.kind !== 'conv')
+      throw new RangeError(`layer ${index} is a ${module.kind}, not a convolution; only conv outputs can be tapped`);
     return module.outChannels;
   }
 }

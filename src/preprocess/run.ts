@@ -51,15 +51,22 @@ export interface PreprocessSummary {
  * Every subject of the shard: skipped when its done.json is there (idempotent reruns; --overwrite
  * redoes it), locked against a second job, its failure recorded while the others go on.
  */
-export async function runPreprocess(options: PreprocessOptions, hooks: PreprocessHooks = {}): Promise<PreprocessSummary> {
-  const { sessions } = await findSessions(options.bids, { modalities: options.modalities, labels: options.labels ?? 'labels' });
+export async function runPreprocess(
+  options: PreprocessOptions,
+  hooks: PreprocessHooks = {},
+): Promise<PreprocessSummary> {
+  const { sessions } = await findSessions(options.bids, {
+    modalities: options.modalities,
+    labels: options.labels ?? 'labels',
+  });
   const bySubject = new Map<string, SessionFiles[]>();
   for (const session of sessions) bySubject.set(session.subject, [...(bySubject.get(session.subject) ?? []), session]);
   let subjects = [...bySubject.keys()].sort();
   if (options.subjects) {
     const wanted = options.subjects.map((s) => s.replace(/^sub-/, ''));
     const unknown = wanted.filter((s) => !bySubject.has(s));
-    if (unknown.length > 0) throw new UsageError(`--subjects: ${unknown.map((s) => `sub-${s}`).join(', ')} not in ${options.bids}`);
+    if (unknown.length > 0)
+      throw new UsageError(`--subjects: ${unknown.map((s) => `sub-${s}`).join(', ')} not in ${options.bids}`);
     subjects = wanted;
   }
   subjects = selectShard(subjects, options.shard);
@@ -93,9 +100,15 @@ export async function runPreprocess(options: PreprocessOptions, hooks: Preproces
         signal: hooks.signal,
         onStage: hooks.onStage,
       });
-      await writeFileAtomic(join(folder, 'qc.json'), `${JSON.stringify({ subject: `sub-${subject}`, metric: 'normalised cross-correlation with the subject template', sessions: result.qc, notes: result.notes }, null, 2)}\n`);
+      await writeFileAtomic(
+        join(folder, 'qc.json'),
+        `${JSON.stringify({ subject: `sub-${subject}`, metric: 'normalised cross-correlation with the subject template', sessions: result.qc, notes: result.notes }, null, 2)}\n`,
+      );
       const inputs = bySubject.get(subject)!.flatMap((s) => [...s.images, ...(s.label ? [s.label] : [])]);
-      await writeFileAtomic(doneFile, `${JSON.stringify({ subject: `sub-${subject}`, sessions: result.sessions, inputs, template: options.template ?? null, tool: options.registrar.name, tool_version: options.registrar.version, longiseg: options.version, command: options.command, finished: new Date().toISOString() }, null, 2)}\n`);
+      await writeFileAtomic(
+        doneFile,
+        `${JSON.stringify({ subject: `sub-${subject}`, sessions: result.sessions, inputs, template: options.template ?? null, tool: options.registrar.name, tool_version: options.registrar.version, longiseg: options.version, command: options.command, finished: new Date().toISOString() }, null, 2)}\n`,
+      );
       summary.done.push(subject);
       hooks.onSubject?.(subject, 'done', result.notes.join('; '));
     } catch (error) {
@@ -122,7 +135,9 @@ export async function runPreprocess(options: PreprocessOptions, hooks: Preproces
       break;
     }
     hooks.onWaiting?.(locked);
-    await sleep(LOCK_POLL_SECONDS * 1000, undefined, { signal: hooks.signal }).catch(() => throwIfAborted(hooks.signal));
+    await sleep(LOCK_POLL_SECONDS * 1000, undefined, { signal: hooks.signal }).catch(() =>
+      throwIfAborted(hooks.signal),
+    );
     pending = locked;
   }
   // subjects run at once finish in any order; the report lists them in the order given
@@ -145,13 +160,21 @@ function isDone(path: string): boolean {
 /** Every session of a subject must have every modality (findSessions already failed otherwise), and only those. */
 function checkModalities(subject: string, sessions: SessionFiles[], modalities: string[]): void {
   const counts = new Set(sessions.map((s) => s.images.length));
-  if (counts.size > 1 || [...counts][0] !== modalities.length) throw new UsageError(`sub-${subject}: sessions have different numbers of modalities; every session needs ${modalities.join(' + ')}`);
+  if (counts.size > 1 || [...counts][0] !== modalities.length)
+    throw new UsageError(
+      `sub-${subject}: sessions have different numbers of modalities; every session needs ${modalities.join(' + ')}`,
+    );
 }
 
 async function writeDescription(options: PreprocessOptions): Promise<void> {
   const path = join(options.out, 'dataset_description.json');
   if (existsSync(path)) return;
-  const content = { Name: 'longiseg preprocess', BIDSVersion: '1.9.0', DatasetType: 'derivative', GeneratedBy: [{ Name: 'longiseg', Version: options.version, Description: options.command }] };
+  const content = {
+    Name: 'longiseg preprocess',
+    BIDSVersion: '1.9.0',
+    DatasetType: 'derivative',
+    GeneratedBy: [{ Name: 'longiseg', Version: options.version, Description: options.command }],
+  };
   await writeFileAtomic(path, `${JSON.stringify(content, null, 2)}\n`);
   if (options.labels) {
     const table = join(options.bids, 'derivatives', options.labels, 'dseg.tsv');

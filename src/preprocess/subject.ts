@@ -46,7 +46,11 @@ export interface SubjectResult {
  * to `template`, then every session, its other modalities and its labels resampled once through
  * the composed transform.
  */
-export async function preprocessSubject(subject: string, sessions: SessionFiles[], options: SubjectOptions): Promise<SubjectResult> {
+export async function preprocessSubject(
+  subject: string,
+  sessions: SessionFiles[],
+  options: SubjectOptions,
+): Promise<SubjectResult> {
   const work = join(options.out, 'work', `sub-${subject}`);
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
@@ -66,7 +70,12 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     for (const [k, file] of session.images.entries()) {
       // the raw image first: non-finite voxels are refused, or replaced before any tool reads them
       let replaced = false;
-      let image = await readNifti(file, { kind: 'image', require3D: true, nanToNum: options.nanToNum, onWarning: (message) => ((replaced = true), notes.push(message)) });
+      let image = await readNifti(file, {
+        kind: 'image',
+        require3D: true,
+        nanToNum: options.nanToNum,
+        onWarning: (message) => ((replaced = true), notes.push(message)),
+      });
       if (correct) {
         stage(`N4 ses-${session.session} ${basename(file)}`);
         let input = file;
@@ -75,7 +84,13 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
           await writeNifti(input, image);
         }
         const output = join(work, `ses-${session.session}_${k}_n4.nii.gz`);
-        await correct({ input, output, work: join(work, `n4-ses-${session.session}-${k}`), stage: `sub-${subject} ses-${session.session} bias correction of ${basename(file)}`, signal: options.signal });
+        await correct({
+          input,
+          output,
+          work: join(work, `n4-ses-${session.session}-${k}`),
+          stage: `sub-${subject} ses-${session.session} bias correction of ${basename(file)}`,
+          signal: options.signal,
+        });
         image = await readNifti(output, { kind: 'image', require3D: true });
       }
       stage(`normalising ses-${session.session}`);
@@ -97,12 +112,23 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
     const affines: Mat4[] = [];
     for (const [i, session] of sessions.entries()) {
       stage(`affine ses-${session.session} → template (round ${round + 1})`);
-      affines.push(await options.registrar.affine({ fixed: templateFile, moving: normalisedFiles[i], work: join(work, `affine-${round}-ses-${session.session}`), stage: `sub-${subject} ses-${session.session} affine to the template`, signal: options.signal }));
+      affines.push(
+        await options.registrar.affine({
+          fixed: templateFile,
+          moving: normalisedFiles[i],
+          work: join(work, `affine-${round}-ses-${session.session}`),
+          stage: `sub-${subject} ses-${session.session} affine to the template`,
+          signal: options.signal,
+        }),
+      );
     }
     const centre = invertAffine(meanAffine(affines));
     toSession = affines.map((a) => multiply4(a, centre));
     templateFile = join(work, `template-${round + 1}.nii.gz`);
-    await writeNifti(templateFile, averageResampled(grid, firstModality, (image, i) => resampleAffine(image, grid, toSession[i], 'linear')));
+    await writeNifti(
+      templateFile,
+      averageResampled(grid, firstModality, (image, i) => resampleAffine(image, grid, toSession[i], 'linear')),
+    );
   }
 
   let fields = sessions.map((_, i) => composeField(grid, toSession[i]));
@@ -118,20 +144,36 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
       for (const [j, moving] of sessions.entries()) {
         if (j === i) continue;
         stage(`deformable ses-${moving.session} → ses-${fixed.session}`);
-        const field = await options.registrar.deformable({ fixed: aligned[i], moving: normalisedFiles[j], initial: toSession[j], work: join(work, `deformable-${fixed.session}-${moving.session}`), stage: `sub-${subject} ses-${moving.session} deformable to ses-${fixed.session}`, signal: options.signal });
+        const field = await options.registrar.deformable({
+          fixed: aligned[i],
+          moving: normalisedFiles[j],
+          initial: toSession[j],
+          work: join(work, `deformable-${fixed.session}-${moving.session}`),
+          stage: `sub-${subject} ses-${moving.session} deformable to ses-${fixed.session}`,
+          signal: options.signal,
+        });
         addMatches(matches, field, toSession[j]);
       }
       fields.push(midpointField(matches, sessions.length, grid, toSession[i]));
     }
     templateFile = join(work, 'template-deformable.nii.gz');
-    await writeNifti(templateFile, averageResampled(grid, firstModality, (image, i) => resampleThroughField(image, fields[i], 'linear')));
+    await writeNifti(
+      templateFile,
+      averageResampled(grid, firstModality, (image, i) => resampleThroughField(image, fields[i], 'linear')),
+    );
   }
 
   let outputGrid: Grid = grid;
   let toTemplate = identity4();
   if (options.template) {
     stage('affine subject template → --template');
-    toTemplate = await options.registrar.affine({ fixed: options.template, moving: templateFile, work: join(work, 'to-template'), stage: `sub-${subject} template to ${options.template}`, signal: options.signal });
+    toTemplate = await options.registrar.affine({
+      fixed: options.template,
+      moving: templateFile,
+      work: join(work, 'to-template'),
+      stage: `sub-${subject} template to ${options.template}`,
+      signal: options.signal,
+    });
     outputGrid = await readNifti(options.template, { kind: 'image', require3D: true });
   }
 
@@ -152,19 +194,35 @@ export async function preprocessSubject(subject: string, sessions: SessionFiles[
       await writeNifti(join(anat, `${name}_space-subject_${suffix}.nii.gz`), moved[k]);
     }
     if (options.labels && session.label) {
-      const labels = join(options.out, 'derivatives', options.labels, `sub-${subject}`, `ses-${session.session}`, 'anat');
+      const labels = join(
+        options.out,
+        'derivatives',
+        options.labels,
+        `sub-${subject}`,
+        `ses-${session.session}`,
+        'anat',
+      );
       await mkdir(labels, { recursive: true });
       const label = await readNifti(session.label, { kind: 'label', require3D: true });
-      await writeNifti(join(labels, `${name}_space-subject_dseg.nii.gz`), resampleThroughField(label, total, 'label'), { datatype: 'uint8' });
+      await writeNifti(join(labels, `${name}_space-subject_dseg.nii.gz`), resampleThroughField(label, total, 'label'), {
+        datatype: 'uint8',
+      });
     }
     await writeNifti(join(xfm, `${name}_from-native_to-subject_mode-image_xfm.nii.gz`), total);
-    await writeFileAtomic(join(xfm, `${name}_affine.json`), `${JSON.stringify({ subject_to_session: multiply4(toSession[i], toTemplate), note: 'RAS mm, maps a subject-space point to the native session point (the affine part of the total transform)' }, null, 2)}\n`);
+    await writeFileAtomic(
+      join(xfm, `${name}_affine.json`),
+      `${JSON.stringify({ subject_to_session: multiply4(toSession[i], toTemplate), note: 'RAS mm, maps a subject-space point to the native session point (the affine part of the total transform)' }, null, 2)}\n`,
+    );
     const before = resampleAffine(firstModality[i], outputGrid, identity4(), 'linear');
-    qc[`ses-${session.session}`] = { ncc_before: normalisedCrossCorrelation(before.data, templateOnOutput.data), ncc_after: normalisedCrossCorrelation(moved[0].data, templateOnOutput.data) };
+    qc[`ses-${session.session}`] = {
+      ncc_before: normalisedCrossCorrelation(before.data, templateOnOutput.data),
+      ncc_after: normalisedCrossCorrelation(moved[0].data, templateOnOutput.data),
+    };
   }
   await writeNifti(join(options.out, `sub-${subject}`, `sub-${subject}_template.nii.gz`), templateOnOutput);
   const ages = join(options.bids ?? '', `sub-${subject}`, `sub-${subject}_sessions.tsv`);
-  if (options.bids && existsSync(ages)) await copyFile(ages, join(options.out, `sub-${subject}`, `sub-${subject}_sessions.tsv`));
+  if (options.bids && existsSync(ages))
+    await copyFile(ages, join(options.out, `sub-${subject}`, `sub-${subject}_sessions.tsv`));
   await rm(work, { recursive: true, force: true });
   return { subject, sessions: sessions.map((s) => s.session), qc, notes };
 }

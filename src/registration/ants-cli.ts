@@ -13,18 +13,46 @@ export const ANTS_RANDOM_SEED = 121212;
 /** Output prefix of antsRegistration, in the work folder. */
 const PREFIX = 'ants_';
 
-const LINEAR_STAGE = (fixed: string, moving: string) => ['--metric', `MI[${fixed},${moving},1,32,Regular,0.25]`, '--convergence', '[1000x500x250x100,1e-6,10]', '--shrink-factors', '8x4x2x1', '--smoothing-sigmas', '3x2x1x0vox'];
+const LINEAR_STAGE = (fixed: string, moving: string) => [
+  '--metric',
+  `MI[${fixed},${moving},1,32,Regular,0.25]`,
+  '--convergence',
+  '[1000x500x250x100,1e-6,10]',
+  '--shrink-factors',
+  '8x4x2x1',
+  '--smoothing-sigmas',
+  '3x2x1x0vox',
+];
 
 /** The rigid + affine call of antsRegistrationSyN.sh `-t a`, with a fixed seed. */
 export function antsAffineArgs(fixed: string, moving: string, prefix: string): string[] {
   return [
-    '--verbose', '1', '--dimensionality', '3', '--float', '0', '--collapse-output-transforms', '1',
-    '--output', `[${prefix},${prefix}Warped.nii.gz,${prefix}InverseWarped.nii.gz]`,
-    '--interpolation', 'Linear', '--use-histogram-matching', '0', '--winsorize-image-intensities', '[0.005,0.995]',
-    '--initial-moving-transform', `[${fixed},${moving},1]`,
-    '--transform', 'Rigid[0.1]', ...LINEAR_STAGE(fixed, moving),
-    '--transform', 'Affine[0.1]', ...LINEAR_STAGE(fixed, moving),
-    '--random-seed', String(ANTS_RANDOM_SEED),
+    '--verbose',
+    '1',
+    '--dimensionality',
+    '3',
+    '--float',
+    '0',
+    '--collapse-output-transforms',
+    '1',
+    '--output',
+    `[${prefix},${prefix}Warped.nii.gz,${prefix}InverseWarped.nii.gz]`,
+    '--interpolation',
+    'Linear',
+    '--use-histogram-matching',
+    '0',
+    '--winsorize-image-intensities',
+    '[0.005,0.995]',
+    '--initial-moving-transform',
+    `[${fixed},${moving},1]`,
+    '--transform',
+    'Rigid[0.1]',
+    ...LINEAR_STAGE(fixed, moving),
+    '--transform',
+    'Affine[0.1]',
+    ...LINEAR_STAGE(fixed, moving),
+    '--random-seed',
+    String(ANTS_RANDOM_SEED),
   ];
 }
 
@@ -34,19 +62,57 @@ export function antsAffineArgs(fixed: string, moving: string, prefix: string): s
  */
 export function antsSynArgs(fixed: string, moving: string, initial: string, prefix: string): string[] {
   return [
-    '--verbose', '1', '--dimensionality', '3', '--float', '1', '--collapse-output-transforms', '1',
-    '--output', `[${prefix},${prefix}Warped.nii.gz,${prefix}InverseWarped.nii.gz]`,
-    '--interpolation', 'Linear', '--use-histogram-matching', '0', '--winsorize-image-intensities', '[0.005,0.995]',
-    '--initial-moving-transform', initial,
-    '--transform', 'SyN[0.2,3,0]', '--metric', `CC[${fixed},${moving},1,2]`,
-    '--convergence', '[100x70x50x20,1e-6,10]', '--shrink-factors', '8x4x2x1', '--smoothing-sigmas', '3x2x1x0vox',
-    '--random-seed', String(ANTS_RANDOM_SEED),
+    '--verbose',
+    '1',
+    '--dimensionality',
+    '3',
+    '--float',
+    '1',
+    '--collapse-output-transforms',
+    '1',
+    '--output',
+    `[${prefix},${prefix}Warped.nii.gz,${prefix}InverseWarped.nii.gz]`,
+    '--interpolation',
+    'Linear',
+    '--use-histogram-matching',
+    '0',
+    '--winsorize-image-intensities',
+    '[0.005,0.995]',
+    '--initial-moving-transform',
+    initial,
+    '--transform',
+    'SyN[0.2,3,0]',
+    '--metric',
+    `CC[${fixed},${moving},1,2]`,
+    '--convergence',
+    '[100x70x50x20,1e-6,10]',
+    '--shrink-factors',
+    '8x4x2x1',
+    '--smoothing-sigmas',
+    '3x2x1x0vox',
+    '--random-seed',
+    String(ANTS_RANDOM_SEED),
   ];
 }
 
 /** antsApplyTransforms writing the composed fixed → moving map as one displacement field (ANTs' order: warp, then affine). */
 export function antsComposeFieldArgs(fixed: string, prefix: string, field: string): string[] {
-  return ['--dimensionality', '3', '--reference-image', fixed, '--output', `[${field},1]`, '--transform', `${prefix}1Warp.nii.gz`, '--transform', `${prefix}0GenericAffine.mat`, '--float', '1', '--verbose', '1'];
+  return [
+    '--dimensionality',
+    '3',
+    '--reference-image',
+    fixed,
+    '--output',
+    `[${field},1]`,
+    '--transform',
+    `${prefix}1Warp.nii.gz`,
+    '--transform',
+    `${prefix}0GenericAffine.mat`,
+    '--float',
+    '1',
+    '--verbose',
+    '1',
+  ];
 }
 
 /** N4 as antsCorticalThickness.sh runs it, without a mask. */
@@ -82,25 +148,49 @@ export class AntsCli implements Registrar {
 
   async affine(task: RegistrationTask): Promise<Mat4> {
     await mkdir(task.work, { recursive: true });
-    const [fixed, moving] = [await antsInput(task.fixed, task.work, 'fixed.nii.gz'), await antsInput(task.moving, task.work, 'moving.nii.gz')];
+    const [fixed, moving] = [
+      await antsInput(task.fixed, task.work, 'fixed.nii.gz'),
+      await antsInput(task.moving, task.work, 'moving.nii.gz'),
+    ];
     await runTool('antsRegistration', antsAffineArgs(fixed, moving, PREFIX), task, 'affine', this.threads);
     return this.readAffine(join(task.work, `${PREFIX}0GenericAffine.mat`), task, 'affine');
   }
 
   async deformable(task: RegistrationTask & { initial: Mat4 }): Promise<Volume> {
     await mkdir(task.work, { recursive: true });
-    const [fixed, moving] = [await antsInput(task.fixed, task.work, 'fixed.nii.gz'), await antsInput(task.moving, task.work, 'moving.nii.gz')];
+    const [fixed, moving] = [
+      await antsInput(task.fixed, task.work, 'fixed.nii.gz'),
+      await antsInput(task.moving, task.work, 'moving.nii.gz'),
+    ];
     await writeFile(join(task.work, 'initial.txt'), formatItkTextAffine(rasToItkAffine(task.initial)));
-    await runTool('antsRegistration', antsSynArgs(fixed, moving, 'initial.txt', PREFIX), task, 'deformable', this.threads);
+    await runTool(
+      'antsRegistration',
+      antsSynArgs(fixed, moving, 'initial.txt', PREFIX),
+      task,
+      'deformable',
+      this.threads,
+    );
     expectOutput(join(task.work, `${PREFIX}1Warp.nii.gz`), 'antsRegistration', task, 'deformable');
     await this.readAffine(join(task.work, `${PREFIX}0GenericAffine.mat`), task, 'deformable');
-    await runTool('antsApplyTransforms', antsComposeFieldArgs(fixed, PREFIX, 'field.nii.gz'), task, 'deformation field', this.threads);
+    await runTool(
+      'antsApplyTransforms',
+      antsComposeFieldArgs(fixed, PREFIX, 'field.nii.gz'),
+      task,
+      'deformation field',
+      this.threads,
+    );
     return readToolField(join(task.work, 'field.nii.gz'), 'antsApplyTransforms', task);
   }
 
   async biasCorrect(task: BiasCorrectionTask): Promise<void> {
     await mkdir(task.work, { recursive: true });
-    await runTool('N4BiasFieldCorrection', n4Args(await antsInput(task.input, task.work, 'input.nii.gz'), 'corrected.nii.gz'), task, 'bias correction', this.threads);
+    await runTool(
+      'N4BiasFieldCorrection',
+      n4Args(await antsInput(task.input, task.work, 'input.nii.gz'), 'corrected.nii.gz'),
+      task,
+      'bias correction',
+      this.threads,
+    );
     const corrected = join(task.work, 'corrected.nii.gz');
     expectOutput(corrected, 'N4BiasFieldCorrection', task, 'bias correction');
     await rename(corrected, task.output);
@@ -109,7 +199,10 @@ export class AntsCli implements Registrar {
   private async readAffine(file: string, task: RegistrationTask, step: string): Promise<Mat4> {
     expectOutput(file, 'antsRegistration', task, step);
     const transform = readItkMatTransform(await readFile(file));
-    if (!transform) throw new ExternalToolError(`antsRegistration (${task.stage}, ${step}) wrote ${file}, which is not an ITK affine transform; see the logs in ${task.work}`);
+    if (!transform)
+      throw new ExternalToolError(
+        `antsRegistration (${task.stage}, ${step}) wrote ${file}, which is not an ITK affine transform; see the logs in ${task.work}`,
+      );
     return itkAffineToRas(transform.parameters, transform.fixed);
   }
 }

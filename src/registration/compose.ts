@@ -4,7 +4,9 @@ import { createVolume, type Grid, type Volume } from '../io/volume.js';
 
 /** Elementwise mean of affine matrices (the average transform of the sessions; refined by the template iterations). */
 export function meanAffine(matrices: Mat4[]): Mat4 {
-  return matrices[0].map((row, i) => row.map((_, j) => matrices.reduce((sum, m) => sum + m[i][j], 0) / matrices.length));
+  return matrices[0].map((row, i) =>
+    row.map((_, j) => matrices.reduce((sum, m) => sum + m[i][j], 0) / matrices.length),
+  );
 }
 
 /** `source` moved so that resampling it onto a grid reads it at transform(p) for every grid point p. */
@@ -13,7 +15,12 @@ function throughAffine<T extends Volume>(source: T, transform: Mat4): T {
 }
 
 /** Resamples `source` onto `grid`, reading it at transform(p) (world mm, RAS) for every grid point p. */
-export function resampleAffine(source: Volume, grid: Grid, transform: Mat4, interpolation: 'linear' | 'nearest' | 'label'): Volume {
+export function resampleAffine(
+  source: Volume,
+  grid: Grid,
+  transform: Mat4,
+  interpolation: 'linear' | 'nearest' | 'label',
+): Volume {
   return resampleToGrid(throughAffine(source, transform), grid, interpolation);
 }
 
@@ -24,7 +31,9 @@ export function resampleAffine(source: Volume, grid: Grid, transform: Mat4, inte
 export function composeField(grid: Grid, before: Mat4, field?: Volume): Volume {
   const [nx, ny, nz] = grid.shape;
   const voxels = nx * ny * nz;
-  const out = field ? Float32Array.from(resampleAffine(field, grid, before, 'linear').data) : new Float32Array(3 * voxels);
+  const out = field
+    ? Float32Array.from(resampleAffine(field, grid, before, 'linear').data)
+    : new Float32Array(3 * voxels);
   let n = 0;
   for (let k = 0; k < nz; k++) {
     for (let j = 0; j < ny; j++) {
@@ -39,7 +48,11 @@ export function composeField(grid: Grid, before: Mat4, field?: Volume): Volume {
 }
 
 /** A template: the voxelwise mean of the images, each resampled onto `grid` by `resample`. */
-export function averageResampled(grid: Grid, images: Volume[], resample: (image: Volume, index: number) => Volume): Volume {
+export function averageResampled(
+  grid: Grid,
+  images: Volume[],
+  resample: (image: Volume, index: number) => Volume,
+): Volume {
   const [nx, ny, nz] = grid.shape;
   const average = new Float32Array(nx * ny * nz);
   images.forEach((image, i) => {

@@ -26,10 +26,30 @@ export class ElastixCli implements Registrar {
     await mkdir(task.work, { recursive: true });
     const parameters = join(task.work, 'affine.txt');
     await writeFile(parameters, formatParameterFile(AFFINE_MAP));
-    await runTool('elastix', ['-f', resolve(task.fixed), '-m', resolve(task.moving), '-p', 'affine.txt', '-out', '.', '-threads', String(this.threads)], task, 'affine', this.threads);
+    await runTool(
+      'elastix',
+      [
+        '-f',
+        resolve(task.fixed),
+        '-m',
+        resolve(task.moving),
+        '-p',
+        'affine.txt',
+        '-out',
+        '.',
+        '-threads',
+        String(this.threads),
+      ],
+      task,
+      'affine',
+      this.threads,
+    );
     const file = join(task.work, 'TransformParameters.0.txt');
     expectOutput(file, 'elastix', task, 'affine');
-    return affineOfTransformMap(parseParameterFile(await readFile(file, 'utf8')), `elastix (${task.stage}, affine) wrote no valid affine parameters in ${file}; see ${join(task.work, 'elastix.log')}`);
+    return affineOfTransformMap(
+      parseParameterFile(await readFile(file, 'utf8')),
+      `elastix (${task.stage}, affine) wrote no valid affine parameters in ${file}; see ${join(task.work, 'elastix.log')}`,
+    );
   }
 
   async deformable(task: RegistrationTask & { initial: Mat4 }): Promise<Volume> {
@@ -38,10 +58,36 @@ export class ElastixCli implements Registrar {
     const parameters = join(task.work, 'bspline.txt');
     await writeFile(initial, formatParameterFile(affineTransformFile(rasToItkAffine(task.initial))));
     await writeFile(parameters, formatParameterFile(BSPLINE_MAP));
-    await runTool('elastix', ['-f', resolve(task.fixed), '-m', resolve(task.moving), '-p', 'bspline.txt', '-t0', 'initial.txt', '-out', '.', '-threads', String(this.threads)], task, 'deformable', this.threads);
+    await runTool(
+      'elastix',
+      [
+        '-f',
+        resolve(task.fixed),
+        '-m',
+        resolve(task.moving),
+        '-p',
+        'bspline.txt',
+        '-t0',
+        'initial.txt',
+        '-out',
+        '.',
+        '-threads',
+        String(this.threads),
+      ],
+      task,
+      'deformable',
+      this.threads,
+    );
     const transform = join(task.work, 'TransformParameters.0.txt');
     expectOutput(transform, 'elastix', task, 'deformable');
-    await runTool('transformix', ['-def', 'all', '-tp', 'TransformParameters.0.txt', '-out', '.', '-threads', String(this.threads)], task, 'deformation field', this.threads, 'transformix.log');
+    await runTool(
+      'transformix',
+      ['-def', 'all', '-tp', 'TransformParameters.0.txt', '-out', '.', '-threads', String(this.threads)],
+      task,
+      'deformation field',
+      this.threads,
+      'transformix.log',
+    );
     const field = join(task.work, 'deformationField.nii.gz');
     return readToolField(field, 'transformix', task);
   }

@@ -16,7 +16,7 @@ function cubicWeights(c: number): { start: number; weights: number[] } {
   const weights = [0, 1, 2, 3].map((k) => {
     const t = Math.abs(c - (start + k));
     if (t < 1) return (4 - 6 * t * t + 3 * t * t * t) / 6;
-    if (t < 2) return ((2 - t) ** 3) / 6;
+    if (t < 2) return (2 - t) ** 3 / 6;
     return 0;
   });
   return { start, weights };
@@ -25,7 +25,9 @@ function cubicWeights(c: number): { start: number; weights: number[] } {
 function numbers(map: TransformMap, key: string, count?: number): number[] {
   const values = map.get(key)?.map(Number);
   if (!values || values.some((v) => !Number.isFinite(v)) || (count !== undefined && values.length !== count)) {
-    throw new ExternalToolError(`elastix transform parameters: ${key} is missing or not ${count ?? 'a list of'} numbers`);
+    throw new ExternalToolError(
+      `elastix transform parameters: ${key} is missing or not ${count ?? 'a list of'} numbers`,
+    );
   }
   return values;
 }
@@ -33,7 +35,8 @@ function numbers(map: TransformMap, key: string, count?: number): number[] {
 /** elastix's (Advanced)BSplineTransform of order 3, as a point map in LPS: p ↦ p + Σ w·coefficient, 0 outside the grid's support. */
 function bsplineTransform(map: TransformMap): PointTransform {
   const order = map.has('BSplineTransformSplineOrder') ? numbers(map, 'BSplineTransformSplineOrder', 1)[0] : 3;
-  if (order !== 3) throw new ExternalToolError(`elastix transform parameters: B-spline order ${order} is not supported (3 is)`);
+  if (order !== 3)
+    throw new ExternalToolError(`elastix transform parameters: B-spline order ${order} is not supported (3 is)`);
   const size = numbers(map, 'GridSize', 3);
   const origin = numbers(map, 'GridOrigin', 3);
   const spacing = numbers(map, 'GridSpacing', 3);
@@ -71,7 +74,9 @@ function pointTransform(map: TransformMap): PointTransform {
     return (p) => RAS_TO_LPS(applyAffine(ras, RAS_TO_LPS(p)));
   }
   if (kind === 'BSplineTransform' || kind === 'RecursiveBSplineTransform') return bsplineTransform(map);
-  throw new ExternalToolError(`elastix transform parameters: transform ${kind ?? '(none)'} is not supported (affine and B-spline are)`);
+  throw new ExternalToolError(
+    `elastix transform parameters: transform ${kind ?? '(none)'} is not supported (affine and B-spline are)`,
+  );
 }
 
 /**
@@ -102,6 +107,12 @@ export function elastixChainField(chain: TransformMap[], grid: Grid): Volume {
 export function affineOfTransformMap(map: TransformMap, failure: string): Mat4 {
   const values = map.get('TransformParameters')?.map(Number);
   const centre = map.get('CenterOfRotationPoint')?.map(Number) ?? [0, 0, 0];
-  if (map.get('Transform')?.[0] !== 'AffineTransform' || !values || values.length !== 12 || values.some((v) => !Number.isFinite(v))) throw new ExternalToolError(failure);
+  if (
+    map.get('Transform')?.[0] !== 'AffineTransform' ||
+    !values ||
+    values.length !== 12 ||
+    values.some((v) => !Number.isFinite(v))
+  )
+    throw new ExternalToolError(failure);
   return itkAffineToRas(values, centre);
 }

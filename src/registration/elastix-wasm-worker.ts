@@ -17,10 +17,15 @@ parentPort?.once('message', async (request: ElastixWasmRequest) => {
     const { transformParameterObject } = await elastixNode(request.parameterObject, {
       fixed: request.fixed,
       moving: request.moving,
-      ...(request.initialTransformParameterObject ? { initialTransformParameterObject: request.initialTransformParameterObject } : {}),
+      ...(request.initialTransformParameterObject
+        ? { initialTransformParameterObject: request.initialTransformParameterObject }
+        : {}),
     });
     parentPort?.postMessage({ ok: true, transformParameterObject } satisfies ElastixWasmReply);
   } catch (error) {
-    parentPort?.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) } satisfies ElastixWasmReply);
+    parentPort?.postMessage({
+      ok: false,
+      message: error instanceof Error ? error.message : String(error),
+    } satisfies ElastixWasmReply);
   }
 });

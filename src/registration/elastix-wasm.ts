@@ -15,7 +15,9 @@ import type { ElastixWasmReply, ElastixWasmRequest } from './elastix-wasm-worker
 
 /** A parameter map in elastix's JSON form: every value a list of strings. */
 function toJsonMap(map: ParameterMap): Record<string, string[]> {
-  return Object.fromEntries(Object.entries(map).map(([key, value]) => [key, (Array.isArray(value) ? value : [value]).map(String)]));
+  return Object.fromEntries(
+    Object.entries(map).map(([key, value]) => [key, (Array.isArray(value) ? value : [value]).map(String)]),
+  );
 }
 
 function toTransformMaps(object: JsonCompatible): TransformMap[] {
@@ -38,7 +40,10 @@ export class ElastixWasm implements Registrar {
 
   async affine(task: RegistrationTask): Promise<Mat4> {
     const [result] = (await this.register(task, AFFINE_MAP, 'affine')).chain;
-    return affineOfTransformMap(result ?? new Map(), `elastix-wasm (${task.stage}, affine) returned no affine parameters; see ${join(task.work, 'affine-transform.json')}`);
+    return affineOfTransformMap(
+      result ?? new Map(),
+      `elastix-wasm (${task.stage}, affine) returned no affine parameters; see ${join(task.work, 'affine-transform.json')}`,
+    );
   }
 
   async deformable(task: RegistrationTask & { initial: Mat4 }): Promise<Volume> {
@@ -46,18 +51,33 @@ export class ElastixWasm implements Registrar {
     // the returned chain starts with the initial transform
     const { chain, fixed } = await this.register(task, BSPLINE_MAP, 'deformable', initial);
     if (chain.length !== 2 || chain[1].get('Transform')?.[0] !== 'BSplineTransform') {
-      throw new ExternalToolError(`elastix-wasm (${task.stage}, deformable) returned no B-spline transform; see ${join(task.work, 'deformable-transform.json')}`);
+      throw new ExternalToolError(
+        `elastix-wasm (${task.stage}, deformable) returned no B-spline transform; see ${join(task.work, 'deformable-transform.json')}`,
+      );
     }
     return elastixChainField(chain, fixed);
   }
 
   /** One elastix run (the transform chain, and the fixed image it read); its parameter files and any error go to the work folder, which failures name. */
-  private async register(task: RegistrationTask, map: ParameterMap, step: string, initial?: Record<string, string[]>): Promise<{ chain: TransformMap[]; fixed: Volume }> {
+  private async register(
+    task: RegistrationTask,
+    map: ParameterMap,
+    step: string,
+    initial?: Record<string, string[]>,
+  ): Promise<{ chain: TransformMap[]; fixed: Volume }> {
     await mkdir(task.work, { recursive: true });
     const log = join(task.work, 'elastix-wasm.log');
     await writeFile(join(task.work, `${step}.txt`), formatParameterFile(map));
-    const [fixed, moving] = await Promise.all([readNifti(task.fixed, { kind: 'image', require3D: true }), readNifti(task.moving, { kind: 'image', require3D: true })]);
-    const request: ElastixWasmRequest = { parameterObject: [toJsonMap(map)], fixed: toItkImage(fixed), moving: toItkImage(moving), ...(initial ? { initialTransformParameterObject: [initial] } : {}) };
+    const [fixed, moving] = await Promise.all([
+      readNifti(task.fixed, { kind: 'image', require3D: true }),
+      readNifti(task.moving, { kind: 'image', require3D: true }),
+    ]);
+    const request: ElastixWasmRequest = {
+      parameterObject: [toJsonMap(map)],
+      fixed: toItkImage(fixed),
+      moving: toItkImage(moving),
+      ...(initial ? { initialTransformParameterObject: [initial] } : {}),
+    };
     const reply = await runInWorker(request, task.signal);
     if (!reply.ok) {
       await writeFile(log, reply.message);
@@ -84,7 +104,9 @@ function runInWorker(request: ElastixWasmRequest, signal?: AbortSignal): Promise
     };
     worker.once('message', (reply: ElastixWasmReply) => settle(() => resolve(reply)));
     worker.once('error', (error) => settle(() => resolve({ ok: false, message: error.message })));
-    worker.once('exit', (code) => settle(() => resolve({ ok: false, message: `the elastix worker exited with code ${code}` })));
+    worker.once('exit', (code) =>
+      settle(() => resolve({ ok: false, message: `the elastix worker exited with code ${code}` })),
+    );
     worker.postMessage(request);
   });
 }

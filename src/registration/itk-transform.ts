@@ -17,7 +17,10 @@ const LPS_TO_RAS: Mat4 = [
 export function itkAffineToRas(parameters: number[], centre: number[]): Mat4 {
   const a = [parameters.slice(0, 3), parameters.slice(3, 6), parameters.slice(6, 9)];
   const t = parameters.slice(9, 12);
-  const lps: Mat4 = [0, 1, 2].map((i) => [...a[i], t[i] + centre[i] - a[i].reduce((sum, v, j) => sum + v * centre[j], 0)]);
+  const lps: Mat4 = [0, 1, 2].map((i) => [
+    ...a[i],
+    t[i] + centre[i] - a[i].reduce((sum, v, j) => sum + v * centre[j], 0),
+  ]);
   lps.push([0, 0, 0, 1]);
   return multiply4(LPS_TO_RAS, multiply4(lps, LPS_TO_RAS));
 }
@@ -48,8 +51,11 @@ export function parseParameterFile(text: string): Map<string, string[]> {
 }
 
 export function formatParameterFile(entries: Record<string, string | number | boolean | (string | number)[]>): string {
-  const value = (v: string | number | boolean) => (typeof v === 'string' ? `"${v}"` : typeof v === 'boolean' ? `"${v}"` : String(v));
-  return Object.entries(entries)
-    .map(([key, v]) => `(${key} ${Array.isArray(v) ? v.map(value).join(' ') : value(v)})`)
-    .join('\n') + '\n';
+  const value = (v: string | number | boolean) =>
+    typeof v === 'string' ? `"${v}"` : typeof v === 'boolean' ? `"${v}"` : String(v);
+  return (
+    Object.entries(entries)
+      .map(([key, v]) => `(${key} ${Array.isArray(v) ? v.map(value).join(' ') : value(v)})`)
+      .join('\n') + '\n'
+  );
 }

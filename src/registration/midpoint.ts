@@ -24,7 +24,11 @@ export function addMatches(sum: Float32Array, field: Volume, toSession: Mat4): v
     for (let j = 0; j < ny; j++) {
       for (let i = 0; i < nx; i++, n++) {
         const p = applyAffine(field.affine, [i, j, k]);
-        const match = applyAffine(fromSession, [p[0] + field.data[n], p[1] + field.data[n + voxels], p[2] + field.data[n + 2 * voxels]]);
+        const match = applyAffine(fromSession, [
+          p[0] + field.data[n],
+          p[1] + field.data[n + voxels],
+          p[2] + field.data[n + 2 * voxels],
+        ]);
         for (let c = 0; c < 3; c++) sum[n + c * voxels] += match[c] - p[c];
       }
     }
@@ -35,14 +39,23 @@ export function addMatches(sum: Float32Array, field: Volume, toSession: Mat4): v
 export function midpointField(sum: Float32Array, sessions: number, grid: Grid, toSession: Mat4): Volume {
   const [nx, ny, nz] = grid.shape;
   const voxels = nx * ny * nz;
-  const toMidpoint = createVolume(sum.map((value) => value / sessions), [nx, ny, nz, 3], grid.affine, grid.xforms);
+  const toMidpoint = createVolume(
+    sum.map((value) => value / sessions),
+    [nx, ny, nz, 3],
+    grid.affine,
+    grid.xforms,
+  );
   const fromMidpoint = invertField(toMidpoint, identity4(), grid);
   const out = new Float32Array(3 * voxels);
   for (let k = 0, n = 0; k < nz; k++) {
     for (let j = 0; j < ny; j++) {
       for (let i = 0; i < nx; i++, n++) {
         const y = applyAffine(grid.affine, [i, j, k]);
-        const q = applyAffine(toSession, [y[0] + fromMidpoint.data[n], y[1] + fromMidpoint.data[n + voxels], y[2] + fromMidpoint.data[n + 2 * voxels]]);
+        const q = applyAffine(toSession, [
+          y[0] + fromMidpoint.data[n],
+          y[1] + fromMidpoint.data[n + voxels],
+          y[2] + fromMidpoint.data[n + 2 * voxels],
+        ]);
         for (let c = 0; c < 3; c++) out[n + c * voxels] = q[c] - y[c];
       }
     }

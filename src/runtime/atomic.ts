@@ -47,7 +47,9 @@ export async function writeAtomic(path: string, produce: (temporaryPath: string)
   try {
     await mkdir(dirname(path), { recursive: true });
   } catch (error) {
-    throw new InputError(dirname(path), `cannot create the output folder (${(error as Error).message})`, { cause: error });
+    throw new InputError(dirname(path), `cannot create the output folder (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   const temporary = temporaryPathFor(path);
   pending.add(temporary);
@@ -63,8 +65,12 @@ export async function writeAtomic(path: string, produce: (temporaryPath: string)
   } catch (error) {
     await rm(temporary, { force: true });
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EROFS') throw new InputError(path, `cannot write here (${code})`, { cause: error });
-    if (code === 'ENOSPC' || code === 'EDQUOT') throw new InputError(path, `no space left to write it (${code}); nothing half-written was kept`, { cause: error });
+    if (code === 'EACCES' || code === 'EROFS')
+      throw new InputError(path, `cannot write here (${code})`, { cause: error });
+    if (code === 'ENOSPC' || code === 'EDQUOT')
+      throw new InputError(path, `no space left to write it (${code}); nothing half-written was kept`, {
+        cause: error,
+      });
     throw error;
   } finally {
     pending.delete(temporary);

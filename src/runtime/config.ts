@@ -47,7 +47,8 @@ const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** Keys that name an object's prototype would change how every later lookup behaves; no config key is one of them. */
 function refuseUnsafeKeys(value: unknown, path: string, at: string[]): void {
   if (typeof value !== 'object' || value === null) return;
-  if (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype) throw new UsageError(`${path}: key "${[...at, '__proto__'].join('.')}" is not allowed`);
+  if (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype)
+    throw new UsageError(`${path}: key "${[...at, '__proto__'].join('.')}" is not allowed`);
   for (const key of Object.keys(value)) {
     if (UNSAFE_KEYS.has(key)) throw new UsageError(`${path}: key "${[...at, key].join('.')}" is not allowed`);
     refuseUnsafeKeys((value as Record<string, unknown>)[key], path, [...at, key]);
@@ -59,7 +60,9 @@ export function validateConfig<S extends z.ZodType>(schema: S, input: unknown, s
   const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
   // A misspelt key usually explains the missing one, so unknown keys come first.
-  const issues = [...result.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+  const issues = [...result.error.issues].sort(
+    (a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'),
+  );
   const lines = issues.map((issue) => `  ${describeIssue(issue, schema)}`);
   throw new UsageError(`${source}: invalid configuration\n${lines.join('\n')}`);
 }

@@ -30,7 +30,12 @@ export function processAlive(pid: number): boolean {
  * been killed); a stale lock is taken over. Returns undefined when another live job holds it.
  */
 export async function acquireLock(path: string, staleHours: number): Promise<(() => Promise<void>) | undefined> {
-  const info: LockInfo = { host: hostname(), pid: process.pid, time: new Date().toISOString(), job: process.env.SLURM_JOB_ID };
+  const info: LockInfo = {
+    host: hostname(),
+    pid: process.pid,
+    time: new Date().toISOString(),
+    job: process.env.SLURM_JOB_ID,
+  };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(path, 'wx');

@@ -44,7 +44,11 @@ export interface PoolOptions<R> {
  * Runs `tasks` on up to `workers` threads (or in this thread through `inProcess` when one suffices)
  * and returns the results in task order. The first failure stops the pool and is rethrown.
  */
-export async function runPool<T, R>(tasks: T[], inProcess: (task: T) => Promise<R>, options: PoolOptions<R>): Promise<R[]> {
+export async function runPool<T, R>(
+  tasks: T[],
+  inProcess: (task: T) => Promise<R>,
+  options: PoolOptions<R>,
+): Promise<R[]> {
   const results: R[] = new Array(tasks.length);
   const threads = Math.min(options.workers, tasks.length);
   throwIfAborted(options.signal);
@@ -61,7 +65,9 @@ export async function runPool<T, R>(tasks: T[], inProcess: (task: T) => Promise<
     await new Promise<void>((resolve, reject) => {
       let next = 0;
       let finished = 0;
-      options.signal?.addEventListener('abort', () => reject(options.signal?.reason ?? new InterruptedError()), { once: true });
+      options.signal?.addEventListener('abort', () => reject(options.signal?.reason ?? new InterruptedError()), {
+        once: true,
+      });
       const feed = (worker: Worker) => {
         if (next >= tasks.length) return;
         const id = next++;

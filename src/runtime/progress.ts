@@ -25,7 +25,9 @@ export class Progress implements ProgressSink {
 
   constructor(private readonly options: ProgressOptions) {
     // discardStdin would put a terminal in raw mode, turning Ctrl-C into a byte instead of SIGINT
-    this.spinner = options.interactive ? ora({ text: this.text(), stream: process.stderr, discardStdin: false }).start() : undefined;
+    this.spinner = options.interactive
+      ? ora({ text: this.text(), stream: process.stderr, discardStdin: false }).start()
+      : undefined;
   }
 
   advance(count = 1, detail?: string): void {
@@ -39,7 +41,13 @@ export class Progress implements ProgressSink {
     if (this.done >= this.options.total || now - this.lastLogged >= every) {
       this.lastLogged = now;
       this.options.logger.info(
-        { progress: this.options.label, done: this.done, total: this.options.total, rate: this.rate(), eta_s: this.eta() },
+        {
+          progress: this.options.label,
+          done: this.done,
+          total: this.options.total,
+          rate: this.rate(),
+          eta_s: this.eta(),
+        },
         this.text(detail),
       );
     }
@@ -47,7 +55,11 @@ export class Progress implements ProgressSink {
 
   succeed(message?: string): void {
     if (this.spinner) this.spinner.succeed(message ?? this.text());
-    else this.options.logger.info({ progress: this.options.label, done: this.done, total: this.options.total }, message ?? this.text());
+    else
+      this.options.logger.info(
+        { progress: this.options.label, done: this.done, total: this.options.total },
+        message ?? this.text(),
+      );
   }
 
   /** Stops a spinner still running (a command that failed or was interrupted), leaving its last line. */

@@ -19,7 +19,9 @@ export function resolveShard(flag: string | undefined, env: NodeJS.ProcessEnv = 
     const index = Number(match?.[1]);
     const count = Number(match?.[2]);
     if (!match || count < 1 || index >= count) {
-      throw new UsageError(`--shard ${JSON.stringify(flag)} must be i/n with 0 ≤ i < n (i counts from 0: --shard 0/4 … --shard 3/4)`);
+      throw new UsageError(
+        `--shard ${JSON.stringify(flag)} must be i/n with 0 ≤ i < n (i counts from 0: --shard 0/4 … --shard 3/4)`,
+      );
     }
     return { index, count, source: `--shard ${index}/${count}` };
   }

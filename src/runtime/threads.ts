@@ -11,7 +11,8 @@ export const threadsSchema = z.number().int().min(1).max(MAX_THREADS);
 /** Threads when --threads is not given: SLURM's CPUs for the task inside a job, else every CPU of the machine. */
 export function defaultThreads(env: NodeJS.ProcessEnv = process.env): { threads: number; source: string } {
   const slurm = Number(env.SLURM_CPUS_PER_TASK);
-  if (Number.isInteger(slurm) && slurm > 0) return { threads: Math.min(slurm, MAX_THREADS), source: 'SLURM_CPUS_PER_TASK' };
+  if (Number.isInteger(slurm) && slurm > 0)
+    return { threads: Math.min(slurm, MAX_THREADS), source: 'SLURM_CPUS_PER_TASK' };
   return { threads: Math.min(availableParallelism(), MAX_THREADS), source: 'CPUs of this machine' };
 }
 
@@ -19,6 +20,7 @@ export function defaultThreads(env: NodeJS.ProcessEnv = process.env): { threads:
 export function threadsOption(value: unknown): number {
   if (value === undefined) return defaultThreads().threads;
   const parsed = threadsSchema.safeParse(value);
-  if (!parsed.success) throw new UsageError(`--threads ${String(value)}: give a whole number of threads from 1 to ${MAX_THREADS}`);
+  if (!parsed.success)
+    throw new UsageError(`--threads ${String(value)}: give a whole number of threads from 1 to ${MAX_THREADS}`);
   return parsed.data;
 }

@@ -48,7 +48,10 @@ export function refuseControlCharacters(values: Record<string, string | string[]
   for (const [name, value] of Object.entries(values)) {
     for (const text of [value ?? []].flat()) {
       const found = CONTROL.exec(text);
-      if (found) throw new UsageError(`${name}: ${JSON.stringify(text)} holds a control character (${JSON.stringify(found[0])}), which a job script cannot carry safely`);
+      if (found)
+        throw new UsageError(
+          `${name}: ${JSON.stringify(text)} holds a control character (${JSON.stringify(found[0])}), which a job script cannot carry safely`,
+        );
     }
   }
 }
@@ -62,9 +65,19 @@ const SAVE_MARGIN_SECONDS = 600;
  * and resume when resubmitted.
  */
 export function sbatchScript(job: SlurmJob): string {
-  refuseControlCharacters({ arguments: job.args, '--partition': job.partition, '--mem': job.memory, '--logs': job.logs, 'working folder': job.directory, 'Node.js path': job.node, 'longiseg path': job.cli, 'command line': job.origin });
+  refuseControlCharacters({
+    arguments: job.args,
+    '--partition': job.partition,
+    '--mem': job.memory,
+    '--logs': job.logs,
+    'working folder': job.directory,
+    'Node.js path': job.node,
+    'longiseg path': job.cli,
+    'command line': job.origin,
+  });
   const badJob = job.after.find((id) => !/^\d+(_\d+)?$/.test(id));
-  if (badJob !== undefined) throw new UsageError(`--after: ${JSON.stringify(badJob)} is not a SLURM job ID (digits, or ARRAYJOB_TASK)`);
+  if (badJob !== undefined)
+    throw new UsageError(`--after: ${JSON.stringify(badJob)} is not a SLURM job ID (digits, or ARRAYJOB_TASK)`);
   const name = `longiseg-${job.stage}`;
   const directives = [
     `--job-name=${name}`,
@@ -78,7 +91,13 @@ export function sbatchScript(job: SlurmJob): string {
     ...(job.gpus ? [`--gpus=${job.gpus}`] : []),
     ...(job.after.length > 0 ? [`--dependency=afterok:${job.after.join(':')}`] : []),
   ];
-  const lines = ['#!/bin/bash', ...directives.map((d) => `#SBATCH ${shellQuote(d)}`), `# written by: ${job.origin}`, 'set -euo pipefail', 'export ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="${SLURM_CPUS_PER_TASK:-1}"'];
+  const lines = [
+    '#!/bin/bash',
+    ...directives.map((d) => `#SBATCH ${shellQuote(d)}`),
+    `# written by: ${job.origin}`,
+    'set -euo pipefail',
+    'export ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="${SLURM_CPUS_PER_TASK:-1}"',
+  ];
   const command = [job.node, job.cli, job.stage, ...job.args].map(shellQuote);
   if (RESUMABLE_STAGES.includes(job.stage)) {
     const outIndex = job.args.indexOf('--out');
@@ -87,7 +106,11 @@ export function sbatchScript(job: SlurmJob): string {
       lines.push('resume=()', `if [ -f ${shellQuote(join(out, 'latest.safetensors'))} ]; then resume=(--resume); fi`);
       command.push('"${resume[@]}"');
     }
-    if (job.timeSeconds) command.push("--time-limit", `${Math.round(Math.max(60, job.timeSeconds - Math.min(SAVE_MARGIN_SECONDS, job.timeSeconds / 10)))}s`);
+    if (job.timeSeconds)
+      command.push(
+        '--time-limit',
+        `${Math.round(Math.max(60, job.timeSeconds - Math.min(SAVE_MARGIN_SECONDS, job.timeSeconds / 10)))}s`,
+      );
   }
   lines.push(`exec ${[...command, '--log-format', 'json'].join(' ')}`);
   return `${lines.join('\n')}\n`;

@@ -44,8 +44,20 @@ const REFERENCE_BRAIN_MM: Vec3 = [66, 82, 60];
  * Fine label = 4 + 2·pair + (0 left, 1 right).
  */
 const PAIRS: Structure[] = [
-  { name: 'Lateral-Ventricle', parts: [{ centre: [-9, -6, 17], semiAxes: [6, 32, 9] }], agingRate: 0.025, priority: 6, whiteness: 0 },
-  { name: 'Thalamus', parts: [{ centre: [-10.5, -21, 5], semiAxes: [8.5, 17, 11.5] }], agingRate: -0.005, priority: 5, whiteness: 0.5 },
+  {
+    name: 'Lateral-Ventricle',
+    parts: [{ centre: [-9, -6, 17], semiAxes: [6, 32, 9] }],
+    agingRate: 0.025,
+    priority: 6,
+    whiteness: 0,
+  },
+  {
+    name: 'Thalamus',
+    parts: [{ centre: [-10.5, -21, 5], semiAxes: [8.5, 17, 11.5] }],
+    agingRate: -0.005,
+    priority: 5,
+    whiteness: 0.5,
+  },
   {
     name: 'Caudate',
     parts: [
@@ -56,10 +68,34 @@ const PAIRS: Structure[] = [
     priority: 2,
     whiteness: 0.15,
   },
-  { name: 'Putamen', parts: [{ centre: [-26, 3, 1], semiAxes: [6, 17, 12.5] }], agingRate: -0.006, priority: 4, whiteness: 0.25 },
-  { name: 'Pallidum', parts: [{ centre: [-19, -3, -1], semiAxes: [4.7, 8.8, 9.2] }], agingRate: -0.004, priority: 1, whiteness: 0.65 },
-  { name: 'Hippocampus', parts: [{ centre: [-28, -27, -11], semiAxes: [6.5, 19, 7.5], pitch: 25 }], agingRate: -0.015, priority: 3, whiteness: 0.05 },
-  { name: 'Amygdala', parts: [{ centre: [-23, -1, -18], semiAxes: [7.2, 6.8, 7.7] }], agingRate: -0.015, priority: 0, whiteness: 0.1 },
+  {
+    name: 'Putamen',
+    parts: [{ centre: [-26, 3, 1], semiAxes: [6, 17, 12.5] }],
+    agingRate: -0.006,
+    priority: 4,
+    whiteness: 0.25,
+  },
+  {
+    name: 'Pallidum',
+    parts: [{ centre: [-19, -3, -1], semiAxes: [4.7, 8.8, 9.2] }],
+    agingRate: -0.004,
+    priority: 1,
+    whiteness: 0.65,
+  },
+  {
+    name: 'Hippocampus',
+    parts: [{ centre: [-28, -27, -11], semiAxes: [6.5, 19, 7.5], pitch: 25 }],
+    agingRate: -0.015,
+    priority: 3,
+    whiteness: 0.05,
+  },
+  {
+    name: 'Amygdala',
+    parts: [{ centre: [-23, -1, -18], semiAxes: [7.2, 6.8, 7.7] }],
+    agingRate: -0.015,
+    priority: 0,
+    whiteness: 0.1,
+  },
 ];
 
 export const FINE_LABEL_NAMES: string[] = [
@@ -159,7 +195,12 @@ export function staticAnatomy(): SessionAnatomy {
  * boundary take the majority label of 8 sub-samples (±¼ voxel), as a rater labels the tissue that
  * fills most of the voxel.
  */
-export function renderFineLabels(shape: Vec3, voxelToSubject: Mat4 | ((voxel: Vec3) => Vec3), subject: SubjectAnatomy, session: SessionAnatomy): Uint8Array {
+export function renderFineLabels(
+  shape: Vec3,
+  voxelToSubject: Mat4 | ((voxel: Vec3) => Vec3),
+  subject: SubjectAnatomy,
+  session: SessionAnatomy,
+): Uint8Array {
   const subjectToAtlas = invertAffine(subject.atlasToSubject);
   const labelAt =
     typeof voxelToSubject === 'function'
@@ -167,7 +208,8 @@ export function renderFineLabels(shape: Vec3, voxelToSubject: Mat4 | ((voxel: Ve
       : anatomyFunction(multiply4(subjectToAtlas, voxelToSubject), subject, session);
   const [nx, ny, nz] = shape;
   const centre = new Uint8Array(nx * ny * nz);
-  for (let k = 0, n = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, n++) centre[n] = labelAt(i, j, k);
+  for (let k = 0, n = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, n++) centre[n] = labelAt(i, j, k);
   const labels = Uint8Array.from(centre);
   const votes = new Uint8Array(FINE_LABEL_NAMES.length);
   const plane = nx * ny;
@@ -176,9 +218,18 @@ export function renderFineLabels(shape: Vec3, voxelToSubject: Mat4 | ((voxel: Ve
       for (let i = 1; i < nx - 1; i++) {
         const n = i + nx * (j + ny * k);
         const c = centre[n];
-        if (centre[n - 1] === c && centre[n + 1] === c && centre[n - nx] === c && centre[n + nx] === c && centre[n - plane] === c && centre[n + plane] === c) continue;
+        if (
+          centre[n - 1] === c &&
+          centre[n + 1] === c &&
+          centre[n - nx] === c &&
+          centre[n + nx] === c &&
+          centre[n - plane] === c &&
+          centre[n + plane] === c
+        )
+          continue;
         votes.fill(0);
-        for (const dk of SUBSAMPLE) for (const dj of SUBSAMPLE) for (const di of SUBSAMPLE) votes[labelAt(i + di, j + dj, k + dk)]++;
+        for (const dk of SUBSAMPLE)
+          for (const dj of SUBSAMPLE) for (const di of SUBSAMPLE) votes[labelAt(i + di, j + dj, k + dk)]++;
         let best = c;
         for (let label = 0; label < votes.length; label++) if (votes[label] > votes[best]) best = label;
         labels[n] = best;
@@ -205,10 +256,17 @@ function partTest(part: Part, scale: number): (x: number, y: number, z: number) 
 }
 
 /** The fine label at a continuous voxel position (`toAtlas` after `toSubject`, when given), for one subject and session. */
-function anatomyFunction(toAtlas: Mat4, subject: SubjectAnatomy, session: SessionAnatomy, toSubject?: (voxel: Vec3) => Vec3): (i: number, j: number, k: number) => number {
-  const structures = PAIRS.map((pair, p) => ({ label: FIRST_VENTRICLE + 2 * p, priority: pair.priority, inside: pair.parts.map((part) => partTest(part, session.pairScale[p])) })).sort(
-    (a, b) => a.priority - b.priority,
-  );
+function anatomyFunction(
+  toAtlas: Mat4,
+  subject: SubjectAnatomy,
+  session: SessionAnatomy,
+  toSubject?: (voxel: Vec3) => Vec3,
+): (i: number, j: number, k: number) => number {
+  const structures = PAIRS.map((pair, p) => ({
+    label: FIRST_VENTRICLE + 2 * p,
+    priority: pair.priority,
+    inside: pair.parts.map((part) => partTest(part, session.pairScale[p])),
+  })).sort((a, b) => a.priority - b.priority);
   const [sx, sy, sz] = REFERENCE_BRAIN_MM;
   const { warp, folds } = subject;
   return (i, j, k) => {
@@ -256,7 +314,8 @@ export interface WarpTerm {
 /** Σ amplitude·sin(frequency·p + phase) over the terms of one axis. */
 export function warpAt(terms: WarpTerm[], x: number, y: number, z: number): number {
   let sum = 0;
-  for (const t of terms) sum += t.amplitude * Math.sin(t.frequency[0] * x + t.frequency[1] * y + t.frequency[2] * z + t.phase);
+  for (const t of terms)
+    sum += t.amplitude * Math.sin(t.frequency[0] * x + t.frequency[1] * y + t.frequency[2] * z + t.phase);
   return sum;
 }
 

@@ -1,6 +1,16 @@
 import { multiply4, type Mat4, type Vec3 } from '../io/affine.js';
 import type { Random } from '../runtime/random.js';
-import { agingAnatomy, randomSubjectAnatomy, rotationX, rotationY, rotationZ, staticAnatomy, type SessionAnatomy, type SubjectAnatomy, type WarpTerm } from './anatomy.js';
+import {
+  agingAnatomy,
+  randomSubjectAnatomy,
+  rotationX,
+  rotationY,
+  rotationZ,
+  staticAnatomy,
+  type SessionAnatomy,
+  type SubjectAnatomy,
+  type WarpTerm,
+} from './anatomy.js';
 import { agingContrast, infantContrast, type AcquisitionEffects, type Contrast } from './intensity.js';
 
 export type Cohort = 'aging' | 'infant';
@@ -9,7 +19,11 @@ export type Cohort = 'aging' | 'infant';
 function sessionWarp(amplitudeMm: number, random: Random): WarpTerm[][] {
   const frequency = () => ((random.next() < 0.5 ? -1 : 1) * 2 * Math.PI) / random.uniform(80, 160);
   return [0, 1, 2].map(() =>
-    [0, 1].map(() => ({ amplitude: (amplitudeMm / 2) * random.uniform(0.5, 1), frequency: [frequency(), frequency(), frequency()] as Vec3, phase: random.uniform(0, 2 * Math.PI) })),
+    [0, 1].map(() => ({
+      amplitude: (amplitudeMm / 2) * random.uniform(0.5, 1),
+      frequency: [frequency(), frequency(), frequency()] as Vec3,
+      phase: random.uniform(0, 2 * Math.PI),
+    })),
   );
 }
 
@@ -87,7 +101,12 @@ export function planSubject(cohort: Cohort, sessionCount: number, random: Random
       growth,
       anatomy: cohort === 'aging' ? agingAnatomy(ageYears - ages[0]) : staticAnatomy(),
       contrast: cohort === 'aging' ? agingContrast(ageYears) : infantContrast(ageYears * 12),
-      effects: { blurVoxels: 0.6, biasAmplitude: random.uniform(0.1, 0.25), noise: random.uniform(0.02, 0.04), scale: random.uniform(700, 1300) },
+      effects: {
+        blurVoxels: 0.6,
+        biasAmplitude: random.uniform(0.1, 0.25),
+        noise: random.uniform(0.02, 0.04),
+        scale: random.uniform(700, 1300),
+      },
     };
   });
   return { anatomy, sex, sessions };

@@ -24,7 +24,8 @@ export function agingContrast(ageYears: number): Contrast {
  */
 export function infantContrast(ageMonths: number): Contrast {
   const grey = 0.7;
-  const white = (months: number) => grey * (0.78 + 0.44 * Math.min(1, Math.max(0, Math.log(months / 3) / Math.log(12))));
+  const white = (months: number) =>
+    grey * (0.78 + 0.44 * Math.min(1, Math.max(0, Math.log(months / 3) / Math.log(12))));
   return { grey, white: white(ageMonths), deepWhite: white(3 * ageMonths), csf: 0.3 };
 }
 
@@ -43,12 +44,22 @@ export interface AcquisitionEffects {
  * A skull-stripped T1w image of fine labels: contrast, partial-volume blur, bias field, Rician noise
  * inside the head and exact zeros outside it (as the skull-stripped inputs of the paper), scale.
  */
-export function renderT1w(fine: Uint8Array, shape: Vec3, contrast: Contrast, effects: AcquisitionEffects, random: Random): Float32Array {
+export function renderT1w(
+  fine: Uint8Array,
+  shape: Vec3,
+  contrast: Contrast,
+  effects: AcquisitionEffects,
+  random: Random,
+): Float32Array {
   const value = new Float32Array(FINE_LABEL_NAMES.length);
   for (let label = 1; label < value.length; label++) {
     // deep grey structures lie between grey and white matter by their myelin content (pallidum brightest)
     const whiteness = structureWhiteness(label) ?? 0;
-    value[label] = isCsf(label) ? contrast.csf : label === Tissue.WhiteMatter ? contrast.white : contrast.grey + whiteness * (contrast.deepWhite - contrast.grey);
+    value[label] = isCsf(label)
+      ? contrast.csf
+      : label === Tissue.WhiteMatter
+        ? contrast.white
+        : contrast.grey + whiteness * (contrast.deepWhite - contrast.grey);
   }
   const image = new Float32Array(fine.length);
   for (let i = 0; i < fine.length; i++) image[i] = value[fine[i]];
@@ -74,7 +85,17 @@ function biasField(shape: Vec3, amplitude: number, random: Random): Float32Array
       const y = (2 * j) / (shape[1] - 1) - 1;
       for (let i = 0; i < shape[0]; i++, n++) {
         const x = (2 * i) / (shape[0] - 1) - 1;
-        field[n] = Math.exp(c[0] * x + c[1] * y + c[2] * z + c[3] * x * y + c[4] * y * z + c[5] * x * z + c[6] * (x * x - 0.33) + c[7] * (y * y - 0.33) + c[8] * (z * z - 0.33));
+        field[n] = Math.exp(
+          c[0] * x +
+            c[1] * y +
+            c[2] * z +
+            c[3] * x * y +
+            c[4] * y * z +
+            c[5] * x * z +
+            c[6] * (x * x - 0.33) +
+            c[7] * (y * y - 0.33) +
+            c[8] * (z * z - 0.33),
+        );
       }
     }
   }
@@ -100,7 +121,8 @@ export function gaussianBlur(image: Float32Array, shape: Vec3, sigma: number): v
         for (let t = 0; t < length; t++) line[t] = image[start + t * stride];
         for (let t = 0; t < length; t++) {
           let sum = 0;
-          for (let w = -radius; w <= radius; w++) sum += weights[w + radius] * line[Math.min(length - 1, Math.max(0, t + w))];
+          for (let w = -radius; w <= radius; w++)
+            sum += weights[w + radius] * line[Math.min(length - 1, Math.max(0, t + w))];
           image[start + t * stride] = sum;
         }
       }

@@ -104,21 +104,42 @@ export async function synthesizeSubject(task: SubjectTask): Promise<SubjectSumma
   for (const [s, session] of plan.sessions.entries()) {
     const name = `sub-${subject}_ses-${session.id}`;
     const anat = (root: string) => join(task.staging, root, `sub-${subject}`, `ses-${session.id}`, 'anat');
-    const labelsAnat = (root: string) => join(task.staging, root, 'derivatives', 'labels', `sub-${subject}`, `ses-${session.id}`, 'anat');
+    const labelsAnat = (root: string) =>
+      join(task.staging, root, 'derivatives', 'labels', `sub-${subject}`, `ses-${session.id}`, 'anat');
     const truth = join(task.staging, 'truth', `sub-${subject}`, `ses-${session.id}`);
 
     const maps = sessionMaps(session);
-    const nativeFine = renderFineLabels(task.shape, (voxel) => maps.toSubject(applyAffine(grid, voxel)), plan.anatomy, session.anatomy);
+    const nativeFine = renderFineLabels(
+      task.shape,
+      (voxel) => maps.toSubject(applyAffine(grid, voxel)),
+      plan.anatomy,
+      session.anatomy,
+    );
     const subjectFine = renderFineLabels(task.shape, grid, plan.anatomy, session.anatomy);
-    const raw = createVolume(renderT1w(nativeFine, task.shape, session.contrast, session.effects, random.fork(1000 + s)), [...task.shape], grid);
+    const raw = createVolume(
+      renderT1w(nativeFine, task.shape, session.contrast, session.effects, random.fork(1000 + s)),
+      [...task.shape],
+      grid,
+    );
     const field = createVolume(displacementField(task.shape, grid, maps.toNative), [...task.shape, 3], grid);
     const registered = resampleThroughField(raw, field, 'linear');
 
     await writeNifti(join(anat('raw'), `${name}_T1w.nii.gz`), raw, { datatype: 'float32' });
-    await writeNifti(join(labelsAnat('raw'), `${name}_dseg.nii.gz`), createVolume(toLabels(nativeFine), [...task.shape], grid), { datatype: 'uint8' });
+    await writeNifti(
+      join(labelsAnat('raw'), `${name}_dseg.nii.gz`),
+      createVolume(toLabels(nativeFine), [...task.shape], grid),
+      { datatype: 'uint8' },
+    );
     await writeNifti(join(anat('registered'), `${name}_T1w.nii.gz`), registered, { datatype: 'float32' });
-    await writeNifti(join(labelsAnat('registered'), `${name}_dseg.nii.gz`), createVolume(toLabels(subjectFine), [...task.shape], grid), { datatype: 'uint8' });
-    await writeNifti(join(truth, `${name}_to-subject_displacement.nii.gz`), field, { datatype: 'int16', scaling: { slope: fieldStep(field.data), intercept: 0 } });
+    await writeNifti(
+      join(labelsAnat('registered'), `${name}_dseg.nii.gz`),
+      createVolume(toLabels(subjectFine), [...task.shape], grid),
+      { datatype: 'uint8' },
+    );
+    await writeNifti(join(truth, `${name}_to-subject_displacement.nii.gz`), field, {
+      datatype: 'int16',
+      scaling: { slope: fieldStep(field.data), intercept: 0 },
+    });
     await writeFileAtomic(
       join(truth, `${name}_to-subject_xfm.json`),
       `${JSON.stringify(
@@ -143,6 +164,11 @@ export async function synthesizeSubject(task: SubjectTask): Promise<SubjectSumma
     task.cohort === 'infant' ? ['session_id', 'age', 'age_months'] : ['session_id', 'age'],
     plan.sessions.map((s) => [`ses-${s.id}`, s.ageYears, ...(task.cohort === 'infant' ? [s.ageMonths ?? null] : [])]),
   );
-  for (const root of ['raw', 'registered']) await writeFileAtomic(join(task.staging, root, `sub-${subject}`, `sub-${subject}_sessions.tsv`), sessionsTsv);
-  return { subject, sex: plan.sex, sessions: plan.sessions.map(({ id, ageYears, ageMonths }) => ({ id, ageYears, ageMonths })) };
+  for (const root of ['raw', 'registered'])
+    await writeFileAtomic(join(task.staging, root, `sub-${subject}`, `sub-${subject}_sessions.tsv`), sessionsTsv);
+  return {
+    subject,
+    sex: plan.sex,
+    sessions: plan.sessions.map(({ id, ageYears, ageMonths }) => ({ id, ageYears, ageMonths })),
+  };
 }

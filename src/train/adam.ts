@@ -38,7 +38,10 @@ export class Adam {
     readonly variables: tf.Variable[],
     public options: AdamOptions = REFERENCE_ADAM,
   ) {
-    const zeros = () => (stockKernelsInUse() ? variables.map((v) => variableFrom(tf.zerosLike(v), false)) : variables.map((v) => new Float32Array(v.size)));
+    const zeros = () =>
+      stockKernelsInUse()
+        ? variables.map((v) => variableFrom(tf.zerosLike(v), false))
+        : variables.map((v) => new Float32Array(v.size));
     this.moments = { first: zeros(), second: zeros() };
   }
 
@@ -51,20 +54,32 @@ export class Adam {
    * A NaN or infinite gradient changes nothing and throws a DivergedError.
    */
   async apply(gradients: tf.NamedTensorMap): Promise<void> {
-    const present = this.variables.flatMap((variable, index) => (gradients[variable.name] ? [{ variable, index, gradient: gradients[variable.name] }] : []));
+    const present = this.variables.flatMap((variable, index) =>
+      gradients[variable.name] ? [{ variable, index, gradient: gradients[variable.name] }] : [],
+    );
     if (!(await allGradientsFinite(present.map((entry) => entry.gradient)))) {
       tf.dispose(Object.values(gradients));
-      throw new DivergedError(`training diverged: a gradient holds NaN or infinite values at optimiser update ${this.steps + 1}`);
+      throw new DivergedError(
+        `training diverged: a gradient holds NaN or infinite values at optimiser update ${this.steps + 1}`,
+      );
     }
     this.steps += 1;
     const { learningRate, beta1, beta2, epsilon } = this.options;
     // PyTorch's update with the bias corrections folded into two constants
-    const constants: AdamConstants = { beta1, beta2, epsilon, stepSize: learningRate / (1 - beta1 ** this.steps), rootScale: 1 / Math.sqrt(1 - beta2 ** this.steps) };
+    const constants: AdamConstants = {
+      beta1,
+      beta2,
+      epsilon,
+      stepSize: learningRate / (1 - beta1 ** this.steps),
+      rootScale: 1 / Math.sqrt(1 - beta2 ** this.steps),
+    };
     const kernel = adamKernel();
     for (const { variable, index, gradient } of present) {
       const [m, v] = [this.moments.first[index], this.moments.second[index]];
       if (m instanceof Float32Array && v instanceof Float32Array) {
-        const updated = tensorFilled(variable.shape, (next) => (kernel ?? jsKernel).step(valuesOf(gradient), valuesOf(variable), next, m, v, constants));
+        const updated = tensorFilled(variable.shape, (next) =>
+          (kernel ?? jsKernel).step(valuesOf(gradient), valuesOf(variable), next, m, v, constants),
+        );
         variable.assign(updated);
         updated.dispose();
       } else {
@@ -76,13 +91,17 @@ export class Adam {
 
   /** Moments and step count, for checkpoints that resume. */
   async state(): Promise<{ steps: number; first: Float32Array[]; second: Float32Array[] }> {
-    const read = (moments: Float32Array[] | tf.Variable[]) => Promise.all(moments.map(async (m) => (m instanceof Float32Array ? m : readFloats(m))));
+    const read = (moments: Float32Array[] | tf.Variable[]) =>
+      Promise.all(moments.map(async (m) => (m instanceof Float32Array ? m : readFloats(m))));
     return { steps: this.steps, first: await read(this.moments.first), second: await read(this.moments.second) };
   }
 
   restore(state: { steps: number; first: Float32Array[]; second: Float32Array[] }): void {
     this.steps = state.steps;
-    for (const [saved, moments] of [[state.first, this.moments.first], [state.second, this.moments.second]] as const) {
+    for (const [saved, moments] of [
+      [state.first, this.moments.first],
+      [state.second, this.moments.second],
+    ] as const) {
       saved.forEach((values, i) => {
         const target = moments[i];
         if (target instanceof Float32Array) target.set(values);
@@ -103,7 +122,13 @@ async function allGradientsFinite(gradients: tf.Tensor[]): Promise<boolean> {
 }
 
 /** The update as tfjs ops, the moments in variables on the device. */
-function deviceStep(gradient: tf.Tensor, weights: tf.Variable, m: tf.Variable, v: tf.Variable, { beta1, beta2, stepSize, rootScale, epsilon }: AdamConstants): void {
+function deviceStep(
+  gradient: tf.Tensor,
+  weights: tf.Variable,
+  m: tf.Variable,
+  v: tf.Variable,
+  { beta1, beta2, stepSize, rootScale, epsilon }: AdamConstants,
+): void {
   tf.tidy(() => {
     m.assign(m.mul(beta1).add(gradient.mul(1 - beta1)));
     v.assign(v.mul(beta2).add(gradient.square().mul(1 - beta2)));

@@ -22,16 +22,42 @@ const augmentationSchema = z
       .strict()
       .prefault({}),
     affine: z
-      .object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.affine.p), scale: z.number().min(0).lt(1).default(REFERENCE_AUGMENT.affine.scale), degrees: z.number().min(0).default(REFERENCE_AUGMENT.affine.degrees) })
+      .object({
+        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.affine.p),
+        scale: z.number().min(0).lt(1).default(REFERENCE_AUGMENT.affine.scale),
+        degrees: z.number().min(0).default(REFERENCE_AUGMENT.affine.degrees),
+      })
       .strict()
       .prefault({}),
-    blur: z.object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.blur.p), sigma: z.number().min(0).default(REFERENCE_AUGMENT.blur.sigma) }).strict().prefault({}),
-    noise: z.object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.noise.p), std: z.number().min(0).default(REFERENCE_AUGMENT.noise.std) }).strict().prefault({}),
+    blur: z
+      .object({
+        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.blur.p),
+        sigma: z.number().min(0).default(REFERENCE_AUGMENT.blur.sigma),
+      })
+      .strict()
+      .prefault({}),
+    noise: z
+      .object({
+        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.noise.p),
+        std: z.number().min(0).default(REFERENCE_AUGMENT.noise.std),
+      })
+      .strict()
+      .prefault({}),
     bias_field: z
-      .object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.biasField.p), coefficient: z.number().min(0).default(REFERENCE_AUGMENT.biasField.coefficient), order: z.number().int().min(0).max(5).default(REFERENCE_AUGMENT.biasField.order) })
+      .object({
+        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.biasField.p),
+        coefficient: z.number().min(0).default(REFERENCE_AUGMENT.biasField.coefficient),
+        order: z.number().int().min(0).max(5).default(REFERENCE_AUGMENT.biasField.order),
+      })
       .strict()
       .prefault({}),
-    gamma: z.object({ p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.gamma.p), log_gamma: z.number().min(0).default(REFERENCE_AUGMENT.gamma.logGamma) }).strict().prefault({}),
+    gamma: z
+      .object({
+        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.gamma.p),
+        log_gamma: z.number().min(0).default(REFERENCE_AUGMENT.gamma.logGamma),
+      })
+      .strict()
+      .prefault({}),
     motion: z
       .object({
         p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.motion.p),
@@ -59,7 +85,10 @@ const commonShape = {
   modalities: z.array(z.string().min(1)).min(1).default(['T1w']),
   /** Output classes; default: from the labels' dseg.tsv, else the reference's 33. */
   classes: z.number().int().min(2).optional(),
-  model: z.object({ base_width: z.number().int().positive().default(16), depth: z.number().int().min(1).max(6).default(4) }).strict().prefault({}),
+  model: z
+    .object({ base_width: z.number().int().positive().default(16), depth: z.number().int().min(1).max(6).default(4) })
+    .strict()
+    .prefault({}),
   crop: z.number().int().positive().default(32),
   batch: z.number().int().positive().default(1),
   /** Pairs of sessions: any two distinct ones in either order (the code), or neighbours in time. */
@@ -78,7 +107,12 @@ const commonShape = {
     .prefault({}),
   augmentation: augmentationSchema,
   optimizer: z
-    .object({ lr: z.number().positive().default(2e-4), beta1: z.number().min(0).lt(1).default(0.5), beta2: z.number().min(0).lt(1).default(0.999), eps: z.number().positive().default(1e-8) })
+    .object({
+      lr: z.number().positive().default(2e-4),
+      beta1: z.number().min(0).lt(1).default(0.5),
+      beta2: z.number().min(0).lt(1).default(0.999),
+      eps: z.number().positive().default(1e-8),
+    })
     .strict()
     .prefault({}),
   /** Training steps in all (a finetuning step with alternating Lcs is two optimiser updates). */
@@ -108,10 +142,19 @@ function checkLayers(
   [one, many]: [string, string],
 ): void {
   // the class count does not change which layer is which
-  const modules = unetModules({ inputChannels: config.modalities.length, outputClasses: 2, baseWidth: config.model.base_width, depth: config.model.depth });
+  const modules = unetModules({
+    inputChannels: config.modalities.length,
+    outputClasses: 2,
+    baseWidth: config.model.base_width,
+    depth: config.model.depth,
+  });
   const invalid = ids.filter((id) => !kinds.includes(modules[id]?.kind));
   if (invalid.length > 0) {
-    context.addIssue({ code: 'custom', path: [key], message: `${invalid.join(', ')} ${invalid.length === 1 ? `is not the id of ${one}` : `are not ids of ${many}`} of the U-Net (0…${modules.length - 1})` });
+    context.addIssue({
+      code: 'custom',
+      path: [key],
+      message: `${invalid.join(', ')} ${invalid.length === 1 ? `is not the id of ${one}` : `are not ids of ${many}`} of the U-Net (0…${modules.length - 1})`,
+    });
   }
 }
 
@@ -119,7 +162,11 @@ function checkLayers(
 function checkCrop(config: { crop: number; model: { depth: number } }, context: z.RefinementCtx): void {
   const multiple = 2 ** config.model.depth;
   if (config.crop % multiple !== 0) {
-    context.addIssue({ code: 'custom', path: ['crop'], message: `${config.crop} is not a multiple of ${multiple}: the U-Net (model.depth ${config.model.depth}) halves it ${config.model.depth} times` });
+    context.addIssue({
+      code: 'custom',
+      path: ['crop'],
+      message: `${config.crop} is not a multiple of ${multiple}: the U-Net (model.depth ${config.model.depth}) halves it ${config.model.depth} times`,
+    });
   }
 }
 
@@ -127,7 +174,13 @@ export const pretrainSchema = z
   .object({
     ...commonShape,
     taps: z.array(z.number().int().min(0)).min(1).default(REFERENCE_TAPS),
-    heads: z.object({ width: z.number().int().positive().default(2048), bottleneck: z.number().int().positive().default(512) }).strict().prefault({}),
+    heads: z
+      .object({
+        width: z.number().int().positive().default(2048),
+        bottleneck: z.number().int().positive().default(512),
+      })
+      .strict()
+      .prefault({}),
     /** Positions M sampled per tapped layer. */
     patches: z.number().int().positive().default(128),
     weights: z
@@ -149,17 +202,27 @@ export const pretrainSchema = z
   .superRefine((config, context) => {
     checkCrop(config, context);
     checkLayers(config, context, 'taps', config.taps, ['conv'], ['a convolution', 'convolutions']);
-    const presetWeights = config.preset ? (PRESETS.pretrain[config.preset]?.weights as Record<string, unknown> | undefined) : undefined;
+    const presetWeights = config.preset
+      ? (PRESETS.pretrain[config.preset]?.weights as Record<string, unknown> | undefined)
+      : undefined;
     for (const key of ['sim_weights', 'variance', 'covariance'] as const) {
       const list = config.weights[key];
       if (list && list.length !== config.taps.length) {
         const hint = presetWeights?.[key] ? `; preset ${config.preset} sets it for its own taps` : '';
-        context.addIssue({ code: 'custom', path: ['weights', key], message: `has ${list.length} entries but there are ${config.taps.length} taps (one weight per tapped layer${hint})` });
+        context.addIssue({
+          code: 'custom',
+          path: ['weights', key],
+          message: `has ${list.length} entries but there are ${config.taps.length} taps (one weight per tapped layer${hint})`,
+        });
       }
     }
     const pair = config.weights.orthogonal_pair;
     if (config.weights.orthogonality > 0 && !pair.every((layer) => config.taps.includes(layer))) {
-      context.addIssue({ code: 'custom', path: ['weights', 'orthogonal_pair'], message: `layers ${pair.join(', ')} must both be tapped (taps: ${config.taps.join(', ')})` });
+      context.addIssue({
+        code: 'custom',
+        path: ['weights', 'orthogonal_pair'],
+        message: `layers ${pair.join(', ')} must both be tapped (taps: ${config.taps.join(', ')})`,
+      });
     }
   });
 
@@ -196,7 +259,11 @@ export const finetuneSchema = z
       .strict()
       .prefault({}),
     dice: z
-      .object({ smooth_nr: z.number().min(0).default(0), smooth_dr: z.number().min(0).default(1e-3), exclude_background: z.boolean().default(false) })
+      .object({
+        smooth_nr: z.number().min(0).default(0),
+        smooth_dr: z.number().min(0).default(1e-3),
+        exclude_background: z.boolean().default(false),
+      })
       .strict()
       .prefault({}),
   })
@@ -204,7 +271,14 @@ export const finetuneSchema = z
   .superRefine((config, context) => {
     checkCrop(config, context);
     if (config.pretrained_exclude !== 'decoder') {
-      checkLayers(config, context, 'pretrained_exclude', config.pretrained_exclude, ['conv', 'bn'], ['a convolution or BatchNorm', 'convolutions or BatchNorms']);
+      checkLayers(
+        config,
+        context,
+        'pretrained_exclude',
+        config.pretrained_exclude,
+        ['conv', 'bn'],
+        ['a convolution or BatchNorm', 'convolutions or BatchNorms'],
+      );
     }
   });
 
@@ -216,7 +290,17 @@ export type TrainingConfig = PretrainConfig | FinetuneConfig;
 export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<string, unknown>>> = {
   pretrain: {
     /** The reference script: crop 32, M 128, nine 2048-wide heads; the paper's 30,000 steps with the code's 21/221 constant share. */
-    paper: { crop: 32, batch: 1, patches: 128, heads: { width: 2048, bottleneck: 512 }, model: { base_width: 16 }, steps: 30000, constant_steps: 2851, validate_every: 200, save_every: 400 },
+    paper: {
+      crop: 32,
+      batch: 1,
+      patches: 128,
+      heads: { width: 2048, bottleneck: 512 },
+      model: { base_width: 16 },
+      steps: 30000,
+      constant_steps: 2851,
+      validate_every: 200,
+      save_every: 400,
+    },
     /**
      * A laptop CPU: ngf 8, 256-wide heads, 32 positions per layer; variance and covariance at VICReg's
      * proportions, as the reference's 1e-3 lets short runs collapse the features (docs/training.md).
@@ -238,7 +322,16 @@ export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<stri
   },
   finetune: {
     /** The Lcs script's schedule and crop 128, batch 3 (needs a GPU). */
-    paper: { crop: 128, batch: 3, model: { base_width: 16 }, steps: 35000, constant_steps: 1825, validate_every: 40, save_every: 80, lcs: { weight: 1 } },
+    paper: {
+      crop: 128,
+      batch: 3,
+      model: { base_width: 16 },
+      steps: 35000,
+      constant_steps: 1825,
+      validate_every: 40,
+      save_every: 80,
+      lcs: { weight: 1 },
+    },
     /**
      * A laptop CPU, tuned on one-shot finetuning of the realistic structures cohort (docs/training.md):
      * every crop centred on a labelled class, crops and Lcs pairs inside the head, left-right flips
@@ -295,7 +388,11 @@ export function augmentConfig(config: TrainingConfig): AugmentConfig | undefined
  * The run configuration a checkpoint stores (`config` in its metadata), validated as a config file
  * is: a checkpoint edited by hand or written by an incompatible version is refused, naming it (exit 3).
  */
-export function storedConfig<S extends z.ZodType>(schema: S, metadata: Record<string, string>, path: string): z.output<S> {
+export function storedConfig<S extends z.ZodType>(
+  schema: S,
+  metadata: Record<string, string>,
+  path: string,
+): z.output<S> {
   let stored: unknown;
   try {
     stored = JSON.parse(metadata.config ?? '');

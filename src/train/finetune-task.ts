@@ -47,16 +47,39 @@ export class FinetuneTask implements TrainingTask {
     sideSwap?: Int32Array,
   ) {
     this.unet = new UNet(info.unet, new Random(config.seed).fork(1));
-    this.optimizer = new Adam(this.unet.trainableVariables(), { learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.eps });
+    this.optimizer = new Adam(this.unet.trainableVariables(), {
+      learningRate: config.optimizer.lr,
+      beta1: config.optimizer.beta1,
+      beta2: config.optimizer.beta2,
+      epsilon: config.optimizer.eps,
+    });
     const augment = augmentConfig(config);
     const common = { crop: config.crop, pairing: config.pairing, augment, insideHead: config.crops_inside_head };
     this.withLcs = config.lcs.weight > 0;
     // every step draws its labelled batch, then, at the steps with an Lcs update, its pairs
-    const streams: BatchStream[] = [{ kind: 'labelled', count: config.batch, subjects: labelledSubjects, options: { ...common, oversampleForeground: config.oversample_foreground, sideSwap } }];
+    const streams: BatchStream[] = [
+      {
+        kind: 'labelled',
+        count: config.batch,
+        subjects: labelledSubjects,
+        options: { ...common, oversampleForeground: config.oversample_foreground, sideSwap },
+      },
+    ];
     const schedule = { from: config.lcs.warmup_steps, every: config.lcs.every };
-    if (this.withLcs) streams.push({ kind: 'pairs', count: config.lcs.batch ?? config.batch, subjects: pairSubjects, options: common, schedule });
+    if (this.withLcs)
+      streams.push({
+        kind: 'pairs',
+        count: config.lcs.batch ?? config.batch,
+        subjects: pairSubjects,
+        options: common,
+        schedule,
+      });
     this.batches = batchSource(streams, config.seed, config.prefetch);
-    this.dice = { smoothNumerator: config.dice.smooth_nr, smoothDenominator: config.dice.smooth_dr, excludeBackground: config.dice.exclude_background };
+    this.dice = {
+      smoothNumerator: config.dice.smooth_nr,
+      smoothDenominator: config.dice.smooth_dr,
+      excludeBackground: config.dice.exclude_background,
+    };
     this.trainColumns = this.withLcs ? ['dice_ce', 'lcs'] : ['dice_ce'];
   }
 
@@ -70,8 +93,16 @@ export class FinetuneTask implements TrainingTask {
     if (!['longiseg-pretrain-1', 'longiseg-model-1'].includes(metadata.format ?? '')) {
       throw new InputError(path, 'is neither a longiseg pretraining checkpoint nor a longiseg model');
     }
-    const exclude = this.config.pretrained_exclude === 'decoder' ? decoderLayers(this.unet.modules) : this.config.pretrained_exclude;
-    return loadUnetTensors(this.unet, tensors, path, new Random(this.config.seed).fork(2), this.config.pretrained_head === 'reinitialise', new Set(exclude));
+    const exclude =
+      this.config.pretrained_exclude === 'decoder' ? decoderLayers(this.unet.modules) : this.config.pretrained_exclude;
+    return loadUnetTensors(
+      this.unet,
+      tensors,
+      path,
+      new Random(this.config.seed).fork(2),
+      this.config.pretrained_head === 'reinitialise',
+      new Set(exclude),
+    );
   }
 
   /**
@@ -88,7 +119,12 @@ export class FinetuneTask implements TrainingTask {
       await this.update(() => this.consistencyTerm(pairs, readings));
       await this.update(() => this.supervisedTerm(labelled, readings));
     } else {
-      await this.update(() => (pairs ? this.supervisedTerm(labelled, readings).add(this.consistencyTerm(pairs, readings)) : this.supervisedTerm(labelled, readings)) as tf.Scalar);
+      await this.update(
+        () =>
+          (pairs
+            ? this.supervisedTerm(labelled, readings).add(this.consistencyTerm(pairs, readings))
+            : this.supervisedTerm(labelled, readings)) as tf.Scalar,
+      );
     }
     return readings.readInto(new Map());
   }
@@ -106,21 +142,32 @@ export class FinetuneTask implements TrainingTask {
   private supervisedTerm(batch: LabelledBatch, readings: ScalarReadings): tf.Scalar {
     this.seen.record(batch.labels);
     const { crop, count, channels } = batch.input;
-    const logits = this.unet.forward(tf.tensor5d(batch.input.data, [count, crop[2], crop[1], crop[0], channels]), { training: true }).logits;
-    const supervised = diceCrossEntropy(logits, tf.tensor4d(batch.labels, [count, crop[2], crop[1], crop[0]], 'int32'), this.dice);
+    const logits = this.unet.forward(tf.tensor5d(batch.input.data, [count, crop[2], crop[1], crop[0], channels]), {
+      training: true,
+    }).logits;
+    const supervised = diceCrossEntropy(
+      logits,
+      tf.tensor4d(batch.labels, [count, crop[2], crop[1], crop[0]], 'int32'),
+      this.dice,
+    );
     readings.record('dice_ce', supervised);
     return supervised;
   }
 
   private consistencyTerm({ input }: PairBatch, readings: ScalarReadings): tf.Scalar {
-    const logits = this.unet.forward(tf.tensor5d(input.data, [input.count, input.crop[2], input.crop[1], input.crop[0], input.channels]), { training: true }).logits;
+    const logits = this.unet.forward(
+      tf.tensor5d(input.data, [input.count, input.crop[2], input.crop[1], input.crop[0], input.channels]),
+      { training: true },
+    ).logits;
     const consistency = consistencyLoss(logits, this.config.lcs.soft_targets);
     readings.record('lcs', consistency);
     return consistency.mul(this.config.lcs.weight) as tf.Scalar;
   }
 
   async validate(): Promise<{ score: number; values: Map<string, number> }> {
-    const sessions = this.validation.flatMap((s) => s.sessions.filter((x) => x.label)).slice(0, this.config.validation_volumes);
+    const sessions = this.validation
+      .flatMap((s) => s.sessions.filter((x) => x.label))
+      .slice(0, this.config.validation_volumes);
     if (sessions.length === 0) return { score: Number.NaN, values: new Map() };
     const perClass = new ClassMeans();
     let dice = 0;
@@ -133,8 +180,17 @@ export class FinetuneTask implements TrainingTask {
       const labels = new Float32Array(crop[0] * crop[1] * crop[2]);
       packCrop([session.label!], session.shape, start, crop, labels, 0);
       const [sessionLoss, predicted] = tf.tidy(() => {
-        const logits = this.unet.forward(tf.tensor5d(input, [1, crop[2], crop[1], crop[0], session.channels.length]), { training: false }).logits;
-        return [diceCrossEntropy(logits, tf.tensor4d(Int32Array.from(labels), [1, crop[2], crop[1], crop[0]], 'int32'), this.dice), logits.argMax(4)];
+        const logits = this.unet.forward(tf.tensor5d(input, [1, crop[2], crop[1], crop[0], session.channels.length]), {
+          training: false,
+        }).logits;
+        return [
+          diceCrossEntropy(
+            logits,
+            tf.tensor4d(Int32Array.from(labels), [1, crop[2], crop[1], crop[0]], 'int32'),
+            this.dice,
+          ),
+          logits.argMax(4),
+        ];
       });
       loss += (await sessionLoss.data())[0];
       const classes = sessionDice({ data: (await predicted.data()) as Int32Array }, { data: Int32Array.from(labels) });
@@ -157,7 +213,8 @@ export class FinetuneTask implements TrainingTask {
   learningWarning(step: number, steps: number, values: Map<string, number>): string | undefined {
     const dice = values.get('val_dice');
     const half = step >= steps / 2;
-    if (dice === undefined || dice >= NO_LEARNING_DICE || !half || (this.warnedAtHalf && step < steps)) return undefined;
+    if (dice === undefined || dice >= NO_LEARNING_DICE || !half || (this.warnedAtHalf && step < steps))
+      return undefined;
     this.warnedAtHalf = true;
     const classes = this.info.unet.outputClasses - 1;
     const { foregroundShare, classesSeen } = this.seen;
@@ -165,7 +222,9 @@ export class FinetuneTask implements TrainingTask {
     const rare = foregroundShare < 0.25 || classesSeen < classes;
     const causes = [
       `too few steps for ${classes} foreground classes (raise steps or optimizer.lr)`,
-      rare ? `classes rarely in the crops (${crops}${this.config.oversample_foreground === 0 ? '; set oversample_foreground, e.g. 0.33' : ''})` : undefined,
+      rare
+        ? `classes rarely in the crops (${crops}${this.config.oversample_foreground === 0 ? '; set oversample_foreground, e.g. 0.33' : ''})`
+        : undefined,
       'label maps that do not match their images (open one over its image in a viewer)',
     ].filter((cause) => cause !== undefined);
     return `validation foreground Dice is ${dice.toFixed(3)} after ${step} of ${steps} steps: the network has not learned to segment. Likely causes: ${causes.join('; ')}${rare ? '' : ` (${crops})`}`;
@@ -180,13 +239,34 @@ export class FinetuneTask implements TrainingTask {
 
   async saveLatest(path: string, state: LoopState): Promise<void> {
     const adam = await optimizerTensors(this.optimizer);
-    await saveModel(path, { unet: this.unet, info: this.info }, { tensors: adam.tensors, metadata: { ...adam.metadata, config: JSON.stringify(this.config), state: JSON.stringify(state) } });
+    await saveModel(
+      path,
+      { unet: this.unet, info: this.info },
+      {
+        tensors: adam.tensors,
+        metadata: { ...adam.metadata, config: JSON.stringify(this.config), state: JSON.stringify(state) },
+      },
+    );
   }
 
   async saveBest(path: string, state: LoopState): Promise<void> {
     this.best = this.lastPerClass;
-    const validation = this.best && { step: state.step, dice: meanOf([...this.best.values()]), per_class: Object.fromEntries(this.best) };
-    await saveModel(path, { unet: this.unet, info: this.info }, { metadata: { config: JSON.stringify(this.config), state: JSON.stringify(state), ...(validation && { validation: JSON.stringify(validation) }) } });
+    const validation = this.best && {
+      step: state.step,
+      dice: meanOf([...this.best.values()]),
+      per_class: Object.fromEntries(this.best),
+    };
+    await saveModel(
+      path,
+      { unet: this.unet, info: this.info },
+      {
+        metadata: {
+          config: JSON.stringify(this.config),
+          state: JSON.stringify(state),
+          ...(validation && { validation: JSON.stringify(validation) }),
+        },
+      },
+    );
   }
 }
 

@@ -28,7 +28,12 @@ export function storedLoopState(metadata: Record<string, string>, path: string):
     state = undefined;
   }
   const count = (value: unknown) => Number.isInteger(value) && (value as number) >= 0;
-  if (!state || !count(state.step) || !(state.bestStep === null || count(state.bestStep)) || !(state.bestScore === null || typeof state.bestScore === 'number')) {
+  if (
+    !state ||
+    !count(state.step) ||
+    !(state.bestStep === null || count(state.bestStep)) ||
+    !(state.bestScore === null || typeof state.bestScore === 'number')
+  ) {
     throw new InputError(path, 'holds no readable training state (metadata "state"): not a checkpoint to resume from');
   }
   return state as LoopState;
@@ -78,12 +83,18 @@ export const CONFIG = 'config.yaml';
  * every saveEvery steps, `best` whenever validation improves. A signal or the time limit ends the
  * run after the current step with `latest` saved.
  */
-export async function runTraining(task: TrainingTask, options: LoopOptions): Promise<{ state: LoopState; stoppedBy: 'done' | 'time-limit' }> {
+export async function runTraining(
+  task: TrainingTask,
+  options: LoopOptions,
+): Promise<{ state: LoopState; stoppedBy: 'done' | 'time-limit' }> {
   const state: LoopState = { ...options.start };
   const columns = ['step', 'phase', 'lr', 'seconds', ...task.trainColumns, ...task.validationColumns];
   await prepareLog(join(options.out, LOG), columns, state.step);
   const log = (phase: string, lr: number, seconds: number, values: Map<string, number>) =>
-    appendFile(join(options.out, LOG), `${[state.step, phase, lr, seconds.toFixed(3), ...columns.slice(4).map((c) => values.get(c))].map(tsvCell).join('\t')}\n`);
+    appendFile(
+      join(options.out, LOG),
+      `${[state.step, phase, lr, seconds.toFixed(3), ...columns.slice(4).map((c) => values.get(c))].map(tsvCell).join('\t')}\n`,
+    );
   let saved = existsSync(join(options.out, LATEST)) ? state.step : undefined;
   const save = async () => {
     await task.saveLatest(join(options.out, LATEST), { ...state });
@@ -98,7 +109,10 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
     slowest.validation = Math.max(slowest.validation, validationSeconds);
     await log('validation', lr, validationSeconds, values);
     const improved = state.bestScore === null || score < state.bestScore;
-    options.logger.info({ step: state.step, validation: Object.fromEntries(values), improved }, `step ${state.step}: validation ${[...values].map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}${improved ? ' (best so far)' : ''}`);
+    options.logger.info(
+      { step: state.step, validation: Object.fromEntries(values), improved },
+      `step ${state.step}: validation ${[...values].map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}${improved ? ' (best so far)' : ''}`,
+    );
     const warning = task.learningWarning?.(state.step, options.steps, values);
     if (warning) options.logger.warn(warning);
     state.validated = state.step;
@@ -135,7 +149,13 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
     const seconds = (performance.now() - began) / 1000;
     slowest.step = Math.max(slowest.step, seconds);
     await log('train', lr, seconds, terms);
-    options.progress.advance(1, [...terms].slice(0, 4).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(' '));
+    options.progress.advance(
+      1,
+      [...terms]
+        .slice(0, 4)
+        .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
+        .join(' '),
+    );
     // a signal during the step: saved as it is, the validation it was due for runs on --resume
     if (options.signal.aborted) await stop();
     if (validationDue(state.step)) await validate(lr);
@@ -148,7 +168,11 @@ export async function runTraining(task: TrainingTask, options: LoopOptions): Pro
  * Runs a training step; a NaN or infinite gradient or loss stops the run with a DivergedError that
  * says which step and what latest.safetensors still holds (nothing non-finite is saved).
  */
-async function divergence(step: () => Promise<Map<string, number>>, number: number, saved: number | undefined): Promise<Map<string, number>> {
+async function divergence(
+  step: () => Promise<Map<string, number>>,
+  number: number,
+  saved: number | undefined,
+): Promise<Map<string, number>> {
   const kept = `${saved === undefined ? `no ${LATEST} was saved yet` : `${LATEST} keeps step ${saved}, the last finite state`}; lower optimizer.lr, or check the data`;
   let terms: Map<string, number>;
   try {
@@ -158,7 +182,10 @@ async function divergence(step: () => Promise<Map<string, number>>, number: numb
     throw error;
   }
   const broken = [...terms].filter(([, value]) => !Number.isFinite(value)).map(([name]) => name);
-  if (broken.length > 0) throw new DivergedError(`step ${number}: training diverged: the ${broken.join(', ')} loss is NaN or infinite; ${kept}`);
+  if (broken.length > 0)
+    throw new DivergedError(
+      `step ${number}: training diverged: the ${broken.join(', ')} loss is NaN or infinite; ${kept}`,
+    );
   return terms;
 }
 

@@ -16,7 +16,8 @@ import { validationCrop } from './study-setup.js';
 /** The objective's weights: the reference lists for the reference taps, else sim 1 and no variance/covariance terms. */
 export function pretrainWeights(config: PretrainConfig): PretrainWeights {
   const reference = JSON.stringify(config.taps) === JSON.stringify(REFERENCE_TAPS);
-  const list = (given: number[] | undefined, fallback: number[], otherwise: number) => given ?? (reference ? fallback : config.taps.map(() => otherwise));
+  const list = (given: number[] | undefined, fallback: number[], otherwise: number) =>
+    given ?? (reference ? fallback : config.taps.map(() => otherwise));
   const w = config.weights;
   return {
     lambdaSim: w.lambda_sim,
@@ -46,14 +47,40 @@ export class PretrainTask implements TrainingTask {
     private readonly validation: Subject[],
   ) {
     const init = new Random(config.seed).fork(1);
-    this.model = new PretrainModel({ inputChannels: config.modalities.length, outputClasses: classes, baseWidth: config.model.base_width, depth: config.model.depth }, config.heads, config.taps, init);
-    this.optimizer = new Adam(this.model.trainableVariables(), { learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.eps });
+    this.model = new PretrainModel(
+      {
+        inputChannels: config.modalities.length,
+        outputClasses: classes,
+        baseWidth: config.model.base_width,
+        depth: config.model.depth,
+      },
+      config.heads,
+      config.taps,
+      init,
+    );
+    this.optimizer = new Adam(this.model.trainableVariables(), {
+      learningRate: config.optimizer.lr,
+      beta1: config.optimizer.beta1,
+      beta2: config.optimizer.beta2,
+      epsilon: config.optimizer.eps,
+    });
     this.weights = pretrainWeights(config);
-    const options = { crop: config.crop, pairing: config.pairing, augment: augmentConfig(config), insideHead: config.crops_inside_head };
-    this.batches = batchSource([{ kind: 'pairs', count: config.batch, subjects: train, options }], config.seed, config.prefetch);
+    const options = {
+      crop: config.crop,
+      pairing: config.pairing,
+      augment: augmentConfig(config),
+      insideHead: config.crops_inside_head,
+    };
+    this.batches = batchSource(
+      [{ kind: 'pairs', count: config.batch, subjects: train, options }],
+      config.seed,
+      config.prefetch,
+    );
     const terms = [
       ...config.taps.map((layer) => `sim_${layer}`),
-      ...config.taps.flatMap((layer, k) => (this.weights.variance[k] > 0 || this.weights.covariance[k] > 0 ? [`var_${layer}`, `cov_${layer}`] : [])),
+      ...config.taps.flatMap((layer, k) =>
+        this.weights.variance[k] > 0 || this.weights.covariance[k] > 0 ? [`var_${layer}`, `cov_${layer}`] : [],
+      ),
       ...(this.weights.orthogonality > 0 ? ['ortho'] : []),
       ...(this.weights.reconstruction > 0 ? ['rec'] : []),
       'pretrain_total',
@@ -65,11 +92,24 @@ export class PretrainTask implements TrainingTask {
   async step(step: number, learningRate: number): Promise<Map<string, number>> {
     const [{ input, target }] = (await this.batches.next(step)) as [PairBatch];
     this.optimizer.options.learningRate = learningRate;
-    const shape = (b: typeof input): [number, number, number, number, number] => [b.count, b.crop[2], b.crop[1], b.crop[0], b.channels];
+    const shape = (b: typeof input): [number, number, number, number, number] => [
+      b.count,
+      b.crop[2],
+      b.crop[1],
+      b.crop[0],
+      b.channels,
+    ];
     const x = tf.tensor5d(input.data, shape(input));
     const y = tf.tensor5d(target.data, shape(target));
     try {
-      return this.model.step(x, y, this.optimizer, this.config.patches, stepRandom(this.config.seed, 'model', step), this.weights);
+      return this.model.step(
+        x,
+        y,
+        this.optimizer,
+        this.config.patches,
+        stepRandom(this.config.seed, 'model', step),
+        this.weights,
+      );
     } finally {
       x.dispose();
       y.dispose();
@@ -81,7 +121,9 @@ export class PretrainTask implements TrainingTask {
    * evaluation mode, with patch positions fixed by the seed so that successive validations compare.
    */
   async validate(): Promise<{ score: number; values: Map<string, number> }> {
-    const pairs = this.validation.flatMap((s) => s.sessions.slice(1).map((b, i) => [s.sessions[i], b] as const)).slice(0, this.config.validation_volumes);
+    const pairs = this.validation
+      .flatMap((s) => s.sessions.slice(1).map((b, i) => [s.sessions[i], b] as const))
+      .slice(0, this.config.validation_volumes);
     const sums = new Map<string, number>();
     for (const [item, [a, b]] of pairs.entries()) {
       const positionsRandom = new Random(this.config.seed).fork(1000 + item);
@@ -99,10 +141,23 @@ export class PretrainTask implements TrainingTask {
           const [, d, h, w] = features.get(layer)!.shape;
           return samplePositions(d * h * w, this.config.patches, positionsRandom);
         });
-        const objective = pretrainObjective({ taps: this.model.taps, features, logits, target: x, heads: this.model.heads, reconstructionHead: this.model.reconstruction, positions, training: false }, this.weights);
+        const objective = pretrainObjective(
+          {
+            taps: this.model.taps,
+            features,
+            logits,
+            target: x,
+            heads: this.model.heads,
+            reconstructionHead: this.model.reconstruction,
+            positions,
+            training: false,
+          },
+          this.weights,
+        );
         for (const [name, value] of objective.terms) readings.record(name, value);
       });
-      for (const [name, value] of await readings.readInto(new Map())) sums.set(`val_${name}`, (sums.get(`val_${name}`) ?? 0) + value / pairs.length);
+      for (const [name, value] of await readings.readInto(new Map()))
+        sums.set(`val_${name}`, (sums.get(`val_${name}`) ?? 0) + value / pairs.length);
     }
     return { score: sums.get('val_pretrain_total') ?? Number.NaN, values: sums };
   }
@@ -119,4 +174,3 @@ export class PretrainTask implements TrainingTask {
     return this.saveLatest(path, state);
   }
 }
-

@@ -15,8 +15,12 @@ export function parseDuration(text: string): number | undefined {
   const value = text.trim();
   if (/^\d+$/.test(value)) return Number(value) * 60;
   const units = /^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(value);
-  if (units && value !== '') return Number(units[1] ?? 0) * 86400 + Number(units[2] ?? 0) * 3600 + Number(units[3] ?? 0) * 60 + Number(units[4] ?? 0);
+  if (units && value !== '')
+    return (
+      Number(units[1] ?? 0) * 86400 + Number(units[2] ?? 0) * 3600 + Number(units[3] ?? 0) * 60 + Number(units[4] ?? 0)
+    );
   const clock = /^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)$/.exec(value);
-  if (clock) return Number(clock[1] ?? 0) * 86400 + Number(clock[2] ?? 0) * 3600 + Number(clock[3]) * 60 + Number(clock[4]);
+  if (clock)
+    return Number(clock[1] ?? 0) * 86400 + Number(clock[2] ?? 0) * 3600 + Number(clock[3]) * 60 + Number(clock[4]);
   return undefined;
 }

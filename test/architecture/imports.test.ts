@@ -15,7 +15,9 @@ function importGraph(): Map<string, string[]> {
       if (entry.isDirectory()) visit(path);
       else if (entry.name.endsWith('.ts')) {
         const text = readFileSync(join(root, path), 'utf8');
-        const targets = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/gm)].map((m) => normalize(join(dirname(path), m[1])).replace(/\.js$/, '.ts'));
+        const targets = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/gm)].map((m) =>
+          normalize(join(dirname(path), m[1])).replace(/\.js$/, '.ts'),
+        );
         graph.set(path, targets);
       }
     }
@@ -55,7 +57,9 @@ describe('module boundaries', () => {
   test('src/model (the network, heads, checkpoint format) imports nothing from src/train or src/losses', () => {
     const model = [...graph].filter(([module]) => relative('src/model', module).split('/')[0] !== '..');
     expect(model.length).toBeGreaterThan(5);
-    const outward = model.flatMap(([module, targets]) => targets.filter((t) => /^src\/(train|losses)\//.test(t)).map((t) => `${module} → ${t}`));
+    const outward = model.flatMap(([module, targets]) =>
+      targets.filter((t) => /^src\/(train|losses)\//.test(t)).map((t) => `${module} → ${t}`),
+    );
     expect(outward).toEqual([]);
   });
 });

@@ -18,7 +18,24 @@ describe('BIDS inputs: entity rules, one file per session, outputs never read ba
   afterAll(() => dir.remove());
 
   beforeAll(() => {
-    expect(runCli(['synth', '--out', study, '--subjects', '2', '--sessions', '2', '--shape', '32,32,32', '--voxel-mm', '5', '--labels', 'tissue', '--quiet']).status).toBe(0);
+    expect(
+      runCli([
+        'synth',
+        '--out',
+        study,
+        '--subjects',
+        '2',
+        '--sessions',
+        '2',
+        '--shape',
+        '32,32,32',
+        '--voxel-mm',
+        '5',
+        '--labels',
+        'tissue',
+        '--quiet',
+      ]).status,
+    ).toBe(0);
   });
 
   test('sub-pat-01 and sub-pat-02 are not read as one subject "pat": exit 3 naming the file', () => {
@@ -28,7 +45,9 @@ describe('BIDS inputs: entity rules, one file per session, outputs never read ba
     renameSubject(raw, '02', 'pat-02');
     const result = runCli(['preprocess', '--bids', raw, '--out', join(dir.path, 'dashed-out'), '--no-deformable']);
     expect(result.status).toBe(3);
-    expect(result.stderr).toMatch(/sub-pat-0\d_ses-0\d_(T1w|dseg)\.nii\.gz: is not a valid BIDS name: "sub-pat-0\d" is not a BIDS entity/);
+    expect(result.stderr).toMatch(
+      /sub-pat-0\d_ses-0\d_(T1w|dseg)\.nii\.gz: is not a valid BIDS name: "sub-pat-0\d" is not a BIDS entity/,
+    );
   }, 120_000);
 
   test('--data at the study root (raw and registered trees below it): exit 3 naming both copies of a session', () => {
@@ -46,13 +65,39 @@ describe('BIDS inputs: entity rules, one file per session, outputs never read ba
     for (const out of [raw, join(raw, 'registered')]) {
       const result = runCli(['preprocess', '--bids', raw, '--out', out, '--no-deformable']);
       expect(result.status).toBe(2);
-      expect(result.stderr).toContain(`the raw dataset --bids ${raw}; write to ${join(raw, 'derivatives', 'registered')} or outside it`);
+      expect(result.stderr).toContain(
+        `the raw dataset --bids ${raw}; write to ${join(raw, 'derivatives', 'registered')} or outside it`,
+      );
     }
-    expect(readdirSync(raw).sort()).toEqual(['dataset_description.json', 'derivatives', 'participants.tsv', 'sub-01', 'sub-02']);
-    const inside = runCli(['preprocess', '--bids', raw, '--out', join(raw, 'derivatives', 'registered'), '--no-deformable', '--quiet']);
+    expect(readdirSync(raw).sort()).toEqual([
+      'dataset_description.json',
+      'derivatives',
+      'participants.tsv',
+      'sub-01',
+      'sub-02',
+    ]);
+    const inside = runCli([
+      'preprocess',
+      '--bids',
+      raw,
+      '--out',
+      join(raw, 'derivatives', 'registered'),
+      '--no-deformable',
+      '--quiet',
+    ]);
     expect(inside.status).toBe(0);
     // a second run reads the raw sessions only, not the outputs below derivatives/
-    const again = runCli(['preprocess', '--bids', raw, '--out', join(raw, 'derivatives', 'registered'), '--no-deformable', '--overwrite', '--log-format', 'json']);
+    const again = runCli([
+      'preprocess',
+      '--bids',
+      raw,
+      '--out',
+      join(raw, 'derivatives', 'registered'),
+      '--no-deformable',
+      '--overwrite',
+      '--log-format',
+      'json',
+    ]);
     expect(again.status).toBe(0);
     expect(again.stderr).toContain('2 subjects done');
   }, 300_000);

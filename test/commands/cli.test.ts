@@ -34,9 +34,17 @@ describe('the longiseg executable', () => {
       expect(['webgpu', 'wasm']).toContain(report.backend.name);
     } else {
       expect(report.backend).toMatchObject({ name: 'wasm', packageName: '@tensorflow/tfjs-backend-wasm' });
-      expect(report.backend.reason).toMatch(/^neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed; no GPU device/);
+      expect(report.backend.reason).toMatch(
+        /^neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed; no GPU device/,
+      );
     }
-    expect(report.tools.map((t: { name: string }) => t.name)).toEqual(['antsRegistration', 'antsApplyTransforms', 'N4BiasFieldCorrection', 'elastix', 'transformix']);
+    expect(report.tools.map((t: { name: string }) => t.name)).toEqual([
+      'antsRegistration',
+      'antsApplyTransforms',
+      'N4BiasFieldCorrection',
+      'elastix',
+      'transformix',
+    ]);
     for (const tool of report.tools as { name: string; found: boolean; version?: string }[]) {
       expect([tool.name, tool.found]).toEqual([tool.name, onPath(tool.name)]);
       if (tool.name === 'elastix' && tool.found) expect(tool.version).toMatch(/^\d+\.\d+/);
@@ -48,12 +56,21 @@ describe('the longiseg executable', () => {
 describe('back-end choice', () => {
   const installed = (names: string[]) => (name: string) => names.includes(name);
   test('auto prefers the GPU package, then native CPU, then WebAssembly, then pure JS', () => {
-    expect(chooseBackend('auto', installed(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-wasm'])).packageName).toBe('@tensorflow/tfjs-node-gpu');
-    expect(chooseBackend('auto', installed(['@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-wasm'])).packageName).toBe('@tensorflow/tfjs-node');
+    expect(
+      chooseBackend(
+        'auto',
+        installed(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-wasm']),
+      ).packageName,
+    ).toBe('@tensorflow/tfjs-node-gpu');
+    expect(
+      chooseBackend('auto', installed(['@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-wasm'])).packageName,
+    ).toBe('@tensorflow/tfjs-node');
     expect(chooseBackend('auto', installed(['@tensorflow/tfjs-backend-wasm'])).name).toBe('wasm');
     expect(chooseBackend('auto', installed([])).name).toBe('cpu');
   });
   test('asking for tensorflow without the package is a usage error that says what to install', () => {
-    expect(() => chooseBackend('tensorflow', installed([]))).toThrow(/needs @tensorflow\/tfjs-node-gpu or @tensorflow\/tfjs-node installed/);
+    expect(() => chooseBackend('tensorflow', installed([]))).toThrow(
+      /needs @tensorflow\/tfjs-node-gpu or @tensorflow\/tfjs-node installed/,
+    );
   });
 });

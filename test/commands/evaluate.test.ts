@@ -38,7 +38,17 @@ describe('longiseg evaluate on the scipy fixtures', () => {
   let summary: EvaluationSummary;
 
   beforeAll(() => {
-    const result = runCli(['evaluate', '--pred', fixture('metrics', 'pred'), '--ref', fixture('metrics', 'ref'), '--out', dir.path, '--log-format', 'json']);
+    const result = runCli([
+      'evaluate',
+      '--pred',
+      fixture('metrics', 'pred'),
+      '--ref',
+      fixture('metrics', 'ref'),
+      '--out',
+      dir.path,
+      '--log-format',
+      'json',
+    ]);
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.status).toBe(0);
     summary = JSON.parse(readFileSync(join(dir.path, 'summary.json'), 'utf8'));
@@ -67,7 +77,13 @@ describe('longiseg evaluate on the scipy fixtures', () => {
     // label 4: ok in 'fine', pred_empty in 'aniso', ref_empty in 'iso'
     const values = [expected.cases.fine.metrics['4'].hd95, diagonal('aniso'), diagonal('iso')];
     expect(summary.mean['4'].HD95).toBeCloseTo(values.reduce((a, b) => a + b) / 3, 3);
-    expect(summary.counts['4']).toMatchObject({ cases: 3, hd_pred_empty: 1, hd_ref_empty: 1, hd_penalised: 2, hd_both_empty: 0 });
+    expect(summary.counts['4']).toMatchObject({
+      cases: 3,
+      hd_pred_empty: 1,
+      hd_ref_empty: 1,
+      hd_penalised: 2,
+      hd_both_empty: 0,
+    });
     // label 6 exists only in 'fine' (prediction only); the other two cases are both-empty and drop out
     expect(summary.counts['6']).toMatchObject({ hd_both_empty: 2, dice_undefined: 2 });
     expect(summary.mean['6'].Dice).toBe(0);
@@ -78,7 +94,15 @@ describe('longiseg evaluate on the scipy fixtures', () => {
   test('summary.json is strict JSON for Python too, and documents its definitions', () => {
     const text = readFileSync(join(dir.path, 'summary.json'), 'utf8');
     expect(text).not.toMatch(/NaN|Infinity/);
-    const fromPython = execFileSync(python, ['-c', 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["metric_per_case"]))', join(dir.path, 'summary.json')], { encoding: 'utf8' });
+    const fromPython = execFileSync(
+      python,
+      [
+        '-c',
+        'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["metric_per_case"]))',
+        join(dir.path, 'summary.json'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(fromPython.trim()).toBe('3');
     expect(summary.meta.tool).toBe('longiseg evaluate');
     expect((summary.meta.definitions as Record<string, string>).HD95).toMatch(/6-connected erosion/);
@@ -86,7 +110,18 @@ describe('longiseg evaluate on the scipy fixtures', () => {
 
   test('per_case.tsv has the documented columns and n/a for undefined values', () => {
     const rows = readTsvRows(join(dir.path, 'per_case.tsv'));
-    expect(Object.keys(rows[0])).toEqual(['subject', 'session', 'label', 'name', 'dice', 'iou', 'hd95', 'hd95_status', 'vol_pred_mm3', 'vol_ref_mm3']);
+    expect(Object.keys(rows[0])).toEqual([
+      'subject',
+      'session',
+      'label',
+      'name',
+      'dice',
+      'iou',
+      'hd95',
+      'hd95_status',
+      'vol_pred_mm3',
+      'vol_ref_mm3',
+    ]);
     expect(rows).toHaveLength(3 * 6);
     const missed = rows.find((r) => r.subject === 'aniso' && r.label === '4')!;
     expect(missed).toMatchObject({ dice: '0', hd95: 'n/a', hd95_status: 'pred_empty', vol_pred_mm3: '0' });
@@ -94,7 +129,17 @@ describe('longiseg evaluate on the scipy fixtures', () => {
 
   test('worker threads give the same numbers as one thread', () => {
     const single = join(dir.path, 'single');
-    const result = runCli(['evaluate', '--pred', fixture('metrics', 'pred'), '--ref', fixture('metrics', 'ref'), '--out', single, '--workers', '1']);
+    const result = runCli([
+      'evaluate',
+      '--pred',
+      fixture('metrics', 'pred'),
+      '--ref',
+      fixture('metrics', 'ref'),
+      '--out',
+      single,
+      '--workers',
+      '1',
+    ]);
     expect(result.status).toBe(0);
     const other = JSON.parse(readFileSync(join(single, 'summary.json'), 'utf8'));
     expect(other.metric_per_case).toEqual(summary.metric_per_case);
@@ -103,10 +148,25 @@ describe('longiseg evaluate on the scipy fixtures', () => {
 
   test('--hd-percentile 100 gives the Hausdorff distance', () => {
     const out = join(dir.path, 'hd100');
-    expect(runCli(['evaluate', '--pred', fixture('metrics', 'pred'), '--ref', fixture('metrics', 'ref'), '--out', out, '--hd-percentile', '100', '--labels', '1,2']).status).toBe(0);
+    expect(
+      runCli([
+        'evaluate',
+        '--pred',
+        fixture('metrics', 'pred'),
+        '--ref',
+        fixture('metrics', 'ref'),
+        '--out',
+        out,
+        '--hd-percentile',
+        '100',
+        '--labels',
+        '1,2',
+      ]).status,
+    ).toBe(0);
     const rows = readTsvRows(join(out, 'per_case.tsv'));
     expect(Object.keys(rows[0])).toContain('hd100');
-    for (const row of rows) expect(Math.abs(Number(row.hd100) - expected.cases[row.subject].metrics[row.label].hd100)).toBeLessThan(1e-3);
+    for (const row of rows)
+      expect(Math.abs(Number(row.hd100) - expected.cases[row.subject].metrics[row.label].hd100)).toBeLessThan(1e-3);
   });
 });
 
@@ -118,11 +178,27 @@ describe('longiseg evaluate --longitudinal', () => {
 
   test.each([false, true])('STCS and ASPC match the reference values (annualize %s)', (annualize) => {
     const out = join(dir.path, `annualize-${annualize}`);
-    const result = runCli(['evaluate', '--pred', pred, '--ref', ref, '--out', out, '--longitudinal', ...(annualize ? ['--annualize'] : [])]);
+    const result = runCli([
+      'evaluate',
+      '--pred',
+      pred,
+      '--ref',
+      ref,
+      '--out',
+      out,
+      '--longitudinal',
+      ...(annualize ? ['--annualize'] : []),
+    ]);
     expect(result.status).toBe(0);
     const rows = readTsvRows(join(out, 'longitudinal.tsv'));
     expect(rows).toHaveLength(3 * 3);
-    expect(rows[0]).toMatchObject({ subject: '01', session_a: '01', session_b: '02', label: '1', name: 'structure_one' });
+    expect(rows[0]).toMatchObject({
+      subject: '01',
+      session_a: '01',
+      session_b: '02',
+      label: '1',
+      name: 'structure_one',
+    });
     for (const row of rows) {
       const w = expected.longitudinal[`${row.session_a}-${row.session_b}-${row.label}`];
       const divisor = annualize ? w.years : 1;
@@ -145,9 +221,24 @@ describe('longiseg evaluate --longitudinal', () => {
     cpSync(ref, join(tree, 'ref'), { recursive: true });
     mkdirSync(join(tree, 'pred', 'sub-02', 'ses-01', 'anat'), { recursive: true });
     mkdirSync(join(tree, 'ref', 'sub-02', 'ses-01', 'anat'), { recursive: true });
-    cpSync(join(pred, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_dseg.nii.gz'), join(tree, 'pred', 'sub-02', 'ses-01', 'anat', 'sub-02_ses-01_dseg.nii.gz'));
-    cpSync(join(ref, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_dseg.nii.gz'), join(tree, 'ref', 'sub-02', 'ses-01', 'anat', 'sub-02_ses-01_dseg.nii.gz'));
-    const result = runCli(['evaluate', '--pred', join(tree, 'pred'), '--ref', join(tree, 'ref'), '--longitudinal', '--log-format', 'json']);
+    cpSync(
+      join(pred, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_dseg.nii.gz'),
+      join(tree, 'pred', 'sub-02', 'ses-01', 'anat', 'sub-02_ses-01_dseg.nii.gz'),
+    );
+    cpSync(
+      join(ref, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_dseg.nii.gz'),
+      join(tree, 'ref', 'sub-02', 'ses-01', 'anat', 'sub-02_ses-01_dseg.nii.gz'),
+    );
+    const result = runCli([
+      'evaluate',
+      '--pred',
+      join(tree, 'pred'),
+      '--ref',
+      join(tree, 'ref'),
+      '--longitudinal',
+      '--log-format',
+      'json',
+    ]);
     expect(result.status).toBe(0);
     expect(result.stderr).toContain('sub-02 has one session');
     const summary = JSON.parse(readFileSync(join(tree, 'pred', 'summary.json'), 'utf8'));
@@ -159,8 +250,19 @@ describe('longiseg evaluate --longitudinal', () => {
     const tree = join(dir.path, 'no-ages');
     cpSync(pred, join(tree, 'pred'), { recursive: true });
     cpSync(ref, join(tree, 'ref'), { recursive: true });
-    writeFileSync(join(tree, 'ref', 'sub-01', 'sub-01_sessions.tsv'), 'session_id\tage\nses-01\t0.5\nses-02\tn/a\nses-03\t3\n');
-    const result = runCli(['evaluate', '--pred', join(tree, 'pred'), '--ref', join(tree, 'ref'), '--longitudinal', '--annualize']);
+    writeFileSync(
+      join(tree, 'ref', 'sub-01', 'sub-01_sessions.tsv'),
+      'session_id\tage\nses-01\t0.5\nses-02\tn/a\nses-03\t3\n',
+    );
+    const result = runCli([
+      'evaluate',
+      '--pred',
+      join(tree, 'pred'),
+      '--ref',
+      join(tree, 'ref'),
+      '--longitudinal',
+      '--annualize',
+    ]);
     expect(result.status).toBe(3);
     expect(result.stderr).toContain('sub-01_sessions.tsv: gives no age (age, age_months or acq_time) for ses-02');
   });
@@ -184,7 +286,9 @@ describe('longiseg evaluate: bad input', () => {
     await writeNifti(join(pred, 'iso.nii.gz'), cropOrPad(volume, [-2, 0, 0], [40, 36, 36]), { datatype: 'uint8' });
     const refused = runCli(['evaluate', '--pred', pred, '--ref', ref]);
     expect(refused.status).toBe(3);
-    expect(refused.stderr).toContain(`${join(pred, 'iso.nii.gz')}: is not on the grid of the reference ${join(ref, 'iso.nii.gz')} (40×36×36`);
+    expect(refused.stderr).toContain(
+      `${join(pred, 'iso.nii.gz')}: is not on the grid of the reference ${join(ref, 'iso.nii.gz')} (40×36×36`,
+    );
     expect(refused.stderr).toContain('--resample');
     expect(existsSync(join(pred, 'summary.json'))).toBe(false);
     const resampled = runCli(['evaluate', '--pred', pred, '--ref', ref, '--resample', '--log-format', 'json']);
@@ -235,7 +339,14 @@ describe('longiseg evaluate: bad input', () => {
     expect(result.status).toBe(0);
     expect(result.stderr).toContain('labels 3, 4, 5, 6 are not in the label table; evaluated anyway');
     const rows = readTsvRows(join(pred, 'per_case.tsv'));
-    expect(rows.filter((r) => r.subject === 'aniso').map((r) => `${r.label}:${r.name}`)).toEqual(['1:one', '2:two', '3:n/a', '4:n/a', '5:n/a', '6:n/a']);
+    expect(rows.filter((r) => r.subject === 'aniso').map((r) => `${r.label}:${r.name}`)).toEqual([
+      '1:one',
+      '2:two',
+      '3:n/a',
+      '4:n/a',
+      '5:n/a',
+      '6:n/a',
+    ]);
     // every label of per_case.tsv is a row of the printed table too
     const printed = result.stdout.split('\n').map((line) => line.split(/\s+/)[0]);
     for (const label of new Set(rows.map((r) => r.label))) expect(printed).toContain(label);
@@ -257,7 +368,10 @@ describe('longiseg evaluate: bad input', () => {
     const typo = runCli(['evaluate', '--config', config]);
     expect(typo.status).toBe(2);
     expect(typo.stderr).toContain('hd_percentil: unknown key (did you mean "hd_percentile"?)');
-    writeFileSync(config, `pred: ${fixture('metrics', 'pred')}\nref: ${fixture('metrics', 'ref')}\nhd_percentile: 'high'\nlabels: [1]\n`);
+    writeFileSync(
+      config,
+      `pred: ${fixture('metrics', 'pred')}\nref: ${fixture('metrics', 'ref')}\nhd_percentile: 'high'\nlabels: [1]\n`,
+    );
     const wrongType = runCli(['evaluate', '--config', config]);
     expect(wrongType.status).toBe(2);
     expect(wrongType.stderr).toContain('hd_percentile: expected number, got the string "high"');
@@ -280,7 +394,10 @@ describe('longiseg evaluate: interruption', () => {
         cpSync(fixture('metrics', 'pred', 'fine.nii.gz'), join(pred, `case${n}.nii.gz`));
         cpSync(fixture('metrics', 'ref', 'fine.nii.gz'), join(ref, `case${n}.nii.gz`));
       }
-      const { code, stderr } = await interruptAfterProgress(['evaluate', '--pred', pred, '--ref', ref, '--workers', '1'], 'SIGTERM');
+      const { code, stderr } = await interruptAfterProgress(
+        ['evaluate', '--pred', pred, '--ref', ref, '--workers', '1'],
+        'SIGTERM',
+      );
       expect(code).toBe(5);
       expect(stderr).toContain('interrupted by SIGTERM');
       expect(readdirSync(pred).filter((f) => !f.endsWith('.nii.gz'))).toEqual([]);

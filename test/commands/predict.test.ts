@@ -18,7 +18,10 @@ const thresholds = [0.25, 0.5, 0.75];
 /** An image whose normalised intensities are multiples of 1/63, none near a threshold. */
 async function writeImage(path: string, shape: number[], affine: Mat4, seed: number): Promise<Float32Array> {
   const random = new Random(seed);
-  const data = Float32Array.from({ length: shape[0] * shape[1] * shape[2] * (shape[3] ?? 1) }, () => random.integer(0, 63) + 0.5);
+  const data = Float32Array.from(
+    { length: shape[0] * shape[1] * shape[2] * (shape[3] ?? 1) },
+    () => random.integer(0, 63) + 0.5,
+  );
   data[0] = 0.5;
   data.fill(63.5, data.length - 8);
   mkdirSync(dirname(path), { recursive: true });
@@ -27,7 +30,10 @@ async function writeImage(path: string, shape: number[], affine: Mat4, seed: num
 }
 
 /** The files a user sees (the hidden record of the model and case locks aside). */
-const visible = (folder: string) => readdirSync(folder).filter((name) => !name.startsWith('.')).sort();
+const visible = (folder: string) =>
+  readdirSync(folder)
+    .filter((name) => !name.startsWith('.'))
+    .sort();
 
 const oblique: Mat4 = [
   [0.9, -0.2, 0.1, -20],
@@ -58,15 +64,31 @@ describe('longiseg predict', () => {
     inputs.set('plain', await writeImage(join(images, 'plain_0000.nii'), [16, 16, 16], oblique, 3));
   });
 
-  const expectedLabels = (name: string) => [...thresholdLabels(normaliseMinPercentile(inputs.get(name)!, 99.99), thresholds)];
+  const expectedLabels = (name: string) => [
+    ...thresholdLabels(normaliseMinPercentile(inputs.get(name)!, 99.99), thresholds),
+  ];
 
   test('labels every case as the known network says, on the input grid, with and without --tta', async () => {
     for (const tta of [false, true]) {
       const out = join(dir.path, tta ? 'preds-tta' : 'preds');
-      const result = runCli(['predict', '--model', model, '--input', images, '--out', out, '--patch', '16', '--log-format', 'json', ...(tta ? ['--tta'] : [])]);
+      const result = runCli([
+        'predict',
+        '--model',
+        model,
+        '--input',
+        images,
+        '--out',
+        out,
+        '--patch',
+        '16',
+        '--log-format',
+        'json',
+        ...(tta ? ['--tta'] : []),
+      ]);
       expect(result.stderr).toContain('3 cases predicted, 0 skipped');
       expect(result.status).toBe(0);
-      for (const name of inputs.keys()) expect([...(await readNifti(join(out, `${name}.nii.gz`))).data]).toEqual(expectedLabels(name));
+      for (const name of inputs.keys())
+        expect([...(await readNifti(join(out, `${name}.nii.gz`))).data]).toEqual(expectedLabels(name));
     }
   });
 
@@ -74,7 +96,21 @@ describe('longiseg predict', () => {
     const labels = [];
     for (const threads of ['1', '2']) {
       const out = join(dir.path, `threads-${threads}`);
-      const result = runCli(['predict', '--model', model, '--input', join(images, 'oblique_0000.nii.gz'), '--out', out, '--patch', '16', '--threads', threads, '--log-format', 'json']);
+      const result = runCli([
+        'predict',
+        '--model',
+        model,
+        '--input',
+        join(images, 'oblique_0000.nii.gz'),
+        '--out',
+        out,
+        '--patch',
+        '16',
+        '--threads',
+        threads,
+        '--log-format',
+        'json',
+      ]);
       expect(result.status).toBe(0);
       expect(result.stderr).toContain(`${threads} worker threads`);
       labels.push([...(await readNifti(join(out, 'oblique.nii.gz'))).data]);
@@ -84,18 +120,35 @@ describe('longiseg predict', () => {
   });
 
   test('the label maps keep the input geometry exactly, as nibabel reads it, in the smallest integer type', () => {
-    const files = [...inputs.keys()].flatMap((name) => [join(images, `${name}_0000.nii${name === 'plain' ? '' : '.gz'}`), join(dir.path, 'preds', `${name}.nii.gz`)]);
+    const files = [...inputs.keys()].flatMap((name) => [
+      join(images, `${name}_0000.nii${name === 'plain' ? '' : '.gz'}`),
+      join(dir.path, 'preds', `${name}.nii.gz`),
+    ]);
     const described = runPythonJson<Record<string, Record<string, unknown>>>('describe_nifti.py', files);
     for (let i = 0; i < files.length; i += 2) {
       const [input, output] = [described[files[i]], described[files[i + 1]]];
-      for (const key of ['shape', 'affine', 'qform', 'sform', 'qform_code', 'sform_code', 'zooms', 'xyzt_units']) expect([key, output[key]]).toEqual([key, input[key]]);
+      for (const key of ['shape', 'affine', 'qform', 'sform', 'qform_code', 'sform_code', 'zooms', 'xyzt_units'])
+        expect([key, output[key]]).toEqual([key, input[key]]);
       expect(output.datatype).toBe('uint8');
     }
   });
 
   test('--probabilities writes one frame per class that sums to 1 and agrees with the labels', async () => {
     const out = join(dir.path, 'probabilities');
-    const result = runCli(['predict', '--model', model, '--input', join(images, 'lps_0000.nii.gz'), '--out', out, '--patch', '16', '--probabilities', '--log-format', 'json']);
+    const result = runCli([
+      'predict',
+      '--model',
+      model,
+      '--input',
+      join(images, 'lps_0000.nii.gz'),
+      '--out',
+      out,
+      '--patch',
+      '16',
+      '--probabilities',
+      '--log-format',
+      'json',
+    ]);
     expect(result.status).toBe(0);
     const probabilities = await readNifti(join(out, 'lps_probabilities.nii.gz'));
     const labels = await readNifti(join(out, 'lps.nii.gz'));
@@ -110,22 +163,54 @@ describe('longiseg predict', () => {
 
   test('shards cover every case exactly once, from --shard or the SLURM array variables', () => {
     const out = join(dir.path, 'sharded');
-    const logs = [0, 1].map((i) => runCli(['predict', '--model', model, '--input', images, '--out', out, '--patch', '16', '--shard', `${i}/2`, '--log-format', 'json']).stderr);
+    const logs = [0, 1].map(
+      (i) =>
+        runCli([
+          'predict',
+          '--model',
+          model,
+          '--input',
+          images,
+          '--out',
+          out,
+          '--patch',
+          '16',
+          '--shard',
+          `${i}/2`,
+          '--log-format',
+          'json',
+        ]).stderr,
+    );
     expect(logs[0]).toContain('2 cases predicted');
     expect(logs[1]).toContain('1 cases predicted');
     expect(visible(out)).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz']);
     const slurm = join(dir.path, 'slurm');
     for (const id of ['1', '2', '3']) {
-      const result = runCli(['predict', '--model', model, '--input', images, '--out', slurm, '--patch', '16', '--log-format', 'json'], {
-        env: { SLURM_ARRAY_TASK_ID: id, SLURM_ARRAY_TASK_COUNT: '3', SLURM_ARRAY_TASK_MIN: '1' },
-      });
+      const result = runCli(
+        ['predict', '--model', model, '--input', images, '--out', slurm, '--patch', '16', '--log-format', 'json'],
+        {
+          env: { SLURM_ARRAY_TASK_ID: id, SLURM_ARRAY_TASK_COUNT: '3', SLURM_ARRAY_TASK_MIN: '1' },
+        },
+      );
       expect(result.stderr).toContain('1 cases predicted');
     }
     expect(visible(slurm)).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz']);
   });
 
   test('existing outputs are skipped with --continue and never replaced unasked', () => {
-    const args = ['predict', '--model', model, '--input', images, '--out', join(dir.path, 'preds'), '--patch', '16', '--log-format', 'json'];
+    const args = [
+      'predict',
+      '--model',
+      model,
+      '--input',
+      images,
+      '--out',
+      join(dir.path, 'preds'),
+      '--patch',
+      '16',
+      '--log-format',
+      'json',
+    ];
     const refused = runCli(args);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toMatch(/3 of the outputs exist already .*--continue .*--overwrite/);
@@ -136,22 +221,59 @@ describe('longiseg predict', () => {
 
   test('a BIDS tree gives a BIDS derivative; its derivatives/ are not inputs', async () => {
     const bids = join(dir.path, 'bids');
-    const name = (session: string, suffix: string) => join(bids, 'sub-01', `ses-${session}`, 'anat', `sub-01_ses-${session}_${suffix}.nii.gz`);
+    const name = (session: string, suffix: string) =>
+      join(bids, 'sub-01', `ses-${session}`, 'anat', `sub-01_ses-${session}_${suffix}.nii.gz`);
     inputs.set('ses-01', await writeImage(name('01', 'T1w'), [18, 17, 16], lps, 4));
     await writeImage(name('02', 'T1w'), [18, 17, 16], lps, 5);
-    await writeImage(join(bids, 'derivatives', 'labels', 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz'), [16, 16, 16], lps, 6);
+    await writeImage(
+      join(bids, 'derivatives', 'labels', 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz'),
+      [16, 16, 16],
+      lps,
+      6,
+    );
     const out = join(bids, 'derivatives', 'longiseg');
-    const result = runCli(['predict', '--model', model, '--input', bids, '--out', out, '--patch', '16', '--log-format', 'json']);
+    const result = runCli([
+      'predict',
+      '--model',
+      model,
+      '--input',
+      bids,
+      '--out',
+      out,
+      '--patch',
+      '16',
+      '--log-format',
+      'json',
+    ]);
     expect(result.stderr).toContain('2 cases predicted');
     expect(result.status).toBe(0);
-    expect([...(await readNifti(join(out, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_dseg.nii.gz'))).data]).toEqual(expectedLabels('ses-01'));
+    expect([...(await readNifti(join(out, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_dseg.nii.gz'))).data]).toEqual(
+      expectedLabels('ses-01'),
+    );
     expect(existsSync(join(out, 'sub-01', 'ses-02', 'anat', 'sub-01_ses-02_dseg.nii.gz'))).toBe(true);
-    expect(JSON.parse(readFileSync(join(out, 'dataset_description.json'), 'utf8'))).toMatchObject({ DatasetType: 'derivative', GeneratedBy: [{ Name: 'longiseg' }] });
-    expect(readFileSync(join(out, 'dseg.tsv'), 'utf8')).toBe('index\tname\n0\tbackground\n1\tclass1\n2\tclass2\n3\tclass3\n');
+    expect(JSON.parse(readFileSync(join(out, 'dataset_description.json'), 'utf8'))).toMatchObject({
+      DatasetType: 'derivative',
+      GeneratedBy: [{ Name: 'longiseg' }],
+    });
+    expect(readFileSync(join(out, 'dseg.tsv'), 'utf8')).toBe(
+      'index\tname\n0\tbackground\n1\tclass1\n2\tclass2\n3\tclass3\n',
+    );
 
     // a two-channel model: ses-01 gets a T2w, ses-02 has none and fails alone, naming its file
     await writeImage(name('01', 'T2w'), [18, 17, 16], lps, 7);
-    const two = runCli(['predict', '--model', join(dir.path, 'two-channel.safetensors'), '--input', bids, '--out', join(dir.path, 'two'), '--patch', '16', '--log-format', 'json']);
+    const two = runCli([
+      'predict',
+      '--model',
+      join(dir.path, 'two-channel.safetensors'),
+      '--input',
+      bids,
+      '--out',
+      join(dir.path, 'two'),
+      '--patch',
+      '16',
+      '--log-format',
+      'json',
+    ]);
     expect(two.status).toBe(3);
     expect(two.stderr).toContain('1 cases predicted, 0 skipped (outputs existed), 1 failed');
     expect(two.stderr).toContain(`${name('02', 'T1w')}: has no T2w image next to it`);
@@ -161,7 +283,10 @@ describe('longiseg predict', () => {
     const folder = join(dir.path, 'big');
     await writeImage(join(folder, 'big_0000.nii.gz'), [96, 96, 96], lps, 10);
     const out = join(dir.path, 'interrupted');
-    const { code } = await interruptAfterProgress(['predict', '--model', model, '--input', folder, '--out', out, '--patch', '16', '--workers', '1'], 'SIGTERM');
+    const { code } = await interruptAfterProgress(
+      ['predict', '--model', model, '--input', folder, '--out', out, '--patch', '16', '--workers', '1'],
+      'SIGTERM',
+    );
     expect(code).toBe(5);
     expect(visible(out)).toEqual([]);
   });
@@ -170,14 +295,42 @@ describe('longiseg predict', () => {
     const out = join(dir.path, 'one-model');
     const other = join(dir.path, 'other-model.safetensors');
     await saveModel(other, thresholdModel([0.3, 0.5, 0.7]));
-    expect(runCli(['predict', '--model', model, '--input', join(images, 'lps_0000.nii.gz'), '--out', out, '--patch', '16']).status).toBe(0);
-    const second = runCli(['predict', '--model', other, '--input', join(images, 'plain_0000.nii'), '--out', out, '--patch', '16']);
+    expect(
+      runCli(['predict', '--model', model, '--input', join(images, 'lps_0000.nii.gz'), '--out', out, '--patch', '16'])
+        .status,
+    ).toBe(0);
+    const second = runCli([
+      'predict',
+      '--model',
+      other,
+      '--input',
+      join(images, 'plain_0000.nii'),
+      '--out',
+      out,
+      '--patch',
+      '16',
+    ]);
     expect(second.status).toBe(2);
     expect(second.stderr).toContain(`${out} holds predictions of another model (${model}, sha256 `);
     expect(visible(out)).toEqual(['lps.nii.gz']);
-    const replaced = runCli(['predict', '--model', other, '--input', join(images, 'plain_0000.nii'), '--out', out, '--patch', '16', '--overwrite', '--log-format', 'json']);
+    const replaced = runCli([
+      'predict',
+      '--model',
+      other,
+      '--input',
+      join(images, 'plain_0000.nii'),
+      '--out',
+      out,
+      '--patch',
+      '16',
+      '--overwrite',
+      '--log-format',
+      'json',
+    ]);
     expect(replaced.status).toBe(0);
-    expect(replaced.stderr).toContain(`${out} held predictions of another model (${model}): the cases of this run are replaced, the others stay as they were`);
+    expect(replaced.stderr).toContain(
+      `${out} held predictions of another model (${model}): the cases of this run are replaced, the others stay as they were`,
+    );
   });
 
   test('a case another job is predicting is left to it (exit 6 naming the holder); --wait waits for it', () => {
@@ -185,11 +338,28 @@ describe('longiseg predict', () => {
     mkdirSync(join(out, '.locks'), { recursive: true });
     // a live process of this host holds the lock of one case for about 3 seconds
     const holder = spawn('sleep', ['3']);
-    writeFileSync(join(out, '.locks', 'lps.nii.gz.lock'), `${JSON.stringify({ host: hostname(), pid: holder.pid, time: new Date().toISOString() })}\n`);
-    const args = ['predict', '--model', model, '--input', images, '--out', out, '--patch', '16', '--log-format', 'json'];
+    writeFileSync(
+      join(out, '.locks', 'lps.nii.gz.lock'),
+      `${JSON.stringify({ host: hostname(), pid: holder.pid, time: new Date().toISOString() })}\n`,
+    );
+    const args = [
+      'predict',
+      '--model',
+      model,
+      '--input',
+      images,
+      '--out',
+      out,
+      '--patch',
+      '16',
+      '--log-format',
+      'json',
+    ];
     const left = runCli(args);
     expect(left.status).toBe(6);
-    expect(left.stderr).toContain(`1 cases are being predicted by another job (lps: host ${hostname()}, process ${holder.pid}`);
+    expect(left.stderr).toContain(
+      `1 cases are being predicted by another job (lps: host ${hostname()}, process ${holder.pid}`,
+    );
     expect(visible(out)).toEqual(['oblique.nii.gz', 'plain.nii.gz']);
     const waited = runCli([...args, '--continue', '--wait']);
     expect(waited.status).toBe(0);
@@ -227,7 +397,19 @@ describe('longiseg predict', () => {
       const folder = join(dir.path, 'with4d');
       await writeImage(join(folder, 'series_0000.nii.gz'), [16, 16, 16, 3], lps, 8);
       await writeImage(join(folder, 'ok_0000.nii.gz'), [16, 16, 16], lps, 9);
-      const result = runCli(['predict', '--model', model, '--input', folder, '--out', join(dir.path, 'with4d-out'), '--patch', '16', '--log-format', 'json']);
+      const result = runCli([
+        'predict',
+        '--model',
+        model,
+        '--input',
+        folder,
+        '--out',
+        join(dir.path, 'with4d-out'),
+        '--patch',
+        '16',
+        '--log-format',
+        'json',
+      ]);
       expect(result.status).toBe(3);
       expect(result.stderr).toContain(`${join(folder, 'series_0000.nii.gz')}: is 4D (16×16×16×3)`);
       expect(visible(join(dir.path, 'with4d-out'))).toEqual(['ok.nii.gz']);
@@ -239,13 +421,32 @@ describe('longiseg predict', () => {
       const blocked = runCli(['predict', '--model', model, '--input', images, '--out', join(blocker, 'out')]);
       expect(blocked.status).toBe(3);
       expect(blocked.stderr).toContain(`${join(blocker, 'out')}: cannot be written as the output folder`);
-      const patch = runCli(['predict', '--model', model, '--input', images, '--out', join(dir.path, 'p'), '--patch', '24']);
+      const patch = runCli([
+        'predict',
+        '--model',
+        model,
+        '--input',
+        images,
+        '--out',
+        join(dir.path, 'p'),
+        '--patch',
+        '24',
+      ]);
       expect(patch.status).toBe(2);
       expect(patch.stderr).toContain('multiple of 16');
-      const shard = runCli(['predict', '--model', model, '--input', images, '--out', join(dir.path, 'p'), '--shard', '2/2']);
+      const shard = runCli([
+        'predict',
+        '--model',
+        model,
+        '--input',
+        images,
+        '--out',
+        join(dir.path, 'p'),
+        '--shard',
+        '2/2',
+      ]);
       expect(shard.status).toBe(2);
       expect(shard.stderr).toContain('0 ≤ i < n');
     });
   });
 });
-

@@ -1,4 +1,14 @@
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
@@ -33,7 +43,16 @@ function canMountTmpfs(): boolean {
   return mounted;
 }
 
-const labelsOf = (root: string, subject: string, session: string, suffix = '_space-subject') => join(root, 'derivatives', 'labels', `sub-${subject}`, `ses-${session}`, 'anat', `sub-${subject}_ses-${session}${suffix}_dseg.nii.gz`);
+const labelsOf = (root: string, subject: string, session: string, suffix = '_space-subject') =>
+  join(
+    root,
+    'derivatives',
+    'labels',
+    `sub-${subject}`,
+    `ses-${session}`,
+    'anat',
+    `sub-${subject}_ses-${session}${suffix}_dseg.nii.gz`,
+  );
 
 /** Dice between the two sessions' labels of a subject in a preprocess output. */
 async function sessionDice(out: string, subject: string): Promise<number> {
@@ -53,11 +72,38 @@ withElastix('longiseg preprocess with the elastix command line', () => {
   afterAll(() => dir.remove());
 
   beforeAll(() => {
-    expect(runCli(['synth', '--out', study, '--subjects', '2', '--sessions', '2', '--cohort', 'aging', '--shape', '48,64,48', '--voxel-mm', '3', '--quiet']).status).toBe(0);
+    expect(
+      runCli([
+        'synth',
+        '--out',
+        study,
+        '--subjects',
+        '2',
+        '--sessions',
+        '2',
+        '--cohort',
+        'aging',
+        '--shape',
+        '48,64,48',
+        '--voxel-mm',
+        '3',
+        '--quiet',
+      ]).status,
+    ).toBe(0);
   });
 
-  test('every subject\'s sessions land in one space: labels agree (Dice ≥ 0.8), better than as scanned', async () => {
-    const result = runCli(['preprocess', '--bids', raw, '--out', out, '--labels', 'derivatives/labels', '--log-format', 'json']);
+  test("every subject's sessions land in one space: labels agree (Dice ≥ 0.8), better than as scanned", async () => {
+    const result = runCli([
+      'preprocess',
+      '--bids',
+      raw,
+      '--out',
+      out,
+      '--labels',
+      'derivatives/labels',
+      '--log-format',
+      'json',
+    ]);
     expect(result.stderr).toContain('2 subjects done, 0 skipped');
     expect(result.status).toBe(0);
     for (const subject of ['01', '02']) {
@@ -69,7 +115,8 @@ withElastix('longiseg preprocess with the elastix command line', () => {
       expect(registered).toBeGreaterThan(unregistered + 0.05);
       const qc = JSON.parse(readFileSync(join(out, `sub-${subject}`, 'qc.json'), 'utf8'));
       // a session already close to the template may lose a little correlation to interpolation; none is far off
-      for (const session of Object.values<{ ncc_before: number; ncc_after: number }>(qc.sessions)) expect(session.ncc_after).toBeGreaterThan(0.95);
+      for (const session of Object.values<{ ncc_before: number; ncc_after: number }>(qc.sessions))
+        expect(session.ncc_after).toBeGreaterThan(0.95);
       const done = JSON.parse(readFileSync(join(out, `sub-${subject}`, 'done.json'), 'utf8'));
       expect(done).toMatchObject({ tool: 'elastix', sessions: ['01', '02'] });
     }
@@ -78,29 +125,74 @@ withElastix('longiseg preprocess with the elastix command line', () => {
   }, 600_000);
 
   test('the sessions differ nonlinearly (synth --warp-mm): deformable registration is clearly better than affine alone', async () => {
-    expect(runCli(['preprocess', '--bids', raw, '--out', affineOnly, '--labels', 'labels', '--no-deformable', '--quiet']).status).toBe(0);
-    for (const subject of ['01', '02']) expect(await sessionDice(out, subject)).toBeGreaterThan((await sessionDice(affineOnly, subject)) + 0.03);
+    expect(
+      runCli(['preprocess', '--bids', raw, '--out', affineOnly, '--labels', 'labels', '--no-deformable', '--quiet'])
+        .status,
+    ).toBe(0);
+    for (const subject of ['01', '02'])
+      expect(await sessionDice(out, subject)).toBeGreaterThan((await sessionDice(affineOnly, subject)) + 0.03);
   }, 300_000);
 
   test('--apply-inverse maps subject-space labels back onto each scan: they match the native labels (Dice ≥ 0.95)', async () => {
     const native = join(dir.path, 'native');
-    const result = runCli(['preprocess', '--bids', raw, '--out', out, '--apply-inverse', join(out, 'derivatives', 'labels'), '--native-out', native, '--log-format', 'json']);
+    const result = runCli([
+      'preprocess',
+      '--bids',
+      raw,
+      '--out',
+      out,
+      '--apply-inverse',
+      join(out, 'derivatives', 'labels'),
+      '--native-out',
+      native,
+      '--log-format',
+      'json',
+    ]);
     expect(result.status).toBe(0);
     for (const subject of ['01', '02']) {
       for (const session of ['01', '02']) {
-        const [back, truth] = await Promise.all([readNifti(join(native, `sub-${subject}`, `ses-${session}`, 'anat', `sub-${subject}_ses-${session}_dseg.nii.gz`)), readNifti(labelsOf(raw, subject, session, ''))]);
+        const [back, truth] = await Promise.all([
+          readNifti(
+            join(native, `sub-${subject}`, `ses-${session}`, 'anat', `sub-${subject}_ses-${session}_dseg.nii.gz`),
+          ),
+          readNifti(labelsOf(raw, subject, session, '')),
+        ]);
         expect(back.affine).toEqual(truth.affine);
         expect(meanDice(back.data, truth.data)).toBeGreaterThan(0.95);
       }
     }
-    const again = runCli(['preprocess', '--bids', raw, '--out', out, '--apply-inverse', join(out, 'derivatives', 'labels'), '--native-out', native]);
+    const again = runCli([
+      'preprocess',
+      '--bids',
+      raw,
+      '--out',
+      out,
+      '--apply-inverse',
+      join(out, 'derivatives', 'labels'),
+      '--native-out',
+      native,
+    ]);
     expect(again.status).toBe(2);
     expect(again.stderr).toContain('exists; pass --overwrite to replace it');
   }, 300_000);
 
   test('elastix-wasm (nothing to install) registers as well as the command line', async () => {
     const wasm = join(dir.path, 'wasm');
-    const result = runCli(['preprocess', '--bids', raw, '--out', wasm, '--labels', 'labels', '--registration', 'elastix-wasm', '--subjects', 'sub-01', '--log-format', 'json']);
+    const result = runCli([
+      'preprocess',
+      '--bids',
+      raw,
+      '--out',
+      wasm,
+      '--labels',
+      'labels',
+      '--registration',
+      'elastix-wasm',
+      '--subjects',
+      'sub-01',
+      '--log-format',
+      'json',
+    ]);
     expect(result.stderr).toContain('elastix-wasm 1.0.1');
     expect(result.status).toBe(0);
     const registered = await sessionDice(wasm, '01');
@@ -109,12 +201,30 @@ withElastix('longiseg preprocess with the elastix command line', () => {
     // the same elastix, parameters and seed: the label maps all but coincide with the command line's
     const [a, b] = await Promise.all([readNifti(labelsOf(wasm, '01', '02')), readNifti(labelsOf(out, '01', '02'))]);
     expect(meanDice(a.data, b.data)).toBeGreaterThan(0.97);
-    expect(JSON.parse(readFileSync(join(wasm, 'sub-01', 'done.json'), 'utf8'))).toMatchObject({ tool: 'elastix-wasm', tool_version: '1.0.1' });
+    expect(JSON.parse(readFileSync(join(wasm, 'sub-01', 'done.json'), 'utf8'))).toMatchObject({
+      tool: 'elastix-wasm',
+      tool_version: '1.0.1',
+    });
   }, 600_000);
 
   test('elastix-wasm, which runs on one thread, with --threads 2 preprocesses the two subjects at once', () => {
     const atOnce = join(dir.path, 'wasm-at-once');
-    const result = runCli(['preprocess', '--bids', raw, '--out', atOnce, '--labels', 'labels', '--registration', 'elastix-wasm', '--no-deformable', '--threads', '2', '--log-format', 'json']);
+    const result = runCli([
+      'preprocess',
+      '--bids',
+      raw,
+      '--out',
+      atOnce,
+      '--labels',
+      'labels',
+      '--registration',
+      'elastix-wasm',
+      '--no-deformable',
+      '--threads',
+      '2',
+      '--log-format',
+      'json',
+    ]);
     expect(result.status).toBe(0);
     expect(result.stderr).toContain('1 thread per registration, 2 subjects at once');
     // both subjects were under way before either was done
@@ -142,36 +252,67 @@ withElastix('longiseg preprocess with the elastix command line', () => {
     expect(existsSync(join(killed, 'sub-02', 'done.json'))).toBe(true);
   }, 300_000);
 
-  (canMountTmpfs() ? test : test.skip)('a full disk fails each subject with exit 3 naming the file; nothing half-written or done.json is left', () => {
-    const full = join(dir.path, 'full');
-    mkdirSync(full);
-    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', full]).status).toBe(0);
-    try {
-      const result = runCli(['preprocess', '--bids', raw, '--out', join(full, 'out'), '--labels', 'labels', '--no-deformable']);
-      expect(result.status).toBe(3);
-      expect(result.stderr).toMatch(/sub-01: failed: \S+\.nii\.gz: no space left to write it \(ENOSPC\)/);
-      const left = spawnSync('find', [full, '-name', '.*.tmp-*', '-o', '-name', 'done.json'], { encoding: 'utf8' }).stdout;
-      expect(left).toBe('');
-    } finally {
-      spawnSync('umount', [full]);
-    }
-  }, 300_000);
+  (canMountTmpfs() ? test : test.skip)(
+    'a full disk fails each subject with exit 3 naming the file; nothing half-written or done.json is left',
+    () => {
+      const full = join(dir.path, 'full');
+      mkdirSync(full);
+      expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', full]).status).toBe(0);
+      try {
+        const result = runCli([
+          'preprocess',
+          '--bids',
+          raw,
+          '--out',
+          join(full, 'out'),
+          '--labels',
+          'labels',
+          '--no-deformable',
+        ]);
+        expect(result.status).toBe(3);
+        expect(result.stderr).toMatch(/sub-01: failed: \S+\.nii\.gz: no space left to write it \(ENOSPC\)/);
+        const left = spawnSync('find', [full, '-name', '.*.tmp-*', '-o', '-name', 'done.json'], {
+          encoding: 'utf8',
+        }).stdout;
+        expect(left).toBe('');
+      } finally {
+        spawnSync('umount', [full]);
+      }
+    },
+    300_000,
+  );
 
   test('a subject another job holds is left to it with exit 6 naming the holder (not 0); --wait waits for it', () => {
     const out = join(dir.path, 'held');
     mkdirSync(join(out, 'sub-02'), { recursive: true });
     const hold = (seconds: number) => {
       const holder = spawn('sleep', [String(seconds)]);
-      writeFileSync(join(out, 'sub-02', '.lock'), `${JSON.stringify({ host: hostname(), pid: holder.pid, time: new Date().toISOString(), job: '4242' })}\n`);
+      writeFileSync(
+        join(out, 'sub-02', '.lock'),
+        `${JSON.stringify({ host: hostname(), pid: holder.pid, time: new Date().toISOString(), job: '4242' })}\n`,
+      );
       return holder;
     };
-    const args = ['preprocess', '--bids', raw, '--out', out, '--labels', 'labels', '--no-deformable', '--log-format', 'json'];
+    const args = [
+      'preprocess',
+      '--bids',
+      raw,
+      '--out',
+      out,
+      '--labels',
+      'labels',
+      '--no-deformable',
+      '--log-format',
+      'json',
+    ];
     const holder = hold(600);
     const left = runCli(args);
     holder.kill();
     expect(left.status).toBe(6);
     expect(left.stderr).toContain(`held by host ${hostname()}, process ${holder.pid} (SLURM job 4242)`);
-    expect(left.stderr).toContain('1 subjects are being processed by another job and are not done yet (sub-02): run again when it has finished, or pass --wait');
+    expect(left.stderr).toContain(
+      '1 subjects are being processed by another job and are not done yet (sub-02): run again when it has finished, or pass --wait',
+    );
     expect(existsSync(join(out, 'sub-01', 'done.json'))).toBe(true);
     expect(existsSync(join(out, 'sub-02', 'done.json'))).toBe(false);
     // the other job ends about 4 s into this run
@@ -185,13 +326,39 @@ withElastix('longiseg preprocess with the elastix command line', () => {
 
   test('the elastix command line with a relative --out holding spaces, commas, brackets and non-ASCII characters', async () => {
     const out = join(dir.path, 'my out, [v2] é');
-    const result = runCli(['preprocess', '--bids', relative(dir.path, raw), '--out', 'my out, [v2] é', '--labels', 'labels', '--subjects', 'sub-01', '--log-format', 'json'], { cwd: dir.path });
+    const result = runCli(
+      [
+        'preprocess',
+        '--bids',
+        relative(dir.path, raw),
+        '--out',
+        'my out, [v2] é',
+        '--labels',
+        'labels',
+        '--subjects',
+        'sub-01',
+        '--log-format',
+        'json',
+      ],
+      { cwd: dir.path },
+    );
     expect(result.status).toBe(0);
     expect(await sessionDice(out, '01')).toBeGreaterThan(0.8);
   }, 300_000);
 
   test('a shard takes every n-th subject', () => {
-    const result = runCli(['preprocess', '--bids', raw, '--out', join(dir.path, 'shard'), '--no-deformable', '--shard', '1/2', '--log-format', 'json']);
+    const result = runCli([
+      'preprocess',
+      '--bids',
+      raw,
+      '--out',
+      join(dir.path, 'shard'),
+      '--no-deformable',
+      '--shard',
+      '1/2',
+      '--log-format',
+      'json',
+    ]);
     expect(result.stderr).toContain('1 subjects done');
     expect(existsSync(join(dir.path, 'shard', 'sub-02', 'done.json'))).toBe(true);
     expect(existsSync(join(dir.path, 'shard', 'sub-01'))).toBe(false);
@@ -201,13 +368,23 @@ withElastix('longiseg preprocess with the elastix command line', () => {
     const fake = join(dir.path, 'fake-bin');
     mkdirSync(fake);
     for (const tool of ['elastix', 'transformix']) {
-      writeFileSync(join(fake, tool), `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "${tool} version: 5.0.1"; fi\nexit 0\n`);
+      writeFileSync(
+        join(fake, tool),
+        `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "${tool} version: 5.0.1"; fi\nexit 0\n`,
+      );
       chmodSync(join(fake, tool), 0o755);
     }
-    const result = runCli(['preprocess', '--bids', raw, '--out', join(dir.path, 'fake'), '--subjects', 'sub-01', '--log-format', 'json'], { env: { PATH: `${fake}:${process.env.PATH}` } });
+    const result = runCli(
+      ['preprocess', '--bids', raw, '--out', join(dir.path, 'fake'), '--subjects', 'sub-01', '--log-format', 'json'],
+      { env: { PATH: `${fake}:${process.env.PATH}` } },
+    );
     expect(result.status).toBe(4);
-    expect(result.stderr).toMatch(/elastix \(sub-01 ses-01 affine to the template, affine\) exited without writing .*TransformParameters\.0\.txt; see the logs in/);
-    expect(readFileSync(join(dir.path, 'fake', 'preprocess_failed.tsv'), 'utf8')).toMatch(/^participant_id\terror\nsub-01\t/);
+    expect(result.stderr).toMatch(
+      /elastix \(sub-01 ses-01 affine to the template, affine\) exited without writing .*TransformParameters\.0\.txt; see the logs in/,
+    );
+    expect(readFileSync(join(dir.path, 'fake', 'preprocess_failed.tsv'), 'utf8')).toMatch(
+      /^participant_id\terror\nsub-01\t/,
+    );
     expect(existsSync(join(dir.path, 'fake', 'sub-01', 'done.json'))).toBe(false);
   });
 
@@ -232,18 +409,30 @@ if (tool === 'N4BiasFieldCorrection') fs.copyFileSync(args[args.indexOf('-i') + 
       chmodSync(join(fake, tool), 0o755);
     }
     const out = join(dir.path, 'ants, [out]');
-    const result = runCli(['preprocess', '--bids', awkward, '--out', out, '--subjects', 'sub-01', '--threads', '2', '--log-format', 'json'], { env: { PATH: `${fake}:${process.env.PATH}` } });
+    const result = runCli(
+      ['preprocess', '--bids', awkward, '--out', out, '--subjects', 'sub-01', '--threads', '2', '--log-format', 'json'],
+      { env: { PATH: `${fake}:${process.env.PATH}` } },
+    );
     expect(result.stderr).toContain('auto: ANTs 2.5.4.fake');
     expect(result.status).toBe(4);
-    expect(result.stderr).toMatch(/antsRegistration \(sub-01 ses-01 affine to the template, affine\) exited without writing .*\/ants_0GenericAffine\.mat; see the logs in/);
-    const recorded = readFileSync(calls, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { tool: string; args: string[]; cwd: string; threads: string });
+    expect(result.stderr).toMatch(
+      /antsRegistration \(sub-01 ses-01 affine to the template, affine\) exited without writing .*\/ants_0GenericAffine\.mat; see the logs in/,
+    );
+    const recorded = readFileSync(calls, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { tool: string; args: string[]; cwd: string; threads: string });
     expect(recorded.map((c) => c.tool)).toEqual(['N4BiasFieldCorrection', 'N4BiasFieldCorrection', 'antsRegistration']);
     expect(recorded.every((c) => c.threads === '2')).toBe(true);
     const [n4, , registration] = recorded;
     expect(n4.cwd).toBe(join(out, 'work', 'sub-01', 'n4-ses-01-0'));
     // the raw image's path holds ANTs syntax: N4 reads a copy in its work folder
     expect(n4.args).toEqual(n4Args('input.nii.gz', 'corrected.nii.gz'));
-    expect(readFileSync(join(n4.cwd, 'input.nii.gz')).equals(readFileSync(join(awkward, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz')))).toBe(true);
+    expect(
+      readFileSync(join(n4.cwd, 'input.nii.gz')).equals(
+        readFileSync(join(awkward, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz')),
+      ),
+    ).toBe(true);
     expect(registration.cwd).toBe(join(out, 'work', 'sub-01', 'affine-0-ses-01'));
     expect(registration.args).toEqual(antsAffineArgs('../ses-01_norm.nii.gz', '../ses-01_norm.nii.gz', 'ants_'));
     expect(existsSync(join(out, 'sub-01', 'done.json'))).toBe(false);
@@ -251,14 +440,34 @@ if (tool === 'N4BiasFieldCorrection') fs.copyFileSync(args[args.indexOf('-i') + 
 
   test('bad input: a 4D template, an unknown subject, a missing label derivative', async () => {
     const template = join(dir.path, 'template4d.nii.gz');
-    await writeNifti(template, createVolume(new Float32Array(8 * 8 * 8 * 2), [8, 8, 8, 2], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]));
+    await writeNifti(
+      template,
+      createVolume(
+        new Float32Array(8 * 8 * 8 * 2),
+        [8, 8, 8, 2],
+        [
+          [1, 0, 0, 0],
+          [0, 1, 0, 0],
+          [0, 0, 1, 0],
+          [0, 0, 0, 1],
+        ],
+      ),
+    );
     const fourD = runCli(['preprocess', '--bids', raw, '--out', join(dir.path, 'x'), '--template', template]);
     expect(fourD.status).toBe(3);
     expect(fourD.stderr).toContain(`${template}: is 4D (8×8×8×2) where a 3D volume is required`);
     const unknown = runCli(['preprocess', '--bids', raw, '--out', join(dir.path, 'x'), '--subjects', 'sub-09']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('sub-09 not in');
-    const labels = runCli(['preprocess', '--bids', raw, '--out', join(dir.path, 'x'), '--labels', 'derivatives/manual']);
+    const labels = runCli([
+      'preprocess',
+      '--bids',
+      raw,
+      '--out',
+      join(dir.path, 'x'),
+      '--labels',
+      'derivatives/manual',
+    ]);
     expect(labels.status).toBe(3);
     expect(labels.stderr).toContain('manual: no such folder');
   });
@@ -268,15 +477,44 @@ if (tool === 'N4BiasFieldCorrection') fs.copyFileSync(args[args.indexOf('-i') + 
     cpSync(raw, partial, { recursive: true });
     rmSync(join(partial, 'sub-02', 'ses-02'), { recursive: true });
     rmSync(join(partial, 'derivatives', 'labels', 'sub-02', 'ses-02'), { recursive: true });
-    const single = runCli(['preprocess', '--bids', partial, '--out', join(dir.path, 'single'), '--subjects', 'sub-02', '--labels', 'labels', '--log-format', 'json']);
+    const single = runCli([
+      'preprocess',
+      '--bids',
+      partial,
+      '--out',
+      join(dir.path, 'single'),
+      '--subjects',
+      'sub-02',
+      '--labels',
+      'labels',
+      '--log-format',
+      'json',
+    ]);
     expect(single.status).toBe(0);
-    expect(JSON.parse(readFileSync(join(dir.path, 'single', 'sub-02', 'qc.json'), 'utf8')).notes).toContain('one session: it is its own template');
+    expect(JSON.parse(readFileSync(join(dir.path, 'single', 'sub-02', 'qc.json'), 'utf8')).notes).toContain(
+      'one session: it is its own template',
+    );
     expect(existsSync(labelsOf(join(dir.path, 'single'), '02', '01'))).toBe(true);
 
-    copyFileSync(join(partial, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz'), join(partial, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T2w.nii.gz'));
-    const mixed = runCli(['preprocess', '--bids', partial, '--out', join(dir.path, 'mixed'), '--subjects', 'sub-01', '--modalities', 'T1w,T2w']);
+    copyFileSync(
+      join(partial, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz'),
+      join(partial, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T2w.nii.gz'),
+    );
+    const mixed = runCli([
+      'preprocess',
+      '--bids',
+      partial,
+      '--out',
+      join(dir.path, 'mixed'),
+      '--subjects',
+      'sub-01',
+      '--modalities',
+      'T1w,T2w',
+    ]);
     expect(mixed.status).toBe(3);
-    expect(mixed.stderr).toContain('sub-01_ses-02_T1w.nii.gz: has no T2w image next to it; every session needs T1w + T2w');
+    expect(mixed.stderr).toContain(
+      'sub-01_ses-02_T1w.nii.gz: has no T2w image next to it; every session needs T1w + T2w',
+    );
     expect(existsSync(join(dir.path, 'mixed'))).toBe(false);
   }, 300_000);
 });
@@ -291,18 +529,60 @@ withElastix('longiseg preprocess on an infant study, whose WM/GM contrast revers
 
   beforeAll(() => {
     // tissue classes: at 3 mm the deep structures (40–200 voxels) measure resampling more than registration
-    expect(runCli(['synth', '--out', study, '--subjects', '1', '--sessions', '2', '--cohort', 'infant', '--labels', 'tissue', '--shape', '48,64,48', '--voxel-mm', '3', '--quiet']).status).toBe(0);
-    expect(runCli(['preprocess', '--bids', raw, '--out', affineOnly, '--labels', 'labels', '--no-deformable', '--quiet']).status).toBe(0);
+    expect(
+      runCli([
+        'synth',
+        '--out',
+        study,
+        '--subjects',
+        '1',
+        '--sessions',
+        '2',
+        '--cohort',
+        'infant',
+        '--labels',
+        'tissue',
+        '--shape',
+        '48,64,48',
+        '--voxel-mm',
+        '3',
+        '--quiet',
+      ]).status,
+    ).toBe(0);
+    expect(
+      runCli(['preprocess', '--bids', raw, '--out', affineOnly, '--labels', 'labels', '--no-deformable', '--quiet'])
+        .status,
+    ).toBe(0);
   }, 300_000);
 
-  test.each([['elastix', cli], ['elastix-wasm', join(dir.path, 'wasm')]])('%s: the sessions agree (Dice ≥ 0.8), clearly better than affine alone', async (registration, out) => {
-    expect(runCli(['preprocess', '--bids', raw, '--out', out, '--labels', 'labels', '--registration', registration, '--quiet']).status).toBe(0);
-    const registered = await sessionDice(out, '01');
-    expect(registered).toBeGreaterThan(0.8);
-    expect(registered).toBeGreaterThan((await sessionDice(affineOnly, '01')) + 0.03);
-    if (registration === 'elastix-wasm') {
-      const [a, b] = await Promise.all([readNifti(labelsOf(out, '01', '02')), readNifti(labelsOf(cli, '01', '02'))]);
-      expect(meanDice(a.data, b.data)).toBeGreaterThan(0.97);
-    }
-  }, 600_000);
+  test.each([
+    ['elastix', cli],
+    ['elastix-wasm', join(dir.path, 'wasm')],
+  ])(
+    '%s: the sessions agree (Dice ≥ 0.8), clearly better than affine alone',
+    async (registration, out) => {
+      expect(
+        runCli([
+          'preprocess',
+          '--bids',
+          raw,
+          '--out',
+          out,
+          '--labels',
+          'labels',
+          '--registration',
+          registration,
+          '--quiet',
+        ]).status,
+      ).toBe(0);
+      const registered = await sessionDice(out, '01');
+      expect(registered).toBeGreaterThan(0.8);
+      expect(registered).toBeGreaterThan((await sessionDice(affineOnly, '01')) + 0.03);
+      if (registration === 'elastix-wasm') {
+        const [a, b] = await Promise.all([readNifti(labelsOf(out, '01', '02')), readNifti(labelsOf(cli, '01', '02'))]);
+        expect(meanDice(a.data, b.data)).toBeGreaterThan(0.97);
+      }
+    },
+    600_000,
+  );
 });

@@ -9,7 +9,9 @@ function subjects(): Subject[] {
   const shape: [number, number, number] = [24, 28, 20];
   const voxels = shape[0] * shape[1] * shape[2];
   const shared = <T extends Float32Array | Uint8Array>(array: T): T => {
-    const copy = new (array.constructor as new (buffer: SharedArrayBuffer) => T)(new SharedArrayBuffer(array.byteLength));
+    const copy = new (array.constructor as new (buffer: SharedArrayBuffer) => T)(
+      new SharedArrayBuffer(array.byteLength),
+    );
     copy.set(array);
     return copy;
   };
@@ -25,16 +27,40 @@ function subjects(): Subject[] {
   }));
 }
 
-const augment = { ...REFERENCE_AUGMENT, flip: { p: 0.5 }, affine: { p: 0.5, scale: 0.1, degrees: 10 }, noise: { p: 0.5, std: 0.1 } };
+const augment = {
+  ...REFERENCE_AUGMENT,
+  flip: { p: 0.5 },
+  affine: { p: 0.5, scale: 0.1, degrees: 10 },
+  noise: { p: 0.5, std: 0.1 },
+};
 const streams = (data: Subject[], schedule?: BatchStream['schedule']): BatchStream[] => [
-  { kind: 'labelled', count: 2, subjects: data, options: { crop: 16, pairing: 'any', augment, oversampleForeground: 0.5, insideHead: true } },
-  { kind: 'pairs', count: 1, subjects: data, options: { crop: 16, pairing: 'any', augment, insideHead: true }, schedule },
+  {
+    kind: 'labelled',
+    count: 2,
+    subjects: data,
+    options: { crop: 16, pairing: 'any', augment, oversampleForeground: 0.5, insideHead: true },
+  },
+  {
+    kind: 'pairs',
+    count: 1,
+    subjects: data,
+    options: { crop: 16, pairing: 'any', augment, insideHead: true },
+    schedule,
+  },
 ];
 
 /** Every array of a step's batches, in order. */
-const arrays = (batches: StepBatches) => batches.flatMap((batch) => (!batch ? [] : 'labels' in batch ? [batch.input.data, batch.labels] : [batch.input.data, batch.target.data]));
+const arrays = (batches: StepBatches) =>
+  batches.flatMap((batch) =>
+    !batch ? [] : 'labels' in batch ? [batch.input.data, batch.labels] : [batch.input.data, batch.target.data],
+  );
 
-async function draw(prefetch: number, steps: number[], data = subjects(), schedule?: BatchStream['schedule']): Promise<StepBatches[]> {
+async function draw(
+  prefetch: number,
+  steps: number[],
+  data = subjects(),
+  schedule?: BatchStream['schedule'],
+): Promise<StepBatches[]> {
   const source = batchSource(streams(data, schedule), 9, prefetch);
   try {
     const drawn: StepBatches[] = [];

@@ -1,5 +1,14 @@
 import type { Vec3 } from '../../src/io/affine.js';
-import { applyIntensity, applySpatial, REFERENCE_AUGMENT, sampleIntensity, sampleSpatial, type AugmentConfig, type IntensityRecipe, type SpatialRecipe } from '../../src/data/augment.js';
+import {
+  applyIntensity,
+  applySpatial,
+  REFERENCE_AUGMENT,
+  sampleIntensity,
+  sampleSpatial,
+  type AugmentConfig,
+  type IntensityRecipe,
+  type SpatialRecipe,
+} from '../../src/data/augment.js';
 import { intensityThenSpatialCrop, labelCrop, spatialThenIntensityCrop } from '../../src/data/crop-augment.js';
 import { packCrop } from '../../src/data/sampler.js';
 import { Random } from '../../src/runtime/random.js';
@@ -23,8 +32,9 @@ describe('crop-local augmentation equals augmenting the whole volume, then cropp
     for (let y = 0; y < shape[1]; y++) {
       for (let x = 0; x < shape[0]; x++, i++) {
         const r = ((x - 20) / 18) ** 2 + ((y - 18) / 16) ** 2 + ((z - 16) / 14) ** 2;
-        image[i] = r < 1 ? 0.5 + 0.3 * Math.sin(x / 3) * Math.cos(y / 4) + 0.1 * Math.sin(z / 2) + 0.05 * random.next() : 0;
-        labels[i] = r < 1 ? 1 + ((x >> 3) + (y >> 3) + (z >> 3)) % 4 : 0;
+        image[i] =
+          r < 1 ? 0.5 + 0.3 * Math.sin(x / 3) * Math.cos(y / 4) + 0.1 * Math.sin(z / 2) + 0.05 * random.next() : 0;
+        labels[i] = r < 1 ? 1 + (((x >> 3) + (y >> 3) + (z >> 3)) % 4) : 0;
       }
     }
   }
@@ -56,20 +66,34 @@ describe('crop-local augmentation equals augmenting the whole volume, then cropp
   test('labelled crops (intensity, then flip and affine) match to 1e-5 away from the volume edge', () => {
     let compared = 0;
     for (const { spatial, intensity, start } of draws) {
-      const whole = cropOf(applySpatial(applyIntensity(image, shape, intensity), shape, spatial, 'image'), shape, start, crop);
+      const whole = cropOf(
+        applySpatial(applyIntensity(image, shape, intensity), shape, spatial, 'image'),
+        shape,
+        start,
+        crop,
+      );
       const local = intensityThenSpatialCrop(image, shape, intensity, spatial, start, crop);
       // the two fill values (outside the volume) may differ: compare where the whole path did not fill
       const filled = insideMask(spatial, start);
       const inside = [...whole.keys()].filter((i) => filled[i] > 0.999);
       expect(inside.length).toBeGreaterThan(crop[0] * crop[1] * crop[2] * 0.5);
-      expect(maxAbsDiff(inside.map((i) => local[i]), inside.map((i) => whole[i]))).toBeLessThan(1e-5);
+      expect(
+        maxAbsDiff(
+          inside.map((i) => local[i]),
+          inside.map((i) => whole[i]),
+        ),
+      ).toBeLessThan(1e-5);
       compared += inside.length;
     }
     expect(compared).toBeGreaterThan(20000);
   });
 
   test('label crops match exactly (nearest neighbour), flips with and without an affine', () => {
-    for (const { spatial, start } of [...draws, { spatial: { flip: true }, start: [3, 5, 7] as Vec3 }, { spatial: { flip: false }, start: [24, 20, 16] as Vec3 }]) {
+    for (const { spatial, start } of [
+      ...draws,
+      { spatial: { flip: true }, start: [3, 5, 7] as Vec3 },
+      { spatial: { flip: false }, start: [24, 20, 16] as Vec3 },
+    ]) {
       const whole = cropOf(applySpatial(labels, shape, spatial, 'label'), shape, start, crop);
       const local = labelCrop(labels, shape, spatial, start, crop);
       expect(local).toBeInstanceOf(Uint8Array);
@@ -92,14 +116,26 @@ describe('crop-local augmentation equals augmenting the whole volume, then cropp
     const motion = sampleIntensity(new Random(5), { ...config, motion: { ...REFERENCE_AUGMENT.motion, p: 1 } });
     expect(motion.motion).toBeDefined();
     for (const { spatial, start } of draws.slice(0, 3)) {
-      const whole = cropOf(applySpatial(applyIntensity(image, shape, motion), shape, spatial, 'image'), shape, start, crop);
+      const whole = cropOf(
+        applySpatial(applyIntensity(image, shape, motion), shape, spatial, 'image'),
+        shape,
+        start,
+        crop,
+      );
       const filled = insideMask(spatial, start);
       const inside = [...whole.keys()].filter((i) => filled[i] > 0.999);
       const local = intensityThenSpatialCrop(image, shape, motion, spatial, start, crop);
-      expect(maxAbsDiff(inside.map((i) => local[i]), inside.map((i) => whole[i]))).toBeLessThan(1e-5);
+      expect(
+        maxAbsDiff(
+          inside.map((i) => local[i]),
+          inside.map((i) => whole[i]),
+        ),
+      ).toBeLessThan(1e-5);
       const moved = applySpatial(image, shape, spatial, 'image');
       const pair = spatialThenIntensityCrop(image, shape, spatial, motion, start, crop);
-      expect(maxAbsDiff(pair.input, cropOf(applyIntensity(moved, shape, motion), shape, start, crop))).toBeLessThan(1e-5);
+      expect(maxAbsDiff(pair.input, cropOf(applyIntensity(moved, shape, motion), shape, start, crop))).toBeLessThan(
+        1e-5,
+      );
     }
   });
 
@@ -109,6 +145,8 @@ describe('crop-local augmentation equals augmenting the whole volume, then cropp
     const a = spatialThenIntensityCrop(image, shape, spatial, noisy, start, crop).input;
     const b = spatialThenIntensityCrop(image, shape, spatial, noisy, start, crop).input;
     expect([...b]).toEqual([...a]);
-    expect(maxAbsDiff(a, spatialThenIntensityCrop(image, shape, spatial, { ...noisy, noise: undefined }, start, crop).input)).toBeGreaterThan(0.01);
+    expect(
+      maxAbsDiff(a, spatialThenIntensityCrop(image, shape, spatial, { ...noisy, noise: undefined }, start, crop).input),
+    ).toBeGreaterThan(0.01);
   });
 });

@@ -28,7 +28,8 @@ function session(name: string): Session {
     [8, 1],
     [22, 2],
   ]) {
-    for (let z = 20; z < 22; z++) for (let y = 20; y < 22; y++) for (let x = x0; x < x0 + 2; x++) label[index(x, y, z)] = value;
+    for (let z = 20; z < 22; z++)
+      for (let y = 20; y < 22; y++) for (let x = x0; x < x0 + 2; x++) label[index(x, y, z)] = value;
   }
   // a marker left of the middle, to tell flipped crops
   image[index(6, 16, 16)] = 0.9;
@@ -38,14 +39,23 @@ function session(name: string): Session {
 const subjects: Subject[] = [{ id: '01', sessions: [session('01'), session('02')] }];
 const crop = 8;
 const voxels = crop ** 3;
-const contains = (labels: Int32Array, item: number, value: number) => labels.subarray(item * voxels, (item + 1) * voxels).includes(value);
+const contains = (labels: Int32Array, item: number, value: number) =>
+  labels.subarray(item * voxels, (item + 1) * voxels).includes(value);
 
 describe('foreground-aware crops', () => {
   const draws = 600;
 
   test.each([
     ['without augmentation', undefined],
-    ['through flips and affine transforms', { ...REFERENCE_AUGMENT, flip: { p: 1 }, affine: { p: 1, scale: 0.2, degrees: 10 }, motion: { ...REFERENCE_AUGMENT.motion, p: 0 } }],
+    [
+      'through flips and affine transforms',
+      {
+        ...REFERENCE_AUGMENT,
+        flip: { p: 1 },
+        affine: { p: 1, scale: 0.2, degrees: 10 },
+        motion: { ...REFERENCE_AUGMENT.motion, p: 0 },
+      },
+    ],
   ])('oversample_foreground 0.33: a drawn tiny class is in the crop in a third of the crops, %s', (_, augment) => {
     const sampler = new Sampler(subjects, { crop, pairing: 'any', augment, oversampleForeground: 0.33 });
     const plain = new Sampler(subjects, { crop, pairing: 'any', augment });
@@ -121,6 +131,15 @@ describe('left-right flips with swap_sides', () => {
       if (input.data[index(25, 16, 16)] > 0.85 && input.data[index(6, 16, 16)] < 0.85) flipped++;
     }
     expect(flipped).toBeGreaterThan(3);
-    expect(sideSwap(new Map([[1, 'Left-Hippocampus'], [2, 'right-hippocampus'], [3, 'Left-Amygdala']]), 4).slice(1)).toEqual(Int32Array.of(2, 1, 3));
+    expect(
+      sideSwap(
+        new Map([
+          [1, 'Left-Hippocampus'],
+          [2, 'right-hippocampus'],
+          [3, 'Left-Amygdala'],
+        ]),
+        4,
+      ).slice(1),
+    ).toEqual(Int32Array.of(2, 1, 3));
   });
 });

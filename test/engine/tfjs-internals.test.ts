@@ -7,7 +7,9 @@ import { exitCodeOf, IncompatibleInstallError } from '../../src/runtime/errors.j
 
 describe('the tfjs internals the kernels use', () => {
   test('the tested version is the one package.json pins and the one installed', () => {
-    const pinned = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).dependencies['@tensorflow/tfjs'];
+    const pinned = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).dependencies[
+      '@tensorflow/tfjs'
+    ];
     expect([pinned, tf.version_core]).toEqual([TESTED_TFJS, TESTED_TFJS]);
   });
 
@@ -31,7 +33,9 @@ describe('the tfjs internals the kernels use', () => {
     }
     expect(error).toBeInstanceOf(IncompatibleInstallError);
     expect(exitCodeOf(error)).toBe(4);
-    expect((error as Error).message).toContain(`TensorFlow.js ${tf.version_core} is installed, but longiseg was written against ${TESTED_TFJS}`);
+    expect((error as Error).message).toContain(
+      `TensorFlow.js ${tf.version_core} is installed, but longiseg was written against ${TESTED_TFJS}`,
+    );
     expect((error as Error).message).toContain('engine.addTapeNode');
     expect(missingInternals()).toEqual([]);
   });

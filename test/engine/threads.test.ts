@@ -18,10 +18,20 @@ function trainingStep(): Float32Array[] {
   const random = new Random(2);
   const [batch, size] = [2, 16];
   return tf.tidy(() => {
-    const x = tf.tensor5d(Float32Array.from({ length: batch * size ** 3 }, () => random.next()), [batch, size, size, size, 1]);
-    const y = tf.tensor4d(Int32Array.from({ length: batch * size ** 3 }, () => random.integer(0, 3)), [batch, size, size, size], 'int32');
+    const x = tf.tensor5d(
+      Float32Array.from({ length: batch * size ** 3 }, () => random.next()),
+      [batch, size, size, size, 1],
+    );
+    const y = tf.tensor4d(
+      Int32Array.from({ length: batch * size ** 3 }, () => random.integer(0, 3)),
+      [batch, size, size, size],
+      'int32',
+    );
     const variables = unet.trainableVariables();
-    const { value, grads } = tf.variableGrads(() => diceCrossEntropy(unet.forward(x, { training: true }).logits, y) as tf.Scalar, variables);
+    const { value, grads } = tf.variableGrads(
+      () => diceCrossEntropy(unet.forward(x, { training: true }).logits, y) as tf.Scalar,
+      variables,
+    );
     return [value, ...variables.map((v) => grads[v.name])].map((t) => t.dataSync() as Float32Array);
   });
 }
@@ -38,8 +48,16 @@ describe('compute threads on the shared wasm heap', () => {
     const three = trainingStep();
     expect(two.length).toBeGreaterThan(10);
     for (const [i, values] of one.entries()) {
-      expect(Buffer.from(two[i].buffer, two[i].byteOffset, two[i].byteLength).equals(Buffer.from(values.buffer, values.byteOffset, values.byteLength))).toBe(true);
-      expect(Buffer.from(three[i].buffer, three[i].byteOffset, three[i].byteLength).equals(Buffer.from(values.buffer, values.byteOffset, values.byteLength))).toBe(true);
+      expect(
+        Buffer.from(two[i].buffer, two[i].byteOffset, two[i].byteLength).equals(
+          Buffer.from(values.buffer, values.byteOffset, values.byteLength),
+        ),
+      ).toBe(true);
+      expect(
+        Buffer.from(three[i].buffer, three[i].byteOffset, three[i].byteLength).equals(
+          Buffer.from(values.buffer, values.byteOffset, values.byteLength),
+        ),
+      ).toBe(true);
     }
     expect(one.some((g) => g.some((v) => v !== 0))).toBe(true);
     setComputeThreads(2);

@@ -42,8 +42,11 @@ describe('tiling and weighting against nnU-Net (fixtures from test/reference/mak
       return sorted[below] + (position - below) * (sorted[Math.min(below + 1, sorted.length - 1)] - sorted[below]);
     };
     for (let trial = 0; trial < 200; trial++) {
-      const values = Float32Array.from({ length: 1 + Math.floor(random.next() * 300) }, () => (random.next() < 0.5 ? 0 : Math.round(random.next() * (trial % 2 ? 4 : 1000)) - 2));
-      for (const percent of [0, 1, 50, 99.99, 100, random.next() * 100]) expect(percentile(values, percent)).toBe(ofSorted(values, percent));
+      const values = Float32Array.from({ length: 1 + Math.floor(random.next() * 300) }, () =>
+        random.next() < 0.5 ? 0 : Math.round(random.next() * (trial % 2 ? 4 : 1000)) - 2,
+      );
+      for (const percent of [0, 1, 50, 99.99, 100, random.next() * 100])
+        expect(percentile(values, percent)).toBe(ofSorted(values, percent));
     }
   });
 
@@ -54,7 +57,11 @@ describe('tiling and weighting against nnU-Net (fixtures from test/reference/mak
 
 describe('sliding-window stitching', () => {
   const random = new Random(7);
-  const image = (shape: Vec3, channels = 1) => ({ data: Float32Array.from({ length: shape[0] * shape[1] * shape[2] * channels }, () => random.uniform(0, 1)), shape, channels });
+  const image = (shape: Vec3, channels = 1) => ({
+    data: Float32Array.from({ length: shape[0] * shape[1] * shape[2] * channels }, () => random.uniform(0, 1)),
+    shape,
+    channels,
+  });
   const identity: PatchPredictor = (patches) => patches.slice();
 
   test.each([
@@ -62,15 +69,30 @@ describe('sliding-window stitching', () => {
     [[37, 29, 21], [16, 16, 16], false],
     [[37, 29, 21], [16, 8, 16], true],
     [[40, 17, 33], [16, 16, 16], true],
-  ] as [Vec3, Vec3, boolean][])('an identity network gives back image %j with patch %j (mirroring %s)', async (shape, patch, mirror) => {
-    const input = image(shape);
-    const logits = await slidingWindowLogits(input, identity, { patch, overlap: 0.5, mirrorAxes: mirror ? [0, 1, 2] : [], batch: 3, classes: 1 });
-    expect(maxAbsDiff(logits, input.data)).toBeLessThan(1e-5); // float32 sums; a misplaced voxel is off by ~0.5
-  });
+  ] as [Vec3, Vec3, boolean][])(
+    'an identity network gives back image %j with patch %j (mirroring %s)',
+    async (shape, patch, mirror) => {
+      const input = image(shape);
+      const logits = await slidingWindowLogits(input, identity, {
+        patch,
+        overlap: 0.5,
+        mirrorAxes: mirror ? [0, 1, 2] : [],
+        batch: 3,
+        classes: 1,
+      });
+      expect(maxAbsDiff(logits, input.data)).toBeLessThan(1e-5); // float32 sums; a misplaced voxel is off by ~0.5
+    },
+  );
 
   test('channel-last classes survive mirroring', async () => {
     const input = image([20, 18, 16], 3);
-    const logits = await slidingWindowLogits(input, identity, { patch: [16, 16, 16], overlap: 0.25, mirrorAxes: [0, 1, 2], batch: 2, classes: 3 });
+    const logits = await slidingWindowLogits(input, identity, {
+      patch: [16, 16, 16],
+      overlap: 0.25,
+      mirrorAxes: [0, 1, 2],
+      batch: 2,
+      classes: 3,
+    });
     expect(maxAbsDiff(logits, input.data)).toBeLessThan(1e-5); // float32 sums; a misplaced voxel is off by ~0.5
   });
 
@@ -86,7 +108,11 @@ describe('sliding-window stitching', () => {
     const options = { patch: shape, overlap: 0.5, batch: 2, classes: 3 };
     const plain = argmaxLabels(await slidingWindowLogits(image(shape), sides, { ...options, mirrorAxes: [] }), 3);
     expect(plain.slice(0, 16)).toEqual(Int32Array.from({ length: 16 }, (_, x) => (x < 8 ? 1 : 2)));
-    const swapped = await slidingWindowLogits(image(shape), sides, { ...options, mirrorAxes: [0, 1, 2], mirroredLabels: [0, 2, 1] });
+    const swapped = await slidingWindowLogits(image(shape), sides, {
+      ...options,
+      mirrorAxes: [0, 1, 2],
+      mirroredLabels: [0, 2, 1],
+    });
     expect(argmaxLabels(swapped, 3)).toEqual(plain);
     // without the swap, half the mirrorings say the other side: the two sides tie everywhere
     const unswapped = await slidingWindowLogits(image(shape), sides, { ...options, mirrorAxes: [0] });
@@ -96,8 +122,15 @@ describe('sliding-window stitching', () => {
   test('overlapping tiles are mixed by their Gaussian weights', async () => {
     // image 20 wide, patch 8, overlap 0.5: tiles start at x = 0, 4, 8, 12; each tile answers its own index
     let call = 0;
-    const tileIndex: PatchPredictor = (_, count, patch) => new Float32Array(count * patch[0] * patch[1] * patch[2]).fill(call++);
-    const logits = await slidingWindowLogits(image([20, 8, 8]), tileIndex, { patch: [8, 8, 8], overlap: 0.5, mirrorAxes: [], batch: 1, classes: 1 });
+    const tileIndex: PatchPredictor = (_, count, patch) =>
+      new Float32Array(count * patch[0] * patch[1] * patch[2]).fill(call++);
+    const logits = await slidingWindowLogits(image([20, 8, 8]), tileIndex, {
+      patch: [8, 8, 8],
+      overlap: 0.5,
+      mirrorAxes: [],
+      batch: 1,
+      classes: 1,
+    });
     const g = (i: number) => Math.exp((-0.5 * (i - 4) ** 2) / 1); // σ = 8/8
     expect(logits[5]).toBeCloseTo((g(5) * 0 + g(1) * 1) / (g(5) + g(1)), 5);
     expect(logits[10]).toBeCloseTo((g(6) * 1 + g(2) * 2) / (g(6) + g(2)), 5);
@@ -113,7 +146,16 @@ describe('sliding-window stitching', () => {
   test('an interrupted run stops between patches', async () => {
     const controller = new AbortController();
     controller.abort(new InterruptedError('SIGTERM'));
-    await expect(slidingWindowLogits(image([16, 16, 16]), identity, { patch: [16, 16, 16], overlap: 0.5, mirrorAxes: [], batch: 1, classes: 1, signal: controller.signal })).rejects.toBeInstanceOf(InterruptedError);
+    await expect(
+      slidingWindowLogits(image([16, 16, 16]), identity, {
+        patch: [16, 16, 16],
+        overlap: 0.5,
+        mirrorAxes: [],
+        batch: 1,
+        classes: 1,
+        signal: controller.signal,
+      }),
+    ).rejects.toBeInstanceOf(InterruptedError);
   });
 });
 
@@ -128,10 +170,19 @@ describe('the U-Net through the sliding window', () => {
     const shape: Vec3 = [35, 18, 20];
     const random = new Random(3);
     // intensities on a grid of 1/64 steps, so none lies near a threshold
-    const data = Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => (random.integer(0, 63) + 0.5) / 64);
+    const data = Float32Array.from(
+      { length: shape[0] * shape[1] * shape[2] },
+      () => (random.integer(0, 63) + 0.5) / 64,
+    );
     const tensorsBefore = tf.memory().numTensors;
     for (const mirrorAxes of [[], [0], [0, 1, 2]]) {
-      const logits = await slidingWindowLogits({ data, shape, channels: 1 }, unetPredictor(unet), { patch: [16, 16, 16], overlap: 0.5, mirrorAxes, batch: 2, classes: 4 });
+      const logits = await slidingWindowLogits({ data, shape, channels: 1 }, unetPredictor(unet), {
+        patch: [16, 16, 16],
+        overlap: 0.5,
+        mirrorAxes,
+        batch: 2,
+        classes: 4,
+      });
       expect([...argmaxLabels(logits, 4)]).toEqual([...thresholdLabels(data, thresholds)]);
     }
     expect(tf.memory().numTensors).toBe(tensorsBefore);

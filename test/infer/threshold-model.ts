@@ -14,7 +14,9 @@ export function thresholdModel(thresholds: number[], modalities = ['T1w'], baseW
     unet: { inputChannels: modalities.length, outputClasses: thresholds.length + 1, baseWidth, depth: 4 },
     modalities,
     normalisation: { kind: 'min-percentile', upperPercentile: 99.99 },
-    labels: Object.fromEntries(Array.from({ length: thresholds.length + 1 }, (_, k) => [String(k), k === 0 ? 'background' : `class${k}`])),
+    labels: Object.fromEntries(
+      Array.from({ length: thresholds.length + 1 }, (_, k) => [String(k), k === 0 ? 'background' : `class${k}`]),
+    ),
   };
   const unet = new UNet(info.unet, new Random(0));
   for (const weight of unet.weights.values()) weight.assign(tf.zerosLike(weight));

@@ -4,7 +4,10 @@ describe('BIDS entities (key-label pairs joined by _, labels of letters and digi
   test.each([
     ['sub-01_ses-02_T1w.nii.gz', { subject: '01', session: '02', suffix: 'T1w' }],
     ['sub-pat01_ses-baseline_acq-mprage_run-2_T1w.nii', { subject: 'pat01', session: 'baseline', suffix: 'T1w' }],
-    ['/data/sub-01/anat/sub-01_space-subject_desc-longiseg_dseg.nii.gz', { subject: '01', session: undefined, suffix: 'dseg' }],
+    [
+      '/data/sub-01/anat/sub-01_space-subject_desc-longiseg_dseg.nii.gz',
+      { subject: '01', session: undefined, suffix: 'dseg' },
+    ],
     ['case0001.nii.gz', { subject: undefined, session: undefined, suffix: '' }],
   ])('%s', (name, expected) => {
     expect(parseBidsName(name)).toEqual(expected);
@@ -19,7 +22,9 @@ describe('BIDS entities (key-label pairs joined by _, labels of letters and digi
     const entities = parseBidsName(name);
     expect(entities.problem).toContain(problem);
     expect(entities.subject).toBeUndefined();
-    expect(() => bidsEntitiesOf(`/study/sub-x/anat/${name}`)).toThrow(`/study/sub-x/anat/${name}: is not a valid BIDS name: ${problem}`);
+    expect(() => bidsEntitiesOf(`/study/sub-x/anat/${name}`)).toThrow(
+      `/study/sub-x/anat/${name}: is not a valid BIDS name: ${problem}`,
+    );
   });
 
   test('names that are not BIDS at all (nnU-Net cases) are not refused', () => {

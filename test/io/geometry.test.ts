@@ -34,9 +34,28 @@ describe('resampling onto another grid matches scipy.ndimage.map_coordinates', (
 });
 
 describe("label interpolation (ANTs' GenericLabel[Linear])", () => {
-  const identity = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+  const identity = [
+    [1, 0, 0, 0],
+    [0, 1, 0, 0],
+    [0, 0, 1, 0],
+    [0, 0, 0, 1],
+  ];
   const labels = createVolume(Uint8Array.of(1, 1, 2, 2, 1, 1, 2, 2), [4, 2, 1], identity);
-  const sampleAt = (x: number) => resampleToGrid(labels, createVolume(new Uint8Array(1), [1, 1, 1], [[1, 0, 0, x], [0, 1, 0, 0.5], [0, 0, 1, 0], [0, 0, 0, 1]]), 'label').data[0];
+  const sampleAt = (x: number) =>
+    resampleToGrid(
+      labels,
+      createVolume(
+        new Uint8Array(1),
+        [1, 1, 1],
+        [
+          [1, 0, 0, x],
+          [0, 1, 0, 0.5],
+          [0, 0, 1, 0],
+          [0, 0, 0, 1],
+        ],
+      ),
+      'label',
+    ).data[0];
 
   test('the label with the larger interpolated weight wins; the datatype is kept', () => {
     expect(sampleAt(1.4)).toBe(1);
@@ -47,7 +66,16 @@ describe("label interpolation (ANTs' GenericLabel[Linear])", () => {
   test('with three labels around a point, the largest summed weight wins, not the nearest voxel', () => {
     // at (0.45, 0.5): voxel (0,0) labelled 3 is nearest, but label 5 holds 0.55·0.5 + 0.45·0.5 + … more weight
     const mixed = createVolume(Uint8Array.of(3, 5, 5, 5), [2, 2, 1], identity);
-    const target = createVolume(new Uint8Array(1), [1, 1, 1], [[1, 0, 0, 0.45], [0, 1, 0, 0.45], [0, 0, 1, 0], [0, 0, 0, 1]]);
+    const target = createVolume(
+      new Uint8Array(1),
+      [1, 1, 1],
+      [
+        [1, 0, 0, 0.45],
+        [0, 1, 0, 0.45],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+    );
     expect(resampleToGrid(mixed, target, 'nearest').data[0]).toBe(3);
     expect(resampleToGrid(mixed, target, 'label').data[0]).toBe(5);
   });
@@ -75,16 +103,22 @@ describe('reorientation to the closest canonical (RAS+) orientation', () => {
   const dir = makeTempDir();
   afterAll(() => dir.remove());
 
-  test.each(['qform_only_qfac.nii.gz', 'sform_over_qform.nii.gz', 'dtype_int16.nii.gz', 'four_d.nii.gz'])('%s matches nibabel.as_closest_canonical', async (name) => {
-    const volume = await readNifti(fixture('nifti', name));
-    const want = runPythonJson<{ codes: string; shape: number[]; affine: number[][]; data: number[] }>('canonical.py', [fixture('nifti', name)]);
-    expect(axisCodes(volume.affine)).toBe(want.codes);
-    const { volume: canonical } = toClosestCanonical(volume);
-    expect(canonical.shape).toEqual(want.shape);
-    expect(maxAbsDiff(flat(canonical.affine), flat(want.affine))).toBeLessThan(1e-4);
-    expect(maxAbsDiff(canonical.data, want.data)).toBe(0);
-    expect(axisCodes(canonical.affine)).toBe('RAS');
-  });
+  test.each(['qform_only_qfac.nii.gz', 'sform_over_qform.nii.gz', 'dtype_int16.nii.gz', 'four_d.nii.gz'])(
+    '%s matches nibabel.as_closest_canonical',
+    async (name) => {
+      const volume = await readNifti(fixture('nifti', name));
+      const want = runPythonJson<{ codes: string; shape: number[]; affine: number[][]; data: number[] }>(
+        'canonical.py',
+        [fixture('nifti', name)],
+      );
+      expect(axisCodes(volume.affine)).toBe(want.codes);
+      const { volume: canonical } = toClosestCanonical(volume);
+      expect(canonical.shape).toEqual(want.shape);
+      expect(maxAbsDiff(flat(canonical.affine), flat(want.affine))).toBeLessThan(1e-4);
+      expect(maxAbsDiff(canonical.data, want.data)).toBe(0);
+      expect(axisCodes(canonical.affine)).toBe('RAS');
+    },
+  );
 
   test('the inverse brings data and affine back exactly', async () => {
     const volume = await readNifti(fixture('nifti', 'qform_only_qfac.nii.gz'));
@@ -121,7 +155,9 @@ describe('crop and pad', () => {
     expect(window.data[0]).toBe(-9); // source x = -1: outside
     expect(window.data[1]).toBe(data[0 + 4 * (2 + 5 * 1)]);
     expect(window.data[3 * 3 + 1]).toBe(-9); // source y = 5: outside
-    expect(maxAbsDiff(applyAffine(window.affine, [1, 0, 0]), applyAffine(volume.affine, [0, 2, 1]))).toBeLessThan(1e-12);
+    expect(maxAbsDiff(applyAffine(window.affine, [1, 0, 0]), applyAffine(volume.affine, [0, 2, 1]))).toBeLessThan(
+      1e-12,
+    );
     const back = cropOrPad(cropOrPad(volume, [-2, -2, -2], [8, 9, 10]), [2, 2, 2], [4, 5, 6]);
     expect(Array.from(back.data)).toEqual(Array.from(data));
     expect(maxAbsDiff(flat(back.affine), flat(affine))).toBeLessThan(1e-12);
@@ -131,16 +167,36 @@ describe('crop and pad', () => {
 describe('qform quaternion conversions', () => {
   test('affine → quaternion → affine for rigid grids of both handedness', () => {
     for (const affine of [
-      [[0.9, -0.3, 0.1, 1], [0.3, 0.95, 0.05, 2], [-0.1, 0, 1, 3], [0, 0, 0, 1]],
-      [[0, 0, -2, 1], [1.5, 0, 0, 2], [0, 1, 0, 3], [0, 0, 0, 1]],
-      [[-1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]],
+      [
+        [0.9, -0.3, 0.1, 1],
+        [0.3, 0.95, 0.05, 2],
+        [-0.1, 0, 1, 3],
+        [0, 0, 0, 1],
+      ],
+      [
+        [0, 0, -2, 1],
+        [1.5, 0, 0, 2],
+        [0, 1, 0, 3],
+        [0, 0, 0, 1],
+      ],
+      [
+        [-1, 0, 0, 0],
+        [0, -1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
     ]) {
       const { quaternion, spacing } = affineToQuaternion(affine);
       const back = quaternionToAffine(quaternion, spacing);
       const rigid = affineToQuaternion(back);
       expect(maxAbsDiff(flat(quaternionToAffine(rigid.quaternion, rigid.spacing)), flat(back))).toBeLessThan(1e-9);
     }
-    const exact = [[0, 0, -2, 1], [1.5, 0, 0, 2], [0, 1, 0, 3], [0, 0, 0, 1]];
+    const exact = [
+      [0, 0, -2, 1],
+      [1.5, 0, 0, 2],
+      [0, 1, 0, 3],
+      [0, 0, 0, 1],
+    ];
     const { quaternion, spacing } = affineToQuaternion(exact);
     expect(maxAbsDiff(flat(quaternionToAffine(quaternion, spacing)), flat(exact))).toBeLessThan(1e-12);
   });

@@ -45,7 +45,9 @@ describe('reading files written by nibabel', () => {
 
   test('pixdim-only headers use the pixdim scaling of NIfTI method 1', async () => {
     const volume = await readNifti(fixture('nifti', 'pixdim_only.nii.gz'));
-    expect(flat(volume.affine).map((v) => Math.round(v * 1e5) / 1e5)).toEqual([0.8, 0, 0, 0, 0, 0.9, 0, 0, 0, 0, 1.1, 0, 0, 0, 0, 1]);
+    expect(flat(volume.affine).map((v) => Math.round(v * 1e5) / 1e5)).toEqual([
+      0.8, 0, 0, 0, 0, 0.9, 0, 0, 0, 0, 1.1, 0, 0, 0, 0, 1,
+    ]);
   });
 });
 
@@ -54,7 +56,12 @@ describe('round trips: longiseg writes, longiseg and nibabel read back', () => {
   afterAll(() => dir.remove());
   const datatypes: DataTypeName[] = ['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'float64'];
 
-  test.each(datatypes.flatMap((d) => [[d, '.nii.gz'], [d, '.nii']]))('%s %s', async (datatype, extension) => {
+  test.each(
+    datatypes.flatMap((d) => [
+      [d, '.nii.gz'],
+      [d, '.nii'],
+    ]),
+  )('%s %s', async (datatype, extension) => {
     const source = await readNifti(fixture('nifti', `dtype_${datatype}.nii.gz`));
     const path = join(dir.path, `rt_${datatype}${extension}`);
     await writeNifti(path, source, { datatype: datatype as DataTypeName });
@@ -69,23 +76,30 @@ describe('round trips: longiseg writes, longiseg and nibabel read back', () => {
     expect(maxAbsDiff(flat(nib.affine), flat(expected[`dtype_${datatype}.nii.gz`].affine))).toBeLessThan(1e-5);
   });
 
-  test.each(['sform_only.nii', 'qform_only_qfac.nii.gz', 'sform_over_qform.nii.gz', 'pixdim_only.nii.gz', 'four_d.nii.gz', 'nifti2.nii.gz', 'big_endian.nii'])(
-    'geometry of %s survives (codes, qform, sform, zooms)',
-    async (name) => {
-      const source = await readNifti(fixture('nifti', name));
-      const path = join(dir.path, `geom_${name.replace(/\.nii(\.gz)?$/, '')}.nii.gz`);
-      await writeNifti(path, source, { datatype: 'float64' });
-      const [ours, theirs] = [path, fixture('nifti', name)].map((p) => runPythonJson<Record<string, Described>>('describe_nifti.py', [p])[p]);
-      expect(ours.shape).toEqual(theirs.shape);
-      expect(ours.qform_code).toBe(theirs.qform_code);
-      expect(ours.sform_code).toBe(theirs.sform_code);
-      expect(maxAbsDiff(flat(ours.qform), flat(theirs.qform))).toBeLessThan(1e-5);
-      expect(maxAbsDiff(flat(ours.sform!), flat(theirs.sform!))).toBeLessThan(1e-5);
-      expect(maxAbsDiff(flat(ours.affine), flat(theirs.affine))).toBeLessThan(1e-5);
-      expect(maxAbsDiff(ours.zooms!, theirs.zooms!)).toBeLessThan(1e-6);
-      expect(maxAbsDiff(ours.data, theirs.data)).toBeLessThan(1e-9);
-    },
-  );
+  test.each([
+    'sform_only.nii',
+    'qform_only_qfac.nii.gz',
+    'sform_over_qform.nii.gz',
+    'pixdim_only.nii.gz',
+    'four_d.nii.gz',
+    'nifti2.nii.gz',
+    'big_endian.nii',
+  ])('geometry of %s survives (codes, qform, sform, zooms)', async (name) => {
+    const source = await readNifti(fixture('nifti', name));
+    const path = join(dir.path, `geom_${name.replace(/\.nii(\.gz)?$/, '')}.nii.gz`);
+    await writeNifti(path, source, { datatype: 'float64' });
+    const [ours, theirs] = [path, fixture('nifti', name)].map(
+      (p) => runPythonJson<Record<string, Described>>('describe_nifti.py', [p])[p],
+    );
+    expect(ours.shape).toEqual(theirs.shape);
+    expect(ours.qform_code).toBe(theirs.qform_code);
+    expect(ours.sform_code).toBe(theirs.sform_code);
+    expect(maxAbsDiff(flat(ours.qform), flat(theirs.qform))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(flat(ours.sform!), flat(theirs.sform!))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(flat(ours.affine), flat(theirs.affine))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(ours.zooms!, theirs.zooms!)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(ours.data, theirs.data)).toBeLessThan(1e-9);
+  });
 
   test('a new volume from an affine is read by nibabel with that affine', async () => {
     const affine = [
@@ -166,7 +180,9 @@ describe('bad input: a clear InputError naming the file', () => {
   });
 
   test('a missing file is named', async () => {
-    await expect(readNifti(join(dir.path, 'absent.nii.gz'))).rejects.toThrow(`${join(dir.path, 'absent.nii.gz')}: no such file`);
+    await expect(readNifti(join(dir.path, 'absent.nii.gz'))).rejects.toThrow(
+      `${join(dir.path, 'absent.nii.gz')}: no such file`,
+    );
   });
 
   test('NaN voxels: an image is refused with the count unless --nan-to-num replaces them with 0; a label map is refused', async () => {
@@ -174,19 +190,37 @@ describe('bad input: a clear InputError naming the file', () => {
     data[3] = NaN;
     data[7] = Infinity;
     const path = join(dir.path, 'nan.nii');
-    await writeNifti(path, createVolume(data, [2, 3, 4], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]));
-    await expect(readNifti(path, { kind: 'image' })).rejects.toThrow(`${path}: holds 2 NaN or infinite voxels (of 24); fix the image, or pass --nan-to-num to replace them with 0`);
+    await writeNifti(
+      path,
+      createVolume(
+        data,
+        [2, 3, 4],
+        [
+          [1, 0, 0, 0],
+          [0, 1, 0, 0],
+          [0, 0, 1, 0],
+          [0, 0, 0, 1],
+        ],
+      ),
+    );
+    await expect(readNifti(path, { kind: 'image' })).rejects.toThrow(
+      `${path}: holds 2 NaN or infinite voxels (of 24); fix the image, or pass --nan-to-num to replace them with 0`,
+    );
     const warnings: string[] = [];
     const replaced = await readNifti(path, { kind: 'image', nanToNum: true, onWarning: (w) => warnings.push(w) });
     expect(warnings).toEqual([`${path}: replaced 2 NaN or infinite voxels (of 24) with 0 (--nan-to-num)`]);
     expect([replaced.data[3], replaced.data[7], replaced.data[8]]).toEqual([0, 0, 1]);
-    await expect(readNifti(path, { kind: 'label' })).rejects.toThrow(`${path}: label map holds 2 NaN or infinite voxels`);
+    await expect(readNifti(path, { kind: 'label' })).rejects.toThrow(
+      `${path}: label map holds 2 NaN or infinite voxels`,
+    );
   });
 
   test('a singular sform is refused, naming the file (not a later "the affine is singular")', async () => {
     const bytes = Buffer.from(good);
     for (let col = 0; col < 4; col++) bytes.writeFloatLE(0, 280 + 2 * 16 + col * 4);
-    expect((await failure('singular.nii', bytes)).message).toMatch(/has a singular sform affine \(determinant 0\): its voxels have no positions in space/);
+    expect((await failure('singular.nii', bytes)).message).toMatch(
+      /has a singular sform affine \(determinant 0\): its voxels have no positions in space/,
+    );
   });
 
   test('a vox_offset inside the header is refused (nibabel refuses it too)', async () => {
@@ -194,7 +228,11 @@ describe('bad input: a clear InputError naming the file', () => {
     bytes.writeFloatLE(200, 108);
     const error = await failure('offset.nii', bytes);
     expect(error.message).toMatch(/vox_offset 200 lies inside the 352-byte NIfTI-1 header/);
-    const nibabel = spawnSync(python, ['-c', 'import sys, nibabel; nibabel.load(sys.argv[1]).get_fdata()', join(dir.path, 'offset.nii')], { encoding: 'utf8' });
+    const nibabel = spawnSync(
+      python,
+      ['-c', 'import sys, nibabel; nibabel.load(sys.argv[1]).get_fdata()', join(dir.path, 'offset.nii')],
+      { encoding: 'utf8' },
+    );
     expect(nibabel.status).not.toBe(0);
     expect(nibabel.stderr).toMatch(/vox offset 200 too low/);
   });
@@ -203,7 +241,9 @@ describe('bad input: a clear InputError naming the file', () => {
     const volume = await readNifti(fixture('nifti', 'sform_only.nii'));
     const data = Float32Array.from(volume.data);
     data[0] = 1e6;
-    await expect(writeNifti(join(dir.path, 'labels.nii.gz'), { ...volume, data }, { datatype: 'uint8' })).rejects.toThrow(/does not fit datatype uint8/);
+    await expect(
+      writeNifti(join(dir.path, 'labels.nii.gz'), { ...volume, data }, { datatype: 'uint8' }),
+    ).rejects.toThrow(/does not fit datatype uint8/);
     expect(existsSync(join(dir.path, 'labels.nii.gz'))).toBe(false);
     expect(readdirSync(dir.path).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });

@@ -23,7 +23,8 @@ const expected = JSON.parse(readFileSync(fixture('metrics', 'expected.json'), 'u
 
 function grid(shape: Vec3, spacing: Vec3, fill: (i: number, j: number, k: number) => number): Volume {
   const data = new Uint8Array(shape[0] * shape[1] * shape[2]);
-  for (let k = 0, n = 0; k < shape[2]; k++) for (let j = 0; j < shape[1]; j++) for (let i = 0; i < shape[0]; i++, n++) data[n] = fill(i, j, k);
+  for (let k = 0, n = 0; k < shape[2]; k++)
+    for (let j = 0; j < shape[1]; j++) for (let i = 0; i < shape[0]; i++, n++) data[n] = fill(i, j, k);
   const affine: Mat4 = [
     [spacing[0], 0, 0, 0],
     [0, spacing[1], 0, 0],
@@ -42,7 +43,7 @@ describe('exact Euclidean distance transform', () => {
     const shape: Vec3 = [13, 9, 11];
     const spacing: Vec3 = [0.7, 1.3, 2.1];
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     const features: Vec3[] = [];
     const squared = new Float64Array(13 * 9 * 11).fill(Infinity);
     for (let n = 0; n < 12; n++) {
@@ -55,7 +56,11 @@ describe('exact Euclidean distance transform', () => {
     for (let k = 0, n = 0; k < 11; k++) {
       for (let j = 0; j < 9; j++) {
         for (let i = 0; i < 13; i++, n++) {
-          const truth = Math.min(...features.map(([x, y, z]) => ((i - x) * spacing[0]) ** 2 + ((j - y) * spacing[1]) ** 2 + ((k - z) * spacing[2]) ** 2));
+          const truth = Math.min(
+            ...features.map(
+              ([x, y, z]) => ((i - x) * spacing[0]) ** 2 + ((j - y) * spacing[1]) ** 2 + ((k - z) * spacing[2]) ** 2,
+            ),
+          );
           worst = Math.max(worst, Math.abs(squared[n] - truth));
         }
       }
@@ -91,7 +96,9 @@ describe('agreement with scipy (fixtures from test/reference/make_metric_fixture
         expect(g.hd).toBeNull();
       }
     }
-    const ignoring = byLabel(evaluateLabelMaps(pred, ref, { labels: labels.filter((l) => l !== 1), ignoreLabel: 1, hdPercentile: 95 }));
+    const ignoring = byLabel(
+      evaluateLabelMaps(pred, ref, { labels: labels.filter((l) => l !== 1), ignoreLabel: 1, hdPercentile: 95 }),
+    );
     for (const [label, w] of Object.entries(want.metrics_ignore_1)) {
       expect([ignoring[label].tp, ignoring[label].fp, ignoring[label].fn]).toEqual([w.tp, w.fp, w.fn]);
       if (w.status === 'ok') expect(Math.abs(ignoring[label].hd! - w.hd95!)).toBeLessThan(1e-3);
@@ -112,18 +119,25 @@ describe('analytic cases', () => {
     const centre = shape.map((n, a) => ((n - 1) / 2) * spacing[a]);
     const sphere = (radius: number) => (i: number, j: number, k: number) =>
       Math.hypot(i * spacing[0] - centre[0], j * spacing[1] - centre[1], k * spacing[2] - centre[2]) <= radius ? 1 : 0;
-    const [result] = evaluateLabelMaps(grid(shape, spacing, sphere(16)), grid(shape, spacing, sphere(11)), { hdPercentile: 95 });
+    const [result] = evaluateLabelMaps(grid(shape, spacing, sphere(16)), grid(shape, spacing, sphere(11)), {
+      hdPercentile: 95,
+    });
     expect(Math.abs(result.hd! - 5)).toBeLessThanOrEqual(0.75);
-    const [full] = evaluateLabelMaps(grid(shape, spacing, sphere(16)), grid(shape, spacing, sphere(11)), { hdPercentile: 100 });
+    const [full] = evaluateLabelMaps(grid(shape, spacing, sphere(16)), grid(shape, spacing, sphere(11)), {
+      hdPercentile: 100,
+    });
     // The maximum is not smoothed by the percentile: discretisation can cost up to the largest voxel side.
     expect(Math.abs(full.hd! - 5)).toBeLessThanOrEqual(1.5);
   });
 
   test('a cube shifted by k voxels: Dice (10−k)/10 and Hausdorff k·spacing', () => {
     const spacing: Vec3 = [1.5, 1, 1];
-    const cube = (shift: number) => (i: number, j: number, k: number) => (i >= 10 + shift && i < 20 + shift && j >= 10 && j < 20 && k >= 10 && k < 20 ? 1 : 0);
+    const cube = (shift: number) => (i: number, j: number, k: number) =>
+      i >= 10 + shift && i < 20 + shift && j >= 10 && j < 20 && k >= 10 && k < 20 ? 1 : 0;
     for (const k of [1, 2, 3]) {
-      const [result] = evaluateLabelMaps(grid([34, 30, 30], spacing, cube(k)), grid([34, 30, 30], spacing, cube(0)), { hdPercentile: 100 });
+      const [result] = evaluateLabelMaps(grid([34, 30, 30], spacing, cube(k)), grid([34, 30, 30], spacing, cube(0)), {
+        hdPercentile: 100,
+      });
       expect(result.dice).toBeCloseTo((10 - k) / 10, 12);
       expect(result.iou).toBeCloseTo((10 - k) / (10 + k), 12);
       expect(result.hd).toBeCloseTo(k * 1.5, 12);

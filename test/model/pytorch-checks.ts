@@ -60,14 +60,23 @@ export async function referenceModel(): Promise<ReferenceModel> {
     norm.batches = 0;
   }
   const heads = taps.map((layer: number, k: number) => {
-    const head = new ProjectionHead(unet.channelsOf(layer), { width, bottleneck }, random, `netF.mlp_${k}`, `netF.pred_${k}`);
+    const head = new ProjectionHead(
+      unet.channelsOf(layer),
+      { width, bottleneck },
+      random,
+      `netF.mlp_${k}`,
+      `netF.pred_${k}`,
+    );
     loadHeadTensors(head, tensors, 'reference');
     return head;
   });
   const rec = new ReconstructionHead(classes, input_channels, random);
   const recWeight = tensors.get('netRec.weight')!;
   rec.weight.assign(tf.tensor(convFromTorch(recWeight.data as Float32Array, recWeight.shape).data, rec.weight.shape));
-  const { logits, features } = unet.forward(asTensor(tensors.get('expected.x')!) as tf.Tensor5D, { training: true, taps });
+  const { logits, features } = unet.forward(asTensor(tensors.get('expected.x')!) as tf.Tensor5D, {
+    training: true,
+    taps,
+  });
   return { tensors, unet, heads, rec, logits, features };
 }
 
@@ -86,7 +95,12 @@ export function describePyTorchChecks(backend: BackendRequest): void {
     });
 
     test('logits and the nine tapped features match to 1e-4 relative', async () => {
-      const errors = [await relativeError(logits, tensors.get('expected.logits')!), ...(await Promise.all(taps.map((layer: number) => relativeError(features.get(layer)!, tensors.get(`expected.feature_${layer}`)!))))];
+      const errors = [
+        await relativeError(logits, tensors.get('expected.logits')!),
+        ...(await Promise.all(
+          taps.map((layer: number) => relativeError(features.get(layer)!, tensors.get(`expected.feature_${layer}`)!)),
+        )),
+      ];
       expect(Math.max(...errors)).toBeLessThan(1e-4);
     });
 
@@ -114,7 +128,16 @@ export function describePyTorchChecks(backend: BackendRequest): void {
       const { grads } = tf.variableGrads(() => {
         const forward = unet.forward(x, { training: true, taps });
         const objective = pretrainObjective(
-          { taps, features: forward.features, logits: forward.logits, target, heads, reconstructionHead: rec, positions, training: true },
+          {
+            taps,
+            features: forward.features,
+            logits: forward.logits,
+            target,
+            heads,
+            reconstructionHead: rec,
+            positions,
+            training: true,
+          },
           REFERENCE_WEIGHTS,
         );
         for (const [name, value] of objective.terms) readings.record(name, value);
@@ -128,25 +151,41 @@ export function describePyTorchChecks(backend: BackendRequest): void {
         .map(([name, want]) => [name, Math.abs(terms.get(name)! - want) / Math.max(1, Math.abs(want))] as const);
       expect(termErrors.filter(([, error]) => !(error < 1e-4))).toEqual([]);
       expect(termErrors).toHaveLength(20 - 2);
-      const gradientErrors = await Promise.all([...named].map(async ([name, variable]) => {
-        const want = tensors.get(`expected.grad.${name}`)!;
-        const got = (await grads[variable.name].data()) as Float32Array;
-        if (want.shape.length === 5) return [name, await relativeError(got, convFromTorch(want.data as Float32Array, want.shape).data)] as const;
-        if (want.shape.length === 2) return [name, await relativeError(transpose2d(got, [want.shape[1], want.shape[0]]).data, want)] as const;
-        return [name, await relativeError(got, want)] as const;
-      }));
+      const gradientErrors = await Promise.all(
+        [...named].map(async ([name, variable]) => {
+          const want = tensors.get(`expected.grad.${name}`)!;
+          const got = (await grads[variable.name].data()) as Float32Array;
+          if (want.shape.length === 5)
+            return [name, await relativeError(got, convFromTorch(want.data as Float32Array, want.shape).data)] as const;
+          if (want.shape.length === 2)
+            return [name, await relativeError(transpose2d(got, [want.shape[1], want.shape[0]]).data, want)] as const;
+          return [name, await relativeError(got, want)] as const;
+        }),
+      );
       expect(gradientErrors.filter(([, error]) => !(error < 1e-3))).toEqual([]);
       const { grads: recGrads } = tf.variableGrads(
-        () => rec.apply(unet.forward(x, { training: true }).logits).sub(target).square().mean() as tf.Scalar,
+        () =>
+          rec
+            .apply(unet.forward(x, { training: true }).logits)
+            .sub(target)
+            .square()
+            .mean() as tf.Scalar,
         [unet.weights.get(65)!],
       );
       const wantHead = tensors.get('expected.grad_rec.model.65.weight')!;
-      expect(await relativeError(recGrads[unet.weights.get(65)!.name], convFromTorch(wantHead.data as Float32Array, wantHead.shape).data)).toBeLessThan(1e-3);
+      expect(
+        await relativeError(
+          recGrads[unet.weights.get(65)!.name],
+          convFromTorch(wantHead.data as Float32Array, wantHead.shape).data,
+        ),
+      ).toBeLessThan(1e-3);
     });
 
     test('Dice+CE and the consistency loss match MONAI as the reference uses it', async () => {
       const labels = asTensor(tensors.get('expected.labels')!);
-      expect(Math.abs((await diceCrossEntropy(logits, labels).data())[0] - reference.losses.dice_ce)).toBeLessThan(1e-4);
+      expect(Math.abs((await diceCrossEntropy(logits, labels).data())[0] - reference.losses.dice_ce)).toBeLessThan(
+        1e-4,
+      );
       expect(Math.abs((await consistencyLoss(logits).data())[0] - reference.losses.consistency)).toBeLessThan(1e-4);
     });
 
@@ -155,12 +194,18 @@ export function describePyTorchChecks(backend: BackendRequest): void {
       try {
         const trained = new UNet(unet.config, new Random(5));
         loadUnetTensors(trained, tensors, 'reference', new Random(0)); // running statistics as PyTorch left them
-        const info = { unet: unet.config, modalities: ['T1w'], normalisation: { kind: 'min-percentile' as const, upperPercentile: 99.99 } };
+        const info = {
+          unet: unet.config,
+          modalities: ['T1w'],
+          normalisation: { kind: 'min-percentile' as const, upperPercentile: 99.99 },
+        };
         await saveModel(join(dir.path, 'model.safetensors'), { unet: trained, info });
         const loaded = await loadModel(join(dir.path, 'model.safetensors'));
         expect(loaded.info).toEqual(info);
         const before = tf.memory().numTensors;
-        const logits = tf.tidy(() => loaded.unet.forward(asTensor(tensors.get('expected.x')!) as tf.Tensor5D, { training: false }).logits);
+        const logits = tf.tidy(
+          () => loaded.unet.forward(asTensor(tensors.get('expected.x')!) as tf.Tensor5D, { training: false }).logits,
+        );
         expect(await relativeError(logits, tensors.get('expected.eval_logits')!)).toBeLessThan(1e-4);
         logits.dispose();
         expect(tf.memory().numTensors).toBe(before); // inference frees every activation

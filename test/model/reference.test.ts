@@ -32,7 +32,9 @@ describe('the U-Net: parameters, checkpoints and layer selection', () => {
   });
 
   test('a checkpoint round trip through safetensors gives identical outputs', async () => {
-    const bytes = encodeSafetensors(new Map([...(await unetTensors(unet)), ...(await headTensors(heads[0]))]), { config: JSON.stringify(reference.config) });
+    const bytes = encodeSafetensors(new Map([...(await unetTensors(unet)), ...(await headTensors(heads[0]))]), {
+      config: JSON.stringify(reference.config),
+    });
     const { tensors: back, metadata } = decodeSafetensors(bytes, 'memory');
     expect(JSON.parse(metadata.config)).toEqual(reference.config);
     const copy = new UNet(unet.config, new Random(99));
@@ -56,11 +58,17 @@ describe('the U-Net: parameters, checkpoints and layer selection', () => {
       return '';
     };
     const wider = new UNet({ ...unet.config, baseWidth: ngf * 2 }, new Random(3));
-    expect(failure(wider, tensors)).toBe(`ckpt.safetensors: is a U-Net of another size: the checkpoint has base_width ${ngf}, depth 4, 1 input channel; this run has base_width ${2 * ngf}, depth 4, 1 input channel (set model.base_width, model.depth and modalities to the checkpoint's)`);
+    expect(failure(wider, tensors)).toBe(
+      `ckpt.safetensors: is a U-Net of another size: the checkpoint has base_width ${ngf}, depth 4, 1 input channel; this run has base_width ${2 * ngf}, depth 4, 1 input channel (set model.base_width, model.depth and modalities to the checkpoint's)`,
+    );
     const deeper = new UNet({ ...unet.config, depth: 5 }, new Random(3));
-    expect(failure(deeper, tensors)).toContain(`the checkpoint has base_width ${ngf}, depth 4, 1 input channel; this run has base_width ${ngf}, depth 5, 1 input channel`);
+    expect(failure(deeper, tensors)).toContain(
+      `the checkpoint has base_width ${ngf}, depth 4, 1 input channel; this run has base_width ${ngf}, depth 5, 1 input channel`,
+    );
     const incomplete = new Map([...tensors].filter(([name]) => name !== 'model.3.weight'));
-    expect(failure(new UNet(unet.config, new Random(3)), incomplete)).toBe(`ckpt.safetensors: does not match the model:\n  missing model.3.weight [${ngf},${ngf},3,3,3]`);
+    expect(failure(new UNet(unet.config, new Random(3)), incomplete)).toBe(
+      `ckpt.safetensors: does not match the model:\n  missing model.3.weight [${ngf},${ngf},3,3,3]`,
+    );
   });
 
   test('reinitialiseHead draws a fresh output layer even when the classes match; every other tensor is loaded', () => {
@@ -73,13 +81,24 @@ describe('the U-Net: parameters, checkpoints and layer selection', () => {
   });
 
   test('excluded layers keep the initialisation a run without --pretrained starts from; the rest is loaded', () => {
-    const [copy, fresh, loaded] = [new UNet(unet.config, new Random(3)), new UNet(unet.config, new Random(3)), new UNet(unet.config, new Random(5))];
+    const [copy, fresh, loaded] = [
+      new UNet(unet.config, new Random(3)),
+      new UNet(unet.config, new Random(3)),
+      new UNet(unet.config, new Random(5)),
+    ];
     loadUnetTensors(loaded, tensors, 'reference', new Random(4));
     const decoder = decoderLayers(copy.modules);
-    expect(loadUnetTensors(copy, tensors, 'reference', new Random(4), false, new Set(decoder))).toEqual({ reinitialisedHead: true });
+    expect(loadUnetTensors(copy, tensors, 'reference', new Random(4), false, new Set(decoder))).toEqual({
+      reinitialisedHead: true,
+    });
     const values = (model: UNet, index: number) => {
       const norm = model.norms.get(index);
-      return Array.from((norm ? tf.concat([norm.gamma!, norm.beta!, norm.runningMean, norm.runningVar]) : model.weights.get(index)!).dataSync());
+      return Array.from(
+        (norm
+          ? tf.concat([norm.gamma!, norm.beta!, norm.runningMean, norm.runningVar])
+          : model.weights.get(index)!
+        ).dataSync(),
+      );
     };
     for (const index of [...copy.weights.keys(), ...copy.norms.keys()]) {
       expect(values(copy, index)).toEqual(values(decoder.includes(index) ? fresh : loaded, index));
@@ -87,11 +106,15 @@ describe('the U-Net: parameters, checkpoints and layer selection', () => {
   });
 
   test('the decoder is every convolution and BatchNorm after the first upsampling, by the layer ids of the reference', () => {
-    expect(decoderLayers(unetModules({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }))).toEqual([38, 39, 41, 42, 45, 46, 48, 49, 52, 53, 55, 56, 59, 60, 62, 63, 65]);
+    expect(decoderLayers(unetModules({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }))).toEqual([
+      38, 39, 41, 42, 45, 46, 48, 49, 52, 53, 55, 56, 59, 60, 62, 63, 65,
+    ]);
   });
 
   test('shapes not divisible by 2^depth are refused with the rule', () => {
-    expect(() => unet.forward(tf.zeros([1, 24, 32, 32, 1]) as tf.Tensor5D, { training: false })).toThrow('input shape 24×32×32 is not divisible by 16: the U-Net pools 4 times');
+    expect(() => unet.forward(tf.zeros([1, 24, 32, 32, 1]) as tf.Tensor5D, { training: false })).toThrow(
+      'input shape 24×32×32 is not divisible by 16: the U-Net pools 4 times',
+    );
   });
 });
 
@@ -103,29 +126,40 @@ describe('conv3d against the stock tfjs kernel', () => {
     [1, 3, 2, 1, 3, 2, 'one slab'],
     [1, 8, 8, 8, 16, 8, 'one slab'],
     [2, 7, 6, 5, 4, 6, 'a slab per depth slice'],
-  ])('shape %i×%i×%i×%i×%i → %i, %s: forward and both gradients on cpu and wasm to 1e-4 relative', async (n, d, h, w, cin, cout, slabs) => {
-    const previousCap = setColumnBytesCap(slabs === 'one slab' ? 64 * 1024 * 1024 : 4096);
-    await tf.setBackend('cpu');
-    try {
-      const inputs = [[n, d, h, w, cin], [3, 3, 3, cin, cout], [n, d, h, w, cout]].map((shape, seed) => tf.randomNormal(shape, 0, 1, 'float32', seed + 1).dataSync() as Float32Array);
-      const results = async (backend: 'cpu' | 'wasm', conv: typeof conv3dReflect) => {
-        if (backend === 'wasm') await initBackend('wasm');
-        else await tf.setBackend('cpu');
-        return tf.tidy(() => {
-          const [x, k] = [tf.tensor5d(inputs[0], [n, d, h, w, cin]), tf.tensor5d(inputs[1], [3, 3, 3, cin, cout])];
-          const g = tf.tensor5d(inputs[2], [n, d, h, w, cout]);
-          const [gx, gk] = tf.grads((a: tf.Tensor, b: tf.Tensor) => conv(a as tf.Tensor5D, b as tf.Tensor5D).mul(g).sum())([x, k]);
-          return [conv(x, k), gx, gk].map((t) => t.dataSync() as Float32Array);
-        });
-      };
-      const stock = await results('cpu', conv3dReflectStock);
-      for (const backend of ['cpu', 'wasm'] as const) {
-        const ours = await results(backend, conv3dReflect);
-        for (const [i, values] of ours.entries()) expect(await relativeError(values, stock[i])).toBeLessThan(1e-4);
+  ])(
+    'shape %i×%i×%i×%i×%i → %i, %s: forward and both gradients on cpu and wasm to 1e-4 relative',
+    async (n, d, h, w, cin, cout, slabs) => {
+      const previousCap = setColumnBytesCap(slabs === 'one slab' ? 64 * 1024 * 1024 : 4096);
+      await tf.setBackend('cpu');
+      try {
+        const inputs = [
+          [n, d, h, w, cin],
+          [3, 3, 3, cin, cout],
+          [n, d, h, w, cout],
+        ].map((shape, seed) => tf.randomNormal(shape, 0, 1, 'float32', seed + 1).dataSync() as Float32Array);
+        const results = async (backend: 'cpu' | 'wasm', conv: typeof conv3dReflect) => {
+          if (backend === 'wasm') await initBackend('wasm');
+          else await tf.setBackend('cpu');
+          return tf.tidy(() => {
+            const [x, k] = [tf.tensor5d(inputs[0], [n, d, h, w, cin]), tf.tensor5d(inputs[1], [3, 3, 3, cin, cout])];
+            const g = tf.tensor5d(inputs[2], [n, d, h, w, cout]);
+            const [gx, gk] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+              conv(a as tf.Tensor5D, b as tf.Tensor5D)
+                .mul(g)
+                .sum(),
+            )([x, k]);
+            return [conv(x, k), gx, gk].map((t) => t.dataSync() as Float32Array);
+          });
+        };
+        const stock = await results('cpu', conv3dReflectStock);
+        for (const backend of ['cpu', 'wasm'] as const) {
+          const ours = await results(backend, conv3dReflect);
+          for (const [i, values] of ours.entries()) expect(await relativeError(values, stock[i])).toBeLessThan(1e-4);
+        }
+      } finally {
+        setColumnBytesCap(previousCap);
+        await initBackend('wasm');
       }
-    } finally {
-      setColumnBytesCap(previousCap);
-      await initBackend('wasm');
-    }
-  });
+    },
+  );
 });

@@ -21,11 +21,30 @@ function fieldOf(shape: Vec3, affine: Mat4, map: (p: Vec3) => Vec3) {
 describe('the midpoint of pairwise registrations', () => {
   test('sessions shifted by t_i (on top of their affines) meet at the mean shift: session i maps y ↦ A_i(y + t_i − mean t)', () => {
     const shape: Vec3 = [12, 10, 8];
-    const grid = createVolume(new Float32Array(shape[0] * shape[1] * shape[2]), shape, [[2, 0, 0, -11], [0, 2, 0, -9], [0, 0, 2, -7], [0, 0, 0, 1]]);
-    const shifts: Vec3[] = [[1.5, -0.5, 0], [-0.6, 0.9, 0.3], [0.3, 0.2, -1.2]];
+    const grid = createVolume(new Float32Array(shape[0] * shape[1] * shape[2]), shape, [
+      [2, 0, 0, -11],
+      [0, 2, 0, -9],
+      [0, 0, 2, -7],
+      [0, 0, 0, 1],
+    ]);
+    const shifts: Vec3[] = [
+      [1.5, -0.5, 0],
+      [-0.6, 0.9, 0.3],
+      [0.3, 0.2, -1.2],
+    ];
     const affines: Mat4[] = [
-      [[1.05, 0.02, 0, 3], [0, 0.97, 0.04, -2], [0.01, 0, 1.02, 1], [0, 0, 0, 1]],
-      multiply4(translation4([-4, 2, 5]), [[0.98, 0, 0.03, 0], [0.02, 1.01, 0, 0], [0, -0.02, 0.99, 0], [0, 0, 0, 1]]),
+      [
+        [1.05, 0.02, 0, 3],
+        [0, 0.97, 0.04, -2],
+        [0.01, 0, 1.02, 1],
+        [0, 0, 0, 1],
+      ],
+      multiply4(translation4([-4, 2, 5]), [
+        [0.98, 0, 0.03, 0],
+        [0.02, 1.01, 0, 0],
+        [0, -0.02, 0.99, 0],
+        [0, 0, 0, 1],
+      ]),
       translation4([2, 2, -3]),
     ];
     const mean = [0, 1, 2].map((c) => shifts.reduce((sum, t) => sum + t[c], 0) / shifts.length);
@@ -35,10 +54,22 @@ describe('the midpoint of pairwise registrations', () => {
         if (j === i) continue;
         // what a registrar returns for fixed = session i in template space, moving = session j's scan
         const offset = [0, 1, 2].map((c) => shifts[j][c] - shifts[i][c]);
-        addMatches(matches, fieldOf(shape, grid.affine, (p) => applyAffine(affines[j], [p[0] + offset[0], p[1] + offset[1], p[2] + offset[2]])), affines[j]);
+        addMatches(
+          matches,
+          fieldOf(shape, grid.affine, (p) =>
+            applyAffine(affines[j], [p[0] + offset[0], p[1] + offset[1], p[2] + offset[2]]),
+          ),
+          affines[j],
+        );
       }
       const field = midpointField(matches, 3, grid, affines[i]);
-      const expected = fieldOf(shape, grid.affine, (y) => applyAffine(affines[i], [y[0] + shifts[i][0] - mean[0], y[1] + shifts[i][1] - mean[1], y[2] + shifts[i][2] - mean[2]]));
+      const expected = fieldOf(shape, grid.affine, (y) =>
+        applyAffine(affines[i], [
+          y[0] + shifts[i][0] - mean[0],
+          y[1] + shifts[i][1] - mean[1],
+          y[2] + shifts[i][2] - mean[2],
+        ]),
+      );
       // away from the border, where the inversion sees outside the field
       let worst = 0;
       const voxels = shape[0] * shape[1] * shape[2];
@@ -46,7 +77,8 @@ describe('the midpoint of pairwise registrations', () => {
         for (let j = 2; j < shape[1] - 2; j++) {
           for (let x = 2; x < shape[0] - 2; x++) {
             const n = x + shape[0] * (j + shape[1] * k);
-            for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(field.data[n + c * voxels] - expected.data[n + c * voxels]));
+            for (let c = 0; c < 3; c++)
+              worst = Math.max(worst, Math.abs(field.data[n + c * voxels] - expected.data[n + c * voxels]));
           }
         }
       }

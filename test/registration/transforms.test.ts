@@ -8,11 +8,20 @@ import { antsAffineArgs, antsComposeFieldArgs, antsSynArgs, n4Args } from '../..
 import { elastixChainField } from '../../src/registration/elastix-transform.js';
 import { readItkMatTransform } from '../../src/registration/itk-mat.js';
 import { toItkImage } from '../../src/registration/itk-image.js';
-import { formatParameterFile, itkAffineToRas, lpsFieldToRas, parseParameterFile } from '../../src/registration/itk-transform.js';
+import {
+  formatParameterFile,
+  itkAffineToRas,
+  lpsFieldToRas,
+  parseParameterFile,
+} from '../../src/registration/itk-transform.js';
 import { fixture, makeTempDir, maxAbsDiff, onPath } from '../helpers.js';
 
 describe('ANTs affine transform files', () => {
-  const expected = JSON.parse(readFileSync(fixture('registration', 'expected.json'), 'utf8')) as { ras: Mat4; parameters: number[]; centre: number[] };
+  const expected = JSON.parse(readFileSync(fixture('registration', 'expected.json'), 'utf8')) as {
+    ras: Mat4;
+    parameters: number[];
+    centre: number[];
+  };
 
   test.each([
     ['ants_0GenericAffine.mat', 'AffineTransform_double_3_3', 1e-12],
@@ -28,7 +37,9 @@ describe('ANTs affine transform files', () => {
   test('a file that is not a transform is refused, not misread', () => {
     expect(readItkMatTransform(new Uint8Array(0))).toBeUndefined();
     expect(readItkMatTransform(new TextEncoder().encode('#Insight Transform File V1.0\n'))).toBeUndefined();
-    expect(readItkMatTransform(readFileSync(fixture('registration', 'ants_0GenericAffine.mat')).subarray(0, 100))).toBeUndefined();
+    expect(
+      readItkMatTransform(readFileSync(fixture('registration', 'ants_0GenericAffine.mat')).subarray(0, 100)),
+    ).toBeUndefined();
   });
 });
 
@@ -36,61 +47,76 @@ describe('elastix transform chains', () => {
   const dir = makeTempDir();
   afterAll(() => dir.remove());
 
-  (onPath('transformix') ? test : test.skip)('the field evaluated from an affine + B-spline chain equals transformix -def all on an oblique grid', async () => {
-    const theta = 0.3;
-    const affine: Mat4 = [
-      [2.5 * Math.cos(theta), -2 * Math.sin(theta), 0, -20],
-      [2.5 * Math.sin(theta), 2 * Math.cos(theta), 0, 14],
-      [0, 0, 3, -9],
-      [0, 0, 0, 1],
-    ];
-    const shape = [14, 12, 10];
-    const grid = createVolume(new Float32Array(14 * 12 * 10), shape, affine);
-    const image = toItkImage(grid);
-    const output = {
-      Size: image.size,
-      Spacing: image.spacing,
-      Origin: image.origin,
-      Direction: [0, 1, 2].flatMap((column) => [0, 1, 2].map((row) => Number(image.direction[3 * row + column]))),
-      Index: [0, 0, 0],
-      ResultImageFormat: 'nii.gz',
-      ResultImagePixelType: 'float',
-      FixedImageDimension: 3,
-      MovingImageDimension: 3,
-      UseDirectionCosines: 'true',
-      HowToCombineTransforms: 'Compose',
-    };
-    const initial = join(dir.path, 'initial.txt');
-    writeFileSync(initial, formatParameterFile({ ...output, Transform: 'AffineTransform', NumberOfParameters: 12, TransformParameters: [1.05, 0.04, -0.03, 0.02, 0.97, 0.05, -0.04, 0.01, 1.02, 3, -2, 1.5], CenterOfRotationPoint: [5, -7, 2], InitialTransformParametersFileName: 'NoInitialTransform' }));
-    const gridSize = [7, 6, 6];
-    const coefficients = Array.from({ length: 3 * 7 * 6 * 6 }, (_, i) => 4 * Math.sin(1.7 * i + 0.3));
-    const bspline = join(dir.path, 'bspline.txt');
-    writeFileSync(
-      bspline,
-      formatParameterFile({
-        ...output,
-        Transform: 'BSplineTransform',
-        NumberOfParameters: coefficients.length,
-        TransformParameters: coefficients,
-        InitialTransformParametersFileName: initial,
-        GridSize: gridSize,
-        GridIndex: [0, 0, 0],
-        GridSpacing: [9, 8.5, 7],
-        GridOrigin: [-30, -40, -25],
-        GridDirection: [0.9950041652780258, 0.09983341664682815, 0, -0.09983341664682815, 0.9950041652780258, 0, 0, 0, 1],
-        BSplineTransformSplineOrder: 3,
-        UseCyclicTransform: 'false',
-      }),
-    );
-    execFileSync('transformix', ['-def', 'all', '-tp', bspline, '-out', dir.path], { stdio: 'ignore' });
-    const transformix = lpsFieldToRas(await readNifti(join(dir.path, 'deformationField.nii.gz')));
-    const chain = [initial, bspline].map((file) => parseParameterFile(readFileSync(file, 'utf8')));
-    const mine = elastixChainField(chain, grid);
-    expect(mine.shape).toEqual([...shape, 3]);
-    expect(maxAbsDiff(mine.data, transformix.data)).toBeLessThan(1e-4);
-    // the B-spline moves points by several mm, so the comparison has something to compare
-    expect(maxAbsDiff(mine.data, elastixChainField([chain[0]], grid).data)).toBeGreaterThan(1);
-  });
+  (onPath('transformix') ? test : test.skip)(
+    'the field evaluated from an affine + B-spline chain equals transformix -def all on an oblique grid',
+    async () => {
+      const theta = 0.3;
+      const affine: Mat4 = [
+        [2.5 * Math.cos(theta), -2 * Math.sin(theta), 0, -20],
+        [2.5 * Math.sin(theta), 2 * Math.cos(theta), 0, 14],
+        [0, 0, 3, -9],
+        [0, 0, 0, 1],
+      ];
+      const shape = [14, 12, 10];
+      const grid = createVolume(new Float32Array(14 * 12 * 10), shape, affine);
+      const image = toItkImage(grid);
+      const output = {
+        Size: image.size,
+        Spacing: image.spacing,
+        Origin: image.origin,
+        Direction: [0, 1, 2].flatMap((column) => [0, 1, 2].map((row) => Number(image.direction[3 * row + column]))),
+        Index: [0, 0, 0],
+        ResultImageFormat: 'nii.gz',
+        ResultImagePixelType: 'float',
+        FixedImageDimension: 3,
+        MovingImageDimension: 3,
+        UseDirectionCosines: 'true',
+        HowToCombineTransforms: 'Compose',
+      };
+      const initial = join(dir.path, 'initial.txt');
+      writeFileSync(
+        initial,
+        formatParameterFile({
+          ...output,
+          Transform: 'AffineTransform',
+          NumberOfParameters: 12,
+          TransformParameters: [1.05, 0.04, -0.03, 0.02, 0.97, 0.05, -0.04, 0.01, 1.02, 3, -2, 1.5],
+          CenterOfRotationPoint: [5, -7, 2],
+          InitialTransformParametersFileName: 'NoInitialTransform',
+        }),
+      );
+      const gridSize = [7, 6, 6];
+      const coefficients = Array.from({ length: 3 * 7 * 6 * 6 }, (_, i) => 4 * Math.sin(1.7 * i + 0.3));
+      const bspline = join(dir.path, 'bspline.txt');
+      writeFileSync(
+        bspline,
+        formatParameterFile({
+          ...output,
+          Transform: 'BSplineTransform',
+          NumberOfParameters: coefficients.length,
+          TransformParameters: coefficients,
+          InitialTransformParametersFileName: initial,
+          GridSize: gridSize,
+          GridIndex: [0, 0, 0],
+          GridSpacing: [9, 8.5, 7],
+          GridOrigin: [-30, -40, -25],
+          GridDirection: [
+            0.9950041652780258, 0.09983341664682815, 0, -0.09983341664682815, 0.9950041652780258, 0, 0, 0, 1,
+          ],
+          BSplineTransformSplineOrder: 3,
+          UseCyclicTransform: 'false',
+        }),
+      );
+      execFileSync('transformix', ['-def', 'all', '-tp', bspline, '-out', dir.path], { stdio: 'ignore' });
+      const transformix = lpsFieldToRas(await readNifti(join(dir.path, 'deformationField.nii.gz')));
+      const chain = [initial, bspline].map((file) => parseParameterFile(readFileSync(file, 'utf8')));
+      const mine = elastixChainField(chain, grid);
+      expect(mine.shape).toEqual([...shape, 3]);
+      expect(maxAbsDiff(mine.data, transformix.data)).toBeLessThan(1e-4);
+      // the B-spline moves points by several mm, so the comparison has something to compare
+      expect(maxAbsDiff(mine.data, elastixChainField([chain[0]], grid).data)).toBeGreaterThan(1);
+    },
+  );
 });
 
 describe('ANTs command lines', () => {
@@ -111,7 +137,11 @@ describe('ANTs command lines', () => {
         --convergence [ 1000x500x250x100, 1e-6, 10 ] --shrink-factors 8x4x2x1 --smoothing-sigmas 3x2x1x0vox \\
       --transform Affine[ 0.1 ] --metric MI[ template.nii.gz, t1.nii.gz, 1, 32, Regular, 0.25 ] \\
         --convergence [ 1000x500x250x100, 1e-6, 10 ] --shrink-factors 8x4x2x1 --smoothing-sigmas 3x2x1x0vox`);
-    expect(antsAffineArgs('template.nii.gz', 't1.nii.gz', 'sub_to_tpl_')).toEqual([...documented, '--random-seed', '121212']);
+    expect(antsAffineArgs('template.nii.gz', 't1.nii.gz', 'sub_to_tpl_')).toEqual([
+      ...documented,
+      '--random-seed',
+      '121212',
+    ]);
   });
 
   test('SyN: the stage of antsRegistrationSyN.sh (step 0.2, CC radius 2, explicit) after the initial transform, single precision', () => {
@@ -121,16 +151,24 @@ describe('ANTs command lines', () => {
       --initial-moving-transform init.txt \\
       --transform SyN[ 0.2, 3, 0 ] --metric CC[ fixed.nii.gz, moving.nii.gz, 1, 2 ] --convergence [ 100x70x50x20, 1e-6, 10 ]
       --shrink-factors 8x4x2x1 --smoothing-sigmas 3x2x1x0vox`);
-    expect(antsSynArgs('fixed.nii.gz', 'moving.nii.gz', 'init.txt', 'p_')).toEqual([...documented, '--random-seed', '121212']);
+    expect(antsSynArgs('fixed.nii.gz', 'moving.nii.gz', 'init.txt', 'p_')).toEqual([
+      ...documented,
+      '--random-seed',
+      '121212',
+    ]);
   });
 
   test('the composed field: moving → fixed order (warp, then affine), written as a displacement field', () => {
     expect(antsComposeFieldArgs('fixed.nii.gz', 'p_', 'field.nii.gz')).toEqual(
-      argv('--dimensionality 3 --reference-image fixed.nii.gz --output [ field.nii.gz, 1 ] --transform p_1Warp.nii.gz --transform p_0GenericAffine.mat --float 1 --verbose 1'),
+      argv(
+        '--dimensionality 3 --reference-image fixed.nii.gz --output [ field.nii.gz, 1 ] --transform p_1Warp.nii.gz --transform p_0GenericAffine.mat --float 1 --verbose 1',
+      ),
     );
   });
 
   test('N4 as antsCorticalThickness.sh runs it, without a mask', () => {
-    expect(n4Args('t1.nii.gz', 't1_n4.nii.gz')).toEqual(argv('-d 3 -i t1.nii.gz -s 4 -c [50x50x50x50,0.0000001] -b [200] -o t1_n4.nii.gz'));
+    expect(n4Args('t1.nii.gz', 't1_n4.nii.gz')).toEqual(
+      argv('-d 3 -i t1.nii.gz -s 4 -c [50x50x50x50,0.0000001] -b [200] -o t1_n4.nii.gz'),
+    );
   });
 });

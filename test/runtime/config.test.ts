@@ -10,7 +10,10 @@ const schema = z
     seed: z.number().int().min(0).default(0),
     hd_percentile: z.number().gt(0).max(100).default(95),
     mode: z.enum(['fast', 'exact']).default('exact'),
-    train: z.object({ lr: z.number().positive(), max_steps: z.number().int().min(1) }).strict().optional(),
+    train: z
+      .object({ lr: z.number().positive(), max_steps: z.number().int().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -56,7 +59,10 @@ describe('config files and flags', () => {
 
   test('YAML and JSON files give the same options; flags override the file', async () => {
     writeFileSync(join(dir.path, 'a.yaml'), 'seed: 3\nhd_percentile: 90\ntrain:\n  lr: 0.001\n  max_steps: 5\n');
-    writeFileSync(join(dir.path, 'a.json'), JSON.stringify({ seed: 3, hd_percentile: 90, train: { lr: 0.001, max_steps: 5 } }));
+    writeFileSync(
+      join(dir.path, 'a.json'),
+      JSON.stringify({ seed: 3, hd_percentile: 90, train: { lr: 0.001, max_steps: 5 } }),
+    );
     const fromYaml = await readConfigFile(join(dir.path, 'a.yaml'));
     expect(fromYaml).toEqual(await readConfigFile(join(dir.path, 'a.json')));
     expect(resolveOptions(schema, fromYaml, { 'hd-percentile': 100 }, 'test')).toEqual({
@@ -71,9 +77,15 @@ describe('config files and flags', () => {
     writeFileSync(join(dir.path, 'bad.yaml'), 'seed: [1, 2\n');
     writeFileSync(join(dir.path, 'list.json'), '[1, 2]');
     writeFileSync(join(dir.path, 'c.toml'), 'seed = 1');
-    await expect(readConfigFile(join(dir.path, 'bad.yaml'))).rejects.toThrow(new RegExp(`^${join(dir.path, 'bad.yaml')}: not valid YAML`));
+    await expect(readConfigFile(join(dir.path, 'bad.yaml'))).rejects.toThrow(
+      new RegExp(`^${join(dir.path, 'bad.yaml')}: not valid YAML`),
+    );
     await expect(readConfigFile(join(dir.path, 'list.json'))).rejects.toThrow('the top level must be a mapping');
-    await expect(readConfigFile(join(dir.path, 'c.toml'))).rejects.toThrow('config files must end in .json, .yaml or .yml');
-    await expect(readConfigFile(join(dir.path, 'none.yaml'))).rejects.toThrow(`${join(dir.path, 'none.yaml')}: cannot read the config file (no such file)`);
+    await expect(readConfigFile(join(dir.path, 'c.toml'))).rejects.toThrow(
+      'config files must end in .json, .yaml or .yml',
+    );
+    await expect(readConfigFile(join(dir.path, 'none.yaml'))).rejects.toThrow(
+      `${join(dir.path, 'none.yaml')}: cannot read the config file (no such file)`,
+    );
   });
 });

@@ -20,7 +20,9 @@ function waitForJobs(ids: string[], timeoutSeconds: number): void {
     if (queued === '') return;
     execFileSync('sleep', ['1']);
   }
-  throw new Error(`jobs ${ids.join(', ')} still queued after ${timeoutSeconds} s:\n${execFileSync('squeue', { encoding: 'utf8' })}`);
+  throw new Error(
+    `jobs ${ids.join(', ')} still queued after ${timeoutSeconds} s:\n${execFileSync('squeue', { encoding: 'utf8' })}`,
+  );
 }
 
 cluster('longiseg slurm on a real SLURM cluster', () => {
@@ -35,22 +37,100 @@ cluster('longiseg slurm on a real SLURM cluster', () => {
   afterAll(() => dir.remove());
 
   beforeAll(async () => {
-    expect(runCli(['synth', '--out', join(dir.path, 'study'), '--subjects', '4', '--sessions', '2', '--cohort', 'aging', '--labels', 'tissue', '--shape', '32,48,32', '--voxel-mm', '4', '--quiet']).status).toBe(0);
+    expect(
+      runCli([
+        'synth',
+        '--out',
+        join(dir.path, 'study'),
+        '--subjects',
+        '4',
+        '--sessions',
+        '2',
+        '--cohort',
+        'aging',
+        '--labels',
+        'tissue',
+        '--shape',
+        '32,48,32',
+        '--voxel-mm',
+        '4',
+        '--quiet',
+      ]).status,
+    ).toBe(0);
     await initBackend('wasm');
     await saveModel(join(dir.path, 'model.safetensors'), thresholdModel([0.2, 0.5, 0.8]));
   });
 
   test('preprocess (4-task array) → predict (2-task array) → evaluate, chained with afterok', () => {
-    const preprocess = submit(['preprocess', '--array', '4', '--cpus', '1', '--submit', '--', '--bids', 'study/raw', '--out', 'registered', '--labels', 'derivatives/labels', '--no-deformable']);
-    const predict = submit(['predict', '--array', '2', '--cpus', '1', '--after', preprocess, '--submit', '--', '--model', 'model.safetensors', '--input', 'registered', '--out', 'predictions']);
-    const evaluate = submit(['evaluate', '--cpus', '1', '--after', predict, '--submit', '--', '--pred', 'predictions', '--ref', 'registered/derivatives/labels', '--longitudinal', '--out', 'evaluation']);
+    const preprocess = submit([
+      'preprocess',
+      '--array',
+      '4',
+      '--cpus',
+      '1',
+      '--submit',
+      '--',
+      '--bids',
+      'study/raw',
+      '--out',
+      'registered',
+      '--labels',
+      'derivatives/labels',
+      '--no-deformable',
+    ]);
+    const predict = submit([
+      'predict',
+      '--array',
+      '2',
+      '--cpus',
+      '1',
+      '--after',
+      preprocess,
+      '--submit',
+      '--',
+      '--model',
+      'model.safetensors',
+      '--input',
+      'registered',
+      '--out',
+      'predictions',
+    ]);
+    const evaluate = submit([
+      'evaluate',
+      '--cpus',
+      '1',
+      '--after',
+      predict,
+      '--submit',
+      '--',
+      '--pred',
+      'predictions',
+      '--ref',
+      'registered/derivatives/labels',
+      '--longitudinal',
+      '--out',
+      'evaluation',
+    ]);
     waitForJobs([preprocess, predict, evaluate], 600);
     const logs = readdirSync(join(dir.path, 'slurm-logs'));
-    expect(logs.filter((name) => name.startsWith(`longiseg-preprocess-${preprocess}_`)).sort()).toEqual([0, 1, 2, 3].map((task) => `longiseg-preprocess-${preprocess}_${task}.out`));
+    expect(logs.filter((name) => name.startsWith(`longiseg-preprocess-${preprocess}_`)).sort()).toEqual(
+      [0, 1, 2, 3].map((task) => `longiseg-preprocess-${preprocess}_${task}.out`),
+    );
     for (const subject of ['01', '02', '03', '04']) {
       expect(existsSync(join(dir.path, 'registered', `sub-${subject}`, 'done.json'))).toBe(true);
       for (const session of ['01', '02']) {
-        expect(existsSync(join(dir.path, 'predictions', `sub-${subject}`, `ses-${session}`, 'anat', `sub-${subject}_ses-${session}_space-subject_dseg.nii.gz`))).toBe(true);
+        expect(
+          existsSync(
+            join(
+              dir.path,
+              'predictions',
+              `sub-${subject}`,
+              `ses-${session}`,
+              'anat',
+              `sub-${subject}_ses-${session}_space-subject_dseg.nii.gz`,
+            ),
+          ),
+        ).toBe(true);
       }
     }
     // each array task took its own subjects: task k registered sub-0(k+1) only
@@ -65,7 +145,22 @@ cluster('longiseg slurm on a real SLURM cluster', () => {
   test('a task whose subject fails: the other tasks finish, the failed subject is listed for resubmission', () => {
     const bad = join(raw, 'sub-02', 'ses-02', 'anat', 'sub-02_ses-02_T1w.nii.gz');
     writeFileSync(bad, 'not a NIfTI file');
-    const job = submit(['preprocess', '--array', '2', '--cpus', '1', '--submit', '--', '--bids', 'study/raw', '--out', 'registered-failing', '--no-deformable', '--subjects', 'sub-01,sub-02']);
+    const job = submit([
+      'preprocess',
+      '--array',
+      '2',
+      '--cpus',
+      '1',
+      '--submit',
+      '--',
+      '--bids',
+      'study/raw',
+      '--out',
+      'registered-failing',
+      '--no-deformable',
+      '--subjects',
+      'sub-01,sub-02',
+    ]);
     waitForJobs([job], 300);
     expect(existsSync(join(dir.path, 'registered-failing', 'sub-01', 'done.json'))).toBe(true);
     expect(existsSync(join(dir.path, 'registered-failing', 'sub-02', 'done.json'))).toBe(false);

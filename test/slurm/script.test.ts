@@ -42,11 +42,20 @@ describe('sbatch scripts', () => {
   });
 
   test('a training stage resumes when latest.safetensors exists and stops 10 % (at most 10 min) before the limit', () => {
-    const script = sbatchScript({ ...job, stage: 'pretrain', array: undefined, after: [], args: ['--config', 'small', '--out', 'runs/pre'], timeSeconds: 3600 });
+    const script = sbatchScript({
+      ...job,
+      stage: 'pretrain',
+      array: undefined,
+      after: [],
+      args: ['--config', 'small', '--out', 'runs/pre'],
+      timeSeconds: 3600,
+    });
     expect(script).toContain('#SBATCH --output=/p/logs/%x-%j.out');
     expect(script).not.toContain('--array');
     expect(script).toContain('if [ -f runs/pre/latest.safetensors ]; then resume=(--resume); fi');
-    expect(script).toContain('pretrain --config small --out runs/pre "${resume[@]}" --time-limit 3240s --log-format json');
+    expect(script).toContain(
+      'pretrain --config small --out runs/pre "${resume[@]}" --time-limit 3240s --log-format json',
+    );
   });
 
   test('shell quoting survives quotes and spaces', () => {
@@ -62,11 +71,15 @@ describe('sbatch scripts', () => {
       ['--logs', `logs\rtouch ${marker}`],
       ['--mem', '8G\n'],
     ]) {
-      const result = runCli(['slurm', 'predict', flag, value, '--print', '--', '--model', 'm.safetensors'], { cwd: dir.path });
+      const result = runCli(['slurm', 'predict', flag, value, '--print', '--', '--model', 'm.safetensors'], {
+        cwd: dir.path,
+      });
       expect(result.status).toBe(2);
       expect(result.stdout).toBe('');
     }
-    const newlineArgument = runCli(['slurm', 'predict', '--print', '--', '--out', `x\ntouch ${marker}`], { cwd: dir.path });
+    const newlineArgument = runCli(['slurm', 'predict', '--print', '--', '--out', `x\ntouch ${marker}`], {
+      cwd: dir.path,
+    });
     expect(newlineArgument.status).toBe(2);
     expect(newlineArgument.stderr).toContain('arguments: "x\\ntouch');
     expect(newlineArgument.stderr).toContain('holds a control character ("\\n")');
@@ -76,11 +89,28 @@ describe('sbatch scripts', () => {
 
     // what bash runs: the exec line prints its arguments instead of starting the job
     const hostile = [`$(touch ${marker})`, `\`touch ${marker}\``, `it's "quoted"`, 'two  spaces', '*', '$HOME'];
-    const printed = runCli(['slurm', 'predict', '--partition', `p $(touch ${marker})`, '--logs', `l'o\`g\`s`, '--print', '--', '--out', ...hostile], { cwd: dir.path });
+    const printed = runCli(
+      [
+        'slurm',
+        'predict',
+        '--partition',
+        `p $(touch ${marker})`,
+        '--logs',
+        `l'o\`g\`s`,
+        '--print',
+        '--',
+        '--out',
+        ...hostile,
+      ],
+      { cwd: dir.path },
+    );
     expect(printed.status).toBe(0);
     const script = join(dir.path, 'job.sbatch');
     writeFileSync(script, printed.stdout);
-    const run = spawnSync('bash', ['-c', `exec() { printf '%s\\0' "$@"; }; source ${shellQuote(script)}`], { encoding: 'utf8', cwd: dir.path });
+    const run = spawnSync('bash', ['-c', `exec() { printf '%s\\0' "$@"; }; source ${shellQuote(script)}`], {
+      encoding: 'utf8',
+      cwd: dir.path,
+    });
     expect(run.status).toBe(0);
     const args = run.stdout.split('\0').slice(0, -1);
     expect(args.slice(2)).toEqual(['predict', '--out', ...hostile, '--log-format', 'json']);
@@ -96,7 +126,10 @@ describe('sbatch scripts', () => {
     const dir = makeTempDir();
     const empty = join(dir.path, 'bin');
     mkdirSync(empty);
-    const submit = runCli(['slurm', 'predict', '--submit', '--', '--model', 'm.safetensors'], { cwd: dir.path, env: { PATH: empty } });
+    const submit = runCli(['slurm', 'predict', '--submit', '--', '--model', 'm.safetensors'], {
+      cwd: dir.path,
+      env: { PATH: empty },
+    });
     expect(submit.status).toBe(2);
     expect(submit.stderr).toContain('sbatch is not on PATH');
     expect(submit.stderr).toContain('--print');

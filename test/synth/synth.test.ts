@@ -20,11 +20,23 @@ function hashTree(root: string): Record<string, string> {
 }
 
 function sessionsOf(study: string, subject: string): string[] {
-  return readdirSync(join(study, 'raw', `sub-${subject}`)).filter((name) => name.startsWith('ses-')).map((name) => name.slice(4)).sort();
+  return readdirSync(join(study, 'raw', `sub-${subject}`))
+    .filter((name) => name.startsWith('ses-'))
+    .map((name) => name.slice(4))
+    .sort();
 }
 
 const labelPath = (study: string, tree: string, subject: string, session: string) =>
-  join(study, tree, 'derivatives', 'labels', `sub-${subject}`, `ses-${session}`, 'anat', `sub-${subject}_ses-${session}_dseg.nii.gz`);
+  join(
+    study,
+    tree,
+    'derivatives',
+    'labels',
+    `sub-${subject}`,
+    `ses-${session}`,
+    'anat',
+    `sub-${subject}_ses-${session}_dseg.nii.gz`,
+  );
 const imagePath = (study: string, tree: string, subject: string, session: string) =>
   join(study, tree, `sub-${subject}`, `ses-${session}`, 'anat', `sub-${subject}_ses-${session}_T1w.nii.gz`);
 
@@ -36,7 +48,20 @@ describe('longiseg synth', () => {
   beforeAll(() => {
     for (const cohort of ['infant', 'aging']) {
       studies[cohort] = join(dir.path, cohort);
-      const result = runCli(['synth', '--out', studies[cohort], '--subjects', '2', '--sessions', '3', '--cohort', cohort, '--seed', '5', '--quiet']);
+      const result = runCli([
+        'synth',
+        '--out',
+        studies[cohort],
+        '--subjects',
+        '2',
+        '--sessions',
+        '3',
+        '--cohort',
+        cohort,
+        '--seed',
+        '5',
+        '--quiet',
+      ]);
       expect(result.stderr).toBe('');
       expect(result.status).toBe(0);
     }
@@ -70,7 +95,10 @@ describe('longiseg synth', () => {
   });
 
   test('nibabel reads every file; all images share one consistent right-handed grid', () => {
-    const report = runPythonJson<{ files: number; problems: string[]; affines: Record<string, string[]> }>('check_bids_tree.py', [studies.aging]);
+    const report = runPythonJson<{ files: number; problems: string[]; affines: Record<string, string[]> }>(
+      'check_bids_tree.py',
+      [studies.aging],
+    );
     expect(report.problems).toEqual([]);
     expect(report.files).toBe(2 * 3 * 5);
     expect(Object.keys(report.affines)).toHaveLength(1);
@@ -98,7 +126,15 @@ describe('longiseg synth', () => {
         for (const session of sessionsOf(study, subject)) {
           const raw = await readNifti(labelPath(study, 'raw', subject, session));
           const registered = await readNifti(labelPath(study, 'registered', subject, session));
-          const field = await readNifti(join(study, 'truth', `sub-${subject}`, `ses-${session}`, `sub-${subject}_ses-${session}_to-subject_displacement.nii.gz`));
+          const field = await readNifti(
+            join(
+              study,
+              'truth',
+              `sub-${subject}`,
+              `ses-${session}`,
+              `sub-${subject}_ses-${session}_to-subject_displacement.nii.gz`,
+            ),
+          );
           const dice = [...sessionDice(resampleThroughField(raw, field, 'label'), registered).values()];
           expect(dice.reduce((a, b) => a + b) / dice.length).toBeGreaterThanOrEqual(0.9);
           expect(Math.min(...dice)).toBeGreaterThanOrEqual(0.85);
@@ -155,12 +191,17 @@ describe('longiseg synth', () => {
     const [ha, hb, hc] = [a, b, c].map(hashTree);
     expect(Object.keys(ha).length).toBeGreaterThan(20);
     expect(hb).toEqual(ha);
-    expect(hc['raw/sub-01/ses-01/anat/sub-01_ses-01_T1w.nii.gz']).not.toBe(ha['raw/sub-01/ses-01/anat/sub-01_ses-01_T1w.nii.gz']);
+    expect(hc['raw/sub-01/ses-01/anat/sub-01_ses-01_T1w.nii.gz']).not.toBe(
+      ha['raw/sub-01/ses-01/anat/sub-01_ses-01_T1w.nii.gz'],
+    );
   });
 
   test('SIGINT mid-run: exit 5, nothing at --out and no staging folder left', async () => {
     const out = join(dir.path, 'interrupted');
-    const { code, stderr } = await interruptAfterProgress(['synth', '--out', out, '--subjects', '6', '--sessions', '3', '--workers', '1'], 'SIGINT');
+    const { code, stderr } = await interruptAfterProgress(
+      ['synth', '--out', out, '--subjects', '6', '--sessions', '3', '--workers', '1'],
+      'SIGINT',
+    );
     expect(code).toBe(5);
     expect(stderr).toContain('interrupted by SIGINT');
     expect(existsSync(out)).toBe(false);
@@ -171,7 +212,10 @@ describe('longiseg synth', () => {
     test.each([
       [['--subjects', '0'], 'subjects: must be >= 1, got number 0'],
       [['--sessions', '4-2'], '--sessions 4-2: the range must go from the smaller to the larger count'],
-      [['--shape', '100,112,96'], '--shape 100,112,96: every dimension must be a multiple of 16, because the U-Net halves the grid four times'],
+      [
+        ['--shape', '100,112,96'],
+        '--shape 100,112,96: every dimension must be a multiple of 16, because the U-Net halves the grid four times',
+      ],
       [['--cohort', 'teen'], 'Invalid values'],
     ])('%j is refused (exit 2)', (args, message) => {
       const result = runCli(['synth', '--out', join(dir.path, 'never'), ...args]);
@@ -188,10 +232,24 @@ describe('longiseg synth', () => {
       expect(refused.status).toBe(2);
       expect(refused.stderr).toContain(`${out} exists and is not empty; choose another --out or pass --overwrite`);
       expect(readFileSync(join(out, 'notes.txt'), 'utf8')).toBe('precious');
-      const replaced = runCli(['synth', '--out', out, '--subjects', '1', '--shape', '48,48,48', '--voxel-mm', '4', '--overwrite', '--quiet']);
+      const replaced = runCli([
+        'synth',
+        '--out',
+        out,
+        '--subjects',
+        '1',
+        '--shape',
+        '48,48,48',
+        '--voxel-mm',
+        '4',
+        '--overwrite',
+        '--quiet',
+      ]);
       expect(replaced.status).toBe(0);
       expect(existsSync(join(out, 'synth.json'))).toBe(true);
-      expect(readdirSync(dir.path).filter((name) => name.includes('.partial-') || name.includes('.previous-'))).toEqual([]);
+      expect(readdirSync(dir.path).filter((name) => name.includes('.partial-') || name.includes('.previous-'))).toEqual(
+        [],
+      );
     });
   });
 });

@@ -23,7 +23,9 @@ export async function adamMatchesTorch(): Promise<void> {
     const before = Array.from(await variable.data());
     await optimiser.apply({ [variable.name]: tf.tensor2d(gradient, reference.shape) });
     const got = await variable.data();
-    const worst = Math.max(...reference.after[step].map((want, i) => Math.abs(got[i] - want) / Math.max(1, Math.abs(want))));
+    const worst = Math.max(
+      ...reference.after[step].map((want, i) => Math.abs(got[i] - want) / Math.max(1, Math.abs(want))),
+    );
     expect(worst).toBeLessThan(1e-6);
     moved.push(Math.max(...before.map((value, i) => Math.abs(got[i] - value))));
   }

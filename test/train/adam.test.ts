@@ -7,18 +7,22 @@ import { repoRoot } from '../helpers.js';
 import { adamMatchesTorch } from './adam-checks.js';
 
 describe('Adam against torch.optim.Adam (fixture from test/reference/make_optim_fixtures.py)', () => {
-  test.each(['wasm', 'cpu'] as const)('four steps with the reference settings on %s, gradients of very different scales, match to 1e-6', async (backend) => {
-    await initBackend(backend);
-    try {
-      await adamMatchesTorch();
-    } finally {
-      await initBackend('wasm');
-    }
-  });
+  test.each(['wasm', 'cpu'] as const)(
+    'four steps with the reference settings on %s, gradients of very different scales, match to 1e-6',
+    async (backend) => {
+      await initBackend(backend);
+      try {
+        await adamMatchesTorch();
+      } finally {
+        await initBackend('wasm');
+      }
+    },
+  );
 
   test('the wasm SIMD kernel equals the JS update over more than one staging chunk (2^20 + 3 weights)', async () => {
     const size = (1 << 20) + 3;
-    const random = (seed: number) => Float32Array.from({ length: size }, (_, i) => Math.sin(seed * 1e4 + i * 12.9898) * 43758.5453 % 1);
+    const random = (seed: number) =>
+      Float32Array.from({ length: size }, (_, i) => (Math.sin(seed * 1e4 + i * 12.9898) * 43758.5453) % 1);
     const [start, gradients] = [random(1), [random(2), random(3).map((g) => g * 1e-3)]];
     const run = async (backend: 'wasm' | 'cpu') => {
       await initBackend(backend);
@@ -31,7 +35,8 @@ describe('Adam against torch.optim.Adam (fixture from test/reference/make_optim_
     };
     try {
       const [simd, js] = [await run('wasm'), await run('cpu')];
-      const worst = (a: Float32Array, b: Float32Array) => a.reduce((most, value, i) => Math.max(most, Math.abs(value - b[i]) / Math.max(1e-3, Math.abs(b[i]))), 0);
+      const worst = (a: Float32Array, b: Float32Array) =>
+        a.reduce((most, value, i) => Math.max(most, Math.abs(value - b[i]) / Math.max(1e-3, Math.abs(b[i]))), 0);
       expect(worst(simd.weights, js.weights)).toBeLessThan(1e-6);
       expect(worst(simd.moments.first[0], js.moments.first[0])).toBeLessThan(1e-6);
       expect(worst(simd.moments.second[0], js.moments.second[0])).toBeLessThan(1e-5);

@@ -29,13 +29,16 @@ describe('pretraining checkpoints resume exactly', () => {
     await saveTrainingCheckpoint(path, original.model, original.optimizer, { preset: 'test', crop: 32 });
 
     const resumed = build(2);
-    expect(JSON.parse((await loadTrainingCheckpoint(path, resumed.model, resumed.optimizer, new Random(3))).metadata.config)).toEqual({ preset: 'test', crop: 32 });
+    expect(
+      JSON.parse((await loadTrainingCheckpoint(path, resumed.model, resumed.optimizer, new Random(3))).metadata.config),
+    ).toEqual({ preset: 'test', crop: 32 });
     expect(resumed.optimizer.stepCount).toBe(1);
 
     const a = await original.model.step(input, input, original.optimizer, 16, new Random(11));
     const b = await resumed.model.step(input, input, resumed.optimizer, 16, new Random(11));
     expect([...b]).toEqual([...a]);
-    const weights = (model: PretrainModel) => model.trainableVariables().map((v) => Array.from(v.dataSync() as Float32Array));
+    const weights = (model: PretrainModel) =>
+      model.trainableVariables().map((v) => Array.from(v.dataSync() as Float32Array));
     expect(weights(resumed.model)).toEqual(weights(original.model));
   }, 120_000);
 
@@ -47,6 +50,8 @@ describe('pretraining checkpoints resume exactly', () => {
     bytes.write(header, 8);
     writeFileSync(path, bytes);
     const { model, optimizer } = build(4);
-    await expect(loadTrainingCheckpoint(path, model, optimizer, new Random(0))).rejects.toThrow(`${path}: is not a longiseg pretraining checkpoint`);
+    await expect(loadTrainingCheckpoint(path, model, optimizer, new Random(0))).rejects.toThrow(
+      `${path}: is not a longiseg pretraining checkpoint`,
+    );
   });
 });

@@ -29,12 +29,24 @@ describe('shards', () => {
     expect(parts).toEqual([['a', 'd'], ['b', 'e'], ['c']]);
   });
   test('SLURM arrays counted from 1 and with steps map onto 0…n−1', () => {
-    expect(resolveShard(undefined, { SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_COUNT: '4', SLURM_ARRAY_TASK_MIN: '1' })).toMatchObject({ index: 0, count: 4 });
-    expect(resolveShard(undefined, { SLURM_ARRAY_TASK_ID: '6', SLURM_ARRAY_TASK_COUNT: '4', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_STEP: '2' })).toMatchObject({ index: 3, count: 4 });
+    expect(
+      resolveShard(undefined, { SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_COUNT: '4', SLURM_ARRAY_TASK_MIN: '1' }),
+    ).toMatchObject({ index: 0, count: 4 });
+    expect(
+      resolveShard(undefined, {
+        SLURM_ARRAY_TASK_ID: '6',
+        SLURM_ARRAY_TASK_COUNT: '4',
+        SLURM_ARRAY_TASK_MIN: '0',
+        SLURM_ARRAY_TASK_STEP: '2',
+      }),
+    ).toMatchObject({ index: 3, count: 4 });
     expect(resolveShard(undefined, {})).toBeUndefined();
   });
   test('a flag wins over the environment; a bad one is a usage error', () => {
-    expect(resolveShard('1/2', { SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: '4' })).toMatchObject({ index: 1, count: 2 });
+    expect(resolveShard('1/2', { SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: '4' })).toMatchObject({
+      index: 1,
+      count: 2,
+    });
     expect(() => resolveShard('3/3', {})).toThrow(UsageError);
     expect(() => resolveShard('x', {})).toThrow('i counts from 0');
   });

@@ -38,9 +38,11 @@ async function dawn(): Promise<Gpu> {
   if (gpu) return gpu;
   // Mesa's Vulkan drivers warn on every start without it
   process.env.XDG_RUNTIME_DIR ??= tmpdir();
+  // the package's own types describe the browser's GPU interfaces, which this project does not load
   let module: { create(flags: string[]): Gpu; globals: object };
   try {
-    module = (await import('webgpu')) as unknown as typeof module;
+    const loaded: unknown = await import('webgpu');
+    module = loaded as typeof module;
   } catch (error) {
     throw new WebGpuUnavailable(
       `the optional package webgpu (Dawn for Node) is not installed or does not load: ${(error as Error).message.split('\n')[0]}`,

@@ -38,7 +38,7 @@ async function dawn(): Promise<Gpu> {
   if (gpu) return gpu;
   // Mesa's Vulkan drivers warn on every start without it
   process.env.XDG_RUNTIME_DIR ??= tmpdir();
-  // the package's own types describe the browser's GPU interfaces, which this project does not load
+  // the package types its GPU by @webgpu/types (the browser's interfaces), which this project does not load
   let module: { create(flags: string[]): Gpu; globals: object };
   try {
     const loaded: unknown = await import('webgpu');

@@ -6,6 +6,7 @@ import { ExitCode } from '../src/runtime/errors.js';
 import type { Progress } from '../src/runtime/progress.js';
 import { toolVersion } from '../src/runtime/version.js';
 import { defaultThreads, threadsSchema } from '../src/runtime/threads.js';
+import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 import { formatEvaluationTable } from './evaluate-table.js';
@@ -29,8 +30,7 @@ export const evaluateSchema = globalSchema
 export function parseLabelSelection(value: string | number[] | undefined): LabelSelection {
   if (value === undefined) return { kind: 'auto' };
   if (Array.isArray(value)) return { kind: 'list', labels: value };
-  if (/^\s*\d+(\s*,\s*\d+)*\s*$/.test(value))
-    return { kind: 'list', labels: value.split(',').map((v) => Number(v.trim())) };
+  if (/^\s*\d+(\s*,\s*\d+)*\s*$/.test(value)) return { kind: 'list', labels: commaList(value).map(Number) };
   return { kind: 'table', path: value };
 }
 

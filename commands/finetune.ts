@@ -11,6 +11,7 @@ import { FinetuneTask } from '../src/train/finetune-task.js';
 import { parseLabelledEntry, selectLabelled } from '../src/train/labelled.js';
 import { storedLoopState } from '../src/train/loop.js';
 import { pairableSubjects } from '../src/train/study-setup.js';
+import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
 import type { GlobalArgs } from './context.js';
 import { addTrainingOptions, resolveTrainingConfig, runTrainingCommand } from './train-common.js';
@@ -36,10 +37,7 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
         'one-shot from a pretrained U-Net',
       ),
   async run(argv, context) {
-    const labeled =
-      typeof argv.labeled === 'string' && argv.labeled !== 'all'
-        ? argv.labeled.split(',').map((s) => s.trim())
-        : argv.labeled;
+    const labeled = typeof argv.labeled === 'string' && argv.labeled !== 'all' ? commaList(argv.labeled) : argv.labeled;
     let config = await resolveTrainingConfig('finetune', finetuneSchema, { ...argv, labeled }, [
       'data',
       'out',

@@ -18,6 +18,7 @@ import { removeOrphanTemporaries } from '../src/runtime/atomic.js';
 import { ExitCode, InputError, InterruptedError, throwIfAborted, UsageError } from '../src/runtime/errors.js';
 import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../src/runtime/lock.js';
 import { resolveShard, selectShard } from '../src/runtime/shard.js';
+import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
@@ -51,11 +52,7 @@ export const predictSchema = globalSchema
 /** 64, "64", "64,80,64" or [64, 80, 64] → [x, y, z], each a multiple of the U-Net's 2^depth. */
 export function parsePatch(value: number | string | number[], multiple: number): Vec3 {
   const sizes =
-    typeof value === 'number'
-      ? [value]
-      : typeof value === 'string'
-        ? value.split(/[,x×]/).map((s) => Number(s.trim()))
-        : value;
+    typeof value === 'number' ? [value] : typeof value === 'string' ? commaList(value, /[,x×]/).map(Number) : value;
   const patch = (sizes.length === 1 ? [sizes[0], sizes[0], sizes[0]] : sizes) as Vec3;
   if (patch.length !== 3 || patch.some((n) => !Number.isInteger(n) || n <= 0 || n % multiple !== 0)) {
     throw new UsageError(

@@ -13,6 +13,7 @@ import { resolveShard } from '../src/runtime/shard.js';
 import { toolVersion } from '../src/runtime/version.js';
 import { formatTsv } from '../src/io/tsv.js';
 import { defaultThreads, threadsSchema } from '../src/runtime/threads.js';
+import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
@@ -20,7 +21,7 @@ const list = z.union([
   z
     .string()
     .min(1)
-    .transform((s) => s.split(',').map((x) => x.trim())),
+    .transform((s) => commaList(s)),
   z.array(z.string().min(1)).min(1),
 ]);
 

@@ -9,6 +9,7 @@ import { ExitCode, ExternalToolError, UsageError } from '../src/runtime/errors.j
 import { probeTool } from '../src/runtime/system.js';
 import { ARRAY_STAGES, SLURM_STAGES, sbatchScript, shellQuote } from '../src/slurm/script.js';
 import { parseDuration } from '../src/train/schedule.js';
+import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
@@ -95,13 +96,7 @@ export const slurmCommand: LongisegCommand<Record<string, unknown>> = {
       stage: options.stage,
       args,
       array: options.array,
-      after:
-        options.after === undefined
-          ? []
-          : String(options.after)
-              .split(',')
-              .map((id) => id.trim())
-              .filter(Boolean),
+      after: options.after === undefined ? [] : commaList(String(options.after)),
       cpus: options.cpus,
       memory: options.mem,
       timeSeconds,

@@ -5,6 +5,7 @@ import { ExitCode } from '../src/runtime/errors.js';
 import type { Progress } from '../src/runtime/progress.js';
 import { toolVersion } from '../src/runtime/version.js';
 import { synthesizeStudy } from '../src/synth/study.js';
+import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
@@ -72,9 +73,7 @@ export const synthCommand: LongisegCommand<Record<string, unknown>> = {
       ),
   async run(argv, context) {
     const options = await resolveCommandOptions(synthSchema, argv);
-    const shape = (
-      typeof options.shape === 'string' ? options.shape.split(',').map((v) => Number(v.trim())) : options.shape
-    ) as Vec3;
+    const shape = (typeof options.shape === 'string' ? commaList(options.shape).map(Number) : options.shape) as Vec3;
     let progress: Progress | undefined;
     const subjects = await synthesizeStudy(
       {

@@ -28,7 +28,7 @@ import type { Progress } from '../src/runtime/progress.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs, type RunContext } from './context.js';
 
-const demoSchema = globalSchema
+export const demoSchema = globalSchema
   .extend({ out: z.string().min(1).default('longiseg-demo'), quick: z.boolean().default(false) })
   .strict();
 

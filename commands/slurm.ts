@@ -13,7 +13,7 @@ import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
-const slurmSchema = globalSchema
+export const slurmSchema = globalSchema
   .extend({
     stage: z.enum(SLURM_STAGES),
     array: z.number().int().min(1).optional(),
@@ -66,7 +66,10 @@ export const slurmCommand: LongisegCommand<Record<string, unknown>> = {
       .option('partition', { type: 'string', describe: 'SLURM partition' })
       .option('gpus', { type: 'number', describe: 'GPUs per job (pretrain, finetune on tfjs-node-gpu)' })
       .option('logs', { type: 'string', describe: 'Folder of the job logs (default slurm-logs)' })
-      .option('script', { type: 'string', describe: 'Where to write the script (default slurm/longiseg-STAGE.sbatch)' })
+      .option('script', {
+        type: 'string',
+        describe: 'Where to write the script (default: slurm/longiseg-STAGE.sbatch)',
+      })
       .option('submit', {
         type: 'boolean',
         describe: 'Submit with sbatch and print the job ID (for --after of the next stage)',

@@ -11,7 +11,7 @@ import { removeOrphanTemporaries, writeFileAtomic } from '../src/runtime/atomic.
 import { ExitCode, UsageError } from '../src/runtime/errors.js';
 import { Random } from '../src/runtime/random.js';
 import { threadsOption } from '../src/runtime/threads.js';
-import { PRESETS, type TrainingConfig } from '../src/train/config.js';
+import { constantSteps, PRESETS, type TrainingConfig } from '../src/train/config.js';
 import { BEST, CONFIG, LATEST, LOG, runTraining, type LoopState, type TrainingTask } from '../src/train/loop.js';
 import { parseDuration } from '../src/train/schedule.js';
 import { prepareStudy, type PreparedStudy } from '../src/train/study-setup.js';
@@ -177,9 +177,7 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
   const { state: final, stoppedBy } = await runTraining(task, {
     out,
     steps,
-    constantSteps:
-      config.constant_steps ??
-      Math.round((config.steps * (run.kind === 'pretrain' ? 21 : 11)) / (run.kind === 'pretrain' ? 221 : 211)),
+    constantSteps: constantSteps(run.kind, config),
     learningRate: config.optimizer.lr,
     validateEvery: config.validate_every,
     saveEvery: config.save_every,

@@ -287,6 +287,17 @@ export type FinetuneConfig = z.output<typeof finetuneSchema>;
 export type TrainingConfig = PretrainConfig | FinetuneConfig;
 
 /** Named starting points for --config; a file may name one with `preset:` and override keys. */
+/** The reference code's n_epochs share of steps at the full learning rate, when constant_steps is not set. */
+export const CONSTANT_SHARE = { pretrain: 21 / 221, finetune: 11 / 211 } as const;
+
+/** Steps at the full learning rate: constant_steps, else the code's share of the steps. */
+export function constantSteps(
+  kind: keyof typeof CONSTANT_SHARE,
+  config: { steps: number; constant_steps?: number },
+): number {
+  return config.constant_steps ?? Math.round(config.steps * CONSTANT_SHARE[kind]);
+}
+
 export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<string, unknown>>> = {
   pretrain: {
     /** The reference script: crop 32, M 128, nine 2048-wide heads; the paper's 30,000 steps with the code's 21/221 constant share. */
@@ -297,7 +308,6 @@ export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<stri
       heads: { width: 2048, bottleneck: 512 },
       model: { base_width: 16 },
       steps: 30000,
-      constant_steps: 2851,
       validate_every: 200,
       save_every: 400,
     },
@@ -327,7 +337,6 @@ export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<stri
       batch: 3,
       model: { base_width: 16 },
       steps: 35000,
-      constant_steps: 1825,
       validate_every: 40,
       save_every: 80,
       lcs: { weight: 1 },

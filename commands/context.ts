@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { z } from 'zod';
-import { readConfigFile, resolveOptions, type ConfigObject } from '../src/runtime/config.js';
+import { flagValues, readConfigFile, resolveLayers } from '../src/runtime/config.js';
 import { createLogger, type LogFormat, type Logger } from '../src/runtime/logging.js';
 import { Progress } from '../src/runtime/progress.js';
 import { BACKEND_REQUESTS } from '../src/engine/backend.js';
@@ -78,12 +78,7 @@ export async function resolveCommandOptions<S extends z.ZodObject>(
   schema: S,
   argv: ArgumentsCamelCase<GlobalArgs>,
 ): Promise<z.output<S>> {
-  const fromFile: ConfigObject | undefined = argv.config ? await readConfigFile(argv.config) : undefined;
-  const flags: ConfigObject = {};
-  for (const key of Object.keys(schema.shape)) {
-    const flag = key.replace(/_/g, '-');
-    if ((argv as Record<string, unknown>)[flag] !== undefined) flags[flag] = (argv as Record<string, unknown>)[flag];
-  }
+  const fromFile = argv.config ? await readConfigFile(argv.config) : {};
   const source = argv.config ? `${argv.config} and command-line flags` : 'command-line flags';
-  return resolveOptions(schema, fromFile, flags, source);
+  return resolveLayers(schema, [fromFile, flagValues(argv, Object.keys(schema.shape))], source);
 }

@@ -6,7 +6,7 @@ import { stringify as toYaml } from 'yaml';
 import type { z } from 'zod';
 import { initBackend } from '../src/engine/backend.js';
 import { computeThreads } from '../src/engine/wasm-kernels.js';
-import { readConfigFile, validateConfig, type ConfigObject } from '../src/runtime/config.js';
+import { flagValues, readConfigFile, resolveLayers, type ConfigObject } from '../src/runtime/config.js';
 import { removeOrphanTemporaries, writeFileAtomic } from '../src/runtime/atomic.js';
 import { ExitCode, UsageError } from '../src/runtime/errors.js';
 import { Random } from '../src/runtime/random.js';
@@ -66,17 +66,17 @@ export async function resolveTrainingConfig<S extends z.ZodType>(
   argv: ArgumentsCamelCase<GlobalArgs>,
   flagKeys: string[],
 ): Promise<z.output<S>> {
-  let base: ConfigObject = {};
+  let layers: ConfigObject[] = [];
   let source = 'command-line flags';
   const flags = argv as Record<string, unknown>;
   const stored = typeof flags.out === 'string' ? join(flags.out, CONFIG) : undefined;
   if (!argv.config && flags.resume && stored && existsSync(stored)) {
-    base = await readConfigFile(stored);
+    layers = [await readConfigFile(stored)];
     source = `${stored} (the run's own configuration) and command-line flags`;
   } else if (argv.config) {
     const preset = PRESETS[kind][argv.config];
     if (preset) {
-      base = { ...preset, preset: argv.config };
+      layers = [preset, { preset: argv.config }];
       source = `preset ${argv.config} and command-line flags`;
     } else {
       if (!existsSync(argv.config))
@@ -90,25 +90,11 @@ export async function resolveTrainingConfig<S extends z.ZodType>(
           `${argv.config}: preset ${JSON.stringify(named)} does not exist (presets: ${Object.keys(PRESETS[kind]).join(', ')})`,
         );
       }
-      base = named ? deepMerge(PRESETS[kind][named as string], file) : file;
+      layers = named ? [PRESETS[kind][named as string], file] : [file];
       source = `${argv.config} and command-line flags`;
     }
   }
-  for (const key of flagKeys) {
-    const value = flags[key.replace(/_/g, '-')];
-    if (value !== undefined) base[key] = value;
-  }
-  return validateConfig(schema, base, source);
-}
-
-function deepMerge(base: ConfigObject, override: ConfigObject): ConfigObject {
-  const out: ConfigObject = { ...base };
-  for (const [key, value] of Object.entries(override)) {
-    const existing = out[key];
-    const isObject = (v: unknown): v is ConfigObject => typeof v === 'object' && v !== null && !Array.isArray(v);
-    out[key] = isObject(existing) && isObject(value) ? deepMerge(existing, value) : value;
-  }
-  return out;
+  return resolveLayers(schema, [...layers, flagValues(argv, flagKeys)], source);
 }
 
 export interface TrainingRun<C extends TrainingConfig> {

@@ -147,24 +147,33 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
-/** kebab-case flag name → snake_case config key. */
-export function flagToKey(flag: string): string {
-  return flag.replace(/-/g, '_');
+/**
+ * The values of the flags the user actually passed, for the given config keys (snake_case keys;
+ * the flags are the same names in kebab-case).
+ */
+export function flagValues(argv: object, keys: string[]): ConfigObject {
+  const values: ConfigObject = {};
+  for (const key of keys) {
+    const value = (argv as ConfigObject)[key.replace(/_/g, '-')];
+    if (value !== undefined) values[key] = value;
+  }
+  return values;
 }
 
 /**
- * Merges a command's config section with the flags given on the command line (flags win) and
- * validates the result. `flags` holds only the options the user actually passed.
+ * Layers of options (a preset, a config file, flags …), each over the ones before it, nested
+ * mappings merged key by key, then validated by the schema; errors name `source`.
  */
-export function resolveOptions<S extends z.ZodType>(
-  schema: S,
-  fromFile: ConfigObject | undefined,
-  flags: ConfigObject,
-  source: string,
-): z.output<S> {
-  const merged: ConfigObject = { ...(fromFile ?? {}) };
-  for (const [flag, value] of Object.entries(flags)) {
-    if (value !== undefined) merged[flagToKey(flag)] = value;
+export function resolveLayers<S extends z.ZodType>(schema: S, layers: ConfigObject[], source: string): z.output<S> {
+  return validateConfig(schema, layers.reduce(mergeLayer, {}), source);
+}
+
+function mergeLayer(base: ConfigObject, over: ConfigObject): ConfigObject {
+  const isMapping = (v: unknown): v is ConfigObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const merged: ConfigObject = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const below = merged[key];
+    merged[key] = isMapping(below) && isMapping(value) ? mergeLayer(below, value) : value;
   }
-  return validateConfig(schema, merged, source);
+  return merged;
 }

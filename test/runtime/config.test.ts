@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { readConfigFile, resolveOptions, validateConfig } from '../../src/runtime/config.js';
+import { flagValues, readConfigFile, resolveLayers, validateConfig } from '../../src/runtime/config.js';
 import { UsageError } from '../../src/runtime/errors.js';
 import { makeTempDir } from '../helpers.js';
 
@@ -65,12 +65,31 @@ describe('config files and flags', () => {
     );
     const fromYaml = await readConfigFile(join(dir.path, 'a.yaml'));
     expect(fromYaml).toEqual(await readConfigFile(join(dir.path, 'a.json')));
-    expect(resolveOptions(schema, fromYaml, { 'hd-percentile': 100 }, 'test')).toEqual({
+    expect(
+      resolveLayers(
+        schema,
+        [fromYaml, flagValues({ 'hd-percentile': 100, mode: undefined }, ['hd_percentile', 'mode'])],
+        'test',
+      ),
+    ).toEqual({
       seed: 3,
       hd_percentile: 100,
       mode: 'exact',
       train: { lr: 0.001, max_steps: 5 },
     });
+  });
+
+  test('later layers win key by key inside nested mappings; lists are replaced whole', () => {
+    const listed = z.object({
+      train: z.object({ lr: z.number(), max_steps: z.number() }),
+      weights: z.array(z.number()),
+    });
+    const preset = { train: { lr: 0.1, max_steps: 5 }, weights: [1, 2, 3] };
+    expect(resolveLayers(listed, [preset, { train: { lr: 0.01 }, weights: [4] }], 'test')).toEqual({
+      train: { lr: 0.01, max_steps: 5 },
+      weights: [4],
+    });
+    expect(preset.train.lr).toBe(0.1);
   });
 
   test('unreadable, unparsable and wrongly named files are usage errors naming the file', async () => {

@@ -1,15 +1,10 @@
 import type { Argv } from 'yargs';
-import { readSafetensors } from '../src/model/safetensors.js';
-import { loadUnetTensors } from '../src/model/checkpoint.js';
-import { restoreOptimizer } from '../src/train/training-checkpoint.js';
 import { sideSwap } from '../src/io/labels.js';
 import { FLIP_AXES } from '../src/data/augment.js';
 import { InputError } from '../src/runtime/errors.js';
-import { Random } from '../src/runtime/random.js';
-import { finetuneSchema, storedConfig, type FinetuneConfig } from '../src/train/config.js';
+import { finetuneSchema, type FinetuneConfig } from '../src/train/config.js';
 import { FinetuneTask } from '../src/train/finetune-task.js';
 import { parseLabelledEntry, selectLabelled } from '../src/train/labelled.js';
-import { storedLoopState } from '../src/train/loop.js';
 import { pairableSubjects } from '../src/train/study-setup.js';
 import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
@@ -38,7 +33,7 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
       ),
   async run(argv, context) {
     const labeled = typeof argv.labeled === 'string' && argv.labeled !== 'all' ? commaList(argv.labeled) : argv.labeled;
-    let config = await resolveTrainingConfig('finetune', finetuneSchema, { ...argv, labeled }, [
+    const config = await resolveTrainingConfig('finetune', finetuneSchema, { ...argv, labeled }, [
       'data',
       'out',
       'seed',
@@ -135,15 +130,7 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
           );
         return task;
       },
-      async resume(task, path) {
-        const finetune = task as FinetuneTask;
-        const { tensors, metadata } = await readSafetensors(path);
-        const state = storedLoopState(metadata, path);
-        config = storedConfig(finetuneSchema, metadata, path);
-        loadUnetTensors(finetune.unet, tensors, path, new Random(0));
-        restoreOptimizer(finetune.optimizer, tensors, metadata, path);
-        return { state, config };
-      },
+      schema: finetuneSchema,
     });
   },
 };

@@ -1,8 +1,5 @@
 import type { Argv } from 'yargs';
-import { loadTrainingCheckpoint } from '../src/train/training-checkpoint.js';
-import { Random } from '../src/runtime/random.js';
-import { pretrainSchema, storedConfig, type PretrainConfig } from '../src/train/config.js';
-import { storedLoopState } from '../src/train/loop.js';
+import { pretrainSchema, type PretrainConfig } from '../src/train/config.js';
 import { PretrainTask } from '../src/train/pretrain-task.js';
 import { pairableSubjects } from '../src/train/study-setup.js';
 import type { LongisegCommand } from './command.js';
@@ -21,7 +18,7 @@ export const pretrainCommand: LongisegCommand<Record<string, unknown>> = {
       )
       .example('$0 pretrain --config pretrain.yaml --resume --time-limit 23h', 'one SLURM job of a long run'),
   async run(argv, context) {
-    let config = await resolveTrainingConfig('pretrain', pretrainSchema, argv, [
+    const config = await resolveTrainingConfig('pretrain', pretrainSchema, argv, [
       'data',
       'out',
       'seed',
@@ -41,16 +38,7 @@ export const pretrainCommand: LongisegCommand<Record<string, unknown>> = {
           );
         return new PretrainTask(config, study.classes, pairs, study.validation.length > 0 ? study.validation : pairs);
       },
-      async resume(task, path) {
-        const { metadata } = await loadTrainingCheckpoint(
-          path,
-          (task as PretrainTask).model,
-          (task as PretrainTask).optimizer,
-          new Random(0),
-        );
-        config = storedConfig(pretrainSchema, metadata, path);
-        return { state: storedLoopState(metadata, path), config };
-      },
+      schema: pretrainSchema,
     });
   },
 };

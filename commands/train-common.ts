@@ -11,8 +11,17 @@ import { removeOrphanTemporaries, writeFileAtomic } from '../src/runtime/atomic.
 import { ExitCode, UsageError } from '../src/runtime/errors.js';
 import { Random } from '../src/runtime/random.js';
 import { threadsOption } from '../src/runtime/threads.js';
-import { constantSteps, PRESETS, type TrainingConfig } from '../src/train/config.js';
-import { BEST, CONFIG, LATEST, LOG, runTraining, type LoopState, type TrainingTask } from '../src/train/loop.js';
+import { constantSteps, PRESETS, storedConfig, type TrainingConfig } from '../src/train/config.js';
+import {
+  BEST,
+  CONFIG,
+  LATEST,
+  LOG,
+  runTraining,
+  storedLoopState,
+  type LoopState,
+  type TrainingTask,
+} from '../src/train/loop.js';
 import { parseDuration } from '../src/train/schedule.js';
 import { prepareStudy, type PreparedStudy } from '../src/train/study-setup.js';
 import type { RunContext, GlobalArgs } from './context.js';
@@ -104,8 +113,8 @@ export interface TrainingRun<C extends TrainingConfig> {
   context: RunContext;
   /** Builds the task (model, optimiser, samplers) for the study. */
   build(study: PreparedStudy): Promise<TrainingTask>;
-  /** Loads `latest` into the task; returns the loop state and the configuration stored with it. */
-  resume(task: TrainingTask, path: string): Promise<{ state: LoopState; config: C }>;
+  /** The command's schema, which validates the configuration stored with a checkpoint on resume. */
+  schema: z.ZodType<C>;
 }
 
 /** The flow both commands share: folder checks, back end, data, resume, the loop, the summary. */
@@ -149,7 +158,9 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
       `${out} has no checkpoint yet (the run stopped before its first save): starting it again from step 0`,
     );
   } else if (argv.resume) {
-    ({ state, config } = await run.resume(task, latest));
+    const metadata = await task.load(latest);
+    state = storedLoopState(metadata, latest);
+    config = storedConfig(run.schema, metadata, latest);
     context.logger.info({ step: state.step }, `resuming ${latest} at step ${state.step}`);
   }
   await writeFileAtomic(join(out, CONFIG), toYaml(config));

@@ -8,7 +8,7 @@ import { consistencyLoss, diceCrossEntropy, type DiceOptions } from '../losses/s
 import { loadUnetTensors } from '../model/checkpoint.js';
 import { NO_LEARNING_DICE, saveModel, type ModelInfo } from '../model/model-file.js';
 import { readSafetensors } from '../model/safetensors.js';
-import { optimizerTensors } from './training-checkpoint.js';
+import { optimizerTensors, restoreOptimizer } from './training-checkpoint.js';
 import { decoderLayers } from '../model/unet-layout.js';
 import { UNet } from '../model/unet.js';
 import { InputError } from '../runtime/errors.js';
@@ -247,6 +247,13 @@ export class FinetuneTask implements TrainingTask {
         metadata: { ...adam.metadata, config: JSON.stringify(this.config), state: JSON.stringify(state) },
       },
     );
+  }
+
+  async load(path: string): Promise<Record<string, string>> {
+    const { tensors, metadata } = await readSafetensors(path);
+    loadUnetTensors(this.unet, tensors, path, new Random(0));
+    restoreOptimizer(this.optimizer, tensors, metadata, path);
+    return metadata;
   }
 
   async saveBest(path: string, state: LoopState): Promise<void> {

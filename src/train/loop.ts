@@ -49,6 +49,8 @@ export interface TrainingTask {
   validate(): Promise<{ score: number; values: Map<string, number> }>;
   saveLatest(path: string, state: LoopState): Promise<void>;
   saveBest(path: string, state: LoopState): Promise<void>;
+  /** Restores the weights and the optimiser from a saveLatest file; returns its metadata (config, state). */
+  load(path: string): Promise<Record<string, string>>;
   /** A warning after a validation at `step` of `steps`, when the values show that the run is not learning. */
   learningWarning?(step: number, steps: number, values: Map<string, number>): string | undefined;
   /** Validation results per class at the best checkpoint, for the closing line. */

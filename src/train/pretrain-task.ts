@@ -6,7 +6,7 @@ import type { Subject } from '../data/study.js';
 import { pretrainObjective, REFERENCE_TAPS, REFERENCE_WEIGHTS, type PretrainWeights } from '../losses/pretrain.js';
 import { samplePositions } from '../model/heads.js';
 import { PretrainModel } from './pretrain-model.js';
-import { saveTrainingCheckpoint } from './training-checkpoint.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './training-checkpoint.js';
 import { Random, stepRandom } from '../runtime/random.js';
 import { Adam } from './adam.js';
 import { augmentConfig, type PretrainConfig } from './config.js';
@@ -172,5 +172,9 @@ export class PretrainTask implements TrainingTask {
 
   saveBest(path: string, state: LoopState): Promise<void> {
     return this.saveLatest(path, state);
+  }
+
+  async load(path: string): Promise<Record<string, string>> {
+    return (await loadTrainingCheckpoint(path, this.model, this.optimizer, new Random(0))).metadata;
   }
 }

@@ -26,10 +26,25 @@ import { ExitCode, InterruptedError, LongisegError } from '../src/runtime/errors
 import { forEachAtOnce } from '../src/runtime/pool.js';
 import type { Progress } from '../src/runtime/progress.js';
 import type { LongisegCommand } from './command.js';
+import { addSchemaOptions, flag } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs, type RunContext } from './context.js';
 
 export const demoSchema = globalSchema
-  .extend({ out: z.string().min(1).default('longiseg-demo'), quick: z.boolean().default(false) })
+  .extend({
+    out: z
+      .string()
+      .min(1)
+      .default('longiseg-demo')
+      .meta(flag('Folder for everything the demo writes; rerunning continues where it stopped')),
+    quick: z
+      .boolean()
+      .default(false)
+      .meta(
+        flag(
+          'Fewer subjects and training steps and one finetuning seed instead of five: under 5 minutes on 2 cores instead of under 15',
+        ),
+      ),
+  })
   .strict();
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -103,16 +118,7 @@ export const demoCommand: LongisegCommand<Record<string, unknown>> = {
   describe:
     'The whole chain on a synthetic infant study (synth → preprocess → pretrain → finetune → predict → evaluate), ending in a Table 1 style comparison',
   builder: (yargs: Argv<GlobalArgs>) =>
-    yargs
-      .option('out', {
-        type: 'string',
-        describe: 'Folder for everything the demo writes (default longiseg-demo); rerunning continues where it stopped',
-      })
-      .option('quick', {
-        type: 'boolean',
-        describe:
-          'Fewer subjects and training steps and one finetuning seed instead of five: under 5 minutes on 2 cores instead of under 15',
-      })
+    addSchemaOptions(yargs, demoSchema)
       .example('$0 demo', 'the full demo in ./longiseg-demo')
       .example('$0 demo --quick --out /tmp/demo', 'a smoke test of the installation'),
   async run(argv, context) {

@@ -8,22 +8,61 @@ import { toolVersion } from '../src/runtime/version.js';
 import { defaultThreads, threadsSchema } from '../src/runtime/threads.js';
 import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
+import { addSchemaOptions, flag } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 import { formatEvaluationTable } from './evaluate-table.js';
 
 export const evaluateSchema = globalSchema
   .extend({
-    pred: z.string().min(1),
-    ref: z.string().min(1),
-    out: z.string().min(1).optional(),
-    labels: z.union([z.string().min(1), z.array(z.number().int().positive()).min(1)]).optional(),
-    ignore_label: z.number().int().min(0).optional(),
-    longitudinal: z.boolean().default(false),
-    annualize: z.boolean().default(false),
-    hd_percentile: z.number().gt(0).max(100).default(95),
-    threads: threadsSchema.optional(),
-    resample: z.boolean().default(false),
-    allow_missing: z.boolean().default(false),
+    pred: z.string().min(1).meta(flag('Folder of predicted label maps (BIDS derivative or flat, nnU-Net style)')),
+    ref: z.string().min(1).meta(flag('Folder of reference label maps')),
+    out: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(flag('Where per_case.tsv, longitudinal.tsv and summary.json go', { defaultText: '--pred' })),
+    labels: z
+      .union([z.string().min(1), z.array(z.number().int().positive()).min(1)])
+      .optional()
+      .meta(
+        flag('A dseg.tsv label table, or a list such as 1,2,3', {
+          defaultText: 'dseg.tsv next to the references, else every label found',
+        }),
+      ),
+    ignore_label: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta(flag('Reference voxels with this value are left out of every metric')),
+    longitudinal: z
+      .boolean()
+      .default(false)
+      .meta(flag('Also STCS and ASPC between every pair of sessions of a subject')),
+    annualize: z
+      .boolean()
+      .default(false)
+      .meta(flag('Divide ASPC by the years between sessions (from sub-*_sessions.tsv)')),
+    hd_percentile: z
+      .number()
+      .gt(0)
+      .max(100)
+      .default(95)
+      .meta(flag('Percentile of the surface distances; 100 gives the Hausdorff distance')),
+    threads: threadsSchema.optional().meta(
+      flag('Cases evaluated in parallel, 1 to 1024', {
+        defaultText: 'SLURM_CPUS_PER_TASK, else one per CPU',
+        alias: 'workers',
+      }),
+    ),
+    resample: z
+      .boolean()
+      .default(false)
+      .meta(flag('Resample predictions onto the reference grid (nearest neighbour) instead of refusing')),
+    allow_missing: z
+      .boolean()
+      .default(false)
+      .meta(flag('Evaluate the cases that have a prediction when some references have none')),
   })
   .strict();
 
@@ -38,51 +77,9 @@ export const evaluateCommand: LongisegCommand<Record<string, unknown>> = {
   command: 'evaluate',
   describe: 'Dice, IoU, HD95 and (--longitudinal) STCS and ASPC of a folder of predictions against references',
   builder: (yargs: Argv<GlobalArgs>) =>
-    yargs
+    addSchemaOptions(yargs, evaluateSchema)
       .usage('$0 evaluate --pred DIR --ref DIR [options]\n\n' + `HD: ${HD_DEFINITION}`)
-      .option('pred', {
-        type: 'string',
-        describe: 'Folder of predicted label maps (BIDS derivative or flat, nnU-Net style)',
-      })
-      .option('ref', { type: 'string', describe: 'Folder of reference label maps' })
-      .option('out', {
-        type: 'string',
-        describe: 'Where per_case.tsv, longitudinal.tsv and summary.json go (default: --pred)',
-      })
-      .option('labels', {
-        type: 'string',
-        describe:
-          'A dseg.tsv label table, or a list such as 1,2,3 (default: dseg.tsv next to the references, else every label found)',
-      })
-      .option('ignore-label', {
-        type: 'number',
-        describe: 'Reference voxels with this value are left out of every metric',
-      })
-      .option('longitudinal', {
-        type: 'boolean',
-        describe: 'Also STCS and ASPC between every pair of sessions of a subject',
-      })
-      .option('annualize', {
-        type: 'boolean',
-        describe: 'Divide ASPC by the years between sessions (from sub-*_sessions.tsv)',
-      })
-      .option('hd-percentile', {
-        type: 'number',
-        describe: 'Percentile of the surface distances (default 95; 100 gives the Hausdorff distance)',
-      })
-      .option('threads', {
-        type: 'number',
-        alias: 'workers',
-        describe: 'Cases evaluated in parallel, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU)',
-      })
-      .option('resample', {
-        type: 'boolean',
-        describe: 'Resample predictions onto the reference grid (nearest neighbour) instead of refusing',
-      })
-      .option('allow-missing', {
-        type: 'boolean',
-        describe: 'Evaluate the cases that have a prediction when some references have none',
-      })
+
       .example(
         '$0 evaluate --pred derivatives/longiseg --ref derivatives/labels --longitudinal',
         'BIDS trees, with longitudinal statistics',

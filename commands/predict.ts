@@ -20,32 +20,75 @@ import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../src/runtime/lock.
 import { resolveShard, selectShard } from '../src/runtime/shard.js';
 import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
+import { addSchemaOptions, flag } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
 export const predictSchema = globalSchema
   .extend({
-    model: z.string().min(1),
-    input: z.union([
-      z
-        .string()
-        .min(1)
-        .transform((path) => [path]),
-      z.array(z.string().min(1)).min(1),
-    ]),
-    out: z.string().min(1),
+    model: z.string().min(1).meta(flag('A longiseg model (best.safetensors of finetune)')),
+    input: z
+      .union([
+        z
+          .string()
+          .min(1)
+          .transform((path) => [path]),
+        z.array(z.string().min(1)).min(1),
+      ])
+      .meta(
+        flag('BIDS folders, folders of images (nnU-Net naming: CASE_0000.nii.gz …) or image files', { array: true }),
+      ),
+    out: z
+      .string()
+      .min(1)
+      .meta(flag('Output folder; for BIDS inputs a derivative dataset (e.g. study/derivatives/longiseg)')),
     patch: z
       .union([z.number().int().positive(), z.string().min(1), z.array(z.number().int().positive()).length(3)])
-      .default(128),
-    overlap: z.number().min(0).lt(1).default(0.5),
-    tta: z.boolean().default(false),
-    probabilities: z.boolean().default(false),
-    batch: z.number().int().positive().default(1),
-    threads: threadsSchema.optional(),
-    shard: z.string().optional(),
-    continue: z.boolean().default(false),
-    overwrite: z.boolean().default(false),
-    wait: z.boolean().default(false),
-    nan_to_num: z.boolean().default(false),
+      .default(128)
+      .meta(
+        flag(
+          'Sliding-window patch: one size or x,y,z, multiples of 16 for the default U-Net; shrunk to the image when larger',
+        ),
+      ),
+    overlap: z
+      .number()
+      .min(0)
+      .lt(1)
+      .default(0.5)
+      .meta(flag('Fraction of a patch shared by neighbouring windows, in [0, 1), as nnU-Net')),
+    tta: z
+      .boolean()
+      .default(false)
+      .meta(flag('Mirror test-time augmentation: average over the flips training used (left-right: 2× slower)')),
+    probabilities: z
+      .boolean()
+      .default(false)
+      .meta(flag('Also write the class probabilities (4D float, one frame per class)')),
+    batch: z.number().int().positive().default(1).meta(flag('Patches per network call')),
+    threads: threadsSchema.optional().meta(
+      flag('Threads computing sliding-window tiles in parallel, 1 to 1024', {
+        defaultText: 'SLURM_CPUS_PER_TASK, else one per CPU; 1 on the tensorflow back end, which threads itself',
+        alias: 'workers',
+      }),
+    ),
+    shard: z
+      .string()
+      .optional()
+      .meta(flag('Only cases i, i+n, i+2n, … (i/n, i from 0)', { defaultText: 'SLURM_ARRAY_TASK_ID/COUNT when set' })),
+    continue: z
+      .boolean()
+      .default(false)
+      .meta(flag('Skip cases whose label map exists (outputs are written atomically, so an existing one is complete)')),
+    overwrite: z.boolean().default(false).meta(flag('Replace existing outputs (also those of another model)')),
+    wait: z
+      .boolean()
+      .default(false)
+      .meta(
+        flag('Wait for cases another predict into this --out is working on, instead of leaving them and exiting 6'),
+      ),
+    nan_to_num: z
+      .boolean()
+      .default(false)
+      .meta(flag('Replace NaN and infinite image voxels with 0 instead of failing the case')),
   })
   .strict();
 
@@ -68,59 +111,9 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
   command: 'predict',
   describe: 'Segment images with a trained model: sliding-window inference to NIfTI label maps',
   builder: (yargs: Argv<GlobalArgs>) =>
-    yargs
+    addSchemaOptions(yargs, predictSchema)
       .usage('$0 predict --model CKPT --input DIR|FILE... --out DIR [options]')
-      .option('model', { type: 'string', describe: 'A longiseg model (best.safetensors of finetune)' })
-      .option('input', {
-        type: 'string',
-        array: true,
-        describe: 'BIDS folders, folders of images (nnU-Net naming: CASE_0000.nii.gz …) or image files',
-      })
-      .option('out', {
-        type: 'string',
-        describe: 'Output folder; for BIDS inputs a derivative dataset (e.g. study/derivatives/longiseg)',
-      })
-      .option('patch', {
-        type: 'string',
-        describe:
-          'Sliding-window patch: one size or x,y,z, multiples of 16 for the default U-Net; shrunk to the image when larger (default 128)',
-      })
-      .option('overlap', {
-        type: 'number',
-        describe: 'Fraction of a patch shared by neighbouring windows, in [0, 1) (default 0.5, as nnU-Net)',
-      })
-      .option('tta', {
-        type: 'boolean',
-        describe: 'Mirror test-time augmentation: average over the flips training used (left-right: 2× slower)',
-      })
-      .option('probabilities', {
-        type: 'boolean',
-        describe: 'Also write the class probabilities (4D float, one frame per class)',
-      })
-      .option('batch', { type: 'number', describe: 'Patches per network call (default 1)' })
-      .option('threads', {
-        type: 'number',
-        alias: 'workers',
-        describe:
-          'Threads computing sliding-window tiles in parallel, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU; 1 on the tensorflow back end, which threads itself)',
-      })
-      .option('shard', {
-        type: 'string',
-        describe: 'Only cases i, i+n, i+2n, … (i/n, i from 0); default from SLURM_ARRAY_TASK_ID/COUNT when set',
-      })
-      .option('continue', {
-        type: 'boolean',
-        describe: 'Skip cases whose label map exists (outputs are written atomically, so an existing one is complete)',
-      })
-      .option('overwrite', { type: 'boolean', describe: 'Replace existing outputs (also those of another model)' })
-      .option('wait', {
-        type: 'boolean',
-        describe: 'Wait for cases another predict into this --out is working on, instead of leaving them and exiting 6',
-      })
-      .option('nan-to-num', {
-        type: 'boolean',
-        describe: 'Replace NaN and infinite image voxels with 0 instead of failing the case',
-      })
+
       .example(
         '$0 predict --model finetune/best.safetensors --input study/derivatives/registered --out study/derivatives/longiseg',
         'a BIDS tree',

@@ -15,6 +15,7 @@ import { formatTsv } from '../src/io/tsv.js';
 import { defaultThreads, threadsSchema } from '../src/runtime/threads.js';
 import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
+import { addSchemaOptions, flag } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
 const list = z.union([
@@ -27,22 +28,59 @@ const list = z.union([
 
 export const preprocessSchema = globalSchema
   .extend({
-    bids: z.string().min(1),
-    out: z.string().min(1),
-    template: z.string().min(1).optional(),
-    labels: z.string().min(1).optional(),
-    registration: z.enum(['auto', 'ants', 'elastix', 'elastix-wasm']).default('auto'),
-    modalities: list.default(['T1w']),
-    subjects: list.optional(),
-    shard: z.string().optional(),
-    threads: threadsSchema.optional(),
-    deformable: z.boolean().default(true),
-    overwrite: z.boolean().default(false),
-    lock_stale_hours: z.number().positive().default(24),
-    wait: z.boolean().default(false),
-    apply_inverse: z.string().min(1).optional(),
-    native_out: z.string().min(1).optional(),
-    nan_to_num: z.boolean().default(false),
+    bids: z.string().min(1).meta(flag('The raw BIDS dataset')),
+    out: z.string().min(1).meta(flag('The derivative to write (e.g. study/derivatives/registered)')),
+    template: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(flag('A 3D template image every subject is affinely aligned to (its grid becomes the output grid)')),
+    labels: z.string().min(1).optional().meta(flag('Label maps to carry along: derivatives/NAME (or NAME)')),
+    registration: z
+      .enum(['auto', 'ants', 'elastix', 'elastix-wasm'])
+      .default('auto')
+      .meta(flag('Registration back end')),
+    modalities: list.default(['T1w']).meta(flag('BIDS suffixes, the first drives registration')),
+    subjects: list.optional().meta(flag('Only these subjects: sub-01,sub-02')),
+    shard: z
+      .string()
+      .optional()
+      .meta(flag('Only subjects i, i+n, … (i/n, i from 0); default from the SLURM array variables')),
+    threads: threadsSchema.optional().meta(
+      flag('Threads of the registration tool, 1 to 1024, also set as ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS', {
+        defaultText: 'SLURM_CPUS_PER_TASK, else one per CPU',
+      }),
+    ),
+    deformable: z
+      .boolean()
+      .default(true)
+      .meta(
+        flag('B-spline registration to the subject template after the affine one; --no-deformable for affine only'),
+      ),
+    overwrite: z.boolean().default(false).meta(flag('Redo subjects that are done (done.json)')),
+    lock_stale_hours: z.number().positive().default(24).meta(flag('A subject lock older than this is taken over')),
+    wait: z
+      .boolean()
+      .default(false)
+      .meta(flag('Wait for subjects another job is processing (their .lock) instead of leaving them and exiting 6')),
+    apply_inverse: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(
+        flag(
+          'Instead of registering: map the sub-X_ses-Y_… files of this folder (predictions) from subject space back to native space, with the transforms in --out',
+        ),
+      ),
+    native_out: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(flag('Where --apply-inverse writes (BIDS layout, _space-subject dropped from the names)')),
+    nan_to_num: z
+      .boolean()
+      .default(false)
+      .meta(flag('Replace NaN and infinite voxels of the raw images with 0 instead of failing the subject')),
   })
   .strict();
 
@@ -64,57 +102,9 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
   describe:
     "Register every subject's sessions into one unbiased within-subject space (ANTs, elastix or elastix-wasm), labels carried along",
   builder: (yargs: Argv<GlobalArgs>) =>
-    yargs
+    addSchemaOptions(yargs, preprocessSchema)
       .usage('$0 preprocess --bids DIR --out DIR [options]')
-      .option('bids', { type: 'string', describe: 'The raw BIDS dataset' })
-      .option('out', { type: 'string', describe: 'The derivative to write (e.g. study/derivatives/registered)' })
-      .option('template', {
-        type: 'string',
-        describe: 'A 3D template image every subject is affinely aligned to (its grid becomes the output grid)',
-      })
-      .option('labels', { type: 'string', describe: 'Label maps to carry along: derivatives/NAME (or NAME)' })
-      .option('registration', {
-        choices: ['auto', 'ants', 'elastix', 'elastix-wasm'] as const,
-        describe: 'Registration back end (default auto)',
-      })
-      .option('modalities', { type: 'string', describe: 'BIDS suffixes, the first drives registration (default T1w)' })
-      .option('subjects', { type: 'string', describe: 'Only these subjects: sub-01,sub-02' })
-      .option('shard', {
-        type: 'string',
-        describe: 'Only subjects i, i+n, … (i/n, i from 0); default from the SLURM array variables',
-      })
-      .option('threads', {
-        type: 'number',
-        describe:
-          'Threads of the registration tool, 1 to 1024, also set as ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS (default: SLURM_CPUS_PER_TASK, else one per CPU)',
-      })
-      .option('deformable', {
-        type: 'boolean',
-        describe:
-          'B-spline registration to the subject template after the affine one (default true; --no-deformable for affine only)',
-      })
-      .option('overwrite', { type: 'boolean', describe: 'Redo subjects that are done (done.json)' })
-      .option('apply-inverse', {
-        type: 'string',
-        describe:
-          'Instead of registering: map the sub-X_ses-Y_… files of this folder (predictions) from subject space back to native space, with the transforms in --out',
-      })
-      .option('native-out', {
-        type: 'string',
-        describe: 'Where --apply-inverse writes (BIDS layout, _space-subject dropped from the names)',
-      })
-      .option('nan-to-num', {
-        type: 'boolean',
-        describe: 'Replace NaN and infinite voxels of the raw images with 0 instead of failing the subject',
-      })
-      .option('wait', {
-        type: 'boolean',
-        describe: 'Wait for subjects another job is processing (their .lock) instead of leaving them and exiting 6',
-      })
-      .option('lock-stale-hours', {
-        type: 'number',
-        describe: 'A subject lock older than this is taken over (default 24)',
-      })
+
       .example(
         '$0 preprocess --bids study --out study/derivatives/registered --labels derivatives/labels',
         'every subject, labels carried along',

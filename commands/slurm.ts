@@ -11,25 +11,49 @@ import { ARRAY_STAGES, SLURM_STAGES, sbatchScript, shellQuote } from '../src/slu
 import { parseDuration } from '../src/train/schedule.js';
 import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
+import { addSchemaOptions, flag } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
 export const slurmSchema = globalSchema
   .extend({
     stage: z.enum(SLURM_STAGES),
-    array: z.number().int().min(1).optional(),
-    after: z.union([z.string(), z.number()]).optional(),
-    cpus: z.number().int().min(1).default(2),
+    array: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta(flag('Tasks of a job array (preprocess, predict): each takes every n-th subject or case')),
+    after: z
+      .union([z.string(), z.number()])
+      .optional()
+      .meta(flag('Job IDs that must succeed first (--dependency=afterok), comma-separated')),
+    cpus: z.number().int().min(1).default(2).meta(flag('CPUs per task; longiseg and the registration tools use them')),
     mem: z
       .string()
       .regex(/^\d+[KMGT]?$/, 'a size such as 8G')
-      .optional(),
-    time: z.string().optional(),
-    partition: z.string().min(1).optional(),
-    gpus: z.number().int().min(1).optional(),
-    logs: z.string().min(1).default('slurm-logs'),
-    script: z.string().min(1).optional(),
-    submit: z.boolean().default(false),
-    print: z.boolean().default(false),
+      .optional()
+      .meta(flag('Memory per task, e.g. 8G')),
+    time: z
+      .string()
+      .optional()
+      .meta(
+        flag(
+          'Time limit (2h, 90m, 1-00:00:00); pretrain/finetune stop 10 % (at most 10 min) before it and resume when resubmitted',
+        ),
+      ),
+    partition: z.string().min(1).optional().meta(flag('SLURM partition')),
+    gpus: z.number().int().min(1).optional().meta(flag('GPUs per job (pretrain, finetune on tfjs-node-gpu)')),
+    logs: z.string().min(1).default('slurm-logs').meta(flag('Folder of the job logs')),
+    script: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(flag('Where to write the script', { defaultText: 'slurm/longiseg-STAGE.sbatch' })),
+    submit: z
+      .boolean()
+      .default(false)
+      .meta(flag('Submit with sbatch and print the job ID (for --after of the next stage)')),
+    print: z.boolean().default(false).meta(flag('Print the script instead of writing it')),
   })
   .strict();
 
@@ -40,41 +64,12 @@ export const slurmCommand: LongisegCommand<Record<string, unknown>> = {
   describe:
     'Write (and submit) the sbatch script of a stage: job arrays for preprocess and predict, dependencies, logs, resumable training',
   builder: (yargs: Argv<GlobalArgs>) =>
-    yargs
+    addSchemaOptions(yargs, slurmSchema)
       .positional('stage', {
         choices: SLURM_STAGES,
         describe: 'The longiseg command the job runs; its own options follow --',
       })
-      .option('array', {
-        type: 'number',
-        describe: 'Tasks of a job array (preprocess, predict): each takes every n-th subject or case',
-      })
-      .option('after', {
-        type: 'string',
-        describe: 'Job IDs that must succeed first (--dependency=afterok), comma-separated',
-      })
-      .option('cpus', {
-        type: 'number',
-        describe: 'CPUs per task (default 2); longiseg and the registration tools use them',
-      })
-      .option('mem', { type: 'string', describe: 'Memory per task, e.g. 8G' })
-      .option('time', {
-        type: 'string',
-        describe:
-          'Time limit (2h, 90m, 1-00:00:00); pretrain/finetune stop 10 % (at most 10 min) before it and resume when resubmitted',
-      })
-      .option('partition', { type: 'string', describe: 'SLURM partition' })
-      .option('gpus', { type: 'number', describe: 'GPUs per job (pretrain, finetune on tfjs-node-gpu)' })
-      .option('logs', { type: 'string', describe: 'Folder of the job logs (default slurm-logs)' })
-      .option('script', {
-        type: 'string',
-        describe: 'Where to write the script (default: slurm/longiseg-STAGE.sbatch)',
-      })
-      .option('submit', {
-        type: 'boolean',
-        describe: 'Submit with sbatch and print the job ID (for --after of the next stage)',
-      })
-      .option('print', { type: 'boolean', describe: 'Print the script instead of writing it' })
+
       .example(
         '$0 slurm preprocess --array 8 --cpus 4 --submit -- --bids study --out registered',
         'eight tasks, each registering every eighth subject',

@@ -7,6 +7,7 @@ import { toolVersion } from '../src/runtime/version.js';
 import { synthesizeStudy } from '../src/synth/study.js';
 import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
+import { addSchemaOptions, flag } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
 const countRange = z.union([
@@ -16,21 +17,44 @@ const countRange = z.union([
 
 export const synthSchema = globalSchema
   .extend({
-    out: z.string().min(1),
-    subjects: z.number().int().min(1).max(999).default(8),
-    sessions: countRange.default('2-4'),
-    cohort: z.enum(['infant', 'aging']).default('infant'),
+    out: z.string().min(1).meta(flag('Folder of the study (raw/, registered/, truth/, synth.json)')),
+    subjects: z.number().int().min(1).max(999).default(8).meta(flag('Number of subjects')),
+    sessions: countRange.default('2-4').meta(flag('Sessions per subject: a count or a range')),
+    cohort: z
+      .enum(['infant', 'aging'])
+      .default('infant')
+      .meta(
+        flag('infant: growth and WM/GM contrast reversal (3–36 months); aging: ventricles enlarge, structures shrink'),
+      ),
     shape: z
       .union([
         z.string().regex(/^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$/, 'three sizes such as 96,112,96'),
         z.array(z.number().int().min(16)).length(3),
       ])
-      .default('96,112,96'),
-    voxel_mm: z.number().positive().max(10).default(2),
-    warp_mm: z.number().min(0).max(3).default(3),
-    labels: z.enum(['structures', 'tissue']).default('structures'),
-    overwrite: z.boolean().default(false),
-    workers: z.number().int().min(1).optional(),
+      .default('96,112,96')
+      .meta(flag('Grid size, multiples of 16')),
+    voxel_mm: z.number().positive().max(10).default(2).meta(flag('Isotropic voxel size in mm')),
+    warp_mm: z
+      .number()
+      .min(0)
+      .max(3)
+      .default(3)
+      .meta(
+        flag(
+          "Amplitude of each session's smooth nonlinear displacement, on top of head motion and growth, 0 to 3 mm; 0: sessions differ only affinely",
+        ),
+      ),
+    labels: z
+      .enum(['structures', 'tissue'])
+      .default('structures')
+      .meta(flag('structures: cortex, WM, CSF, ventricles and 6 left/right pairs; tissue: GM/WM/CSF')),
+    overwrite: z.boolean().default(false).meta(flag('Replace a non-empty --out folder')),
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta(flag('Worker threads', { defaultText: 'one per CPU' })),
   })
   .strict();
 
@@ -44,33 +68,10 @@ export const synthCommand: LongisegCommand<Record<string, unknown>> = {
   command: 'synth',
   describe: 'Write a synthetic longitudinal BIDS study with known labels and transforms',
   builder: (yargs: Argv<GlobalArgs>) =>
-    yargs
-      .option('out', { type: 'string', describe: 'Folder of the study (raw/, registered/, truth/, synth.json)' })
-      .option('subjects', { type: 'number', describe: 'Number of subjects (default 8)' })
-      .option('sessions', { type: 'string', describe: 'Sessions per subject: a count or a range (default 2-4)' })
-      .option('cohort', {
-        choices: ['infant', 'aging'] as const,
-        describe:
-          'infant: growth and WM/GM contrast reversal (3–36 months); aging: ventricles enlarge, structures shrink (default infant)',
-      })
-      .option('shape', { type: 'string', describe: 'Grid size, multiples of 16 (default 96,112,96)' })
-      .option('voxel-mm', { type: 'number', describe: 'Isotropic voxel size in mm (default 2)' })
-      .option('warp-mm', {
-        type: 'number',
-        describe:
-          "Amplitude of each session's smooth nonlinear displacement, on top of head motion and growth, 0 to 3 mm; 0: sessions differ only affinely (default 3)",
-      })
-      .option('labels', {
-        choices: ['structures', 'tissue'] as const,
-        describe:
-          'structures: cortex, WM, CSF, ventricles and 6 left/right pairs; tissue: GM/WM/CSF (default structures)',
-      })
-      .option('overwrite', { type: 'boolean', describe: 'Replace a non-empty --out folder' })
-      .option('workers', { type: 'number', describe: 'Worker threads (default: one per CPU)' })
-      .example(
-        '$0 synth --out study --subjects 4 --sessions 3 --cohort aging',
-        'four elderly subjects with three sessions each',
-      ),
+    addSchemaOptions(yargs, synthSchema).example(
+      '$0 synth --out study --subjects 4 --sessions 3 --cohort aging',
+      'four elderly subjects with three sessions each',
+    ),
   async run(argv, context) {
     const options = await resolveCommandOptions(synthSchema, argv);
     const shape = (typeof options.shape === 'string' ? commaList(options.shape).map(Number) : options.shape) as Vec3;

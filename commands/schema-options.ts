@@ -1,0 +1,75 @@
+import type { Argv, Options } from 'yargs';
+import { z } from 'zod';
+
+/*
+ * A command's options are declared once, in the zod schema that validates them: each key that is
+ * also a flag carries its help text as metadata (`flag(…)`), and the yargs option (its type, its
+ * choices, its help with the schema's default) is made from that. The flag is the key in kebab-case.
+ */
+
+export interface FlagMeta {
+  /** zod's metadata is an open record. */
+  [key: string]: unknown;
+  /** The help text, without the default: "(default X)" is added from the schema. */
+  describe: string;
+  /** Said instead of the schema's default, for one it cannot state ("SLURM_CPUS_PER_TASK, else one per CPU"). */
+  defaultText?: string;
+  alias?: string;
+  /** Takes several values (--input a b c). */
+  array?: boolean;
+  /** The flag's type where it differs from the schema's (a list given as one string). */
+  type?: 'string' | 'number' | 'boolean';
+}
+
+/** Metadata that makes a schema key a command-line flag: `key: z.number().default(8).meta(flag('Subjects'))`. */
+export function flag(describe: string, extra: Omit<FlagMeta, 'describe'> = {}): FlagMeta {
+  return { describe, ...extra };
+}
+
+/** The flags of every key of `schema` that has flag metadata, in the schema's order. */
+export function addSchemaOptions<T>(yargs: Argv<T>, schema: z.ZodObject): Argv<T> {
+  let declared = yargs;
+  for (const [key, field] of Object.entries(schema.shape) as [string, z.ZodType][]) {
+    const meta = field.meta() as FlagMeta | undefined;
+    if (meta?.describe === undefined) continue;
+    declared = declared.option(key.replace(/_/g, '-'), {
+      ...typeOf(field, meta),
+      ...(meta.alias ? { alias: meta.alias } : {}),
+      ...(meta.array ? { array: true } : {}),
+      describe: helpText(field, meta),
+    });
+  }
+  return declared;
+}
+
+/** The schema's default of a key, if it has one. */
+export function schemaDefault(field: z.ZodType): unknown {
+  const parsed = field.safeParse(undefined);
+  return parsed.success ? parsed.data : undefined;
+}
+
+function helpText(field: z.ZodType, meta: FlagMeta): string {
+  if (meta.defaultText) return `${meta.describe} (default: ${meta.defaultText})`;
+  const value = schemaDefault(field);
+  // a switch that is off unless given needs no default in its help
+  if (value === undefined || value === false) return meta.describe;
+  return `${meta.describe} (default ${Array.isArray(value) ? value.join(',') : String(value)})`;
+}
+
+function typeOf(field: z.ZodType, meta: FlagMeta): Pick<Options, 'type' | 'choices'> {
+  if (meta.type) return { type: meta.type };
+  const inner = unwrapped(field);
+  if (inner instanceof z.ZodEnum) return { choices: inner.options as string[] };
+  if (inner instanceof z.ZodNumber) return { type: 'number' };
+  if (inner instanceof z.ZodBoolean) return { type: 'boolean' };
+  return { type: 'string' };
+}
+
+/** The type inside .default(), .optional() and .prefault(). */
+function unwrapped(field: z.ZodType): z.ZodType {
+  let inner = field;
+  while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional || inner instanceof z.ZodPrefault) {
+    inner = inner.unwrap() as z.ZodType;
+  }
+  return inner;
+}

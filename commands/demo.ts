@@ -26,7 +26,8 @@ import { ExitCode, InterruptedError, LongisegError } from '../src/runtime/errors
 import { forEachAtOnce } from '../src/runtime/pool.js';
 import type { Progress } from '../src/runtime/progress.js';
 import type { LongisegCommand } from './command.js';
-import { addSchemaOptions, flag } from './schema-options.js';
+import { flag } from '../src/runtime/flags.js';
+import { addSchemaOptions } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs, type RunContext } from './context.js';
 
 export const demoSchema = globalSchema

@@ -8,7 +8,8 @@ import { toolVersion } from '../src/runtime/version.js';
 import { defaultThreads, threadsSchema } from '../src/runtime/threads.js';
 import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
-import { addSchemaOptions, flag } from './schema-options.js';
+import { flag } from '../src/runtime/flags.js';
+import { addSchemaOptions } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 import { formatEvaluationTable } from './evaluate-table.js';
 

@@ -15,18 +15,8 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
   command: 'finetune',
   describe: 'Segmentation training from few labels (Dice+CE) with the longitudinal consistency loss on unlabeled pairs',
   builder: (yargs: Argv<GlobalArgs>) =>
-    addTrainingOptions(yargs, 'finetune')
+    addTrainingOptions(yargs, 'finetune', finetuneSchema)
       .usage('$0 finetune --config FILE|PRESET [--pretrained CKPT] [--data DIR] [--out DIR] [--labeled sub-01,...]')
-      .option('pretrained', {
-        type: 'string',
-        describe:
-          'Start from a pretraining checkpoint (heads dropped) or a longiseg model; default: random initialisation',
-      })
-      .option('labeled', {
-        type: 'string',
-        describe:
-          'Labelled training subjects or sessions, comma-separated: sub-01 (its labelled sessions), sub-01:ses-03 (that session); one = one-shot; default all',
-      })
       .example(
         '$0 finetune --config small --data study/registered --out runs/oneshot --pretrained runs/pretrain/best.safetensors --labeled sub-01',
         'one-shot from a pretrained U-Net',

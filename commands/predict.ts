@@ -20,7 +20,8 @@ import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../src/runtime/lock.
 import { resolveShard, selectShard } from '../src/runtime/shard.js';
 import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
-import { addSchemaOptions, flag } from './schema-options.js';
+import { flag } from '../src/runtime/flags.js';
+import { addSchemaOptions } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
 export const predictSchema = globalSchema

@@ -15,7 +15,8 @@ import { formatTsv } from '../src/io/tsv.js';
 import { defaultThreads, threadsSchema } from '../src/runtime/threads.js';
 import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
-import { addSchemaOptions, flag } from './schema-options.js';
+import { flag } from '../src/runtime/flags.js';
+import { addSchemaOptions } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
 const list = z.union([

@@ -10,7 +10,7 @@ export const pretrainCommand: LongisegCommand<Record<string, unknown>> = {
   command: 'pretrain',
   describe: 'Self-supervised spatiotemporal pretraining of the U-Net on pairs of registered sessions',
   builder: (yargs: Argv<GlobalArgs>) =>
-    addTrainingOptions(yargs, 'pretrain')
+    addTrainingOptions(yargs, 'pretrain', pretrainSchema)
       .usage('$0 pretrain --config FILE|PRESET [--data DIR] [--out DIR] [--max-steps N] [--resume] [--time-limit 2h]')
       .example(
         '$0 pretrain --config small --data study/registered --out runs/pretrain',

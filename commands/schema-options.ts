@@ -1,30 +1,12 @@
 import type { Argv, Options } from 'yargs';
 import { z } from 'zod';
+import type { FlagMeta } from '../src/runtime/flags.js';
 
 /*
  * A command's options are declared once, in the zod schema that validates them: each key that is
- * also a flag carries its help text as metadata (`flag(…)`), and the yargs option (its type, its
- * choices, its help with the schema's default) is made from that. The flag is the key in kebab-case.
+ * also a flag carries its help text as metadata (`flag(…)`, src/runtime/flags.ts), and the yargs
+ * option (its type, its choices, its help with the schema's default) is made from that.
  */
-
-export interface FlagMeta {
-  /** zod's metadata is an open record. */
-  [key: string]: unknown;
-  /** The help text, without the default: "(default X)" is added from the schema. */
-  describe: string;
-  /** Said instead of the schema's default, for one it cannot state ("SLURM_CPUS_PER_TASK, else one per CPU"). */
-  defaultText?: string;
-  alias?: string;
-  /** Takes several values (--input a b c). */
-  array?: boolean;
-  /** The flag's type where it differs from the schema's (a list given as one string). */
-  type?: 'string' | 'number' | 'boolean';
-}
-
-/** Metadata that makes a schema key a command-line flag: `key: z.number().default(8).meta(flag('Subjects'))`. */
-export function flag(describe: string, extra: Omit<FlagMeta, 'describe'> = {}): FlagMeta {
-  return { describe, ...extra };
-}
 
 /** The flags of every key of `schema` that has flag metadata, in the schema's order. */
 export function addSchemaOptions<T>(yargs: Argv<T>, schema: z.ZodObject): Argv<T> {

@@ -11,7 +11,8 @@ import { ARRAY_STAGES, SLURM_STAGES, sbatchScript, shellQuote } from '../src/slu
 import { parseDuration } from '../src/train/schedule.js';
 import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
-import { addSchemaOptions, flag } from './schema-options.js';
+import { flag } from '../src/runtime/flags.js';
+import { addSchemaOptions } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
 export const slurmSchema = globalSchema

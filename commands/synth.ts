@@ -7,7 +7,8 @@ import { toolVersion } from '../src/runtime/version.js';
 import { synthesizeStudy } from '../src/synth/study.js';
 import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
-import { addSchemaOptions, flag } from './schema-options.js';
+import { flag } from '../src/runtime/flags.js';
+import { addSchemaOptions } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
 const countRange = z.union([

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { stringify as toYaml } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { initBackend } from '../src/engine/backend.js';
 import { computeThreads } from '../src/engine/wasm-kernels.js';
 import { flagValues, readConfigFile, resolveLayers, type ConfigObject } from '../src/runtime/config.js';
@@ -24,45 +24,41 @@ import {
 } from '../src/train/loop.js';
 import { parseDuration } from '../src/train/schedule.js';
 import { prepareStudy, type PreparedStudy } from '../src/train/study-setup.js';
+import { flag } from '../src/runtime/flags.js';
 import type { RunContext, GlobalArgs } from './context.js';
+import { addSchemaOptions } from './schema-options.js';
 
 export type Kind = 'pretrain' | 'finetune';
 
-/** Flags both training commands take, besides the config keys they may override. */
-export function addTrainingOptions<T>(yargs: Argv<T>, kind: Kind): Argv<T> {
-  return yargs
-    .option('data', {
-      type: 'string',
-      describe: 'Registered BIDS tree (preprocess output, synth registered/) or a TSV manifest',
-    })
-    .option('out', {
-      type: 'string',
-      describe: 'Run folder: config.yaml, split.json, train_log.tsv, latest.safetensors, best.safetensors',
-    })
-    .option('max-steps', {
-      type: 'number',
-      describe: 'Stop after this many steps in all (the schedule still spans the configured steps)',
-    })
-    .option('resume', {
-      type: 'boolean',
-      describe: 'Continue the run in --out from latest.safetensors, exactly where it stopped',
-    })
-    .option('time-limit', {
-      type: 'string',
-      describe: 'Stop cleanly (latest saved) before this wall-clock budget: 2h, 90m, 1:30:00',
-    })
-    .option('nan-to-num', {
-      type: 'boolean',
-      describe: 'Replace NaN and infinite image voxels with 0 instead of refusing the image',
-    })
-    .option('threads', {
-      type: 'number',
-      describe:
-        'Threads of the compute kernels, 1 to 1024 (default: SLURM_CPUS_PER_TASK, else one per CPU); results do not depend on it',
-    })
-    .epilogue(
-      `--config takes a file or a preset name (${Object.keys(PRESETS[kind]).join(', ')}); a file may start from a preset with "preset: small" and override keys.`,
-    ) as Argv<T>;
+/** The flags of a training run that are no config keys. */
+const runFlagsSchema = z.object({
+  max_steps: z
+    .number()
+    .optional()
+    .meta(flag('Stop after this many steps in all (the schedule still spans the configured steps)')),
+  resume: z
+    .boolean()
+    .optional()
+    .meta(flag('Continue the run in --out from latest.safetensors, exactly where it stopped')),
+  time_limit: z
+    .string()
+    .optional()
+    .meta(flag('Stop cleanly (latest saved) before this wall-clock budget: 2h, 90m, 1:30:00')),
+  threads: z
+    .number()
+    .optional()
+    .meta(
+      flag('Threads of the compute kernels, 1 to 1024; results do not depend on it', {
+        defaultText: 'SLURM_CPUS_PER_TASK, else one per CPU',
+      }),
+    ),
+});
+
+/** The flags of a training command: the config keys that are flags, then the run's own. */
+export function addTrainingOptions<T>(yargs: Argv<T>, kind: Kind, schema: z.ZodObject): Argv<T> {
+  return addSchemaOptions(addSchemaOptions(yargs, schema), runFlagsSchema).epilogue(
+    `--config takes a file or a preset name (${Object.keys(PRESETS[kind]).join(', ')}); a file may start from a preset with "preset: small" and override keys.`,
+  ) as Argv<T>;
 }
 
 /**

@@ -4,6 +4,7 @@ import { REFERENCE_TAPS, REFERENCE_WEIGHTS } from '../losses/pretrain.js';
 import { unetModules, type Module } from '../model/unet-layout.js';
 import { BACKEND_REQUESTS } from '../engine/backend.js';
 import { validateConfig } from '../runtime/config.js';
+import { flag } from '../runtime/flags.js';
 import { InputError, UsageError } from '../runtime/errors.js';
 
 /**
@@ -77,8 +78,11 @@ const commonShape = {
   /** The preset the file starts from (`paper`, `small`). */
   preset: z.string().optional(),
   /** A registered BIDS tree, or a TSV manifest (subject, session, image, label, age). */
-  data: z.string().min(1),
-  out: z.string().min(1),
+  data: z.string().min(1).meta(flag('Registered BIDS tree (preprocess output, synth registered/) or a TSV manifest')),
+  out: z
+    .string()
+    .min(1)
+    .meta(flag('Run folder: config.yaml, split.json, train_log.tsv, latest.safetensors, best.safetensors')),
   /** The label derivative: derivatives/<labels>/. */
   labels: z.string().min(1).default('labels'),
   /** BIDS suffixes, one input channel each. */
@@ -129,7 +133,10 @@ const commonShape = {
   prefetch: z.number().int().min(0).max(16).default(2),
   upper_percentile: z.number().gt(0).max(100).default(99.99),
   /** Replace NaN and infinite voxels of the images with 0 instead of refusing them. */
-  nan_to_num: z.boolean().default(false),
+  nan_to_num: z
+    .boolean()
+    .default(false)
+    .meta(flag('Replace NaN and infinite image voxels with 0 instead of refusing the image')),
 };
 
 /** Adds an issue at `key` for every layer id that is not of one of `kinds` in the U-Net the config describes. */
@@ -230,13 +237,28 @@ export const finetuneSchema = z
   .object({
     ...commonShape,
     /** A pretraining checkpoint or a longiseg model; random initialisation when absent. */
-    pretrained: z.string().min(1).optional(),
+    pretrained: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(
+        flag('Start from a pretraining checkpoint (heads dropped) or a longiseg model', {
+          defaultText: 'random initialisation',
+        }),
+      ),
     /** The pretrained output layer: kept (the code; pretraining trained it through the reconstruction head) or re-initialised. */
     pretrained_head: z.enum(['reuse', 'reinitialise']).default('reuse'),
     /** Layers that keep their initialisation instead of the pretrained values: layer ids, or `decoder`. */
     pretrained_exclude: z.union([z.literal('decoder'), z.array(z.number().int().min(0))]).default([]),
     /** Labelled subjects: all training subjects, or a list of sub-XX (every labelled session) and sub-XX:ses-YY (that session only). */
-    labeled: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+    labeled: z
+      .union([z.literal('all'), z.array(z.string().min(1)).min(1)])
+      .default('all')
+      .meta(
+        flag(
+          'Labelled training subjects or sessions, comma-separated: sub-01 (its labelled sessions), sub-01:ses-03 (that session); one = one-shot',
+        ),
+      ),
     /** Share of labelled crops centred on a voxel of a class present in the label map (nnU-Net's oversample_foreground_percent, 0.33); 0 in the code. */
     oversample_foreground: z.number().min(0).max(1).default(0),
     /** The checkpoint kept as best: lowest validation Dice+CE (the code) or highest mean foreground Dice. */

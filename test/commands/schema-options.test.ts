@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import yargs from 'yargs';
 import { z } from 'zod';
-import { addSchemaOptions, flag } from '../../commands/schema-options.js';
+import { addSchemaOptions } from '../../commands/schema-options.js';
+import { flag } from '../../src/runtime/flags.js';
 
 const schema = z.object({
   count: z.number().int().default(8).meta(flag('Items')),

@@ -1,0 +1,22 @@
+/**
+ * Metadata that makes a key of an options schema a command-line flag (the key in kebab-case):
+ * `subjects: z.number().default(8).meta(flag('Number of subjects'))`. The commands make their yargs
+ * options from it, with the help's "(default X)" taken from the schema.
+ */
+export interface FlagMeta {
+  /** zod's metadata is an open record. */
+  [key: string]: unknown;
+  /** The help text, without the default. */
+  describe: string;
+  /** Said instead of the schema's default, for one it cannot state ("SLURM_CPUS_PER_TASK, else one per CPU"). */
+  defaultText?: string;
+  alias?: string;
+  /** Takes several values (--input a b c). */
+  array?: boolean;
+  /** The flag's type where it differs from the schema's (a list given as one string). */
+  type?: 'string' | 'number' | 'boolean';
+}
+
+export function flag(describe: string, extra: Omit<FlagMeta, 'describe'> = {}): FlagMeta {
+  return { describe, ...extra };
+}

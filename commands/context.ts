@@ -4,6 +4,8 @@ import { flagValues, readConfigFile, resolveLayers } from '../src/runtime/config
 import { createLogger, type LogFormat, type Logger } from '../src/runtime/logging.js';
 import { Progress } from '../src/runtime/progress.js';
 import { BACKEND_REQUESTS } from '../src/engine/backend.js';
+import { flag } from '../src/runtime/flags.js';
+import { addSchemaOptions } from './schema-options.js';
 
 /** Options every command accepts. */
 export interface GlobalArgs {
@@ -14,32 +16,38 @@ export interface GlobalArgs {
   config?: string;
 }
 
+/** Config keys shared by all commands. */
+export const globalSchema = z.object({
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .meta(flag('Seed of every random choice in the run', { global: true })),
+  backend: z
+    .enum(BACKEND_REQUESTS)
+    .default('auto')
+    .meta(
+      flag('tfjs back end; auto: tfjs-node-gpu, tfjs-node, WebGPU on a hardware GPU, else WebAssembly', {
+        global: true,
+      }),
+    ),
+});
+
 export function addGlobalOptions<T>(yargs: Argv<T>): Argv<T & GlobalArgs> {
-  return yargs
+  return addSchemaOptions(yargs, globalSchema, true)
     .option('log-format', {
       choices: ['pretty', 'json'] as const,
       describe: 'Log lines for people or JSON lines for machines (default: pretty on a terminal, json otherwise)',
       global: true,
     })
     .option('quiet', { type: 'boolean', describe: 'Only warnings and errors', global: true })
-    .option('backend', {
-      choices: BACKEND_REQUESTS,
-      describe: 'tfjs back end (default auto: tfjs-node-gpu, tfjs-node, WebGPU on a hardware GPU, else WebAssembly)',
-      global: true,
-    })
-    .option('seed', { type: 'number', describe: 'Seed of every random choice in the run (default 0)', global: true })
     .option('config', {
       type: 'string',
       describe: 'Options from a JSON or YAML file (snake_case keys); flags override it',
       global: true,
     }) as Argv<T & GlobalArgs>;
 }
-
-/** Config keys shared by all commands. */
-export const globalSchema = z.object({
-  seed: z.number().int().min(0).default(0),
-  backend: z.enum(BACKEND_REQUESTS).default('auto'),
-});
 
 /** What a command handler gets besides its options. */
 export interface RunContext {

@@ -8,16 +8,20 @@ import type { FlagMeta } from '../src/runtime/flags.js';
  * option (its type, its choices, its help with the schema's default) is made from that.
  */
 
-/** The flags of every key of `schema` that has flag metadata, in the schema's order. */
-export function addSchemaOptions<T>(yargs: Argv<T>, schema: z.ZodObject): Argv<T> {
+/**
+ * The flags of every key of `schema` that has flag metadata, in the schema's order: the global ones
+ * with `global`, the others without.
+ */
+export function addSchemaOptions<T>(yargs: Argv<T>, schema: z.ZodObject, global = false): Argv<T> {
   let declared = yargs;
   for (const [key, field] of Object.entries(schema.shape) as [string, z.ZodType][]) {
     const meta = field.meta() as FlagMeta | undefined;
-    if (meta?.describe === undefined) continue;
+    if (meta?.describe === undefined || Boolean(meta.global) !== global) continue;
     declared = declared.option(key.replace(/_/g, '-'), {
       ...typeOf(field, meta),
       ...(meta.alias ? { alias: meta.alias } : {}),
       ...(meta.array ? { array: true } : {}),
+      ...(global ? { global: true } : {}),
       describe: helpText(field, meta),
     });
   }

@@ -11,6 +11,8 @@ export interface FlagMeta {
   /** Said instead of the schema's default, for one it cannot state ("SLURM_CPUS_PER_TASK, else one per CPU"). */
   defaultText?: string;
   alias?: string;
+  /** Taken by every command (declared once, before the commands). */
+  global?: boolean;
   /** Takes several values (--input a b c). */
   array?: boolean;
   /** The flag's type where it differs from the schema's (a list given as one string). */

@@ -18,7 +18,7 @@ export function addSchemaOptions<T>(yargs: Argv<T>, schema: z.ZodObject, global 
     const meta = field.meta() as FlagMeta | undefined;
     if (meta?.describe === undefined || Boolean(meta.global) !== global) continue;
     declared = declared.option(key.replace(/_/g, '-'), {
-      ...typeOf(field, meta),
+      ...typeOf(field),
       ...(meta.alias ? { alias: meta.alias } : {}),
       ...(meta.array ? { array: true } : {}),
       ...(global ? { global: true } : {}),
@@ -29,7 +29,7 @@ export function addSchemaOptions<T>(yargs: Argv<T>, schema: z.ZodObject, global 
 }
 
 /** The schema's default of a key, if it has one. */
-export function schemaDefault(field: z.ZodType): unknown {
+function schemaDefault(field: z.ZodType): unknown {
   const parsed = field.safeParse(undefined);
   return parsed.success ? parsed.data : undefined;
 }
@@ -42,8 +42,7 @@ function helpText(field: z.ZodType, meta: FlagMeta): string {
   return `${meta.describe} (default ${Array.isArray(value) ? value.join(',') : String(value)})`;
 }
 
-function typeOf(field: z.ZodType, meta: FlagMeta): Pick<Options, 'type' | 'choices'> {
-  if (meta.type) return { type: meta.type };
+function typeOf(field: z.ZodType): Pick<Options, 'type' | 'choices'> {
   const inner = unwrapped(field);
   if (inner instanceof z.ZodEnum) return { choices: inner.options as string[] };
   if (inner instanceof z.ZodNumber) return { type: 'number' };

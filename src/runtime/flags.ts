@@ -15,8 +15,6 @@ export interface FlagMeta {
   global?: boolean;
   /** Takes several values (--input a b c). */
   array?: boolean;
-  /** The flag's type where it differs from the schema's (a list given as one string). */
-  type?: 'string' | 'number' | 'boolean';
 }
 
 export function flag(describe: string, extra: Omit<FlagMeta, 'describe'> = {}): FlagMeta {

@@ -13,47 +13,39 @@ export const ANTS_RANDOM_SEED = 121212;
 /** Output prefix of antsRegistration, in the work folder. */
 const PREFIX = 'ants_';
 
-const LINEAR_STAGE = (fixed: string, moving: string) => [
-  '--metric',
-  `MI[${fixed},${moving},1,32,Regular,0.25]`,
-  '--convergence',
-  '[1000x500x250x100,1e-6,10]',
-  '--shrink-factors',
-  '8x4x2x1',
-  '--smoothing-sigmas',
-  '3x2x1x0vox',
+/** The MI stage of a linear transform, as antsRegistrationSyN.sh runs it (flag and value pairs). */
+const linearStage = (fixed: string, moving: string): string[][] => [
+  ['--metric', `MI[${fixed},${moving},1,32,Regular,0.25]`],
+  ['--convergence', '[1000x500x250x100,1e-6,10]'],
+  ['--shrink-factors', '8x4x2x1'],
+  ['--smoothing-sigmas', '3x2x1x0vox'],
 ];
+
+/** The options of antsRegistrationSyN.sh that both calls share; `initial` starts the moving image. */
+function sharedOptions(prefix: string, float: 0 | 1, initial: string): string[][] {
+  return [
+    ['--verbose', '1'],
+    ['--dimensionality', '3'],
+    ['--float', String(float)],
+    ['--collapse-output-transforms', '1'],
+    ['--output', `[${prefix},${prefix}Warped.nii.gz,${prefix}InverseWarped.nii.gz]`],
+    ['--interpolation', 'Linear'],
+    ['--use-histogram-matching', '0'],
+    ['--winsorize-image-intensities', '[0.005,0.995]'],
+    ['--initial-moving-transform', initial],
+  ];
+}
 
 /** The rigid + affine call of antsRegistrationSyN.sh `-t a`, with a fixed seed. */
 export function antsAffineArgs(fixed: string, moving: string, prefix: string): string[] {
   return [
-    '--verbose',
-    '1',
-    '--dimensionality',
-    '3',
-    '--float',
-    '0',
-    '--collapse-output-transforms',
-    '1',
-    '--output',
-    `[${prefix},${prefix}Warped.nii.gz,${prefix}InverseWarped.nii.gz]`,
-    '--interpolation',
-    'Linear',
-    '--use-histogram-matching',
-    '0',
-    '--winsorize-image-intensities',
-    '[0.005,0.995]',
-    '--initial-moving-transform',
-    `[${fixed},${moving},1]`,
-    '--transform',
-    'Rigid[0.1]',
-    ...LINEAR_STAGE(fixed, moving),
-    '--transform',
-    'Affine[0.1]',
-    ...LINEAR_STAGE(fixed, moving),
-    '--random-seed',
-    String(ANTS_RANDOM_SEED),
-  ];
+    ...sharedOptions(prefix, 0, `[${fixed},${moving},1]`),
+    ['--transform', 'Rigid[0.1]'],
+    ...linearStage(fixed, moving),
+    ['--transform', 'Affine[0.1]'],
+    ...linearStage(fixed, moving),
+    ['--random-seed', String(ANTS_RANDOM_SEED)],
+  ].flat();
 }
 
 /**
@@ -62,57 +54,27 @@ export function antsAffineArgs(fixed: string, moving: string, prefix: string): s
  */
 export function antsSynArgs(fixed: string, moving: string, initial: string, prefix: string): string[] {
   return [
-    '--verbose',
-    '1',
-    '--dimensionality',
-    '3',
-    '--float',
-    '1',
-    '--collapse-output-transforms',
-    '1',
-    '--output',
-    `[${prefix},${prefix}Warped.nii.gz,${prefix}InverseWarped.nii.gz]`,
-    '--interpolation',
-    'Linear',
-    '--use-histogram-matching',
-    '0',
-    '--winsorize-image-intensities',
-    '[0.005,0.995]',
-    '--initial-moving-transform',
-    initial,
-    '--transform',
-    'SyN[0.2,3,0]',
-    '--metric',
-    `CC[${fixed},${moving},1,2]`,
-    '--convergence',
-    '[100x70x50x20,1e-6,10]',
-    '--shrink-factors',
-    '8x4x2x1',
-    '--smoothing-sigmas',
-    '3x2x1x0vox',
-    '--random-seed',
-    String(ANTS_RANDOM_SEED),
-  ];
+    ...sharedOptions(prefix, 1, initial),
+    ['--transform', 'SyN[0.2,3,0]'],
+    ['--metric', `CC[${fixed},${moving},1,2]`],
+    ['--convergence', '[100x70x50x20,1e-6,10]'],
+    ['--shrink-factors', '8x4x2x1'],
+    ['--smoothing-sigmas', '3x2x1x0vox'],
+    ['--random-seed', String(ANTS_RANDOM_SEED)],
+  ].flat();
 }
 
 /** antsApplyTransforms writing the composed fixed → moving map as one displacement field (ANTs' order: warp, then affine). */
 export function antsComposeFieldArgs(fixed: string, prefix: string, field: string): string[] {
   return [
-    '--dimensionality',
-    '3',
-    '--reference-image',
-    fixed,
-    '--output',
-    `[${field},1]`,
-    '--transform',
-    `${prefix}1Warp.nii.gz`,
-    '--transform',
-    `${prefix}0GenericAffine.mat`,
-    '--float',
-    '1',
-    '--verbose',
-    '1',
-  ];
+    ['--dimensionality', '3'],
+    ['--reference-image', fixed],
+    ['--output', `[${field},1]`],
+    ['--transform', `${prefix}1Warp.nii.gz`],
+    ['--transform', `${prefix}0GenericAffine.mat`],
+    ['--float', '1'],
+    ['--verbose', '1'],
+  ].flat();
 }
 
 /** N4 as antsCorticalThickness.sh runs it, without a mask. */

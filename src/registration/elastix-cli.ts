@@ -26,24 +26,7 @@ export class ElastixCli implements Registrar {
     await mkdir(task.work, { recursive: true });
     const parameters = join(task.work, 'affine.txt');
     await writeFile(parameters, formatParameterFile(AFFINE_MAP));
-    await runTool(
-      'elastix',
-      [
-        '-f',
-        resolve(task.fixed),
-        '-m',
-        resolve(task.moving),
-        '-p',
-        'affine.txt',
-        '-out',
-        '.',
-        '-threads',
-        String(this.threads),
-      ],
-      task,
-      'affine',
-      this.threads,
-    );
+    await runTool('elastix', this.elastixArgs(task, 'affine.txt'), task, 'affine', this.threads);
     const file = join(task.work, 'TransformParameters.0.txt');
     expectOutput(file, 'elastix', task, 'affine');
     return affineOfTransformMap(
@@ -60,20 +43,7 @@ export class ElastixCli implements Registrar {
     await writeFile(parameters, formatParameterFile(BSPLINE_MAP));
     await runTool(
       'elastix',
-      [
-        '-f',
-        resolve(task.fixed),
-        '-m',
-        resolve(task.moving),
-        '-p',
-        'bspline.txt',
-        '-t0',
-        'initial.txt',
-        '-out',
-        '.',
-        '-threads',
-        String(this.threads),
-      ],
+      this.elastixArgs(task, 'bspline.txt', ['-t0', 'initial.txt']),
       task,
       'deformable',
       this.threads,
@@ -90,5 +60,17 @@ export class ElastixCli implements Registrar {
     );
     const field = join(task.work, 'deformationField.nii.gz');
     return readToolField(field, 'transformix', task);
+  }
+
+  /** elastix on the task's images with a parameter file of the work folder, results written there. */
+  private elastixArgs(task: RegistrationTask, parameters: string, ...initial: string[][]): string[] {
+    return [
+      ['-f', resolve(task.fixed)],
+      ['-m', resolve(task.moving)],
+      ['-p', parameters],
+      ...initial,
+      ['-out', '.'],
+      ['-threads', String(this.threads)],
+    ].flat();
   }
 }

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { evaluateFolders, HD_DEFINITION, type LabelSelection } from '../src/metrics/evaluate.js';
 import { SUMMARY_TOOL, writeEvaluation } from '../src/metrics/report.js';
@@ -12,6 +13,8 @@ import { flag } from '../src/runtime/flags.js';
 import { addSchemaOptions } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 import { formatEvaluationTable } from './evaluate-table.js';
+import { EVALUATION_REPORT, reportOption } from '../src/report/options.js';
+import { writeEvaluateReport } from '../src/report/evaluate-report.js';
 
 export const evaluateSchema = globalSchema
   .extend({
@@ -64,6 +67,7 @@ export const evaluateSchema = globalSchema
       .boolean()
       .default(false)
       .meta(flag('Evaluate the cases that have a prediction when some references have none')),
+    ...reportOption,
   })
   .strict();
 
@@ -115,7 +119,16 @@ export const evaluateCommand: LongisegCommand<Record<string, unknown>> = {
       },
     );
     progress?.succeed(`evaluated ${evaluation.cases.length} cases, ${evaluation.labels.length} labels`);
-    const files = await writeEvaluation(options.out ?? options.pred, evaluation);
+    const out = options.out ?? options.pred;
+    const files = await writeEvaluation(out, evaluation);
+    if (options.report) {
+      const report = await writeEvaluateReport(join(out, EVALUATION_REPORT), evaluation, {
+        pred: options.pred,
+        ref: options.ref,
+        logger: context.logger,
+      });
+      if (report) files.push(report);
+    }
     process.stdout.write(formatEvaluationTable(evaluation));
     context.logger.info({ files }, `wrote ${files.join(', ')}`);
     return ExitCode.ok;

@@ -22,6 +22,8 @@ import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
 import { flag } from '../src/runtime/flags.js';
 import { addSchemaOptions } from './schema-options.js';
+import { conventionOption, reportOption } from '../src/report/options.js';
+import { writePredictReport } from '../src/report/predict-report.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
 export const predictSchema = globalSchema
@@ -90,6 +92,8 @@ export const predictSchema = globalSchema
       .boolean()
       .default(false)
       .meta(flag('Replace NaN and infinite image voxels with 0 instead of failing the case')),
+    ...reportOption,
+    ...conventionOption,
   })
   .strict();
 
@@ -244,6 +248,15 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
           throwIfAborted(context.signal),
         );
         pending = locked;
+      }
+      if (options.report && list.cases.some(done)) {
+        const report = await writePredictReport(options.out, list.cases.filter(done), {
+          bids: list.bids,
+          convention: options.convention,
+          command: ['longiseg', ...process.argv.slice(2)].join(' '),
+          logger: context.logger,
+        });
+        if (report) context.logger.info(`wrote ${report}`);
       }
       progress.succeed(
         `predict: ${predicted} cases predicted, ${skipped + doneElsewhere} skipped (outputs existed), ${failed.length} failed${locked.length > 0 ? `, ${locked.length} held by another job` : ''}`,

@@ -17,6 +17,7 @@ import { commaList } from '../src/runtime/lists.js';
 import type { LongisegCommand } from './command.js';
 import { flag } from '../src/runtime/flags.js';
 import { addSchemaOptions } from './schema-options.js';
+import { conventionOption, reportOption } from '../src/report/options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
 const list = z.union([
@@ -82,6 +83,8 @@ export const preprocessSchema = globalSchema
       .boolean()
       .default(false)
       .meta(flag('Replace NaN and infinite voxels of the raw images with 0 instead of failing the subject')),
+    ...reportOption,
+    ...conventionOption,
   })
   .strict();
 
@@ -174,11 +177,13 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
         nanToNum: options.nan_to_num,
         command: ['longiseg', ...process.argv.slice(2)].join(' '),
         version: toolVersion,
+        report: options.report ? options.convention : undefined,
       },
       {
         signal: context.signal,
         onStart: (count) => (progress = context.progress('preprocess: subjects', count)),
         onStage: (stage) => progress?.advance(0, stage),
+        onWarning: (message) => context.logger.warn(message),
         onWaiting: (subjects) => {
           const message = `waiting for ${subjects.map((s) => `sub-${s}`).join(', ')}, held by another job`;
           if (message !== waiting) context.logger.info({ subjects }, (waiting = message));

@@ -27,6 +27,8 @@ import { prepareStudy, type PreparedStudy } from '../src/train/study-setup.js';
 import { flag } from '../src/runtime/flags.js';
 import type { RunContext, GlobalArgs } from './context.js';
 import { addSchemaOptions } from './schema-options.js';
+import { REPORT, reportOption } from '../src/report/options.js';
+import { writeTrainingReport } from '../src/report/training-report.js';
 
 export type Kind = 'pretrain' | 'finetune';
 
@@ -52,6 +54,7 @@ const runFlagsSchema = z.object({
         defaultText: 'SLURM_CPUS_PER_TASK, else one per CPU',
       }),
     ),
+  ...reportOption,
 });
 
 /** The flags of a training command: the config keys that are flags, then the run's own. */
@@ -105,7 +108,9 @@ export async function resolveTrainingConfig<S extends z.ZodType>(
 export interface TrainingRun<C extends TrainingConfig> {
   kind: Kind;
   config: C;
-  argv: ArgumentsCamelCase<GlobalArgs & { maxSteps?: number; resume?: boolean; timeLimit?: string; threads?: number }>;
+  argv: ArgumentsCamelCase<
+    GlobalArgs & { maxSteps?: number; resume?: boolean; timeLimit?: string; threads?: number; report?: boolean }
+  >;
   context: RunContext;
   /** Builds the task (model, optimiser, samplers) for the study. */
   build(study: PreparedStudy): Promise<TrainingTask>;
@@ -181,8 +186,21 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
     progress,
     logger: context.logger,
   }).finally(() => task.close());
+  const report =
+    argv.report === false
+      ? undefined
+      : await writeTrainingReport(
+          join(out, REPORT),
+          { log: join(out, LOG), best: join(out, BEST) },
+          {
+            kind: run.kind,
+            bestStep: final.bestStep,
+            command: ['longiseg', ...process.argv.slice(2)].join(' '),
+            logger: context.logger,
+          },
+        );
   const perClass = task.bestPerClass?.();
-  const summary = `${run.kind}: ${stoppedBy === 'time-limit' ? `stopped at step ${final.step} of ${steps} to stay within --time-limit (continue with --resume)` : `${final.step} steps done`}; best validation at step ${final.bestStep ?? 'n/a'}${perClass ? ` (Dice per class: ${perClass})` : ''}; ${join(out, BEST)}, ${join(out, LATEST)}, ${join(out, LOG)}`;
+  const summary = `${run.kind}: ${stoppedBy === 'time-limit' ? `stopped at step ${final.step} of ${steps} to stay within --time-limit (continue with --resume)` : `${final.step} steps done`}; best validation at step ${final.bestStep ?? 'n/a'}${perClass ? ` (Dice per class: ${perClass})` : ''}; ${[BEST, LATEST, LOG].map((file) => join(out, file)).join(', ')}${report ? `, ${report}` : ''}`;
   progress.succeed(summary);
   return ExitCode.ok;
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findSessions, type SessionFiles } from '../data/study.js';
@@ -9,7 +9,11 @@ import { forEachAtOnce } from '../runtime/pool.js';
 import { selectShard, type Shard } from '../runtime/shard.js';
 import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../runtime/lock.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { preprocessSubject } from './subject.js';
+import { preprocessSubject, type SubjectResult } from './subject.js';
+import { REPORT } from '../report/options.js';
+import { renderPreprocessIndex, renderSubjectReport } from '../report/preprocess-report.js';
+import type { Convention } from '../report/slices.js';
+import { writeReport } from '../report/write-report.js';
 
 export interface PreprocessOptions {
   bids: string;
@@ -30,6 +34,8 @@ export interface PreprocessOptions {
   nanToNum?: boolean;
   command: string;
   version: string;
+  /** Write report.html per subject and an index, slices in this convention. */
+  report?: Convention;
 }
 
 export interface PreprocessHooks {
@@ -38,6 +44,7 @@ export interface PreprocessHooks {
   onStage?: (stage: string) => void;
   onSubject?: (subject: string, outcome: 'done' | 'skipped' | 'locked' | 'failed', detail?: string) => void;
   onWaiting?: (subjects: string[]) => void;
+  onWarning?: (message: string) => void;
 }
 
 export interface PreprocessSummary {
@@ -97,6 +104,7 @@ export async function runPreprocess(
         templateIterations: 2,
         registrar: options.registrar,
         nanToNum: options.nanToNum,
+        convention: options.report,
         signal: hooks.signal,
         onStage: hooks.onStage,
       });
@@ -109,6 +117,20 @@ export async function runPreprocess(
         doneFile,
         `${JSON.stringify({ subject: `sub-${subject}`, sessions: result.sessions, inputs, template: options.template ?? null, tool: options.registrar.name, tool_version: options.registrar.version, longiseg: options.version, command: options.command, finished: new Date().toISOString() }, null, 2)}\n`,
       );
+      if (options.report && result.review)
+        await writeReport(
+          join(folder, REPORT),
+          async () =>
+            renderSubjectReport({
+              subject,
+              sessions: result.review!,
+              qc: result.qc,
+              notes: result.notes,
+              convention: options.report!,
+              command: options.command,
+            }),
+          { warn: hooks.onWarning ?? (() => {}) },
+        );
       summary.done.push(subject);
       hooks.onSubject?.(subject, 'done', result.notes.join('; '));
     } catch (error) {
@@ -140,12 +162,32 @@ export async function runPreprocess(
     );
     pending = locked;
   }
+  if (options.report)
+    await writeReport(
+      join(options.out, REPORT),
+      async () => renderPreprocessIndex(subjectQc(options.out), options.command),
+      {
+        warn: hooks.onWarning ?? (() => {}),
+      },
+    );
   // subjects run at once finish in any order; the report lists them in the order given
   const position = new Map(subjects.map((subject, i) => [subject, i]));
   const byPosition = (a: string, b: string) => position.get(a)! - position.get(b)!;
   for (const list of [summary.done, summary.skipped, summary.locked]) list.sort(byPosition);
   summary.failed.sort((a, b) => byPosition(a.subject, b.subject));
   return summary;
+}
+
+/** The qc.json of every subject in the output folder (other jobs' included), with its report when there is one. */
+function subjectQc(out: string): Parameters<typeof renderPreprocessIndex>[0] {
+  return readdirSync(out)
+    .filter((name) => name.startsWith('sub-') && existsSync(join(out, name, 'qc.json')))
+    .sort()
+    .map((name) => ({
+      subject: name.slice('sub-'.length),
+      qc: (JSON.parse(readFileSync(join(out, name, 'qc.json'), 'utf8')) as { sessions: SubjectResult['qc'] }).sessions,
+      link: existsSync(join(out, name, REPORT)) ? `${name}/${REPORT}` : undefined,
+    }));
 }
 
 function isDone(path: string): boolean {

@@ -13,6 +13,8 @@ import type { Registrar } from '../registration/registrar.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { throwIfAborted } from '../runtime/errors.js';
 import { normalisedCrossCorrelation } from './quality.js';
+import { reviewSession, type SessionReview } from '../report/preprocess-report.js';
+import type { Convention } from '../report/slices.js';
 
 export interface SubjectOptions {
   /** The raw BIDS dataset (for sub-*_sessions.tsv). */
@@ -28,6 +30,8 @@ export interface SubjectOptions {
   registrar: Registrar;
   /** Replace NaN and infinite voxels of the raw images with 0 instead of refusing them. */
   nanToNum?: boolean;
+  /** Review each session for the report, its slices in this convention. */
+  convention?: Convention;
   signal?: AbortSignal;
   onStage?: (stage: string) => void;
 }
@@ -37,6 +41,8 @@ export interface SubjectResult {
   sessions: string[];
   qc: Record<string, { ncc_before: number; ncc_after: number }>;
   notes: string[];
+  /** Pictures and Jacobian ranges for the report, when one was asked for. */
+  review?: SessionReview[];
 }
 
 /**
@@ -178,6 +184,7 @@ export async function preprocessSubject(
   }
 
   const qc: SubjectResult['qc'] = {};
+  const review: SessionReview[] = [];
   const template = await readNifti(templateFile);
   const templateOnOutput = options.template ? resampleAffine(template, outputGrid, toTemplate, 'linear') : template;
   for (const [i, session] of sessions.entries()) {
@@ -218,11 +225,25 @@ export async function preprocessSubject(
       ncc_before: normalisedCrossCorrelation(before.data, templateOnOutput.data),
       ncc_after: normalisedCrossCorrelation(moved[0].data, templateOnOutput.data),
     };
+    if (options.convention)
+      review.push(
+        reviewSession(
+          session.session,
+          { before, after: moved[0], template: templateOnOutput, field: total },
+          options.convention,
+        ),
+      );
   }
   await writeNifti(join(options.out, `sub-${subject}`, `sub-${subject}_template.nii.gz`), templateOnOutput);
   const ages = join(options.bids ?? '', `sub-${subject}`, `sub-${subject}_sessions.tsv`);
   if (options.bids && existsSync(ages))
     await copyFile(ages, join(options.out, `sub-${subject}`, `sub-${subject}_sessions.tsv`));
   await rm(work, { recursive: true, force: true });
-  return { subject, sessions: sessions.map((s) => s.session), qc, notes };
+  return {
+    subject,
+    sessions: sessions.map((s) => s.session),
+    qc,
+    notes,
+    ...(options.convention && { review }),
+  };
 }

@@ -1,0 +1,113 @@
+import type { Volume } from '../io/volume.js';
+import { jacobianRange, type JacobianRange } from '../registration/jacobian.js';
+import { escapeHtml, figure, htmlTable, paragraph, pngImage, renderPage, section } from './html.js';
+import { edgeMontage } from './montage.js';
+import { encodePng } from './raster.js';
+import { canonicalVolume, percentileWindow, type Convention } from './slices.js';
+
+/** What the report shows of one session: pictures and numbers, not volumes. */
+export interface SessionReview {
+  session: string;
+  /** The session on the output grid before registration (its scanner position), template edges over it. */
+  before: Uint8Array;
+  after: Uint8Array;
+  jacobian: JacobianRange;
+}
+
+/** A voxel is in the head where the template is above this share of its 99th percentile. */
+const HEAD_SHARE = 0.1;
+
+/** The pictures and the Jacobian range of a session, all on the output grid. */
+export function reviewSession(
+  session: string,
+  images: { before: Volume; after: Volume; template: Volume; field: Volume },
+  convention: Convention,
+): SessionReview {
+  const template = canonicalVolume(images.template);
+  const picture = (image: Volume) => encodePng(edgeMontage(canonicalVolume(image), template, { convention }));
+  const threshold = HEAD_SHARE * percentileWindow(images.template.data, 0, 99).high;
+  const head = Uint8Array.from(images.template.data, (v) => (v > threshold ? 1 : 0));
+  return {
+    session,
+    before: picture(images.before),
+    after: picture(images.after),
+    jacobian: jacobianRange(images.field, head),
+  };
+}
+
+export interface SubjectReportInputs {
+  subject: string;
+  sessions: SessionReview[];
+  qc: Record<string, { ncc_before: number; ncc_after: number }>;
+  notes: string[];
+  convention: Convention;
+  command: string;
+}
+
+export function renderSubjectReport(inputs: SubjectReportInputs): string {
+  const rows = inputs.sessions.map((s) => {
+    const qc = inputs.qc[`ses-${s.session}`];
+    const folded =
+      s.jacobian.folded > 0 ? `<span class="flag">${(100 * s.jacobian.folded).toFixed(2)} % folded</span>` : 'none';
+    return [
+      `ses-${s.session}`,
+      qc?.ncc_before.toFixed(3),
+      qc?.ncc_after.toFixed(3),
+      s.jacobian.min.toFixed(3),
+      s.jacobian.max.toFixed(3),
+      folded,
+    ];
+  });
+  const sections = [
+    section(
+      'Quality',
+      htmlTable(['session', 'NCC before', 'NCC after', 'Jacobian min', 'Jacobian max', 'folding (det ≤ 0)'], rows, {
+        raw: true,
+      }) +
+        paragraph(
+          'NCC: normalised cross-correlation with the subject template. Jacobian: determinant of the map from the subject space to the session, inside the head; at or below 0 the map folds.',
+        ) +
+        (inputs.notes.length > 0 ? `<ul>${inputs.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''),
+    ),
+    ...inputs.sessions.map((s) =>
+      section(
+        `ses-${s.session}`,
+        figure(
+          pngImage(s.before, `ses-${s.session} before`),
+          'before registration: the session as scanned, template edges in red',
+        ) +
+          figure(
+            pngImage(s.after, `ses-${s.session} after`),
+            'after registration: the session in subject space, template edges in red',
+          ),
+        `ses-${s.session}`,
+      ),
+    ),
+  ];
+  return renderPage({
+    title: `longiseg preprocess · sub-${inputs.subject}`,
+    lead: `${inputs.sessions.length} sessions; ${inputs.convention} convention (${inputs.convention === 'neurological' ? "the patient's left on the left" : "the patient's left on the right"}) · ${inputs.command}`,
+    sections,
+  });
+}
+
+/** The index of the subjects' reports, with their worst numbers. */
+export function renderPreprocessIndex(
+  subjects: { subject: string; qc: Record<string, { ncc_before: number; ncc_after: number }>; link?: string }[],
+  command: string,
+): string {
+  const rows = subjects.map(({ subject, qc, link }) => {
+    const after = Object.values(qc).map((q) => q.ncc_after);
+    const name = escapeHtml(`sub-${subject}`);
+    return [
+      link ? `<a href="${escapeHtml(link)}">${name}</a>` : name,
+      String(after.length),
+      after.length ? Math.min(...after).toFixed(3) : '–',
+    ];
+  });
+  return renderPage({
+    title: 'longiseg preprocess',
+    lead: `${subjects.length} subjects · ${command}`,
+    sections: [section('Subjects', htmlTable(['subject', 'sessions', 'lowest NCC after'], rows, { raw: true }))],
+  });
+}

@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   predict: () => import('./predict.js'),
   train: () => import('./train.js'),
   threads: () => import('./threads.js'),
+  report: () => import('./report.js'),
 };
 const name = process.argv[2];
 if (!name || !benches[name]) {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { Argv } from 'yargs';
@@ -13,6 +13,7 @@ import {
   demoSeeds,
   runFolder,
   type DemoCommand,
+  type DemoSize,
 } from '../src/demo/plan.js';
 import {
   demoTable,
@@ -28,6 +29,7 @@ import type { Progress } from '../src/runtime/progress.js';
 import type { LongisegCommand } from './command.js';
 import { flag } from '../src/runtime/flags.js';
 import { addSchemaOptions } from './schema-options.js';
+import { EVALUATION_REPORT, REPORT, reportOption } from '../src/report/options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs, type RunContext } from './context.js';
 
 export const demoSchema = globalSchema
@@ -45,8 +47,68 @@ export const demoSchema = globalSchema
           'Fewer subjects and training steps and one finetuning seed instead of five: under 5 minutes on 2 cores instead of under 15',
         ),
       ),
+    ...reportOption,
   })
   .strict();
+
+/** report.html of the demo: Table 1 as a figure, one test subject segmented by both arms, every stage's report. */
+async function writeReportPage(
+  out: string,
+  size: DemoSize,
+  seeds: number[],
+  results: MethodResults[],
+  verdict: string,
+  context: RunContext,
+): Promise<string | undefined> {
+  const { subjectSegmentations, writeDemoReport } = await import('../src/report/demo-report.js');
+  const runs = seeds.flatMap((seed) => DEMO_METHODS.map((m) => ({ ...m, seed })));
+  const links = [
+    { title: 'preprocess', href: join('registered', REPORT) },
+    { title: 'pretrain', href: join('pretrain', REPORT) },
+    ...runs.flatMap(({ key, title, seed }) =>
+      [
+        ['finetune', REPORT],
+        ['predict', REPORT],
+        ['evaluate', EVALUATION_REPORT],
+      ].map(([stage, file]) => ({
+        title: `${stage}: ${title}, seed ${seed}`,
+        href: join(relative(out, runFolder(out, stage, key, seed)), file),
+      })),
+    ),
+  ];
+  const registered = join(out, 'registered');
+  const segmentations = await subjectSegmentations(
+    registered,
+    size.test[0],
+    [
+      { title: 'reference', folder: join(registered, 'derivatives', 'labels') },
+      ...DEMO_METHODS.map((m) => ({
+        title: `${m.title}, seed ${seeds[0]}`,
+        folder: runFolder(out, 'predict', m.key, seeds[0]),
+      })),
+    ],
+    'neurological',
+  ).catch((error: Error) => {
+    context.logger.warn(`demo report: no segmentations of sub-${size.test[0]} (${error.message})`);
+    return [];
+  });
+  return writeDemoReport(
+    out,
+    {
+      table: demoTable(results),
+      verdict,
+      arms: results.map((r) => ({
+        title: r.title,
+        dice: r.summaries.map((s) => s.foreground_median.Dice ?? null),
+        stcs: r.summaries.map((s) => s.longitudinal?.foreground_median.STCS ?? null),
+      })),
+      links,
+      segmentations,
+      command: ['longiseg', ...process.argv.slice(2)].join(' '),
+    },
+    context.logger,
+  );
+}
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -139,7 +201,12 @@ export const demoCommand: LongisegCommand<Record<string, unknown>> = {
         context.logger.info(`${label}: done before, skipped`);
         continue;
       }
-      const commands = stage.commands.map((command) => ({ ...command, args: resumable(command.args) }));
+      // every stage but synth writes its report unless the demo was told not to
+      const reports = options.report || stage.name === 'synth' ? [] : ['--no-report'];
+      const commands = stage.commands.map((command) => ({
+        ...command,
+        args: [...resumable(command.args), ...reports],
+      }));
       if (stage.name === 'synth' && existsSync(join(options.out, 'study'))) commands[0].args.push('--overwrite');
       const progress = context.progress(label, commands.length);
       // two at a time, a thread each: the two cores of a laptop
@@ -165,7 +232,8 @@ export const demoCommand: LongisegCommand<Record<string, unknown>> = {
         : 'medians over the test sessions';
     const report = `One-shot segmentation of the synthetic infant test subjects (${cells}):\n\n${table}\n\n${spread}\n${DEMO_SCOPE}`;
     await writeFileAtomic(join(options.out, 'table.md'), report);
-    process.stdout.write(`\n${report}(${join(options.out, 'table.md')})\n`);
+    const page = options.report ? await writeReportPage(options.out, size, seeds, results, spread, context) : undefined;
+    process.stdout.write(`\n${report}(${[join(options.out, 'table.md'), page].filter(Boolean).join(', ')})\n`);
     return ExitCode.ok;
   },
 };

@@ -14,7 +14,6 @@ import { addSchemaOptions } from './schema-options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 import { formatEvaluationTable } from './evaluate-table.js';
 import { EVALUATION_REPORT, reportOption } from '../src/report/options.js';
-import { writeEvaluateReport } from '../src/report/evaluate-report.js';
 
 export const evaluateSchema = globalSchema
   .extend({
@@ -122,6 +121,8 @@ export const evaluateCommand: LongisegCommand<Record<string, unknown>> = {
     const out = options.out ?? options.pred;
     const files = await writeEvaluation(out, evaluation);
     if (options.report) {
+      // the report's libraries load only when a report is written
+      const { writeEvaluateReport } = await import('../src/report/evaluate-report.js');
       const report = await writeEvaluateReport(join(out, EVALUATION_REPORT), evaluation, {
         pred: options.pred,
         ref: options.ref,

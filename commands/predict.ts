@@ -23,7 +23,6 @@ import type { LongisegCommand } from './command.js';
 import { flag } from '../src/runtime/flags.js';
 import { addSchemaOptions } from './schema-options.js';
 import { conventionOption, reportOption } from '../src/report/options.js';
-import { writePredictReport } from '../src/report/predict-report.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs } from './context.js';
 
 export const predictSchema = globalSchema
@@ -250,6 +249,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
         pending = locked;
       }
       if (options.report && list.cases.some(done)) {
+        const { writePredictReport } = await import('../src/report/predict-report.js');
         const report = await writePredictReport(options.out, list.cases.filter(done), {
           bids: list.bids,
           convention: options.convention,

@@ -28,7 +28,6 @@ import { flag } from '../src/runtime/flags.js';
 import type { RunContext, GlobalArgs } from './context.js';
 import { addSchemaOptions } from './schema-options.js';
 import { REPORT, reportOption } from '../src/report/options.js';
-import { writeTrainingReport } from '../src/report/training-report.js';
 
 export type Kind = 'pretrain' | 'finetune';
 
@@ -189,7 +188,9 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
   const report =
     argv.report === false
       ? undefined
-      : await writeTrainingReport(
+      : await (
+          await import('../src/report/training-report.js')
+        ).writeTrainingReport(
           join(out, REPORT),
           { log: join(out, LOG), best: join(out, BEST) },
           {

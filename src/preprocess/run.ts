@@ -11,7 +11,7 @@ import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../runtime/lock.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { preprocessSubject, type SubjectResult } from './subject.js';
 import { REPORT } from '../report/options.js';
-import { renderPreprocessIndex, renderSubjectReport } from '../report/preprocess-report.js';
+import type { renderPreprocessIndex } from '../report/preprocess-report.js';
 import type { Convention } from '../report/slices.js';
 import { writeReport } from '../report/write-report.js';
 
@@ -121,7 +121,7 @@ export async function runPreprocess(
         await writeReport(
           join(folder, REPORT),
           async () =>
-            renderSubjectReport({
+            (await import('../report/preprocess-report.js')).renderSubjectReport({
               subject,
               sessions: result.review!,
               qc: result.qc,
@@ -165,7 +165,8 @@ export async function runPreprocess(
   if (options.report)
     await writeReport(
       join(options.out, REPORT),
-      async () => renderPreprocessIndex(subjectQc(options.out), options.command),
+      async () =>
+        (await import('../report/preprocess-report.js')).renderPreprocessIndex(subjectQc(options.out), options.command),
       {
         warn: hooks.onWarning ?? (() => {}),
       },

@@ -13,7 +13,7 @@ import type { Registrar } from '../registration/registrar.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { throwIfAborted } from '../runtime/errors.js';
 import { normalisedCrossCorrelation } from './quality.js';
-import { reviewSession, type SessionReview } from '../report/preprocess-report.js';
+import type { SessionReview } from '../report/preprocess-report.js';
 import type { Convention } from '../report/slices.js';
 
 export interface SubjectOptions {
@@ -227,7 +227,7 @@ export async function preprocessSubject(
     };
     if (options.convention)
       review.push(
-        reviewSession(
+        (await import('../report/preprocess-report.js')).reviewSession(
           session.session,
           { before, after: moved[0], template: templateOnOutput, field: total },
           options.convention,

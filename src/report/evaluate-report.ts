@@ -19,6 +19,8 @@ export interface EvaluateReportInputs {
   command: string;
 }
 
+/** Session pairs named along the axis of the STCS and ASPC plots; more are drawn unnamed. */
+const MAX_NAMED_PAIRS = 60;
 /** Cases listed first in the table of worst cases. */
 const WORST_CASES = 20;
 
@@ -117,13 +119,22 @@ async function longitudinalFigures(evaluation: Evaluation, name: (label: number)
     STCS: r.stcs,
     ASPC: r.aspc,
   }));
+  const pairs = new Set(rows.map((r) => r.pair)).size;
+  // a column per pair while they fit; beyond, a fixed width, the pair named by the tooltip
+  const many = pairs > MAX_NAMED_PAIRS;
   const chart = (measure: 'STCS' | 'ASPC'): TopLevelSpec => ({
-    width: { step: 16 },
+    width: many ? 900 : { step: 16 },
     height: 200,
     data: { values: rows.filter((r) => r[measure] !== null) },
     mark: { type: 'point', filled: true, size: 30 },
     encoding: {
-      x: { field: 'pair', type: 'nominal', sort: null, axis: { labelAngle: -60 }, title: 'session pair' },
+      x: {
+        field: 'pair',
+        type: 'nominal',
+        sort: null,
+        axis: many ? { labels: false, ticks: false } : { labelAngle: -60 },
+        title: `session pair (${pairs})`,
+      },
       y: { field: measure, type: 'quantitative', title: measure === 'ASPC' ? 'ASPC (%)' : 'STCS' },
       color: {
         field: 'structure',
@@ -131,7 +142,7 @@ async function longitudinalFigures(evaluation: Evaluation, name: (label: number)
         sort: evaluation.labels.map(name),
         scale: { scheme: 'category20' },
       },
-      tooltip: [{ field: 'structure' }, { field: measure }],
+      tooltip: [{ field: 'pair' }, { field: 'structure' }, { field: measure }],
     },
   });
   return [

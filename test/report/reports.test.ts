@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { onPath, runCli, tinyFinetune, tinyPretrain, tinyStudy } from '../helpers.js';
@@ -137,6 +137,50 @@ withBrowser('every stage writes a report that a real browser opens without error
       expect(index.text).toContain('sub-02');
     },
   );
+
+  test('demo: Table 1 as a table and a figure, one subject segmented by the reference and each arm, links', async () => {
+    const { subjectSegmentations, writeDemoReport } = await import('../../src/report/demo-report.js');
+    const demo = out('demo');
+    mkdirSync(demo);
+    const segmentations = await subjectSegmentations(
+      data,
+      '03',
+      [
+        { title: 'reference', folder: join(data, 'derivatives', 'labels') },
+        { title: 'the finetuned model', folder: out('pred') },
+      ],
+      'neurological',
+    );
+    const written = await writeDemoReport(
+      demo,
+      {
+        table: [
+          ['Method', 'Dice ↑'],
+          ['RandInitUnet.3D w/ Lcs', '0.800 ± 0.010'],
+          ['Ours w/ Lcs', '0.810 ± 0.020'],
+        ],
+        verdict: 'Dice: inside the spread over seeds',
+        arms: [
+          { title: 'RandInitUnet.3D w/ Lcs', dice: [0.79, 0.81], stcs: [0.9, 0.91] },
+          { title: 'Ours w/ Lcs', dice: [0.8, 0.82], stcs: [0.92, 0.9] },
+        ],
+        links: [
+          { title: 'predict', href: '../pred/report.html' },
+          { title: 'missing stage', href: 'nowhere/report.html' },
+        ],
+        segmentations,
+        command: 'test',
+      },
+      { warn: (message) => expect(message).toBeUndefined() },
+    );
+    const opened = await openReport(browser, written!, 'demo.png');
+    expectClean(opened);
+    expect(opened.images).toBe(4);
+    expect(opened.figures).toBe(5);
+    expect(opened.text).toMatch(/reference[\s\S]*the finetuned model/);
+    expect(opened.text).toContain('predict');
+    expect(opened.text).not.toContain('missing stage');
+  });
 
   test('--no-report writes none; a file of that name that longiseg did not write is left alone', async () => {
     writeFileSync(join(out('pred'), 'evaluation.html'), 'mine');

@@ -29,7 +29,8 @@ import type { Progress } from '../src/runtime/progress.js';
 import type { LongisegCommand } from './command.js';
 import { flag } from '../src/runtime/flags.js';
 import { addSchemaOptions } from './schema-options.js';
-import { EVALUATION_REPORT, REPORT, reportOption } from '../src/report/options.js';
+import type { Convention } from '../src/report/slices.js';
+import { conventionOption, EVALUATION_REPORT, REPORT, reportOption } from '../src/report/options.js';
 import { globalSchema, resolveCommandOptions, type GlobalArgs, type RunContext } from './context.js';
 
 export const demoSchema = globalSchema
@@ -48,8 +49,14 @@ export const demoSchema = globalSchema
         ),
       ),
     ...reportOption,
+    ...conventionOption,
   })
   .strict();
+
+/** The stages whose reports show slices take the demo's --convention. */
+function withConvention(stage: string, convention: Convention): string[] {
+  return stage === 'preprocess' || stage === 'predict' ? ['--convention', convention] : [];
+}
 
 /** report.html of the demo: Table 1 as a figure, one test subject segmented by both arms, every stage's report. */
 async function writeReportPage(
@@ -58,6 +65,7 @@ async function writeReportPage(
   seeds: number[],
   results: MethodResults[],
   verdict: string,
+  convention: Convention,
   context: RunContext,
 ): Promise<string | undefined> {
   const { subjectSegmentations, writeDemoReport } = await import('../src/report/demo-report.js');
@@ -87,7 +95,7 @@ async function writeReportPage(
         folder: runFolder(out, 'predict', m.key, seeds[0]),
       })),
     ],
-    'neurological',
+    convention,
   ).catch((error: Error) => {
     context.logger.warn(`demo report: no segmentations of sub-${size.test[0]} (${error.message})`);
     return [];
@@ -104,6 +112,7 @@ async function writeReportPage(
       })),
       links,
       segmentations,
+      convention,
       command: ['longiseg', ...process.argv.slice(2)].join(' '),
     },
     context.logger,
@@ -202,7 +211,8 @@ export const demoCommand: LongisegCommand<Record<string, unknown>> = {
         continue;
       }
       // every stage but synth writes its report unless the demo was told not to
-      const reports = options.report || stage.name === 'synth' ? [] : ['--no-report'];
+      const reports =
+        stage.name === 'synth' ? [] : options.report ? withConvention(stage.name, options.convention) : ['--no-report'];
       const commands = stage.commands.map((command) => ({
         ...command,
         args: [...resumable(command.args), ...reports],
@@ -232,7 +242,9 @@ export const demoCommand: LongisegCommand<Record<string, unknown>> = {
         : 'medians over the test sessions';
     const report = `One-shot segmentation of the synthetic infant test subjects (${cells}):\n\n${table}\n\n${spread}\n${DEMO_SCOPE}`;
     await writeFileAtomic(join(options.out, 'table.md'), report);
-    const page = options.report ? await writeReportPage(options.out, size, seeds, results, spread, context) : undefined;
+    const page = options.report
+      ? await writeReportPage(options.out, size, seeds, results, spread, options.convention, context)
+      : undefined;
     process.stdout.write(`\n${report}(${[join(options.out, 'table.md'), page].filter(Boolean).join(', ')})\n`);
     return ExitCode.ok;
   },

@@ -7,7 +7,7 @@ import { labelMontage } from './montage.js';
 import { REPORT } from './options.js';
 import { labelColour } from './palette.js';
 import { encodePng } from './raster.js';
-import { canonicalVolume, centreVoxel, type Convention } from './slices.js';
+import { canonicalVolume, centreVoxel, conventionNote, type Convention } from './slices.js';
 import { writeReport, type ReportLogger } from './write-report.js';
 import { chartSvg } from './charts.js';
 import { escapeHtml, figure, htmlTable, paragraph, pngImage, renderPage, section } from './html.js';
@@ -29,6 +29,7 @@ export interface DemoReportInputs {
   links: { title: string; href: string }[];
   /** One test subject: the reference and each arm's segmentation of its sessions, one PNG per session. */
   segmentations: { title: string; pictures: { caption: string; png: Uint8Array }[] }[];
+  convention: Convention;
   command: string;
 }
 
@@ -67,13 +68,14 @@ export async function renderDemoReport(inputs: DemoReportInputs): Promise<string
     ),
     section(
       'One test subject',
-      inputs.segmentations
-        .map(
-          ({ title, pictures }) =>
-            `<h3>${escapeHtml(title)}</h3>` +
-            pictures.map((p) => figure(pngImage(p.png, `${title} ${p.caption}`), p.caption)).join('\n'),
-        )
-        .join('\n') || paragraph('No test subject was predicted.'),
+      paragraph(conventionNote(inputs.convention)) +
+        inputs.segmentations
+          .map(
+            ({ title, pictures }) =>
+              `<h3>${escapeHtml(title)}</h3>` +
+              pictures.map((p) => figure(pngImage(p.png, `${title} ${p.caption}`), p.caption)).join('\n'),
+          )
+          .join('\n') || paragraph('No test subject was predicted.'),
     ),
     section(
       'Reports of the stages',

@@ -13,7 +13,7 @@ import { figure, paragraph, pngImage, renderPage, section } from './html.js';
 import { labelMontage } from './montage.js';
 import { labelColour, legend } from './palette.js';
 import { encodePng } from './raster.js';
-import { canonicalVolume, centreVoxel, type Convention } from './slices.js';
+import { canonicalVolume, centreVoxel, conventionNote, type Convention } from './slices.js';
 
 export interface PredictedCase {
   /** The page anchor of the case (see caseAnchor). */
@@ -68,10 +68,7 @@ export async function renderPredictReport(inputs: PredictReportInputs): Promise<
       legend(
         [...allLabels].sort((a, b) => a - b),
         inputs.table,
-      ) +
-        paragraph(
-          `Sagittal, coronal and axial slices through the centroid of the labels; ${inputs.convention} convention (${inputs.convention === 'neurological' ? "the patient's left on the left" : "the patient's left on the right"}), anterior on the right of sagittal slices; intensities windowed to the 0.5th–99.5th percentiles of the nonzero voxels.`,
-        ),
+      ) + paragraph(`Slices through the centroid of the labels. ${conventionNote(inputs.convention)}`),
     ),
   );
   for (const { subject, figures } of subjects) sections.push(section(subject, figures.join('\n')));

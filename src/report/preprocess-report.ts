@@ -3,7 +3,7 @@ import { jacobianRange, type JacobianRange } from '../registration/jacobian.js';
 import { escapeHtml, figure, htmlTable, paragraph, pngImage, renderPage, section } from './html.js';
 import { edgeMontage } from './montage.js';
 import { encodePng } from './raster.js';
-import { canonicalVolume, percentileWindow, type Convention } from './slices.js';
+import { canonicalVolume, conventionNote, percentileWindow, type Convention } from './slices.js';
 
 /** What the report shows of one session: pictures and numbers, not volumes. */
 export interface SessionReview {
@@ -61,9 +61,10 @@ export function renderSubjectReport(inputs: SubjectReportInputs): string {
   const sections = [
     section(
       'Quality',
-      htmlTable(['session', 'NCC before', 'NCC after', 'Jacobian min', 'Jacobian max', 'folding (det ≤ 0)'], rows, {
-        raw: true,
-      }) +
+      paragraph(conventionNote(inputs.convention)) +
+        htmlTable(['session', 'NCC before', 'NCC after', 'Jacobian min', 'Jacobian max', 'folding (det ≤ 0)'], rows, {
+          raw: true,
+        }) +
         paragraph(
           'NCC: normalised cross-correlation with the subject template. Jacobian: determinant of the map from the subject space to the session, inside the head; at or below 0 the map folds.',
         ) +
@@ -86,7 +87,7 @@ export function renderSubjectReport(inputs: SubjectReportInputs): string {
   ];
   return renderPage({
     title: `longiseg preprocess · sub-${inputs.subject}`,
-    lead: `${inputs.sessions.length} sessions; ${inputs.convention} convention (${inputs.convention === 'neurological' ? "the patient's left on the left" : "the patient's left on the right"}) · ${inputs.command}`,
+    lead: `${inputs.sessions.length} sessions · ${inputs.command}`,
     sections,
   });
 }

@@ -10,6 +10,12 @@ import type { Volume, VoxelArray } from '../io/volume.js';
  */
 export type Convention = 'neurological' | 'radiological';
 export type SliceView = 'sagittal' | 'coronal' | 'axial';
+
+/** How a page says what its slices show. */
+export function conventionNote(convention: Convention): string {
+  const left = convention === 'neurological' ? 'on the left' : 'on the right';
+  return `Sagittal, coronal and axial slices in ${convention} convention (the patient's left ${left} of axial and coronal slices), anterior on the right of sagittal slices; intensities windowed to the 0.5th–99.5th percentiles of the nonzero voxels.`;
+}
 export const SLICE_VIEWS: SliceView[] = ['sagittal', 'coronal', 'axial'];
 
 /** Row-major values, row 0 at the top; `pixel` is the size of a voxel across and down in mm. */

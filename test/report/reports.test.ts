@@ -82,7 +82,7 @@ withBrowser('every stage writes a report that a real browser opens without error
     expect(opened.images).toBe(4);
     expect(opened.text).toMatch(/sub-03_ses-01[\s\S]*sub-03_ses-02[\s\S]*sub-04_ses-01/);
     for (const name of STRUCTURES) expect(opened.text).toContain(name);
-    expect(opened.text).toContain('neurological convention');
+    expect(opened.text).toContain("neurological convention (the patient's left on the left");
   });
 
   test('evaluate: box plots, session pairs, volume trajectories, the worst cases linked to their montages', async () => {
@@ -130,7 +130,7 @@ withBrowser('every stage writes a report that a real browser opens without error
       );
       expectClean(subject);
       expect(subject.images).toBe(4);
-      expect(subject.text).toMatch(/radiological convention/);
+      expect(subject.text).toContain("radiological convention (the patient's left on the right");
       expect(subject.text).toMatch(/Jacobian min/);
       const index = await openReport(browser, join(out('registered'), 'report.html'), 'preprocess.png');
       expectClean(index);
@@ -169,6 +169,7 @@ withBrowser('every stage writes a report that a real browser opens without error
           { title: 'missing stage', href: 'nowhere/report.html' },
         ],
         segmentations,
+        convention: 'radiological',
         command: 'test',
       },
       { warn: (message) => expect(message).toBeUndefined() },
@@ -180,6 +181,7 @@ withBrowser('every stage writes a report that a real browser opens without error
     expect(opened.text).toMatch(/reference[\s\S]*the finetuned model/);
     expect(opened.text).toContain('predict');
     expect(opened.text).not.toContain('missing stage');
+    expect(opened.text).toContain('radiological convention');
   });
 
   test('--no-report writes none; a file of that name that longiseg did not write is left alone', async () => {

@@ -49,6 +49,16 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** A command line from flags: { out: 'x', labeled: 'sub-01', input: [a, b], quiet: true } → --out x --labeled sub-01 --input a b --quiet. */
+export function flagArgs(command: string, flags: Record<string, string | string[] | boolean>): string[] {
+  return [
+    command,
+    ...Object.entries(flags).flatMap(([name, value]) =>
+      value === true ? [`--${name}`] : value === false ? [`--no-${name}`] : [`--${name}`, ...[value].flat()],
+    ),
+  ];
+}
+
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
   let max = 0;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { onPath, runCli, tinyFinetune, tinyPretrain, tinyStudy } from '../helpers.js';
+import { flagArgs, onPath, runCli, tinyFinetune, tinyPretrain, tinyStudy } from '../helpers.js';
 import { browserAvailable, launchBrowser, openReport } from './browser.js';
 
 const withBrowser = browserAvailable() ? describe : describe.skip;
@@ -27,16 +27,9 @@ withBrowser('every stage writes a report that a real browser opens without error
   };
 
   test('pretrain: the curves of each loss term, the validation and the learning rate', async () => {
-    const run = runCli([
-      'pretrain',
-      '--config',
-      config('pre.yaml', tinyPretrain),
-      '--data',
-      data,
-      '--out',
-      out('pre'),
-      '--quiet',
-    ]);
+    const run = runCli(
+      flagArgs('pretrain', { config: config('pre.yaml', tinyPretrain), data, out: out('pre'), quiet: true }),
+    );
     expect(run.status).toBe(0);
     const opened = await openReport(browser, join(out('pre'), 'report.html'), 'pretrain.png');
     expectClean(opened);
@@ -45,18 +38,15 @@ withBrowser('every stage writes a report that a real browser opens without error
   });
 
   test('finetune: curves, and the validation Dice of each class by name', async () => {
-    const run = runCli([
-      'finetune',
-      '--config',
-      config('ft.yaml', tinyFinetune),
-      '--data',
-      data,
-      '--out',
-      out('ft'),
-      '--labeled',
-      'sub-01',
-      '--quiet',
-    ]);
+    const run = runCli(
+      flagArgs('finetune', {
+        config: config('ft.yaml', tinyFinetune),
+        data,
+        out: out('ft'),
+        labeled: 'sub-01',
+        quiet: true,
+      }),
+    );
     expect(run.status).toBe(0);
     const opened = await openReport(browser, join(out('ft'), 'report.html'), 'finetune.png');
     expectClean(opened);
@@ -65,17 +55,14 @@ withBrowser('every stage writes a report that a real browser opens without error
   });
 
   test('predict: one montage per session, the sessions of a subject side by side, a legend', async () => {
-    const run = runCli([
-      'predict',
-      '--model',
-      join(out('ft'), 'best.safetensors'),
-      '--input',
-      join(data, 'sub-03'),
-      join(data, 'sub-04'),
-      '--out',
-      out('pred'),
-      '--quiet',
-    ]);
+    const run = runCli(
+      flagArgs('predict', {
+        model: join(out('ft'), 'best.safetensors'),
+        input: [join(data, 'sub-03'), join(data, 'sub-04')],
+        out: out('pred'),
+        quiet: true,
+      }),
+    );
     expect(run.status).toBe(0);
     const opened = await openReport(browser, join(out('pred'), 'report.html'), 'predict.png');
     expectClean(opened);
@@ -86,16 +73,15 @@ withBrowser('every stage writes a report that a real browser opens without error
   });
 
   test('evaluate: box plots, session pairs, volume trajectories, the worst cases linked to their montages', async () => {
-    const run = runCli([
-      'evaluate',
-      '--pred',
-      out('pred'),
-      '--ref',
-      join(data, 'derivatives', 'labels'),
-      '--longitudinal',
-      '--allow-missing',
-      '--quiet',
-    ]);
+    const run = runCli(
+      flagArgs('evaluate', {
+        pred: out('pred'),
+        ref: join(data, 'derivatives', 'labels'),
+        longitudinal: true,
+        'allow-missing': true,
+        quiet: true,
+      }),
+    );
     expect(run.status).toBe(0);
     const path = join(out('pred'), 'evaluation.html');
     const opened = await openReport(browser, path, 'evaluate.png');
@@ -110,18 +96,15 @@ withBrowser('every stage writes a report that a real browser opens without error
   withElastix(
     'preprocess: per subject, each session before and after registration with the template edges',
     async () => {
-      const run = runCli([
-        'preprocess',
-        '--bids',
-        join(study, 'raw'),
-        '--out',
-        out('registered'),
-        '--subjects',
-        'sub-02',
-        '--convention',
-        'radiological',
-        '--quiet',
-      ]);
+      const run = runCli(
+        flagArgs('preprocess', {
+          bids: join(study, 'raw'),
+          out: out('registered'),
+          subjects: 'sub-02',
+          convention: 'radiological',
+          quiet: true,
+        }),
+      );
       expect(run.status).toBe(0);
       const subject = await openReport(
         browser,
@@ -186,28 +169,21 @@ withBrowser('every stage writes a report that a real browser opens without error
 
   test('--no-report writes none; a file of that name that longiseg did not write is left alone', async () => {
     writeFileSync(join(out('pred'), 'evaluation.html'), 'mine');
-    const run = runCli([
-      'evaluate',
-      '--pred',
-      out('pred'),
-      '--ref',
-      join(data, 'derivatives', 'labels'),
-      '--allow-missing',
-    ]);
+    const run = runCli(
+      flagArgs('evaluate', { pred: out('pred'), ref: join(data, 'derivatives', 'labels'), 'allow-missing': true }),
+    );
     expect(run.status).toBe(0);
     expect(run.stderr).toMatch(/evaluation\.html was not written: a file of that name is there/);
     expect(readFileSync(join(out('pred'), 'evaluation.html'), 'utf8')).toBe('mine');
-    const none = runCli([
-      'predict',
-      '--model',
-      join(out('ft'), 'best.safetensors'),
-      '--input',
-      join(data, 'sub-03'),
-      '--out',
-      out('pred-none'),
-      '--no-report',
-      '--quiet',
-    ]);
+    const none = runCli(
+      flagArgs('predict', {
+        model: join(out('ft'), 'best.safetensors'),
+        input: join(data, 'sub-03'),
+        out: out('pred-none'),
+        report: false,
+        quiet: true,
+      }),
+    );
     expect(none.status).toBe(0);
     expect(() => readFileSync(join(out('pred-none'), 'report.html'))).toThrow();
   });

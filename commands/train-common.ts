@@ -32,7 +32,7 @@ import { REPORT, reportOption } from '../src/report/options.js';
 export type Kind = 'pretrain' | 'finetune';
 
 /** The flags of a training run that are no config keys. */
-const runFlagsSchema = z.object({
+export const runFlagsSchema = z.object({
   max_steps: z
     .number()
     .optional()

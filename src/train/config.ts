@@ -13,58 +13,128 @@ import { InputError, UsageError } from '../runtime/errors.js';
  */
 const augmentationSchema = z
   .object({
-    enabled: z.boolean().default(true),
+    enabled: z.boolean().default(true).describe('All augmentations on or off; a pair gets the identical transform.'),
     flip: z
       .object({
-        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.flip.p),
-        /** Exchange Left-X and Right-X labels (dseg.tsv names) of flipped crops; the code keeps them, so a flipped left structure is labelled left. */
-        swap_sides: z.boolean().default(false),
+        p: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(REFERENCE_AUGMENT.flip.p)
+          .describe('Probability of a random left-right flip.'),
+        swap_sides: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Exchange the labels of Left-X and Right-X structures (names in dseg.tsv) in flipped crops, so that a flipped left structure is labelled right; the code keeps the labels.',
+          ),
       })
       .strict()
       .prefault({}),
     affine: z
       .object({
-        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.affine.p),
-        scale: z.number().min(0).lt(1).default(REFERENCE_AUGMENT.affine.scale),
-        degrees: z.number().min(0).default(REFERENCE_AUGMENT.affine.degrees),
+        p: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(REFERENCE_AUGMENT.affine.p)
+          .describe('Probability of a random affine (scale and rotation).'),
+        scale: z
+          .number()
+          .min(0)
+          .lt(1)
+          .default(REFERENCE_AUGMENT.affine.scale)
+          .describe('Largest relative scale change.'),
+        degrees: z
+          .number()
+          .min(0)
+          .default(REFERENCE_AUGMENT.affine.degrees)
+          .describe('Largest rotation about each axis, degrees.'),
       })
       .strict()
       .prefault({}),
     blur: z
       .object({
-        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.blur.p),
-        sigma: z.number().min(0).default(REFERENCE_AUGMENT.blur.sigma),
+        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.blur.p).describe('Probability of a Gaussian blur.'),
+        sigma: z.number().min(0).default(REFERENCE_AUGMENT.blur.sigma).describe('Largest blur σ, voxels.'),
       })
       .strict()
       .prefault({}),
     noise: z
       .object({
-        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.noise.p),
-        std: z.number().min(0).default(REFERENCE_AUGMENT.noise.std),
+        p: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(REFERENCE_AUGMENT.noise.p)
+          .describe('Probability of additive Gaussian noise.'),
+        std: z
+          .number()
+          .min(0)
+          .default(REFERENCE_AUGMENT.noise.std)
+          .describe('Largest noise standard deviation (normalised intensities).'),
       })
       .strict()
       .prefault({}),
     bias_field: z
       .object({
-        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.biasField.p),
-        coefficient: z.number().min(0).default(REFERENCE_AUGMENT.biasField.coefficient),
-        order: z.number().int().min(0).max(5).default(REFERENCE_AUGMENT.biasField.order),
+        p: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(REFERENCE_AUGMENT.biasField.p)
+          .describe('Probability of a multiplicative polynomial bias field.'),
+        coefficient: z
+          .number()
+          .min(0)
+          .default(REFERENCE_AUGMENT.biasField.coefficient)
+          .describe('Largest magnitude of the polynomial coefficients.'),
+        order: z
+          .number()
+          .int()
+          .min(0)
+          .max(5)
+          .default(REFERENCE_AUGMENT.biasField.order)
+          .describe('Order of the polynomial.'),
       })
       .strict()
       .prefault({}),
     gamma: z
       .object({
-        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.gamma.p),
-        log_gamma: z.number().min(0).default(REFERENCE_AUGMENT.gamma.logGamma),
+        p: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(REFERENCE_AUGMENT.gamma.p)
+          .describe('Probability of a gamma change of contrast.'),
+        log_gamma: z.number().min(0).default(REFERENCE_AUGMENT.gamma.logGamma).describe('log γ drawn from ±this.'),
       })
       .strict()
       .prefault({}),
     motion: z
       .object({
-        p: z.number().min(0).max(1).default(REFERENCE_AUGMENT.motion.p),
-        degrees: z.number().min(0).default(REFERENCE_AUGMENT.motion.degrees),
-        translation: z.number().min(0).default(REFERENCE_AUGMENT.motion.translation),
-        transforms: z.number().int().min(1).default(REFERENCE_AUGMENT.motion.transforms),
+        p: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(REFERENCE_AUGMENT.motion.p)
+          .describe('Probability of simulated k-space motion artefacts.'),
+        degrees: z
+          .number()
+          .min(0)
+          .default(REFERENCE_AUGMENT.motion.degrees)
+          .describe('Largest rotation of a simulated movement, degrees.'),
+        translation: z
+          .number()
+          .min(0)
+          .default(REFERENCE_AUGMENT.motion.translation)
+          .describe('Largest translation of a simulated movement, mm.'),
+        transforms: z
+          .number()
+          .int()
+          .min(1)
+          .default(REFERENCE_AUGMENT.motion.transforms)
+          .describe('Movements per simulated scan.'),
       })
       .strict()
       .prefault({}),
@@ -73,70 +143,169 @@ const augmentationSchema = z
   .prefault({});
 
 const commonShape = {
-  seed: z.number().int().min(0).default(0),
-  backend: z.enum(BACKEND_REQUESTS).default('auto'),
-  /** The preset the file starts from (`paper`, `small`). */
-  preset: z.string().optional(),
-  /** A registered BIDS tree, or a TSV manifest (subject, session, image, label, age). */
-  data: z.string().min(1).meta(flag('Registered BIDS tree (preprocess output, synth registered/) or a TSV manifest')),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe('Seed of every random choice (split, crops, augmentation, initialisation).'),
+  backend: z
+    .enum(BACKEND_REQUESTS)
+    .default('auto')
+    .describe(
+      'tfjs back end: auto picks tfjs-node-gpu, then tfjs-node, then WebGPU on a hardware GPU, then WebAssembly; webgpu also takes a software adapter (tests).',
+    ),
+  preset: z
+    .string()
+    .optional()
+    .describe('The preset the file starts from (paper, small); keys in the file override it.'),
+  data: z
+    .string()
+    .min(1)
+    .meta(flag('Registered BIDS tree (preprocess output, synth registered/) or a TSV manifest'))
+    .describe(
+      'A registered BIDS tree (preprocess output, synth registered/) or a TSV manifest (subject, session, image, label, age).',
+    ),
   out: z
     .string()
     .min(1)
-    .meta(flag('Run folder: config.yaml, split.json, train_log.tsv, latest.safetensors, best.safetensors')),
-  /** The label derivative: derivatives/<labels>/. */
-  labels: z.string().min(1).default('labels'),
-  /** BIDS suffixes, one input channel each. */
-  modalities: z.array(z.string().min(1)).min(1).default(['T1w']),
-  /** Output classes; default: from the labels' dseg.tsv, else the reference's 33. */
-  classes: z.number().int().min(2).optional(),
+    .meta(flag('Run folder: config.yaml, split.json, train_log.tsv, latest.safetensors, best.safetensors'))
+    .describe('Run folder: config.yaml, split.json, train_log.tsv, latest.safetensors, best.safetensors.'),
+  labels: z.string().min(1).default('labels').describe('Name of the label derivative: derivatives/<labels>/.'),
+  modalities: z
+    .array(z.string().min(1))
+    .min(1)
+    .default(['T1w'])
+    .describe('BIDS suffixes, one input channel each, the first drives everything else.'),
+  classes: z
+    .number()
+    .int()
+    .min(2)
+    .optional()
+    .describe("Output classes; default: from the labels' dseg.tsv, else the reference's 33."),
   model: z
-    .object({ base_width: z.number().int().positive().default(16), depth: z.number().int().min(1).max(6).default(4) })
+    .object({
+      base_width: z
+        .number()
+        .int()
+        .positive()
+        .default(16)
+        .describe('Channels of the first U-Net level (ngf); doubled at each level down.'),
+      depth: z
+        .number()
+        .int()
+        .min(1)
+        .max(6)
+        .default(4)
+        .describe('Down-sampling levels of the U-Net; image sizes must divide by 2^depth.'),
+    })
     .strict()
     .prefault({}),
-  crop: z.number().int().positive().default(32),
-  batch: z.number().int().positive().default(1),
-  /** Pairs of sessions: any two distinct ones in either order (the code), or neighbours in time. */
-  pairing: z.enum(['any', 'adjacent']).default('any'),
-  /** Centre every pair crop on a voxel inside the head instead of anywhere in the volume (the code). */
-  crops_inside_head: z.boolean().default(false),
+  crop: z
+    .number()
+    .int()
+    .positive()
+    .default(32)
+    .describe('Edge of the cubic random crop in voxels, shared by both sessions of a pair.'),
+  batch: z.number().int().positive().default(1).describe('Pairs (pretrain) or labelled crops (finetune) per step.'),
+  pairing: z
+    .enum(['any', 'adjacent'])
+    .default('any')
+    .describe('Pairs of sessions: any two distinct ones in either order (the code), or neighbours in time.'),
+  crops_inside_head: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Centre every pair crop (pretraining, Lcs) and every labelled crop not centred on a class on a voxel inside the head, never in the empty background; the code crops anywhere.',
+    ),
   split: z
     .object({
-      train: z.number().min(0).default(70),
-      validation: z.number().min(0).default(10),
-      test: z.number().min(0).default(20),
-      validation_subjects: z.array(z.string().min(1)).optional(),
-      test_subjects: z.array(z.string().min(1)).optional(),
+      train: z.number().min(0).default(70).describe('Share of subjects for training (percent; subject-wise, seeded).'),
+      validation: z.number().min(0).default(10).describe('Share of subjects for validation.'),
+      test: z.number().min(0).default(20).describe('Share of subjects held out for testing.'),
+      validation_subjects: z
+        .array(z.string().min(1))
+        .optional()
+        .describe('Explicit validation subjects (sub-XX), instead of the shares.'),
+      test_subjects: z.array(z.string().min(1)).optional().describe('Explicit test subjects, instead of the shares.'),
     })
     .strict()
     .prefault({}),
   augmentation: augmentationSchema,
   optimizer: z
     .object({
-      lr: z.number().positive().default(2e-4),
-      beta1: z.number().min(0).lt(1).default(0.5),
-      beta2: z.number().min(0).lt(1).default(0.999),
-      eps: z.number().positive().default(1e-8),
+      lr: z
+        .number()
+        .positive()
+        .default(2e-4)
+        .describe('Adam learning rate (constant, then a linear decay that ends at 1/(decay steps + 1) of it).'),
+      beta1: z.number().min(0).lt(1).default(0.5).describe('Adam β1 (0.5 as the code).'),
+      beta2: z.number().min(0).lt(1).default(0.999).describe('Adam β2.'),
+      eps: z.number().positive().default(1e-8).describe('Adam ε.'),
     })
     .strict()
     .prefault({}),
-  /** Training steps in all (a finetuning step with alternating Lcs is two optimiser updates). */
-  steps: z.number().int().positive(),
-  /** Steps at the full learning rate before the linear decay (the code's n_epochs share: 21/221 in pretraining, 11/211 in finetuning). */
-  constant_steps: z.number().int().min(0).optional(),
-  validate_every: z.number().int().positive().default(200),
-  /** Validation items per validation (the code: 26 in pretraining). */
-  validation_volumes: z.number().int().positive().default(26),
-  /** Validate on a centred crop of this size instead of whole volumes (faster on CPUs). */
-  validation_crop: z.number().int().positive().optional(),
-  save_every: z.number().int().positive().default(50),
-  /** Steps' batches prepared ahead on a data worker thread; 0: drawn on the main thread between steps. */
-  prefetch: z.number().int().min(0).max(16).default(2),
-  upper_percentile: z.number().gt(0).max(100).default(99.99),
-  /** Replace NaN and infinite voxels of the images with 0 instead of refusing them. */
+  steps: z
+    .number()
+    .int()
+    .positive()
+    .describe(
+      'Training steps in all; with lcs.mode alternate a finetuning step is two optimiser updates, an Lcs one and a supervised one (the code counts so).',
+    ),
+  constant_steps: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      "Steps at the full learning rate before the linear decay (default: the code's share of steps, 21/221 in pretraining and 11/211 in finetuning).",
+    ),
+  validate_every: z
+    .number()
+    .int()
+    .positive()
+    .default(200)
+    .describe('Steps between validations (which pick best.safetensors).'),
+  validation_volumes: z
+    .number()
+    .int()
+    .positive()
+    .default(26)
+    .describe('Validation items per validation (the code: 26 in pretraining).'),
+  validation_crop: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Validate on a centred crop of this size instead of whole volumes (faster on CPUs).'),
+  save_every: z
+    .number()
+    .int()
+    .positive()
+    .default(50)
+    .describe('Steps between saves of latest.safetensors (also saved on SIGTERM and at --time-limit).'),
+  prefetch: z
+    .number()
+    .int()
+    .min(0)
+    .max(16)
+    .default(2)
+    .describe(
+      'Steps whose batches a data worker thread prepares (crops, augmentation) while the current step computes; 0 draws them on the main thread between steps. The batches are the same either way.',
+    ),
+  upper_percentile: z
+    .number()
+    .gt(0)
+    .max(100)
+    .default(99.99)
+    .describe('Intensity normalisation: (x − min) / (P − min) with P this percentile (the reference: 99.99).'),
   nan_to_num: z
     .boolean()
     .default(false)
-    .meta(flag('Replace NaN and infinite image voxels with 0 instead of refusing the image')),
+    .meta(flag('Replace NaN and infinite image voxels with 0 instead of refusing the image'))
+    .describe(
+      'Replace NaN and infinite image voxels with 0 (and say how many) instead of refusing the image (exit 3).',
+    ),
 };
 
 /** Adds an issue at `key` for every layer id that is not of one of `kinds` in the U-Net the config describes. */
@@ -180,27 +349,60 @@ function checkCrop(config: { crop: number; model: { depth: number } }, context: 
 export const pretrainSchema = z
   .object({
     ...commonShape,
-    taps: z.array(z.number().int().min(0)).min(1).default(REFERENCE_TAPS),
+    taps: z
+      .array(z.number().int().min(0))
+      .min(1)
+      .default(REFERENCE_TAPS)
+      .describe("U-Net layers whose features enter the similarity loss (the reference's nine)."),
     heads: z
       .object({
-        width: z.number().int().positive().default(2048),
-        bottleneck: z.number().int().positive().default(512),
+        width: z
+          .number()
+          .int()
+          .positive()
+          .default(2048)
+          .describe('Width of each projection head (the reference: 2048).'),
+        bottleneck: z.number().int().positive().default(512).describe('Bottleneck width of each prediction head.'),
       })
       .strict()
       .prefault({}),
-    /** Positions M sampled per tapped layer. */
-    patches: z.number().int().positive().default(128),
+    patches: z
+      .number()
+      .int()
+      .positive()
+      .default(128)
+      .describe('Positions M sampled per tapped layer for the patchwise similarity.'),
     weights: z
       .object({
-        lambda_sim: z.number().min(0).default(REFERENCE_WEIGHTS.lambdaSim),
-        sim_weights: z.array(z.number().min(0)).optional(),
-        variance: z.array(z.number().min(0)).optional(),
-        covariance: z.array(z.number().min(0)).optional(),
-        orthogonality: z.number().min(0).default(REFERENCE_WEIGHTS.orthogonality),
-        orthogonal_pair: z.tuple([z.number().int(), z.number().int()]).default(REFERENCE_WEIGHTS.orthogonalPair!),
-        /** The code squares the cosine; the paper's Eq. 2 does not. */
-        orthogonality_squared: z.boolean().default(true),
-        reconstruction: z.number().min(0).default(REFERENCE_WEIGHTS.reconstruction),
+        lambda_sim: z
+          .number()
+          .min(0)
+          .default(REFERENCE_WEIGHTS.lambdaSim)
+          .describe('Weight of the multi-scale patchwise similarity loss.'),
+        sim_weights: z
+          .array(z.number().min(0))
+          .optional()
+          .describe('Per-tap weights of the similarity loss (one per entry of taps).'),
+        variance: z.array(z.number().min(0)).optional().describe('Per-tap weights of the variance regulariser.'),
+        covariance: z.array(z.number().min(0)).optional().describe('Per-tap weights of the covariance regulariser.'),
+        orthogonality: z
+          .number()
+          .min(0)
+          .default(REFERENCE_WEIGHTS.orthogonality)
+          .describe('Weight of the orthogonality regulariser.'),
+        orthogonal_pair: z
+          .tuple([z.number().int(), z.number().int()])
+          .default(REFERENCE_WEIGHTS.orthogonalPair!)
+          .describe('The two tapped layers whose features the orthogonality regulariser decorrelates.'),
+        orthogonality_squared: z
+          .boolean()
+          .default(true)
+          .describe("Square the cosine (the code) or not (the paper's Eq. 2)."),
+        reconstruction: z
+          .number()
+          .min(0)
+          .default(REFERENCE_WEIGHTS.reconstruction)
+          .describe('Weight of the denoising reconstruction loss.'),
       })
       .strict()
       .prefault({}),
@@ -236,7 +438,6 @@ export const pretrainSchema = z
 export const finetuneSchema = z
   .object({
     ...commonShape,
-    /** A pretraining checkpoint or a longiseg model; random initialisation when absent. */
     pretrained: z
       .string()
       .min(1)
@@ -245,12 +446,22 @@ export const finetuneSchema = z
         flag('Start from a pretraining checkpoint (heads dropped) or a longiseg model', {
           defaultText: 'random initialisation',
         }),
+      )
+      .describe(
+        'A pretraining checkpoint or longiseg model to start from (heads dropped); random initialisation when absent.',
       ),
-    /** The pretrained output layer: kept (the code; pretraining trained it through the reconstruction head) or re-initialised. */
-    pretrained_head: z.enum(['reuse', 'reinitialise']).default('reuse'),
-    /** Layers that keep their initialisation instead of the pretrained values: layer ids, or `decoder`. */
-    pretrained_exclude: z.union([z.literal('decoder'), z.array(z.number().int().min(0))]).default([]),
-    /** Labelled subjects: all training subjects, or a list of sub-XX (every labelled session) and sub-XX:ses-YY (that session only). */
+    pretrained_head: z
+      .enum(['reuse', 'reinitialise'])
+      .default('reuse')
+      .describe(
+        'The pretrained output layer: reuse (the code; pretraining trained it through the reconstruction head) or reinitialise. A new number of classes always re-initialises it.',
+      ),
+    pretrained_exclude: z
+      .union([z.literal('decoder'), z.array(z.number().int().min(0))])
+      .default([])
+      .describe(
+        'Layers that keep their initialisation instead of the pretrained values (the run without --pretrained starts from the same one): a list of layer ids (convolutions and BatchNorms), or decoder (every layer after the first upsampling, output layer included).',
+      ),
     labeled: z
       .union([z.literal('all'), z.array(z.string().min(1)).min(1)])
       .default('all')
@@ -258,33 +469,66 @@ export const finetuneSchema = z
         flag(
           'Labelled training subjects or sessions, comma-separated: sub-01 (its labelled sessions), sub-01:ses-03 (that session); one = one-shot',
         ),
+      )
+      .describe(
+        'Labelled training data: all, or a list of subjects (sub-01: every labelled session) and sessions (sub-01:ses-03: that session alone; the other sessions serve in pairs). One entry = one-shot.',
       ),
-    /** Share of labelled crops centred on a voxel of a class present in the label map (nnU-Net's oversample_foreground_percent, 0.33); 0 in the code. */
-    oversample_foreground: z.number().min(0).max(1).default(0),
-    /** The checkpoint kept as best: lowest validation Dice+CE (the code) or highest mean foreground Dice. */
-    selection: z.enum(['loss', 'dice']).default('loss'),
+    oversample_foreground: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0)
+      .describe(
+        'Share of labelled crops centred on a voxel of a foreground class drawn uniformly from those the session holds (nnU-Net: 0.33); 0 as the code, which crops anywhere.',
+      ),
+    selection: z
+      .enum(['loss', 'dice'])
+      .default('loss')
+      .describe(
+        'Which validation picks best.safetensors: loss, the lowest Dice+CE (the code), or dice, the highest mean foreground Dice.',
+      ),
     lcs: z
       .object({
-        /** λ_cseg; 0 turns the consistency loss off. */
-        weight: z.number().min(0).default(1),
-        /** The code alternates an Lcs step and a supervised step; the paper sums both in one loss. */
-        mode: z.enum(['alternate', 'sum']).default('alternate'),
-        /** The paper's soft-vs-soft Dice instead of the code's soft-vs-detached-argmax. */
-        soft_targets: z.boolean().default(false),
-        /** Pairs per Lcs step. */
-        batch: z.number().int().positive().optional(),
-        /** Steps of supervised updates only before Lcs starts (the code has such a warm-up, turned off). */
-        warmup_steps: z.number().int().min(0).default(0),
-        /** An Lcs update every this many steps after the warm-up (the code: every step). */
-        every: z.number().int().positive().default(1),
+        weight: z
+          .number()
+          .min(0)
+          .default(1)
+          .describe('λ_cseg, weight of the longitudinal consistency loss; 0 turns it off.'),
+        mode: z
+          .enum(['alternate', 'sum'])
+          .default('alternate')
+          .describe(
+            'alternate: every step an Lcs update, then a supervised update (the code); sum: one update of the summed loss (the paper).',
+          ),
+        soft_targets: z
+          .boolean()
+          .default(false)
+          .describe("The paper's soft-vs-soft Dice instead of the code's soft-vs-detached-argmax."),
+        batch: z.number().int().positive().optional().describe('Unlabelled pairs per Lcs step (default: batch).'),
+        warmup_steps: z
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .describe(
+            "Steps at the start with the supervised update only: Lcs compares the network's own predictions of two sessions, which mean nothing before it has learned to segment. The code has a 1,000-iteration warm-up of this kind, turned off (0).",
+          ),
+        every: z
+          .number()
+          .int()
+          .positive()
+          .default(1)
+          .describe(
+            'An Lcs update every this many steps after the warm-up; the steps between have the supervised update alone. 1 (every step) is the code; a larger value buys supervised updates where the budget is short.',
+          ),
       })
       .strict()
       .prefault({}),
     dice: z
       .object({
-        smooth_nr: z.number().min(0).default(0),
-        smooth_dr: z.number().min(0).default(1e-3),
-        exclude_background: z.boolean().default(false),
+        smooth_nr: z.number().min(0).default(0).describe('Dice numerator smoothing of the supervised loss.'),
+        smooth_dr: z.number().min(0).default(1e-3).describe('Dice denominator smoothing of the supervised loss.'),
+        exclude_background: z.boolean().default(false).describe('Leave the background class out of the Dice term.'),
       })
       .strict()
       .prefault({}),
@@ -308,7 +552,6 @@ export type PretrainConfig = z.output<typeof pretrainSchema>;
 export type FinetuneConfig = z.output<typeof finetuneSchema>;
 export type TrainingConfig = PretrainConfig | FinetuneConfig;
 
-/** Named starting points for --config; a file may name one with `preset:` and override keys. */
 /** The reference code's n_epochs share of steps at the full learning rate, when constant_steps is not set. */
 export const CONSTANT_SHARE = { pretrain: 21 / 221, finetune: 11 / 211 } as const;
 
@@ -320,6 +563,7 @@ export function constantSteps(
   return config.constant_steps ?? Math.round(config.steps * CONSTANT_SHARE[kind]);
 }
 
+/** Named starting points for --config; a file may name one with `preset:` and override keys. */
 export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<string, unknown>>> = {
   pretrain: {
     /** The reference script: crop 32, M 128, nine 2048-wide heads; the paper's 30,000 steps with the code's 21/221 constant share. */

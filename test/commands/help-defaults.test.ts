@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Argv } from 'yargs';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { addGlobalOptions, globalSchema, type GlobalArgs } from '../../commands/context.js';
 import { demoSchema } from '../../commands/demo.js';
 import { evaluateSchema } from '../../commands/evaluate.js';
@@ -9,6 +9,7 @@ import { preprocessSchema } from '../../commands/preprocess.js';
 import { commands } from '../../commands/registry.js';
 import { slurmSchema } from '../../commands/slurm.js';
 import { synthSchema } from '../../commands/synth.js';
+import { runFlagsSchema } from '../../commands/train-common.js';
 import { finetuneSchema, pretrainSchema } from '../../src/train/config.js';
 
 /** The schema that resolves each command's options. */
@@ -16,8 +17,9 @@ const SCHEMAS: Record<string, z.ZodObject> = {
   demo: demoSchema,
   synth: synthSchema,
   preprocess: preprocessSchema,
-  pretrain: pretrainSchema,
-  finetune: finetuneSchema,
+  // a training command's flags: its config keys, then the run's own flags
+  pretrain: z.object({ ...pretrainSchema.shape, ...runFlagsSchema.shape }),
+  finetune: z.object({ ...finetuneSchema.shape, ...runFlagsSchema.shape }),
   predict: predictSchema,
   evaluate: evaluateSchema,
   slurm: slurmSchema,

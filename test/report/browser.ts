@@ -58,9 +58,7 @@ export async function openReport(browser: Browser, path: string, screenshot: str
   // an image that did not decode has no natural width
   const brokenImages = await page
     .locator('img')
-    .evaluateAll(
-      (images) => images.filter((image) => (image as unknown as { naturalWidth: number }).naturalWidth === 0).length,
-    );
+    .evaluateAll((images) => images.filter((image) => !('naturalWidth' in image) || image.naturalWidth === 0).length);
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, screenshot), fullPage: true });
   const opened = {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { slurmEnvironment } from './slurm-environment.js';
 
 export interface LockInfo {
   host: string;
@@ -34,7 +35,7 @@ export async function acquireLock(path: string, staleHours: number): Promise<(()
     host: hostname(),
     pid: process.pid,
     time: new Date().toISOString(),
-    job: process.env.SLURM_JOB_ID,
+    job: slurmEnvironment().jobId,
   };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

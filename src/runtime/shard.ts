@@ -1,4 +1,5 @@
 import { UsageError } from './errors.js';
+import { slurmEnvironment } from './slurm-environment.js';
 
 /** This job's part of a list split across jobs: items index, index + count, index + 2·count, … */
 export interface Shard {
@@ -25,15 +26,16 @@ export function resolveShard(flag: string | undefined, env: NodeJS.ProcessEnv = 
     }
     return { index, count, source: `--shard ${index}/${count}` };
   }
-  if (env.SLURM_ARRAY_TASK_ID === undefined || env.SLURM_ARRAY_TASK_COUNT === undefined) return undefined;
-  const id = Number(env.SLURM_ARRAY_TASK_ID);
-  const count = Number(env.SLURM_ARRAY_TASK_COUNT);
-  const min = Number(env.SLURM_ARRAY_TASK_MIN ?? 0);
-  const step = Number(env.SLURM_ARRAY_TASK_STEP ?? 1) || 1;
+  const task = slurmEnvironment(env).arrayTask;
+  if (!task) return undefined;
+  const id = Number(task.id);
+  const count = Number(task.count);
+  const min = Number(task.min ?? 0);
+  const step = Number(task.step ?? 1) || 1;
   const index = (id - min) / step;
   if (![id, count, min].every(Number.isInteger) || !Number.isInteger(index) || index < 0 || index >= count) {
     throw new UsageError(
-      `cannot place SLURM array task ${env.SLURM_ARRAY_TASK_ID} (count ${env.SLURM_ARRAY_TASK_COUNT}, min ${env.SLURM_ARRAY_TASK_MIN ?? 'unset'}, step ${env.SLURM_ARRAY_TASK_STEP ?? 'unset'}); pass --shard i/n`,
+      `cannot place SLURM array task ${task.id} (count ${task.count}, min ${task.min ?? 'unset'}, step ${task.step ?? 'unset'}); pass --shard i/n`,
     );
   }
   return { index, count, source: `SLURM array task ${id} (${index + 1} of ${count})` };

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
+import { slurmEnvironment } from './slurm-environment.js';
 
 /** More threads than this is a typing error, not a machine. */
 export const MAX_THREADS = 1024;
@@ -10,9 +11,8 @@ export const threadsSchema = z.number().int().min(1).max(MAX_THREADS);
 
 /** Threads when --threads is not given: SLURM's CPUs for the task inside a job, else every CPU of the machine. */
 export function defaultThreads(env: NodeJS.ProcessEnv = process.env): { threads: number; source: string } {
-  const slurm = Number(env.SLURM_CPUS_PER_TASK);
-  if (Number.isInteger(slurm) && slurm > 0)
-    return { threads: Math.min(slurm, MAX_THREADS), source: 'SLURM_CPUS_PER_TASK' };
+  const { cpusPerTask } = slurmEnvironment(env);
+  if (cpusPerTask !== undefined) return { threads: Math.min(cpusPerTask, MAX_THREADS), source: 'SLURM_CPUS_PER_TASK' };
   return { threads: Math.min(availableParallelism(), MAX_THREADS), source: 'CPUs of this machine' };
 }
 

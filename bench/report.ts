@@ -213,7 +213,7 @@ async function demoReports(): Promise<void> {
   for (const [stage, time] of timings) {
     const wall = stages.get(stage)!;
     console.log(
-      `demo --quick ${stage}: stage ${wall.toFixed(1)} s, its reports ${time.toFixed(2)} s (${((100 * time) / wall).toFixed(1)} %)`,
+      `demo ${stage}: stage ${wall.toFixed(1)} s, its reports ${time.toFixed(2)} s (${((100 * time) / wall).toFixed(1)} %)`,
     );
   }
 }

@@ -56,7 +56,7 @@ h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; border-bottom:
 table { border-collapse: collapse; margin: 8px 0; } th, td { padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right; }
 th { background: #f5f5f5; } td.text, th { text-align: left; }
 figure { display: inline-block; margin: 6px 12px 6px 0; vertical-align: top; } figcaption { color: #555; font-size: 12px; }
-img { image-rendering: pixelated; } .legend span { display: inline-block; margin-right: 10px; }
+pre { white-space: pre-wrap; } img { image-rendering: pixelated; } .legend span { display: inline-block; margin-right: 10px; }
 .swatch { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: middle; }
 .flag { color: #b00020; font-weight: 600; }
 `;

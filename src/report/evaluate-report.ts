@@ -147,7 +147,7 @@ async function longitudinalFigures(evaluation: Evaluation, name: (label: number)
   });
   return [
     figure(await chartSvg(chart('STCS')), 'STCS of each structure between the two sessions of a pair'),
-    figure(await chartSvg(chart('ASPC')), 'ASPC (annual symmetric percent change) of each structure per pair'),
+    figure(await chartSvg(chart('ASPC')), 'ASPC (absolute symmetrized percent change) of each structure per pair'),
   ].join('\n');
 }
 

@@ -2,12 +2,11 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseBidsName, stripNiftiExtension } from '../io/bids.js';
 import { readNifti } from '../io/nifti.js';
-import { readLabelTable } from '../io/labels.js';
+import { readLabelTable, type LabelTable } from '../io/labels.js';
 import type { PredictionCase } from '../infer/predict-case.js';
 import { caseAnchor } from './case-anchor.js';
 import { REPORT } from './options.js';
 import { writeReport, type ReportLogger } from './write-report.js';
-import type { LabelTable } from '../io/labels.js';
 import type { Volume } from '../io/volume.js';
 import { figure, paragraph, pngImage, renderPage, section } from './html.js';
 import { labelMontage } from './montage.js';
@@ -52,11 +51,11 @@ export async function renderPredictReport(inputs: PredictReportInputs): Promise<
       for (const v of new Set(labels.data)) allLabels.add(v);
       volumes.push({ c, image, labels });
     }
+    const sameGrid = volumes.every((v) => v.labels.shape.join() === volumes[0].labels.shape.join());
+    const centre = sameGrid ? subjectCentre(volumes.map((v) => v.labels)) : undefined;
     subjects.push({
       subject,
       figures: volumes.map(({ c, image, labels }) => {
-        const sameGrid = volumes.every((v) => v.labels.shape.join() === labels.shape.join());
-        const centre = sameGrid ? subjectCentre(volumes.map((v) => v.labels)) : undefined;
         const picture = labelMontage(image, labels, labelColour, { convention: inputs.convention, centre });
         return figure(pngImage(encodePng(picture), c.anchor), c.anchor, c.anchor);
       }),

@@ -125,20 +125,16 @@ export function tinyStudy(): { dir: { path: string }; data: string; config(name:
   const study = join(dir.path, 'study');
   beforeAll(() => {
     expect(
-      runCli([
-        'synth',
-        '--out',
-        study,
-        '--subjects',
-        '4',
-        '--sessions',
-        '2',
-        '--shape',
-        '32,32,32',
-        '--voxel-mm',
-        '5',
-        '--quiet',
-      ]).status,
+      runCli(
+        flagArgs('synth', {
+          out: study,
+          subjects: '4',
+          sessions: '2',
+          shape: '32,32,32',
+          'voxel-mm': '5',
+          quiet: true,
+        }),
+      ).status,
     ).toBe(0);
   });
   afterAll(() => dir.remove());

@@ -1,6 +1,6 @@
 import { cpSync, existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempDir, runCli } from '../helpers.js';
+import { flagArgs, makeTempDir, runCli } from '../helpers.js';
 
 /** Renames sub-OLD to sub-NEW everywhere below `root` (folders and file names). */
 function renameSubject(root: string, from: string, to: string): void {
@@ -19,22 +19,17 @@ describe('BIDS inputs: entity rules, one file per session, outputs never read ba
 
   beforeAll(() => {
     expect(
-      runCli([
-        'synth',
-        '--out',
-        study,
-        '--subjects',
-        '2',
-        '--sessions',
-        '2',
-        '--shape',
-        '32,32,32',
-        '--voxel-mm',
-        '5',
-        '--labels',
-        'tissue',
-        '--quiet',
-      ]).status,
+      runCli(
+        flagArgs('synth', {
+          out: study,
+          subjects: '2',
+          sessions: '2',
+          shape: '32,32,32',
+          'voxel-mm': '5',
+          labels: 'tissue',
+          quiet: true,
+        }),
+      ).status,
     ).toBe(0);
   });
 
@@ -76,28 +71,25 @@ describe('BIDS inputs: entity rules, one file per session, outputs never read ba
       'sub-01',
       'sub-02',
     ]);
-    const inside = runCli([
-      'preprocess',
-      '--bids',
-      raw,
-      '--out',
-      join(raw, 'derivatives', 'registered'),
-      '--no-deformable',
-      '--quiet',
-    ]);
+    const inside = runCli(
+      flagArgs('preprocess', {
+        bids: raw,
+        out: join(raw, 'derivatives', 'registered'),
+        deformable: false,
+        quiet: true,
+      }),
+    );
     expect(inside.status).toBe(0);
     // a second run reads the raw sessions only, not the outputs below derivatives/
-    const again = runCli([
-      'preprocess',
-      '--bids',
-      raw,
-      '--out',
-      join(raw, 'derivatives', 'registered'),
-      '--no-deformable',
-      '--overwrite',
-      '--log-format',
-      'json',
-    ]);
+    const again = runCli(
+      flagArgs('preprocess', {
+        bids: raw,
+        out: join(raw, 'derivatives', 'registered'),
+        deformable: false,
+        overwrite: true,
+        'log-format': 'json',
+      }),
+    );
     expect(again.status).toBe(0);
     expect(again.stderr).toContain('2 subjects done');
   }, 300_000);

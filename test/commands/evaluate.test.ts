@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { cropOrPad } from '../../src/io/volume.js';
 import type { EvaluationSummary } from '../../src/metrics/summary.js';
-import { fixture, interruptAfterProgress, makeTempDir, python, runCli } from '../helpers.js';
+import { flagArgs, fixture, interruptAfterProgress, makeTempDir, python, runCli } from '../helpers.js';
 
 /** scipy's numbers for the metric fixtures (fixtures/metrics/expected.json). */
 interface ExpectedMetrics {
@@ -38,17 +38,14 @@ describe('longiseg evaluate on the scipy fixtures', () => {
   let summary: EvaluationSummary;
 
   beforeAll(() => {
-    const result = runCli([
-      'evaluate',
-      '--pred',
-      fixture('metrics', 'pred'),
-      '--ref',
-      fixture('metrics', 'ref'),
-      '--out',
-      dir.path,
-      '--log-format',
-      'json',
-    ]);
+    const result = runCli(
+      flagArgs('evaluate', {
+        pred: fixture('metrics', 'pred'),
+        ref: fixture('metrics', 'ref'),
+        out: dir.path,
+        'log-format': 'json',
+      }),
+    );
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.status).toBe(0);
     summary = JSON.parse(readFileSync(join(dir.path, 'summary.json'), 'utf8'));
@@ -129,17 +126,14 @@ describe('longiseg evaluate on the scipy fixtures', () => {
 
   test('worker threads give the same numbers as one thread', () => {
     const single = join(dir.path, 'single');
-    const result = runCli([
-      'evaluate',
-      '--pred',
-      fixture('metrics', 'pred'),
-      '--ref',
-      fixture('metrics', 'ref'),
-      '--out',
-      single,
-      '--workers',
-      '1',
-    ]);
+    const result = runCli(
+      flagArgs('evaluate', {
+        pred: fixture('metrics', 'pred'),
+        ref: fixture('metrics', 'ref'),
+        out: single,
+        workers: '1',
+      }),
+    );
     expect(result.status).toBe(0);
     const other = JSON.parse(readFileSync(join(single, 'summary.json'), 'utf8'));
     expect(other.metric_per_case).toEqual(summary.metric_per_case);
@@ -149,19 +143,15 @@ describe('longiseg evaluate on the scipy fixtures', () => {
   test('--hd-percentile 100 gives the Hausdorff distance', () => {
     const out = join(dir.path, 'hd100');
     expect(
-      runCli([
-        'evaluate',
-        '--pred',
-        fixture('metrics', 'pred'),
-        '--ref',
-        fixture('metrics', 'ref'),
-        '--out',
-        out,
-        '--hd-percentile',
-        '100',
-        '--labels',
-        '1,2',
-      ]).status,
+      runCli(
+        flagArgs('evaluate', {
+          pred: fixture('metrics', 'pred'),
+          ref: fixture('metrics', 'ref'),
+          out: out,
+          'hd-percentile': '100',
+          labels: '1,2',
+        }),
+      ).status,
     ).toBe(0);
     const rows = readTsvRows(join(out, 'per_case.tsv'));
     expect(Object.keys(rows[0])).toContain('hd100');
@@ -229,16 +219,14 @@ describe('longiseg evaluate --longitudinal', () => {
       join(ref, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_dseg.nii.gz'),
       join(tree, 'ref', 'sub-02', 'ses-01', 'anat', 'sub-02_ses-01_dseg.nii.gz'),
     );
-    const result = runCli([
-      'evaluate',
-      '--pred',
-      join(tree, 'pred'),
-      '--ref',
-      join(tree, 'ref'),
-      '--longitudinal',
-      '--log-format',
-      'json',
-    ]);
+    const result = runCli(
+      flagArgs('evaluate', {
+        pred: join(tree, 'pred'),
+        ref: join(tree, 'ref'),
+        longitudinal: true,
+        'log-format': 'json',
+      }),
+    );
     expect(result.status).toBe(0);
     expect(result.stderr).toContain('sub-02 has one session');
     const summary = JSON.parse(readFileSync(join(tree, 'pred', 'summary.json'), 'utf8'));
@@ -254,15 +242,9 @@ describe('longiseg evaluate --longitudinal', () => {
       join(tree, 'ref', 'sub-01', 'sub-01_sessions.tsv'),
       'session_id\tage\nses-01\t0.5\nses-02\tn/a\nses-03\t3\n',
     );
-    const result = runCli([
-      'evaluate',
-      '--pred',
-      join(tree, 'pred'),
-      '--ref',
-      join(tree, 'ref'),
-      '--longitudinal',
-      '--annualize',
-    ]);
+    const result = runCli(
+      flagArgs('evaluate', { pred: join(tree, 'pred'), ref: join(tree, 'ref'), longitudinal: true, annualize: true }),
+    );
     expect(result.status).toBe(3);
     expect(result.stderr).toContain('sub-01_sessions.tsv: gives no age (age, age_months or acq_time) for ses-02');
   });

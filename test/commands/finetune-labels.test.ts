@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
 import { Random } from '../../src/runtime/random.js';
-import { makeTempDir, runCli } from '../helpers.js';
+import { flagArgs, makeTempDir, runCli } from '../helpers.js';
 
 const config = (steps: number, extra = '', validateEvery = Math.max(1, steps / 2)) => `preset: small
 model: { base_width: 4 }
@@ -56,22 +56,17 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
   beforeAll(() => {
     // tissue classes at 5 mm: a handful of steps is enough to learn something
     expect(
-      runCli([
-        'synth',
-        '--out',
-        study,
-        '--subjects',
-        '4',
-        '--sessions',
-        '3',
-        '--shape',
-        '32,32,32',
-        '--voxel-mm',
-        '5',
-        '--labels',
-        'tissue',
-        '--quiet',
-      ]).status,
+      runCli(
+        flagArgs('synth', {
+          out: study,
+          subjects: '4',
+          sessions: '3',
+          shape: '32,32,32',
+          'voxel-mm': '5',
+          labels: 'tissue',
+          quiet: true,
+        }),
+      ).status,
     ).toBe(0);
   });
 
@@ -114,22 +109,17 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
   test('with side-swapping flips the model records the labels a left-right mirror exchanges', async () => {
     const sided = join(dir.path, 'sided');
     expect(
-      runCli([
-        'synth',
-        '--out',
-        sided,
-        '--subjects',
-        '4',
-        '--sessions',
-        '2',
-        '--shape',
-        '32,32,32',
-        '--voxel-mm',
-        '5',
-        '--labels',
-        'structures',
-        '--quiet',
-      ]).status,
+      runCli(
+        flagArgs('synth', {
+          out: sided,
+          subjects: '4',
+          sessions: '2',
+          shape: '32,32,32',
+          'voxel-mm': '5',
+          labels: 'structures',
+          quiet: true,
+        }),
+      ).status,
     ).toBe(0);
     expect(
       finetune('sided', config(2, 'lcs: { weight: 0 }\n'), ['--labeled', 'sub-01'], join(sided, 'registered')).status,
@@ -157,18 +147,15 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
     ).toBe(0);
     const model = join(dir.path, 'unflipped', 'best.safetensors');
     expect(JSON.parse((await readSafetensors(model)).metadata.info).mirrorAxes).toEqual([]);
-    const predicted = runCli([
-      'predict',
-      '--model',
-      model,
-      '--input',
-      join(data, 'sub-04'),
-      '--out',
-      join(dir.path, 'unflipped-predictions'),
-      '--tta',
-      '--log-format',
-      'json',
-    ]);
+    const predicted = runCli(
+      flagArgs('predict', {
+        model: model,
+        input: join(data, 'sub-04'),
+        out: join(dir.path, 'unflipped-predictions'),
+        tta: true,
+        'log-format': 'json',
+      }),
+    );
     expect(predicted.status).toBe(0);
     expect(predicted.stderr).toContain('was trained without flips, so there is nothing to average');
   }, 300_000);
@@ -227,17 +214,14 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
     expect(warnings[0]).toContain('too few steps for 3 foreground classes');
     expect(shuffled.stderr).toMatch(/Dice per class: GM \d\.\d{3}, WM \d\.\d{3}, CSF \d\.\d{3}/);
     const model = join(dir.path, 'shuffled-run', 'best.safetensors');
-    const predicted = runCli([
-      'predict',
-      '--model',
-      model,
-      '--input',
-      join(data, 'sub-04'),
-      '--out',
-      join(dir.path, 'shuffled-predictions'),
-      '--log-format',
-      'json',
-    ]);
+    const predicted = runCli(
+      flagArgs('predict', {
+        model: model,
+        input: join(data, 'sub-04'),
+        out: join(dir.path, 'shuffled-predictions'),
+        'log-format': 'json',
+      }),
+    );
     expect(predicted.status).toBe(0);
     expect(predicted.stderr).toContain(`${model}: its training recorded a validation foreground Dice of`);
 

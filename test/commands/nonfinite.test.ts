@@ -2,7 +2,7 @@ import { cpSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { nonFiniteTensors, readSafetensors, writeSafetensors } from '../../src/model/safetensors.js';
-import { makeTempDir, runCli } from '../helpers.js';
+import { flagArgs, makeTempDir, runCli } from '../helpers.js';
 
 const finetuneConfig = (lr: number) => `preset: small
 model: { base_width: 4 }
@@ -35,22 +35,17 @@ describe('NaN and infinite values never pass silently', () => {
 
   beforeAll(async () => {
     expect(
-      runCli([
-        'synth',
-        '--out',
-        study,
-        '--subjects',
-        '4',
-        '--sessions',
-        '2',
-        '--shape',
-        '32,32,32',
-        '--voxel-mm',
-        '5',
-        '--labels',
-        'tissue',
-        '--quiet',
-      ]).status,
+      runCli(
+        flagArgs('synth', {
+          out: study,
+          subjects: '4',
+          sessions: '2',
+          shape: '32,32,32',
+          'voxel-mm': '5',
+          labels: 'tissue',
+          quiet: true,
+        }),
+      ).status,
     ).toBe(0);
     cpSync(data, withNan, { recursive: true });
     const path = imageOf(withNan, '02', '01');
@@ -79,20 +74,16 @@ describe('NaN and infinite values never pass silently', () => {
         `${path}: holds 2 NaN or infinite voxels (of 32768); fix the image, or pass --nan-to-num to replace them with 0`,
       );
     }
-    const replaced = runCli([
-      'finetune',
-      '--config',
-      config('ok.yaml', finetuneConfig(0.001)),
-      '--data',
-      withNan,
-      '--out',
-      join(dir.path, 'finetune-nan-to-num'),
-      '--max-steps',
-      '1',
-      '--nan-to-num',
-      '--log-format',
-      'json',
-    ]);
+    const replaced = runCli(
+      flagArgs('finetune', {
+        config: config('ok.yaml', finetuneConfig(0.001)),
+        data: withNan,
+        out: join(dir.path, 'finetune-nan-to-num'),
+        'max-steps': '1',
+        'nan-to-num': true,
+        'log-format': 'json',
+      }),
+    );
     expect(replaced.status).toBe(0);
     expect(replaced.stderr).toContain(`${path}: replaced 2 NaN or infinite voxels (of 32768) with 0 (--nan-to-num)`);
   }, 300_000);
@@ -100,34 +91,27 @@ describe('NaN and infinite values never pass silently', () => {
   test('a NaN voxel at predict: that case fails with exit 3, the others are written; --nan-to-num segments it', () => {
     const model = join(dir.path, 'finetune-nan-to-num', 'best.safetensors');
     const out = join(dir.path, 'predictions');
-    const failed = runCli([
-      'predict',
-      '--model',
-      model,
-      '--input',
-      join(withNan, 'sub-02'),
-      join(withNan, 'sub-03'),
-      '--out',
-      out,
-      '--log-format',
-      'json',
-    ]);
+    const failed = runCli(
+      flagArgs('predict', {
+        model: model,
+        input: [join(withNan, 'sub-02'), join(withNan, 'sub-03')],
+        out: out,
+        'log-format': 'json',
+      }),
+    );
     expect(failed.status).toBe(3);
     expect(failed.stderr).toContain('holds 2 NaN or infinite voxels');
     expect(existsSync(join(out, 'sub-02', 'ses-01', 'anat', 'sub-02_ses-01_dseg.nii.gz'))).toBe(false);
     expect(existsSync(join(out, 'sub-03', 'ses-01', 'anat', 'sub-03_ses-01_dseg.nii.gz'))).toBe(true);
-    const replaced = runCli([
-      'predict',
-      '--model',
-      model,
-      '--input',
-      join(withNan, 'sub-02'),
-      '--out',
-      join(dir.path, 'predictions-num'),
-      '--nan-to-num',
-      '--log-format',
-      'json',
-    ]);
+    const replaced = runCli(
+      flagArgs('predict', {
+        model: model,
+        input: join(withNan, 'sub-02'),
+        out: join(dir.path, 'predictions-num'),
+        'nan-to-num': true,
+        'log-format': 'json',
+      }),
+    );
     expect(replaced.status).toBe(0);
     expect(replaced.stderr).toContain('replaced 2 NaN or infinite voxels');
   }, 300_000);
@@ -135,17 +119,14 @@ describe('NaN and infinite values never pass silently', () => {
   test('a diverging run stops with exit 4 and keeps the last finite latest.safetensors', async () => {
     const out = join(dir.path, 'diverged');
     // Adam steps of 500 blow the weights up after a few steps (step 8 with this seed and data)
-    const result = runCli([
-      'finetune',
-      '--config',
-      config('huge-lr.yaml', finetuneConfig(500)),
-      '--data',
-      data,
-      '--out',
-      out,
-      '--labeled',
-      'sub-01',
-    ]);
+    const result = runCli(
+      flagArgs('finetune', {
+        config: config('huge-lr.yaml', finetuneConfig(500)),
+        data: data,
+        out: out,
+        labeled: 'sub-01',
+      }),
+    );
     expect(result.status).toBe(4);
     const match =
       /step (\d+): training diverged: a gradient holds NaN or infinite values at optimiser update \d+; latest\.safetensors keeps step (\d+), the last finite state/.exec(
@@ -167,15 +148,9 @@ describe('NaN and infinite values never pass silently', () => {
     (weight.data as Float32Array)[5] = NaN;
     const broken = join(dir.path, 'broken.safetensors');
     await writeSafetensors(broken, tensors, metadata);
-    const result = runCli([
-      'predict',
-      '--model',
-      broken,
-      '--input',
-      join(data, 'sub-03'),
-      '--out',
-      join(dir.path, 'never'),
-    ]);
+    const result = runCli(
+      flagArgs('predict', { model: broken, input: join(data, 'sub-03'), out: join(dir.path, 'never') }),
+    );
     expect(result.status).toBe(3);
     expect(result.stderr).toContain(
       `${broken}: holds NaN or infinite weights (1 values in model.3.weight): the training that wrote it diverged; use an earlier checkpoint`,

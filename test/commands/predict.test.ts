@@ -10,7 +10,7 @@ import { initBackend } from '../../src/engine/backend.js';
 import { saveModel } from '../../src/model/model-file.js';
 import { writeSafetensors } from '../../src/model/safetensors.js';
 import { Random } from '../../src/runtime/random.js';
-import { interruptAfterProgress, makeTempDir, runCli, runPythonJson } from '../helpers.js';
+import { flagArgs, interruptAfterProgress, makeTempDir, runCli, runPythonJson } from '../helpers.js';
 import { thresholdLabels, thresholdModel } from '../infer/threshold-model.js';
 
 const thresholds = [0.25, 0.5, 0.75];
@@ -29,7 +29,7 @@ async function writeImage(path: string, shape: number[], affine: Mat4, seed: num
   return data;
 }
 
-/** The files a user sees (the hidden record of the model and case locks aside). */
+/** The files a user sees (the hidden record of the model and case locks aside), report.html among them. */
 const visible = (folder: string) =>
   readdirSync(folder)
     .filter((name) => !name.startsWith('.'))
@@ -96,21 +96,16 @@ describe('longiseg predict', () => {
     const labels = [];
     for (const threads of ['1', '2']) {
       const out = join(dir.path, `threads-${threads}`);
-      const result = runCli([
-        'predict',
-        '--model',
-        model,
-        '--input',
-        join(images, 'oblique_0000.nii.gz'),
-        '--out',
-        out,
-        '--patch',
-        '16',
-        '--threads',
-        threads,
-        '--log-format',
-        'json',
-      ]);
+      const result = runCli(
+        flagArgs('predict', {
+          model: model,
+          input: join(images, 'oblique_0000.nii.gz'),
+          out: out,
+          patch: '16',
+          threads: threads,
+          'log-format': 'json',
+        }),
+      );
       expect(result.status).toBe(0);
       expect(result.stderr).toContain(`${threads} worker threads`);
       labels.push([...(await readNifti(join(out, 'oblique.nii.gz'))).data]);
@@ -135,20 +130,16 @@ describe('longiseg predict', () => {
 
   test('--probabilities writes one frame per class that sums to 1 and agrees with the labels', async () => {
     const out = join(dir.path, 'probabilities');
-    const result = runCli([
-      'predict',
-      '--model',
-      model,
-      '--input',
-      join(images, 'lps_0000.nii.gz'),
-      '--out',
-      out,
-      '--patch',
-      '16',
-      '--probabilities',
-      '--log-format',
-      'json',
-    ]);
+    const result = runCli(
+      flagArgs('predict', {
+        model: model,
+        input: join(images, 'lps_0000.nii.gz'),
+        out: out,
+        patch: '16',
+        probabilities: true,
+        'log-format': 'json',
+      }),
+    );
     expect(result.status).toBe(0);
     const probabilities = await readNifti(join(out, 'lps_probabilities.nii.gz'));
     const labels = await readNifti(join(out, 'lps.nii.gz'));
@@ -165,25 +156,20 @@ describe('longiseg predict', () => {
     const out = join(dir.path, 'sharded');
     const logs = [0, 1].map(
       (i) =>
-        runCli([
-          'predict',
-          '--model',
-          model,
-          '--input',
-          images,
-          '--out',
-          out,
-          '--patch',
-          '16',
-          '--shard',
-          `${i}/2`,
-          '--log-format',
-          'json',
-        ]).stderr,
+        runCli(
+          flagArgs('predict', {
+            model: model,
+            input: images,
+            out: out,
+            patch: '16',
+            shard: `${i}/2`,
+            'log-format': 'json',
+          }),
+        ).stderr,
     );
     expect(logs[0]).toContain('2 cases predicted');
     expect(logs[1]).toContain('1 cases predicted');
-    expect(visible(out)).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz']);
+    expect(visible(out)).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz', 'report.html']);
     const slurm = join(dir.path, 'slurm');
     for (const id of ['1', '2', '3']) {
       const result = runCli(
@@ -194,7 +180,7 @@ describe('longiseg predict', () => {
       );
       expect(result.stderr).toContain('1 cases predicted');
     }
-    expect(visible(slurm)).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz']);
+    expect(visible(slurm)).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz', 'report.html']);
   });
 
   test('existing outputs are skipped with --continue and never replaced unasked', () => {
@@ -232,19 +218,9 @@ describe('longiseg predict', () => {
       6,
     );
     const out = join(bids, 'derivatives', 'longiseg');
-    const result = runCli([
-      'predict',
-      '--model',
-      model,
-      '--input',
-      bids,
-      '--out',
-      out,
-      '--patch',
-      '16',
-      '--log-format',
-      'json',
-    ]);
+    const result = runCli(
+      flagArgs('predict', { model: model, input: bids, out: out, patch: '16', 'log-format': 'json' }),
+    );
     expect(result.stderr).toContain('2 cases predicted');
     expect(result.status).toBe(0);
     expect([...(await readNifti(join(out, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_dseg.nii.gz'))).data]).toEqual(
@@ -261,19 +237,15 @@ describe('longiseg predict', () => {
 
     // a two-channel model: ses-01 gets a T2w, ses-02 has none and fails alone, naming its file
     await writeImage(name('01', 'T2w'), [18, 17, 16], lps, 7);
-    const two = runCli([
-      'predict',
-      '--model',
-      join(dir.path, 'two-channel.safetensors'),
-      '--input',
-      bids,
-      '--out',
-      join(dir.path, 'two'),
-      '--patch',
-      '16',
-      '--log-format',
-      'json',
-    ]);
+    const two = runCli(
+      flagArgs('predict', {
+        model: join(dir.path, 'two-channel.safetensors'),
+        input: bids,
+        out: join(dir.path, 'two'),
+        patch: '16',
+        'log-format': 'json',
+      }),
+    );
     expect(two.status).toBe(3);
     expect(two.stderr).toContain('1 cases predicted, 0 skipped (outputs existed), 1 failed');
     expect(two.stderr).toContain(`${name('02', 'T1w')}: has no T2w image next to it`);
@@ -299,34 +271,22 @@ describe('longiseg predict', () => {
       runCli(['predict', '--model', model, '--input', join(images, 'lps_0000.nii.gz'), '--out', out, '--patch', '16'])
         .status,
     ).toBe(0);
-    const second = runCli([
-      'predict',
-      '--model',
-      other,
-      '--input',
-      join(images, 'plain_0000.nii'),
-      '--out',
-      out,
-      '--patch',
-      '16',
-    ]);
+    const second = runCli(
+      flagArgs('predict', { model: other, input: join(images, 'plain_0000.nii'), out: out, patch: '16' }),
+    );
     expect(second.status).toBe(2);
     expect(second.stderr).toContain(`${out} holds predictions of another model (${model}, sha256 `);
-    expect(visible(out)).toEqual(['lps.nii.gz']);
-    const replaced = runCli([
-      'predict',
-      '--model',
-      other,
-      '--input',
-      join(images, 'plain_0000.nii'),
-      '--out',
-      out,
-      '--patch',
-      '16',
-      '--overwrite',
-      '--log-format',
-      'json',
-    ]);
+    expect(visible(out)).toEqual(['lps.nii.gz', 'report.html']);
+    const replaced = runCli(
+      flagArgs('predict', {
+        model: other,
+        input: join(images, 'plain_0000.nii'),
+        out: out,
+        patch: '16',
+        overwrite: true,
+        'log-format': 'json',
+      }),
+    );
     expect(replaced.status).toBe(0);
     expect(replaced.stderr).toContain(
       `${out} held predictions of another model (${model}): the cases of this run are replaced, the others stay as they were`,
@@ -360,11 +320,11 @@ describe('longiseg predict', () => {
     expect(left.stderr).toContain(
       `1 cases are being predicted by another job (lps: host ${hostname()}, process ${holder.pid}`,
     );
-    expect(visible(out)).toEqual(['oblique.nii.gz', 'plain.nii.gz']);
+    expect(visible(out)).toEqual(['oblique.nii.gz', 'plain.nii.gz', 'report.html']);
     const waited = runCli([...args, '--continue', '--wait']);
     expect(waited.status).toBe(0);
     expect(waited.stderr).toContain('1 cases predicted, 2 skipped');
-    expect(visible(out)).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz']);
+    expect(visible(out)).toEqual(['lps.nii.gz', 'oblique.nii.gz', 'plain.nii.gz', 'report.html']);
   }, 60_000);
 
   describe('bad input', () => {
@@ -397,22 +357,18 @@ describe('longiseg predict', () => {
       const folder = join(dir.path, 'with4d');
       await writeImage(join(folder, 'series_0000.nii.gz'), [16, 16, 16, 3], lps, 8);
       await writeImage(join(folder, 'ok_0000.nii.gz'), [16, 16, 16], lps, 9);
-      const result = runCli([
-        'predict',
-        '--model',
-        model,
-        '--input',
-        folder,
-        '--out',
-        join(dir.path, 'with4d-out'),
-        '--patch',
-        '16',
-        '--log-format',
-        'json',
-      ]);
+      const result = runCli(
+        flagArgs('predict', {
+          model: model,
+          input: folder,
+          out: join(dir.path, 'with4d-out'),
+          patch: '16',
+          'log-format': 'json',
+        }),
+      );
       expect(result.status).toBe(3);
       expect(result.stderr).toContain(`${join(folder, 'series_0000.nii.gz')}: is 4D (16×16×16×3)`);
-      expect(visible(join(dir.path, 'with4d-out'))).toEqual(['ok.nii.gz']);
+      expect(visible(join(dir.path, 'with4d-out'))).toEqual(['ok.nii.gz', 'report.html']);
     });
 
     test('an output folder that cannot be written, a patch the network cannot take, a bad shard', () => {
@@ -421,30 +377,12 @@ describe('longiseg predict', () => {
       const blocked = runCli(['predict', '--model', model, '--input', images, '--out', join(blocker, 'out')]);
       expect(blocked.status).toBe(3);
       expect(blocked.stderr).toContain(`${join(blocker, 'out')}: cannot be written as the output folder`);
-      const patch = runCli([
-        'predict',
-        '--model',
-        model,
-        '--input',
-        images,
-        '--out',
-        join(dir.path, 'p'),
-        '--patch',
-        '24',
-      ]);
+      const patch = runCli(flagArgs('predict', { model: model, input: images, out: join(dir.path, 'p'), patch: '24' }));
       expect(patch.status).toBe(2);
       expect(patch.stderr).toContain('multiple of 16');
-      const shard = runCli([
-        'predict',
-        '--model',
-        model,
-        '--input',
-        images,
-        '--out',
-        join(dir.path, 'p'),
-        '--shard',
-        '2/2',
-      ]);
+      const shard = runCli(
+        flagArgs('predict', { model: model, input: images, out: join(dir.path, 'p'), shard: '2/2' }),
+      );
       expect(shard.status).toBe(2);
       expect(shard.stderr).toContain('0 ≤ i < n');
     });

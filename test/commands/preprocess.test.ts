@@ -17,7 +17,7 @@ import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { createVolume } from '../../src/io/volume.js';
 import { resampleToGrid } from '../../src/io/resample.js';
 import { antsAffineArgs, n4Args } from '../../src/registration/ants-cli.js';
-import { interruptAfterProgress, makeTempDir, onPath, runCli } from '../helpers.js';
+import { flagArgs, interruptAfterProgress, makeTempDir, onPath, runCli } from '../helpers.js';
 
 /** Mean Dice over the structures present in either map. */
 function meanDice(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -73,37 +73,24 @@ withElastix('longiseg preprocess with the elastix command line', () => {
 
   beforeAll(() => {
     expect(
-      runCli([
-        'synth',
-        '--out',
-        study,
-        '--subjects',
-        '2',
-        '--sessions',
-        '2',
-        '--cohort',
-        'aging',
-        '--shape',
-        '48,64,48',
-        '--voxel-mm',
-        '3',
-        '--quiet',
-      ]).status,
+      runCli(
+        flagArgs('synth', {
+          out: study,
+          subjects: '2',
+          sessions: '2',
+          cohort: 'aging',
+          shape: '48,64,48',
+          'voxel-mm': '3',
+          quiet: true,
+        }),
+      ).status,
     ).toBe(0);
   });
 
   test("every subject's sessions land in one space: labels agree (Dice ≥ 0.8), better than as scanned", async () => {
-    const result = runCli([
-      'preprocess',
-      '--bids',
-      raw,
-      '--out',
-      out,
-      '--labels',
-      'derivatives/labels',
-      '--log-format',
-      'json',
-    ]);
+    const result = runCli(
+      flagArgs('preprocess', { bids: raw, out: out, labels: 'derivatives/labels', 'log-format': 'json' }),
+    );
     expect(result.stderr).toContain('2 subjects done, 0 skipped');
     expect(result.status).toBe(0);
     for (const subject of ['01', '02']) {
@@ -135,19 +122,15 @@ withElastix('longiseg preprocess with the elastix command line', () => {
 
   test('--apply-inverse maps subject-space labels back onto each scan: they match the native labels (Dice ≥ 0.95)', async () => {
     const native = join(dir.path, 'native');
-    const result = runCli([
-      'preprocess',
-      '--bids',
-      raw,
-      '--out',
-      out,
-      '--apply-inverse',
-      join(out, 'derivatives', 'labels'),
-      '--native-out',
-      native,
-      '--log-format',
-      'json',
-    ]);
+    const result = runCli(
+      flagArgs('preprocess', {
+        bids: raw,
+        out: out,
+        'apply-inverse': join(out, 'derivatives', 'labels'),
+        'native-out': native,
+        'log-format': 'json',
+      }),
+    );
     expect(result.status).toBe(0);
     for (const subject of ['01', '02']) {
       for (const session of ['01', '02']) {
@@ -161,38 +144,30 @@ withElastix('longiseg preprocess with the elastix command line', () => {
         expect(meanDice(back.data, truth.data)).toBeGreaterThan(0.95);
       }
     }
-    const again = runCli([
-      'preprocess',
-      '--bids',
-      raw,
-      '--out',
-      out,
-      '--apply-inverse',
-      join(out, 'derivatives', 'labels'),
-      '--native-out',
-      native,
-    ]);
+    const again = runCli(
+      flagArgs('preprocess', {
+        bids: raw,
+        out: out,
+        'apply-inverse': join(out, 'derivatives', 'labels'),
+        'native-out': native,
+      }),
+    );
     expect(again.status).toBe(2);
     expect(again.stderr).toContain('exists; pass --overwrite to replace it');
   }, 300_000);
 
   test('elastix-wasm (nothing to install) registers as well as the command line', async () => {
     const wasm = join(dir.path, 'wasm');
-    const result = runCli([
-      'preprocess',
-      '--bids',
-      raw,
-      '--out',
-      wasm,
-      '--labels',
-      'labels',
-      '--registration',
-      'elastix-wasm',
-      '--subjects',
-      'sub-01',
-      '--log-format',
-      'json',
-    ]);
+    const result = runCli(
+      flagArgs('preprocess', {
+        bids: raw,
+        out: wasm,
+        labels: 'labels',
+        registration: 'elastix-wasm',
+        subjects: 'sub-01',
+        'log-format': 'json',
+      }),
+    );
     expect(result.stderr).toContain('elastix-wasm 1.0.1');
     expect(result.status).toBe(0);
     const registered = await sessionDice(wasm, '01');
@@ -209,22 +184,17 @@ withElastix('longiseg preprocess with the elastix command line', () => {
 
   test('elastix-wasm, which runs on one thread, with --threads 2 preprocesses the two subjects at once', () => {
     const atOnce = join(dir.path, 'wasm-at-once');
-    const result = runCli([
-      'preprocess',
-      '--bids',
-      raw,
-      '--out',
-      atOnce,
-      '--labels',
-      'labels',
-      '--registration',
-      'elastix-wasm',
-      '--no-deformable',
-      '--threads',
-      '2',
-      '--log-format',
-      'json',
-    ]);
+    const result = runCli(
+      flagArgs('preprocess', {
+        bids: raw,
+        out: atOnce,
+        labels: 'labels',
+        registration: 'elastix-wasm',
+        deformable: false,
+        threads: '2',
+        'log-format': 'json',
+      }),
+    );
     expect(result.status).toBe(0);
     expect(result.stderr).toContain('1 thread per registration, 2 subjects at once');
     // both subjects were under way before either was done
@@ -259,16 +229,9 @@ withElastix('longiseg preprocess with the elastix command line', () => {
       mkdirSync(full);
       expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', full]).status).toBe(0);
       try {
-        const result = runCli([
-          'preprocess',
-          '--bids',
-          raw,
-          '--out',
-          join(full, 'out'),
-          '--labels',
-          'labels',
-          '--no-deformable',
-        ]);
+        const result = runCli(
+          flagArgs('preprocess', { bids: raw, out: join(full, 'out'), labels: 'labels', deformable: false }),
+        );
         expect(result.status).toBe(3);
         expect(result.stderr).toMatch(/sub-01: failed: \S+\.nii\.gz: no space left to write it \(ENOSPC\)/);
         const left = spawnSync('find', [full, '-name', '.*.tmp-*', '-o', '-name', 'done.json'], {
@@ -347,18 +310,15 @@ withElastix('longiseg preprocess with the elastix command line', () => {
   }, 300_000);
 
   test('a shard takes every n-th subject', () => {
-    const result = runCli([
-      'preprocess',
-      '--bids',
-      raw,
-      '--out',
-      join(dir.path, 'shard'),
-      '--no-deformable',
-      '--shard',
-      '1/2',
-      '--log-format',
-      'json',
-    ]);
+    const result = runCli(
+      flagArgs('preprocess', {
+        bids: raw,
+        out: join(dir.path, 'shard'),
+        deformable: false,
+        shard: '1/2',
+        'log-format': 'json',
+      }),
+    );
     expect(result.stderr).toContain('1 subjects done');
     expect(existsSync(join(dir.path, 'shard', 'sub-02', 'done.json'))).toBe(true);
     expect(existsSync(join(dir.path, 'shard', 'sub-01'))).toBe(false);
@@ -459,15 +419,9 @@ if (tool === 'N4BiasFieldCorrection') fs.copyFileSync(args[args.indexOf('-i') + 
     const unknown = runCli(['preprocess', '--bids', raw, '--out', join(dir.path, 'x'), '--subjects', 'sub-09']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('sub-09 not in');
-    const labels = runCli([
-      'preprocess',
-      '--bids',
-      raw,
-      '--out',
-      join(dir.path, 'x'),
-      '--labels',
-      'derivatives/manual',
-    ]);
+    const labels = runCli(
+      flagArgs('preprocess', { bids: raw, out: join(dir.path, 'x'), labels: 'derivatives/manual' }),
+    );
     expect(labels.status).toBe(3);
     expect(labels.stderr).toContain('manual: no such folder');
   });
@@ -477,19 +431,15 @@ if (tool === 'N4BiasFieldCorrection') fs.copyFileSync(args[args.indexOf('-i') + 
     cpSync(raw, partial, { recursive: true });
     rmSync(join(partial, 'sub-02', 'ses-02'), { recursive: true });
     rmSync(join(partial, 'derivatives', 'labels', 'sub-02', 'ses-02'), { recursive: true });
-    const single = runCli([
-      'preprocess',
-      '--bids',
-      partial,
-      '--out',
-      join(dir.path, 'single'),
-      '--subjects',
-      'sub-02',
-      '--labels',
-      'labels',
-      '--log-format',
-      'json',
-    ]);
+    const single = runCli(
+      flagArgs('preprocess', {
+        bids: partial,
+        out: join(dir.path, 'single'),
+        subjects: 'sub-02',
+        labels: 'labels',
+        'log-format': 'json',
+      }),
+    );
     expect(single.status).toBe(0);
     expect(JSON.parse(readFileSync(join(dir.path, 'single', 'sub-02', 'qc.json'), 'utf8')).notes).toContain(
       'one session: it is its own template',
@@ -500,17 +450,14 @@ if (tool === 'N4BiasFieldCorrection') fs.copyFileSync(args[args.indexOf('-i') + 
       join(partial, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T1w.nii.gz'),
       join(partial, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_T2w.nii.gz'),
     );
-    const mixed = runCli([
-      'preprocess',
-      '--bids',
-      partial,
-      '--out',
-      join(dir.path, 'mixed'),
-      '--subjects',
-      'sub-01',
-      '--modalities',
-      'T1w,T2w',
-    ]);
+    const mixed = runCli(
+      flagArgs('preprocess', {
+        bids: partial,
+        out: join(dir.path, 'mixed'),
+        subjects: 'sub-01',
+        modalities: 'T1w,T2w',
+      }),
+    );
     expect(mixed.status).toBe(3);
     expect(mixed.stderr).toContain(
       'sub-01_ses-02_T1w.nii.gz: has no T2w image next to it; every session needs T1w + T2w',
@@ -530,24 +477,18 @@ withElastix('longiseg preprocess on an infant study, whose WM/GM contrast revers
   beforeAll(() => {
     // tissue classes: at 3 mm the deep structures (40–200 voxels) measure resampling more than registration
     expect(
-      runCli([
-        'synth',
-        '--out',
-        study,
-        '--subjects',
-        '1',
-        '--sessions',
-        '2',
-        '--cohort',
-        'infant',
-        '--labels',
-        'tissue',
-        '--shape',
-        '48,64,48',
-        '--voxel-mm',
-        '3',
-        '--quiet',
-      ]).status,
+      runCli(
+        flagArgs('synth', {
+          out: study,
+          subjects: '1',
+          sessions: '2',
+          cohort: 'infant',
+          labels: 'tissue',
+          shape: '48,64,48',
+          'voxel-mm': '3',
+          quiet: true,
+        }),
+      ).status,
     ).toBe(0);
     expect(
       runCli(['preprocess', '--bids', raw, '--out', affineOnly, '--labels', 'labels', '--no-deformable', '--quiet'])
@@ -562,18 +503,9 @@ withElastix('longiseg preprocess on an infant study, whose WM/GM contrast revers
     '%s: the sessions agree (Dice ≥ 0.8), clearly better than affine alone',
     async (registration, out) => {
       expect(
-        runCli([
-          'preprocess',
-          '--bids',
-          raw,
-          '--out',
-          out,
-          '--labels',
-          'labels',
-          '--registration',
-          registration,
-          '--quiet',
-        ]).status,
+        runCli(
+          flagArgs('preprocess', { bids: raw, out: out, labels: 'labels', registration: registration, quiet: true }),
+        ).status,
       ).toBe(0);
       const registered = await sessionDice(out, '01');
       expect(registered).toBeGreaterThan(0.8);

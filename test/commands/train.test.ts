@@ -4,7 +4,15 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { readSafetensors, writeSafetensors } from '../../src/model/safetensors.js';
-import { interruptAfterProgress, maxAbsDiff, runCli, tinyFinetune, tinyPretrain, tinyStudy } from '../helpers.js';
+import {
+  flagArgs,
+  interruptAfterProgress,
+  maxAbsDiff,
+  runCli,
+  tinyFinetune,
+  tinyPretrain,
+  tinyStudy,
+} from '../helpers.js';
 
 async function weights(path: string): Promise<Map<string, Float32Array>> {
   const { tensors } = await readSafetensors(path);
@@ -76,17 +84,14 @@ describe('longiseg pretrain and finetune', () => {
       unet: { outputClasses: 18 },
       labels: { '1': expect.any(String) },
     });
-    const result = runCli([
-      'predict',
-      '--model',
-      join(out, 'best.safetensors'),
-      '--input',
-      data,
-      '--out',
-      join(dir.path, 'predictions'),
-      '--log-format',
-      'json',
-    ]);
+    const result = runCli(
+      flagArgs('predict', {
+        model: join(out, 'best.safetensors'),
+        input: data,
+        out: join(dir.path, 'predictions'),
+        'log-format': 'json',
+      }),
+    );
     expect(result.stderr).toContain('8 cases predicted');
   }, 120_000);
 
@@ -195,27 +200,19 @@ describe('longiseg pretrain and finetune', () => {
           'crop: 24 is not a multiple of 16: the U-Net (model.depth 4) halves it 4 times',
         ],
       ]) {
-        const result = runCli([
-          'pretrain',
-          '--config',
-          config('bad.yaml', text),
-          '--data',
-          data,
-          '--out',
-          join(dir.path, 'bad'),
-        ]);
+        const result = runCli(
+          flagArgs('pretrain', { config: config('bad.yaml', text), data: data, out: join(dir.path, 'bad') }),
+        );
         expect(result.status).toBe(2);
         expect(result.stderr).toContain(message);
       }
-      const relu = runCli([
-        'finetune',
-        '--config',
-        config('bad-exclude.yaml', `${tinyFinetune}pretrained_exclude: [38, 40]\n`),
-        '--data',
-        data,
-        '--out',
-        join(dir.path, 'bad'),
-      ]);
+      const relu = runCli(
+        flagArgs('finetune', {
+          config: config('bad-exclude.yaml', `${tinyFinetune}pretrained_exclude: [38, 40]\n`),
+          data: data,
+          out: join(dir.path, 'bad'),
+        }),
+      );
       expect(relu.status).toBe(2);
       expect(relu.stderr).toContain(
         'pretrained_exclude: 40 is not the id of a convolution or BatchNorm of the U-Net (0…65)',
@@ -261,15 +258,9 @@ describe('longiseg pretrain and finetune', () => {
       mkdirSync(single);
       for (const subject of ['sub-01', 'sub-04'])
         cpSync(join(data, subject, 'ses-01'), join(single, subject, 'ses-01'), { recursive: true });
-      const one = runCli([
-        'pretrain',
-        '--config',
-        join(dir.path, 'pretrain.yaml'),
-        '--data',
-        single,
-        '--out',
-        join(dir.path, 'x1'),
-      ]);
+      const one = runCli(
+        flagArgs('pretrain', { config: join(dir.path, 'pretrain.yaml'), data: single, out: join(dir.path, 'x1') }),
+      );
       expect(one.status).toBe(3);
       expect(one.stderr).toContain('has no training subject with two or more sessions');
 
@@ -280,61 +271,47 @@ describe('longiseg pretrain and finetune', () => {
       volume.affine[0][3] += 10;
       volume.xforms.sform[0][3] += 10;
       await writeNifti(image, volume);
-      const grids = runCli([
-        'pretrain',
-        '--config',
-        join(dir.path, 'pretrain.yaml'),
-        '--data',
-        moved,
-        '--out',
-        join(dir.path, 'x2'),
-      ]);
+      const grids = runCli(
+        flagArgs('pretrain', { config: join(dir.path, 'pretrain.yaml'), data: moved, out: join(dir.path, 'x2') }),
+      );
       expect(grids.status).toBe(3);
       expect(grids.stderr).toContain(`${image}: is not on the grid of`);
       expect(grids.stderr).toContain('longiseg preprocess');
 
-      const classes = runCli([
-        'finetune',
-        '--config',
-        config('few.yaml', `${tinyFinetune}classes: 3\n`),
-        '--data',
-        data,
-        '--out',
-        join(dir.path, 'x3'),
-      ]);
+      const classes = runCli(
+        flagArgs('finetune', {
+          config: config('few.yaml', `${tinyFinetune}classes: 3\n`),
+          data: data,
+          out: join(dir.path, 'x3'),
+        }),
+      );
       expect(classes.status).toBe(3);
       expect(classes.stderr).toMatch(/_dseg\.nii\.gz: holds label \d+, outside 0…2/);
     });
 
     test('a pretrained checkpoint of another width or depth says so in one line, naming both sizes', () => {
       const pretrained = join(dir.path, 'pretrain-whole', 'best.safetensors');
-      const wide = runCli([
-        'finetune',
-        '--config',
-        config('wide.yaml', tinyFinetune.replace('base_width: 4', 'base_width: 8')),
-        '--data',
-        data,
-        '--out',
-        join(dir.path, 'x4'),
-        '--pretrained',
-        pretrained,
-      ]);
+      const wide = runCli(
+        flagArgs('finetune', {
+          config: config('wide.yaml', tinyFinetune.replace('base_width: 4', 'base_width: 8')),
+          data: data,
+          out: join(dir.path, 'x4'),
+          pretrained: pretrained,
+        }),
+      );
       expect(wide.status).toBe(3);
       expect(wide.stderr).toContain(
         `${pretrained}: is a U-Net of another size: the checkpoint has base_width 4, depth 4, 1 input channel; this run has base_width 8, depth 4, 1 input channel`,
       );
       expect(wide.stderr).not.toMatch(/model\.\d+\./);
-      const deep = runCli([
-        'finetune',
-        '--config',
-        config('deep.yaml', tinyFinetune.replace('base_width: 4 }', 'base_width: 4, depth: 3 }')),
-        '--data',
-        data,
-        '--out',
-        join(dir.path, 'x5'),
-        '--pretrained',
-        pretrained,
-      ]);
+      const deep = runCli(
+        flagArgs('finetune', {
+          config: config('deep.yaml', tinyFinetune.replace('base_width: 4 }', 'base_width: 4, depth: 3 }')),
+          data: data,
+          out: join(dir.path, 'x5'),
+          pretrained: pretrained,
+        }),
+      );
       expect(deep.status).toBe(3);
       expect(deep.stderr).toContain(
         'the checkpoint has base_width 4, depth 4, 1 input channel; this run has base_width 4, depth 3, 1 input channel',
@@ -345,26 +322,22 @@ describe('longiseg pretrain and finetune', () => {
       const unknown = runCli(['pretrain', '--config', 'tiny', '--data', data, '--out', join(dir.path, 'x6')]);
       expect(unknown.status).toBe(2);
       expect(unknown.stderr).toContain('--config tiny: neither a preset (paper, small) nor a config file');
-      const proto = runCli([
-        'pretrain',
-        '--config',
-        config('proto.yaml', `${tinyPretrain}__proto__: { crop: 8 }\n`),
-        '--data',
-        data,
-        '--out',
-        join(dir.path, 'x7'),
-      ]);
+      const proto = runCli(
+        flagArgs('pretrain', {
+          config: config('proto.yaml', `${tinyPretrain}__proto__: { crop: 8 }\n`),
+          data: data,
+          out: join(dir.path, 'x7'),
+        }),
+      );
       expect(proto.status).toBe(2);
       expect(proto.stderr).toContain('proto.yaml: key "__proto__" is not allowed');
-      const nested = runCli([
-        'finetune',
-        '--config',
-        config('proto.json', '{"preset": "small", "optimizer": {"constructor": {"prototype": 1}}}'),
-        '--data',
-        data,
-        '--out',
-        join(dir.path, 'x8'),
-      ]);
+      const nested = runCli(
+        flagArgs('finetune', {
+          config: config('proto.json', '{"preset": "small", "optimizer": {"constructor": {"prototype": 1}}}'),
+          data: data,
+          out: join(dir.path, 'x8'),
+        }),
+      );
       expect(nested.status).toBe(2);
       expect(nested.stderr).toContain('proto.json: key "optimizer.constructor" is not allowed');
     });

@@ -10,7 +10,7 @@ import { Random } from '../../src/runtime/random.js';
 import { Adam } from '../../src/train/adam.js';
 import { describePyTorchChecks } from '../model/pytorch-checks.js';
 import { adamMatchesTorch } from '../train/adam-checks.js';
-import { runCli, tinyFinetune, tinyPretrain, tinyStudy } from '../helpers.js';
+import { flagArgs, runCli, tinyFinetune, tinyPretrain, tinyStudy } from '../helpers.js';
 
 /*
  * The WebGPU back end through Dawn. CI installs Mesa ≥ 25, whose lavapipe is a Vulkan driver on the
@@ -86,52 +86,40 @@ if (available) describePyTorchChecks('webgpu');
       .map((line) => line.split('\t').slice(4, 6).map(Number));
 
   test('pretrain, finetune from it and predict run, on a software adapter with a warning', () => {
-    const pretrain = runCli([
-      'pretrain',
-      '--config',
-      config('pretrain.yaml', tiny(2, true)),
-      '--data',
-      data,
-      '--out',
-      join(dir.path, 'pre'),
-      '--backend',
-      'webgpu',
-      '--log-format',
-      'json',
-    ]);
+    const pretrain = runCli(
+      flagArgs('pretrain', {
+        config: config('pretrain.yaml', tiny(2, true)),
+        data: data,
+        out: join(dir.path, 'pre'),
+        backend: 'webgpu',
+        'log-format': 'json',
+      }),
+    );
     expect(pretrain.status).toBe(0);
     expect(pretrain.stderr).toContain('back end webgpu');
     expect(pretrain.stderr).toContain('WebGPU runs on a software adapter');
-    const finetune = runCli([
-      'finetune',
-      '--config',
-      config('finetune.yaml', tiny(2)),
-      '--data',
-      data,
-      '--out',
-      join(dir.path, 'ft'),
-      '--labeled',
-      'sub-01',
-      '--pretrained',
-      join(dir.path, 'pre', 'best.safetensors'),
-      '--backend',
-      'webgpu',
-      '--quiet',
-    ]);
+    const finetune = runCli(
+      flagArgs('finetune', {
+        config: config('finetune.yaml', tiny(2)),
+        data: data,
+        out: join(dir.path, 'ft'),
+        labeled: 'sub-01',
+        pretrained: join(dir.path, 'pre', 'best.safetensors'),
+        backend: 'webgpu',
+        quiet: true,
+      }),
+    );
     expect(finetune.status).toBe(0);
     expect(trainLog(join(dir.path, 'ft')).flat().every(Number.isFinite)).toBe(true);
-    const predict = runCli([
-      'predict',
-      '--model',
-      join(dir.path, 'ft', 'best.safetensors'),
-      '--input',
-      join(data, 'sub-04'),
-      '--out',
-      join(dir.path, 'pred'),
-      '--backend',
-      'webgpu',
-      '--quiet',
-    ]);
+    const predict = runCli(
+      flagArgs('predict', {
+        model: join(dir.path, 'ft', 'best.safetensors'),
+        input: join(data, 'sub-04'),
+        out: join(dir.path, 'pred'),
+        backend: 'webgpu',
+        quiet: true,
+      }),
+    );
     expect(predict.status).toBe(0);
     expect(readFileSync(join(dir.path, 'pred', 'dseg.tsv'), 'utf8')).toContain('Cortex');
   }, 300_000);

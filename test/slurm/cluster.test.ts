@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend.js';
 import { saveModel } from '../../src/model/model-file.js';
-import { makeTempDir, runCli } from '../helpers.js';
+import { flagArgs, makeTempDir, runCli } from '../helpers.js';
 import { thresholdModel } from '../infer/threshold-model.js';
 
 /**
@@ -38,24 +38,18 @@ cluster('longiseg slurm on a real SLURM cluster', () => {
 
   beforeAll(async () => {
     expect(
-      runCli([
-        'synth',
-        '--out',
-        join(dir.path, 'study'),
-        '--subjects',
-        '4',
-        '--sessions',
-        '2',
-        '--cohort',
-        'aging',
-        '--labels',
-        'tissue',
-        '--shape',
-        '32,48,32',
-        '--voxel-mm',
-        '4',
-        '--quiet',
-      ]).status,
+      runCli(
+        flagArgs('synth', {
+          out: join(dir.path, 'study'),
+          subjects: '4',
+          sessions: '2',
+          cohort: 'aging',
+          labels: 'tissue',
+          shape: '32,48,32',
+          'voxel-mm': '4',
+          quiet: true,
+        }),
+      ).status,
     ).toBe(0);
     await initBackend('wasm');
     await saveModel(join(dir.path, 'model.safetensors'), thresholdModel([0.2, 0.5, 0.8]));

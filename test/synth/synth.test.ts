@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { readNifti } from '../../src/io/nifti.js';
 import { resampleThroughField } from '../../src/io/resample.js';
 import { sessionDice } from '../../src/metrics/longitudinal.js';
-import { interruptAfterProgress, makeTempDir, runCli, runPythonJson } from '../helpers.js';
+import { flagArgs, interruptAfterProgress, makeTempDir, runCli, runPythonJson } from '../helpers.js';
 
 function hashTree(root: string): Record<string, string> {
   const hashes: Record<string, string> = {};
@@ -48,20 +48,16 @@ describe('longiseg synth', () => {
   beforeAll(() => {
     for (const cohort of ['infant', 'aging']) {
       studies[cohort] = join(dir.path, cohort);
-      const result = runCli([
-        'synth',
-        '--out',
-        studies[cohort],
-        '--subjects',
-        '2',
-        '--sessions',
-        '3',
-        '--cohort',
-        cohort,
-        '--seed',
-        '5',
-        '--quiet',
-      ]);
+      const result = runCli(
+        flagArgs('synth', {
+          out: studies[cohort],
+          subjects: '2',
+          sessions: '3',
+          cohort: cohort,
+          seed: '5',
+          quiet: true,
+        }),
+      );
       expect(result.stderr).toBe('');
       expect(result.status).toBe(0);
     }
@@ -232,19 +228,16 @@ describe('longiseg synth', () => {
       expect(refused.status).toBe(2);
       expect(refused.stderr).toContain(`${out} exists and is not empty; choose another --out or pass --overwrite`);
       expect(readFileSync(join(out, 'notes.txt'), 'utf8')).toBe('precious');
-      const replaced = runCli([
-        'synth',
-        '--out',
-        out,
-        '--subjects',
-        '1',
-        '--shape',
-        '48,48,48',
-        '--voxel-mm',
-        '4',
-        '--overwrite',
-        '--quiet',
-      ]);
+      const replaced = runCli(
+        flagArgs('synth', {
+          out: out,
+          subjects: '1',
+          shape: '48,48,48',
+          'voxel-mm': '4',
+          overwrite: true,
+          quiet: true,
+        }),
+      );
       expect(replaced.status).toBe(0);
       expect(existsSync(join(out, 'synth.json'))).toBe(true);
       expect(readdirSync(dir.path).filter((name) => name.includes('.partial-') || name.includes('.previous-'))).toEqual(

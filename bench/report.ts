@@ -17,6 +17,7 @@ import { evaluateFolders, type EvaluateOptions } from '../src/metrics/evaluate.j
 import { resampleAffine } from '../src/registration/compose.js';
 import { writeEvaluateReport } from '../src/report/evaluate-report.js';
 import { writePredictReport } from '../src/report/predict-report.js';
+import type { SessionQuality } from '../src/preprocess/quality.js';
 import { renderSubjectReport, reviewSession } from '../src/report/preprocess-report.js';
 import { writeTrainingReport } from '../src/report/training-report.js';
 
@@ -137,19 +138,16 @@ async function demoReports(): Promise<void> {
             const after = await readNifti(
               join(registered, subject, session, 'anat', `${name}_space-subject_T1w.nii.gz`),
             );
-            const field = await readNifti(
-              join(registered, subject, session, 'xfm', `${name}_from-native_to-subject_mode-image_xfm.nii.gz`),
-            );
             reviews.push(
               reviewSession(
                 session.slice(4),
-                { before: resampleAffine(raw, template, identity4(), 'linear'), after, template, field },
+                { before: resampleAffine(raw, template, identity4(), 'linear'), after, template },
                 'neurological',
               ),
             );
           }
           const qc = JSON.parse(readFileSync(join(registered, subject, 'qc.json'), 'utf8')) as {
-            sessions: Record<string, { ncc_before: number; ncc_after: number }>;
+            sessions: Record<string, SessionQuality>;
           };
           writeFileSync(
             join(scratch, `${subject}.html`),

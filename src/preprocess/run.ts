@@ -10,6 +10,7 @@ import { selectShard, type Shard } from '../runtime/shard.js';
 import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../runtime/lock.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { preprocessSubject, type SubjectResult } from './subject.js';
+import { RegistrationDivergedError } from './quality.js';
 import { REPORT } from '../report/options.js';
 import type { renderPreprocessIndex } from '../report/preprocess-report.js';
 import type { Convention } from '../report/slices.js';
@@ -110,7 +111,7 @@ export async function runPreprocess(
       });
       await writeFileAtomic(
         join(folder, 'qc.json'),
-        `${JSON.stringify({ subject: `sub-${subject}`, metric: 'normalised cross-correlation with the subject template', sessions: result.qc, notes: result.notes }, null, 2)}\n`,
+        `${JSON.stringify({ subject: `sub-${subject}`, metric: QC_METRIC, sessions: result.qc, notes: result.notes }, null, 2)}\n`,
       );
       const inputs = bySubject.get(subject)!.flatMap((s) => [...s.images, ...(s.label ? [s.label] : [])]);
       await writeFileAtomic(
@@ -135,6 +136,11 @@ export async function runPreprocess(
       hooks.onSubject?.(subject, 'done', result.notes.join('; '));
     } catch (error) {
       if (error instanceof InterruptedError) throw error;
+      if (error instanceof RegistrationDivergedError)
+        await writeFileAtomic(
+          join(folder, 'qc.json'),
+          `${JSON.stringify({ subject: `sub-${subject}`, metric: QC_METRIC, failed: error.message, sessions: error.qc }, null, 2)}\n`,
+        );
       summary.failed.push({ subject, message: (error as Error).message, exitCode: exitCodeOf(error) });
       hooks.onSubject?.(subject, 'failed', (error as Error).message);
     } finally {
@@ -179,16 +185,26 @@ export async function runPreprocess(
   return summary;
 }
 
+const QC_METRIC =
+  'normalised cross-correlation (NCC) with the subject template before and after registration; Jacobian determinant of the subject-to-session map inside the head';
+
 /** The qc.json of every subject in the output folder (other jobs' included), with its report when there is one. */
 function subjectQc(out: string): Parameters<typeof renderPreprocessIndex>[0] {
   return readdirSync(out)
     .filter((name) => name.startsWith('sub-') && existsSync(join(out, name, 'qc.json')))
     .sort()
-    .map((name) => ({
-      subject: name.slice('sub-'.length),
-      qc: (JSON.parse(readFileSync(join(out, name, 'qc.json'), 'utf8')) as { sessions: SubjectResult['qc'] }).sessions,
-      link: existsSync(join(out, name, REPORT)) ? `${name}/${REPORT}` : undefined,
-    }));
+    .map((name) => {
+      const qc = JSON.parse(readFileSync(join(out, name, 'qc.json'), 'utf8')) as {
+        sessions: SubjectResult['qc'];
+        failed?: string;
+      };
+      return {
+        subject: name.slice('sub-'.length),
+        qc: qc.sessions,
+        failed: qc.failed,
+        link: existsSync(join(out, name, REPORT)) ? `${name}/${REPORT}` : undefined,
+      };
+    });
 }
 
 function isDone(path: string): boolean {

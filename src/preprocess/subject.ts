@@ -12,7 +12,14 @@ import { addMatches, midpointField } from '../registration/midpoint.js';
 import type { Registrar } from '../registration/registrar.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { throwIfAborted } from '../runtime/errors.js';
-import { normalisedCrossCorrelation } from './quality.js';
+import {
+  divergence,
+  headMask,
+  normalisedCrossCorrelation,
+  RegistrationDivergedError,
+  type SessionQuality,
+} from './quality.js';
+import { jacobianRange } from '../registration/jacobian.js';
 import type { SessionReview } from '../report/preprocess-report.js';
 import type { Convention } from '../report/slices.js';
 
@@ -39,7 +46,7 @@ export interface SubjectOptions {
 export interface SubjectResult {
   subject: string;
   sessions: string[];
-  qc: Record<string, { ncc_before: number; ncc_after: number }>;
+  qc: Record<string, SessionQuality>;
   notes: string[];
   /** Pictures and Jacobian ranges for the report, when one was asked for. */
   review?: SessionReview[];
@@ -183,19 +190,36 @@ export async function preprocessSubject(
     outputGrid = await readNifti(options.template, { kind: 'image', require3D: true });
   }
 
-  const qc: SubjectResult['qc'] = {};
-  const review: SessionReview[] = [];
   const template = await readNifti(templateFile);
   const templateOnOutput = options.template ? resampleAffine(template, outputGrid, toTemplate, 'linear') : template;
-  for (const [i, session] of sessions.entries()) {
+  const head = headMask(templateOnOutput);
+  // every session is checked before anything of the subject is written: a diverged registration
+  // fails the subject instead of leaving folded data behind
+  const resampled = sessions.map((session, i) => {
     stage(`resampling ses-${session.session}`);
     const total = composeField(outputGrid, toTemplate, fields[i]);
+    const moved = images[i].map((image) => resampleThroughField(image, total, 'linear'));
+    const before = resampleAffine(firstModality[i], outputGrid, identity4(), 'linear');
+    const jacobian = jacobianRange(total, head);
+    const quality: SessionQuality = {
+      ncc_before: normalisedCrossCorrelation(before.data, templateOnOutput.data),
+      ncc_after: normalisedCrossCorrelation(moved[0].data, templateOnOutput.data),
+      jacobian_min: jacobian.min,
+      jacobian_max: jacobian.max,
+      folded_share: jacobian.folded,
+    };
+    return { session, total, moved, before, quality };
+  });
+  const qc: SubjectResult['qc'] = Object.fromEntries(resampled.map((r) => [`ses-${r.session.session}`, r.quality]));
+  const diverged = resampled.flatMap(({ session, quality }) => divergence(`ses-${session.session}`, quality));
+  if (diverged.length > 0) throw new RegistrationDivergedError(`sub-${subject}: ${diverged.join('; ')}`, qc);
+  const review: SessionReview[] = [];
+  for (const [i, { session, total, moved, before }] of resampled.entries()) {
     const name = `sub-${subject}_ses-${session.session}`;
     const anat = join(options.out, `sub-${subject}`, `ses-${session.session}`, 'anat');
     const xfm = join(options.out, `sub-${subject}`, `ses-${session.session}`, 'xfm');
     await mkdir(anat, { recursive: true });
     await mkdir(xfm, { recursive: true });
-    const moved = images[i].map((image) => resampleThroughField(image, total, 'linear'));
     for (const [k, file] of session.images.entries()) {
       const suffix = /_([A-Za-z0-9]+)\.nii(\.gz)?$/.exec(file)?.[1] ?? `channel${k}`;
       await writeNifti(join(anat, `${name}_space-subject_${suffix}.nii.gz`), moved[k]);
@@ -220,16 +244,11 @@ export async function preprocessSubject(
       join(xfm, `${name}_affine.json`),
       `${JSON.stringify({ subject_to_session: multiply4(toSession[i], toTemplate), note: 'RAS mm, maps a subject-space point to the native session point (the affine part of the total transform)' }, null, 2)}\n`,
     );
-    const before = resampleAffine(firstModality[i], outputGrid, identity4(), 'linear');
-    qc[`ses-${session.session}`] = {
-      ncc_before: normalisedCrossCorrelation(before.data, templateOnOutput.data),
-      ncc_after: normalisedCrossCorrelation(moved[0].data, templateOnOutput.data),
-    };
     if (options.convention)
       review.push(
         (await import('../report/preprocess-report.js')).reviewSession(
           session.session,
-          { before, after: moved[0], template: templateOnOutput, field: total },
+          { before, after: moved[0], template: templateOnOutput },
           options.convention,
         ),
       );

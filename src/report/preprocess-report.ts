@@ -1,9 +1,9 @@
 import type { Volume } from '../io/volume.js';
-import { jacobianRange, type JacobianRange } from '../registration/jacobian.js';
+import type { SessionQuality } from '../preprocess/quality.js';
 import { escapeHtml, figure, htmlTable, paragraph, pngImage, renderPage, section } from './html.js';
 import { edgeMontage } from './montage.js';
 import { encodePng } from './raster.js';
-import { canonicalVolume, conventionNote, percentileWindow, type Convention } from './slices.js';
+import { canonicalVolume, conventionNote, type Convention } from './slices.js';
 
 /** What the report shows of one session: pictures and numbers, not volumes. */
 export interface SessionReview {
@@ -11,53 +11,37 @@ export interface SessionReview {
   /** The session on the output grid before registration (its scanner position), template edges over it. */
   before: Uint8Array;
   after: Uint8Array;
-  jacobian: JacobianRange;
 }
 
-/** A voxel is in the head where the template is above this share of its 99th percentile. */
-const HEAD_SHARE = 0.1;
-
-/** The pictures and the Jacobian range of a session, all on the output grid. */
+/** The pictures of a session, all on the output grid. */
 export function reviewSession(
   session: string,
-  images: { before: Volume; after: Volume; template: Volume; field: Volume },
+  images: { before: Volume; after: Volume; template: Volume },
   convention: Convention,
 ): SessionReview {
   const template = canonicalVolume(images.template);
   const picture = (image: Volume) => encodePng(edgeMontage(canonicalVolume(image), template, { convention }));
-  const threshold = HEAD_SHARE * percentileWindow(images.template.data, 0, 99).high;
-  const head = Uint8Array.from(images.template.data, (v) => (v > threshold ? 1 : 0));
-  return {
-    session,
-    before: picture(images.before),
-    after: picture(images.after),
-    jacobian: jacobianRange(images.field, head),
-  };
+  return { session, before: picture(images.before), after: picture(images.after) };
 }
 
 export interface SubjectReportInputs {
   subject: string;
   sessions: SessionReview[];
-  qc: Record<string, { ncc_before: number; ncc_after: number }>;
+  qc: Record<string, SessionQuality>;
   notes: string[];
   convention: Convention;
   command: string;
 }
 
 export function renderSubjectReport(inputs: SubjectReportInputs): string {
-  const rows = inputs.sessions.map((s) => {
-    const qc = inputs.qc[`ses-${s.session}`];
-    const folded =
-      s.jacobian.folded > 0 ? `<span class="flag">${(100 * s.jacobian.folded).toFixed(2)} % folded</span>` : 'none';
-    return [
-      `ses-${s.session}`,
-      qc?.ncc_before.toFixed(3),
-      qc?.ncc_after.toFixed(3),
-      s.jacobian.min.toFixed(3),
-      s.jacobian.max.toFixed(3),
-      folded,
-    ];
-  });
+  const rows = Object.entries(inputs.qc).map(([session, qc]) => [
+    session,
+    qc.ncc_before.toFixed(3),
+    qc.ncc_after.toFixed(3),
+    qc.jacobian_min.toFixed(3),
+    qc.jacobian_max.toFixed(3),
+    qc.folded_share > 0 ? `<span class="flag">${(100 * qc.folded_share).toFixed(2)} % folded</span>` : 'none',
+  ]);
   const sections = [
     section(
       'Quality',
@@ -92,23 +76,31 @@ export function renderSubjectReport(inputs: SubjectReportInputs): string {
   });
 }
 
-/** The index of the subjects' reports, with their worst numbers. */
+/** The index of the subjects' reports, with their worst numbers; failed subjects flagged with the reason. */
 export function renderPreprocessIndex(
-  subjects: { subject: string; qc: Record<string, { ncc_before: number; ncc_after: number }>; link?: string }[],
+  subjects: { subject: string; qc: Record<string, SessionQuality>; failed?: string; link?: string }[],
   command: string,
 ): string {
-  const rows = subjects.map(({ subject, qc, link }) => {
+  const rows = subjects.map(({ subject, qc, failed, link }) => {
     const after = Object.values(qc).map((q) => q.ncc_after);
+    const folded = Object.values(qc).map((q) => q.folded_share ?? 0);
     const name = escapeHtml(`sub-${subject}`);
     return [
       link ? `<a href="${escapeHtml(link)}">${name}</a>` : name,
       String(after.length),
       after.length ? Math.min(...after).toFixed(3) : '–',
+      folded.length ? `${(100 * Math.max(...folded)).toFixed(2)} %` : '–',
+      failed ? `<span class="flag">${escapeHtml(failed)}</span>` : 'done',
     ];
   });
   return renderPage({
     title: 'longiseg preprocess',
     lead: `${subjects.length} subjects · ${command}`,
-    sections: [section('Subjects', htmlTable(['subject', 'sessions', 'lowest NCC after'], rows, { raw: true }))],
+    sections: [
+      section(
+        'Subjects',
+        htmlTable(['subject', 'sessions', 'lowest NCC after', 'most folded', 'status'], rows, { raw: true }),
+      ),
+    ],
   });
 }

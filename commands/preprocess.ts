@@ -181,8 +181,15 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
       },
       {
         signal: context.signal,
-        onStart: (count) => (progress = context.progress('preprocess: subjects', count)),
+        onStart: ({ subjects, registrations }) => {
+          progress = context.progress('preprocess: registrations', registrations);
+          context.logger.info(
+            { subjects, registrations },
+            `preprocess: ${subjects} subjects, ${registrations} registrations to run`,
+          );
+        },
         onStage: (stage) => progress?.advance(0, stage),
+        onRegistration: (stage) => progress?.advance(1, `${stage}: done`),
         onWarning: (message) => context.logger.warn(message),
         onWaiting: (subjects) => {
           const message = `waiting for ${subjects.map((s) => `sub-${s}`).join(', ')}, held by another job`;
@@ -193,7 +200,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
           if (outcome === 'failed' || outcome === 'locked')
             context.logger.error({ subject, outcome }, `sub-${subject}: ${outcome}: ${detail}`);
           else if (detail) context.logger.info({ subject }, `sub-${subject}: ${detail}`);
-          progress?.advance(1, `sub-${subject} ${outcome}`);
+          progress?.advance(0, `sub-${subject} ${outcome}`);
         },
       },
     );

@@ -9,7 +9,7 @@ import { forEachAtOnce } from '../runtime/pool.js';
 import { selectShard, type Shard } from '../runtime/shard.js';
 import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../runtime/lock.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { preprocessSubject, type SubjectResult } from './subject.js';
+import { preprocessSubject, registrationCount, type SubjectResult } from './subject.js';
 import { RegistrationDivergedError } from './quality.js';
 import { REPORT } from '../report/options.js';
 import type { renderPreprocessIndex } from '../report/preprocess-report.js';
@@ -41,7 +41,10 @@ export interface PreprocessOptions {
 
 export interface PreprocessHooks {
   signal?: AbortSignal;
-  onStart?: (subjects: number) => void;
+  /** The subjects of this job and the registrations (bias corrections included) of those not done before. */
+  onStart?: (work: { subjects: number; registrations: number }) => void;
+  /** A registration or bias correction finished; `stage` says which. */
+  onRegistration?: (stage: string) => void;
   onStage?: (stage: string) => void;
   onSubject?: (subject: string, outcome: 'done' | 'skipped' | 'locked' | 'failed', detail?: string) => void;
   onWaiting?: (subjects: string[]) => void;
@@ -81,7 +84,20 @@ export async function runPreprocess(
   for (const subject of subjects) checkModalities(subject, bySubject.get(subject)!, options.modalities);
   await mkdir(options.out, { recursive: true });
   await writeDescription(options);
-  hooks.onStart?.(subjects.length);
+  const subjectOptions = { deformable: options.deformable, templateIterations: 2, template: options.template };
+  const registrar = countingRegistrar(options.registrar, hooks.onRegistration ?? (() => {}));
+  const registrations = subjects
+    .filter((subject) => options.overwrite || !isDone(join(options.out, `sub-${subject}`, 'done.json')))
+    .reduce(
+      (sum, subject) =>
+        sum +
+        registrationCount(bySubject.get(subject)!.length, options.modalities.length, {
+          ...subjectOptions,
+          registrar,
+        }),
+      0,
+    );
+  hooks.onStart?.({ subjects: subjects.length, registrations });
   const summary: PreprocessSummary = { done: [], skipped: [], locked: [], failed: [] };
   const attempt = async (subject: string): Promise<'locked' | undefined> => {
     const folder = join(options.out, `sub-${subject}`);
@@ -100,10 +116,8 @@ export async function runPreprocess(
         bids: options.bids,
         out: options.out,
         labels: options.labels,
-        template: options.template,
-        deformable: options.deformable,
-        templateIterations: 2,
-        registrar: options.registrar,
+        ...subjectOptions,
+        registrar,
         nanToNum: options.nanToNum,
         convention: options.report,
         signal: hooks.signal,
@@ -187,6 +201,25 @@ export async function runPreprocess(
 
 const QC_METRIC =
   'normalised cross-correlation (NCC) with the subject template before and after registration; Jacobian determinant of the subject-to-session map inside the head';
+
+/** The registrar, telling `onDone` when each of its registrations has finished. */
+function countingRegistrar(registrar: Registrar, onDone: (stage: string) => void): Registrar {
+  const counted =
+    <T extends { stage: string }, R>(run: (task: T) => Promise<R>) =>
+    async (task: T): Promise<R> => {
+      const result = await run(task);
+      onDone(task.stage);
+      return result;
+    };
+  return {
+    name: registrar.name,
+    version: registrar.version,
+    threads: registrar.threads,
+    affine: counted((task) => registrar.affine(task)),
+    deformable: counted((task) => registrar.deformable(task)),
+    ...(registrar.biasCorrect && { biasCorrect: counted((task) => registrar.biasCorrect!(task)) }),
+  };
+}
 
 /** The qc.json of every subject in the output folder (other jobs' included), with its report when there is one. */
 function subjectQc(out: string): Parameters<typeof renderPreprocessIndex>[0] {

@@ -53,6 +53,26 @@ export interface SubjectResult {
 }
 
 /**
+ * The registrations (and bias corrections) preprocessSubject runs for a subject, which the progress
+ * of a run counts: each session's images corrected, `templateIterations` rounds of affine
+ * registrations to the template, then every ordered pair of sessions deformably, then the subject
+ * template to --template.
+ */
+export function registrationCount(
+  sessions: number,
+  modalities: number,
+  options: Pick<SubjectOptions, 'deformable' | 'templateIterations' | 'template' | 'registrar'>,
+): number {
+  const several = sessions > 1;
+  return (
+    (options.registrar.biasCorrect ? sessions * modalities : 0) +
+    (several ? options.templateIterations * sessions : 0) +
+    (several && options.deformable ? sessions * (sessions - 1) : 0) +
+    (options.template ? 1 : 0)
+  );
+}
+
+/**
  * One subject: every session normalised, an unbiased affine template built from all of them
  * (no session is the reference: the transforms average to the identity), the sessions registered
  * deformably to each other and mapped to their midpoint, the subject template optionally aligned

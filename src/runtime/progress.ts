@@ -72,6 +72,12 @@ export class Progress implements ProgressSink {
     return seconds > 0 ? Math.round((this.done / seconds) * 100) / 100 : 0;
   }
 
+  /** Items per second, or for slow items (registrations, long steps) the seconds each takes. */
+  private pace(): string {
+    const seconds = (Date.now() - this.started) / 1000;
+    return this.done >= seconds ? `${this.rate()}/s` : `${(seconds / this.done).toFixed(1)} s each`;
+  }
+
   private eta(): number | null {
     const rate = this.rate();
     return rate > 0 ? Math.round((this.options.total - this.done) / rate) : null;
@@ -80,7 +86,7 @@ export class Progress implements ProgressSink {
   private text(detail?: string): string {
     const eta = this.eta();
     const parts = [`${this.options.label} ${this.done}/${this.options.total}`];
-    if (this.done > 0) parts.push(`${this.rate()}/s`, eta === null ? 'ETA ?' : `ETA ${formatSeconds(eta)}`);
+    if (this.done > 0) parts.push(this.pace(), eta === null ? 'ETA ?' : `ETA ${formatSeconds(eta)}`);
     if (detail) parts.push(detail);
     return parts.join(' · ');
   }

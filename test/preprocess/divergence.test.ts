@@ -44,18 +44,27 @@ describe('a registration that diverges', () => {
 
   test('fails its subject with exit 4 and a qc.json that says why; nothing else of the subject is written', async () => {
     const out = join(dir.path, 'registered');
-    const summary = await runPreprocess({
-      bids: join(dir.path, 'study', 'raw'),
-      out,
-      modalities: ['T1w'],
-      subjects: ['sub-01'],
-      deformable: true,
-      overwrite: false,
-      lockStaleHours: 1,
-      registrar: mirroring,
-      command: 'test',
-      version: 'test',
-    });
+    const started: { subjects: number; registrations: number }[] = [];
+    const finished: string[] = [];
+    const summary = await runPreprocess(
+      {
+        bids: join(dir.path, 'study', 'raw'),
+        out,
+        modalities: ['T1w'],
+        subjects: ['sub-01'],
+        deformable: true,
+        overwrite: false,
+        lockStaleHours: 1,
+        registrar: mirroring,
+        command: 'test',
+        version: 'test',
+      },
+      { onStart: (work) => started.push(work), onRegistration: (stage) => finished.push(stage) },
+    );
+    // the progress counts what runs: two affine rounds of both sessions, then each ordered pair deformably
+    expect(started).toEqual([{ subjects: 1, registrations: 6 }]);
+    expect(finished).toHaveLength(6);
+    expect(finished.at(-1)).toBe('sub-01 ses-01 deformable to ses-02');
     expect(summary.done).toEqual([]);
     expect(summary.failed).toEqual([
       {

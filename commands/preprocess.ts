@@ -197,9 +197,11 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
           progress?.advance(0, message);
         },
         onSubject: (subject, outcome, detail) => {
+          // one line per subject and outcome, whatever the progress line's throttle: a batch log
+          // says when each subject began and ended
           if (outcome === 'failed' || outcome === 'locked')
             context.logger.error({ subject, outcome }, `sub-${subject}: ${outcome}: ${detail}`);
-          else if (detail) context.logger.info({ subject }, `sub-${subject}: ${detail}`);
+          else context.logger.info({ subject, outcome }, `sub-${subject}: ${outcome}${detail ? ` (${detail})` : ''}`);
           progress?.advance(0, `sub-${subject} ${outcome}`);
         },
       },

@@ -46,7 +46,7 @@ export interface PreprocessHooks {
   /** A registration or bias correction finished; `stage` says which. */
   onRegistration?: (stage: string) => void;
   onStage?: (stage: string) => void;
-  onSubject?: (subject: string, outcome: 'done' | 'skipped' | 'locked' | 'failed', detail?: string) => void;
+  onSubject?: (subject: string, outcome: 'started' | 'done' | 'skipped' | 'locked' | 'failed', detail?: string) => void;
   onWaiting?: (subjects: string[]) => void;
   onWarning?: (message: string) => void;
 }
@@ -111,6 +111,7 @@ export async function runPreprocess(
     const lock = join(folder, '.lock');
     const release = await acquireLock(lock, options.lockStaleHours);
     if (!release) return 'locked';
+    hooks.onSubject?.(subject, 'started');
     try {
       const result = await preprocessSubject(subject, bySubject.get(subject)!, {
         bids: options.bids,

@@ -199,8 +199,8 @@ withElastix('longiseg preprocess with the elastix command line', () => {
     expect(result.stderr).toContain('1 thread per registration, 2 subjects at once');
     // both subjects were under way before either was done
     const lines = result.stderr.split('\n');
-    const firstDone = lines.findIndex((line) => /sub-0[12] done/.test(line));
-    const began = ['01', '02'].map((subject) => lines.findIndex((line) => line.includes(`sub-${subject}: `)));
+    const firstDone = lines.findIndex((line) => /sub-0[12]: done/.test(line));
+    const began = ['01', '02'].map((subject) => lines.findIndex((line) => line.includes(`sub-${subject}: started`)));
     expect(Math.min(...began)).toBeGreaterThan(-1);
     expect(Math.max(...began)).toBeLessThan(firstDone);
     for (const subject of ['01', '02']) expect(existsSync(join(atOnce, `sub-${subject}`, 'done.json'))).toBe(true);

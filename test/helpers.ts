@@ -116,6 +116,14 @@ export const tinyFinetune = `${tinyRun}batch: 1
 lcs: { every: 1 }
 `;
 
+/** Makes a tiny synthetic study in `out` (4 subjects of 2 sessions, 32³ at 5 mm); `flags` change it. */
+export function synthTinyStudy(out: string, flags: Record<string, string> = {}): void {
+  const result = runCli(
+    flagArgs('synth', { out, subjects: '4', sessions: '2', shape: '32,32,32', 'voxel-mm': '5', ...flags, quiet: true }),
+  );
+  expect(result.status).toBe(0);
+}
+
 /**
  * A temporary folder holding a tiny synthetic study (4 subjects of 2 sessions, 32³ at 5 mm) made
  * before the tests of the calling describe and removed after them; `config` writes a file there.
@@ -123,20 +131,7 @@ lcs: { every: 1 }
 export function tinyStudy(): { dir: { path: string }; data: string; config(name: string, text: string): string } {
   const dir = makeTempDir();
   const study = join(dir.path, 'study');
-  beforeAll(() => {
-    expect(
-      runCli(
-        flagArgs('synth', {
-          out: study,
-          subjects: '4',
-          sessions: '2',
-          shape: '32,32,32',
-          'voxel-mm': '5',
-          quiet: true,
-        }),
-      ).status,
-    ).toBe(0);
-  });
+  beforeAll(() => synthTinyStudy(study));
   afterAll(() => dir.remove());
   const config = (name: string, text: string) => {
     const path = join(dir.path, name);

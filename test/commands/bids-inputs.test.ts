@@ -1,6 +1,6 @@
 import { cpSync, existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { flagArgs, makeTempDir, runCli } from '../helpers.js';
+import { flagArgs, makeTempDir, runCli, synthTinyStudy } from '../helpers.js';
 
 /** Renames sub-OLD to sub-NEW everywhere below `root` (folders and file names). */
 function renameSubject(root: string, from: string, to: string): void {
@@ -18,19 +18,7 @@ describe('BIDS inputs: entity rules, one file per session, outputs never read ba
   afterAll(() => dir.remove());
 
   beforeAll(() => {
-    expect(
-      runCli(
-        flagArgs('synth', {
-          out: study,
-          subjects: '2',
-          sessions: '2',
-          shape: '32,32,32',
-          'voxel-mm': '5',
-          labels: 'tissue',
-          quiet: true,
-        }),
-      ).status,
-    ).toBe(0);
+    synthTinyStudy(study, { subjects: '2', labels: 'tissue' });
   });
 
   test('sub-pat-01 and sub-pat-02 are not read as one subject "pat": exit 3 naming the file', () => {

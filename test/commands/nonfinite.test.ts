@@ -2,7 +2,7 @@ import { cpSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNifti, writeNifti } from '../../src/io/nifti.js';
 import { nonFiniteTensors, readSafetensors, writeSafetensors } from '../../src/model/safetensors.js';
-import { flagArgs, makeTempDir, runCli } from '../helpers.js';
+import { flagArgs, makeTempDir, runCli, synthTinyStudy } from '../helpers.js';
 
 const finetuneConfig = (lr: number) => `preset: small
 model: { base_width: 4 }
@@ -34,19 +34,7 @@ describe('NaN and infinite values never pass silently', () => {
   afterAll(() => dir.remove());
 
   beforeAll(async () => {
-    expect(
-      runCli(
-        flagArgs('synth', {
-          out: study,
-          subjects: '4',
-          sessions: '2',
-          shape: '32,32,32',
-          'voxel-mm': '5',
-          labels: 'tissue',
-          quiet: true,
-        }),
-      ).status,
-    ).toBe(0);
+    synthTinyStudy(study, { labels: 'tissue' });
     cpSync(data, withNan, { recursive: true });
     const path = imageOf(withNan, '02', '01');
     const image = await readNifti(path);

@@ -30,8 +30,8 @@ export interface SessionQuality {
 
 /** A registration folding more of the head than this has diverged. */
 export const MAX_FOLDED_SHARE = 0.01;
-/** Rounding, not registration: a session already in place may end 1e-5 below where it started. */
-const NCC_TOLERANCE = 1e-4;
+/** Interpolation, not registration: a session already in place can lose this much correlation to resampling. */
+export const NCC_TOLERANCE = 0.01;
 /** A voxel is in the head where the template is above this share of its 99th percentile. */
 const HEAD_SHARE = 0.1;
 
@@ -50,7 +50,7 @@ export function divergence(session: string, quality: SessionQuality): string[] {
     );
   if (quality.ncc_after < quality.ncc_before - NCC_TOLERANCE)
     problems.push(
-      `${session}: registration lowered the correlation with the subject template (NCC ${quality.ncc_before.toFixed(3)} before, ${quality.ncc_after.toFixed(3)} after)`,
+      `${session}: registration lowered the correlation with the subject template by more than ${NCC_TOLERANCE} (NCC ${quality.ncc_before.toFixed(3)} before, ${quality.ncc_after.toFixed(3)} after)`,
     );
   return problems;
 }

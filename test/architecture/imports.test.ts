@@ -62,4 +62,24 @@ describe('module boundaries', () => {
     );
     expect(outward).toEqual([]);
   });
+
+  test("tfjs's internals are reached through its adapter alone: no 'as unknown as' cast anywhere else", () => {
+    const cast = ` ${['as', 'unknown', 'as'].join(' ')} `; // spelled so that this file does not hold it
+    const casts: string[] = [];
+    const visit = (folder: string) => {
+      for (const entry of readdirSync(join(root, folder), { withFileTypes: true })) {
+        const path = join(folder, entry.name);
+        if (entry.isDirectory()) visit(path);
+        else if (entry.name.endsWith('.ts') && path !== join('src', 'engine', 'tfjs-internals.ts')) {
+          readFileSync(join(root, path), 'utf8')
+            .split('\n')
+            .forEach((line, n) => {
+              if (line.includes(cast)) casts.push(`${path}:${n + 1}`);
+            });
+        }
+      }
+    };
+    for (const folder of ['src', 'commands', 'test', 'bench', 'scripts']) visit(folder);
+    expect(casts).toEqual([]);
+  });
 });

@@ -20,16 +20,16 @@ describe('the tfjs internals the kernels use', () => {
 
   test('one that is gone is an error naming it and both versions, exit 4', async () => {
     await initBackend('wasm');
-    const engine = engineInternals() as unknown as Record<string, unknown>;
-    const addTapeNode = engine.addTapeNode;
-    engine.addTapeNode = undefined;
+    const engine = engineInternals();
+    const addTapeNode: unknown = Reflect.get(engine, 'addTapeNode');
+    Reflect.set(engine, 'addTapeNode', undefined);
     let error: unknown;
     try {
       checkTfjsInternals();
     } catch (caught) {
       error = caught;
     } finally {
-      engine.addTapeNode = addTapeNode;
+      Reflect.set(engine, 'addTapeNode', addTapeNode);
     }
     expect(error).toBeInstanceOf(IncompatibleInstallError);
     expect(exitCodeOf(error)).toBe(4);

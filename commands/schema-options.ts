@@ -1,6 +1,6 @@
 import type { Argv, Options } from 'yargs';
 import { z } from 'zod';
-import type { FlagMeta } from '../src/runtime/flags.js';
+import { flagName, type FlagMeta } from '../src/runtime/flags.js';
 
 /*
  * A command's options are declared once, in the zod schema that validates them: each key that is
@@ -17,7 +17,7 @@ export function addSchemaOptions<T>(yargs: Argv<T>, schema: z.ZodObject, global 
   for (const [key, field] of Object.entries(schema.shape) as [string, z.ZodType][]) {
     const meta = field.meta() as FlagMeta | undefined;
     if (meta?.describe === undefined || Boolean(meta.global) !== global) continue;
-    declared = declared.option(key.replace(/_/g, '-'), {
+    declared = declared.option(flagName(key), {
       ...typeOf(field),
       ...(meta.alias ? { alias: meta.alias } : {}),
       ...(meta.array ? { array: true } : {}),

@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
+import { flagName } from './flags.js';
 
 /**
  * Configuration files are JSON or YAML with snake_case keys; command-line flags are the same keys in
@@ -154,7 +155,7 @@ function editDistance(a: string, b: string): number {
 export function flagValues(argv: object, keys: string[]): ConfigObject {
   const values: ConfigObject = {};
   for (const key of keys) {
-    const value = (argv as ConfigObject)[key.replace(/_/g, '-')];
+    const value = (argv as ConfigObject)[flagName(key)];
     if (value !== undefined) values[key] = value;
   }
   return values;

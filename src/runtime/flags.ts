@@ -20,3 +20,8 @@ export interface FlagMeta {
 export function flag(describe: string, extra: Omit<FlagMeta, 'describe'> = {}): FlagMeta {
   return { describe, ...extra };
 }
+
+/** The command-line flag of an options key: max_steps → max-steps. */
+export function flagName(key: string): string {
+  return key.replace(/_/g, '-');
+}

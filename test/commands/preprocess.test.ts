@@ -55,6 +55,15 @@ const labelsOf = (root: string, subject: string, session: string, suffix = '_spa
     `sub-${subject}_ses-${session}${suffix}_dseg.nii.gz`,
   );
 
+/** A BIDS dataset at `to` holding one subject of `raw`, with its labels, to be altered by a test. */
+function copySubject(raw: string, subject: string, to: string): void {
+  cpSync(join(raw, `sub-${subject}`), join(to, `sub-${subject}`), { recursive: true });
+  cpSync(join(raw, 'dataset_description.json'), join(to, 'dataset_description.json'));
+  const labels = join(raw, 'derivatives', 'labels');
+  cpSync(join(labels, `sub-${subject}`), join(to, 'derivatives', 'labels', `sub-${subject}`), { recursive: true });
+  cpSync(join(labels, 'dseg.tsv'), join(to, 'derivatives', 'labels', 'dseg.tsv'));
+}
+
 /** Dice between the two sessions' labels of a subject in a preprocess output. */
 async function sessionDice(out: string, subject: string): Promise<number> {
   const [a, b] = await Promise.all(['01', '02'].map((s) => readNifti(labelsOf(out, subject, s))));
@@ -124,11 +133,7 @@ withElastix('longiseg preprocess with the elastix command line', () => {
   test('sessions stored in other voxel orders and at other voxel sizes are registered as well', async () => {
     // sub-01 again, its second session stored in another axis order (y, z, x, two flipped) and at 4 mm
     const reoriented = join(dir.path, 'reoriented');
-    cpSync(join(raw, 'sub-01'), join(reoriented, 'sub-01'), { recursive: true });
-    cpSync(join(raw, 'dataset_description.json'), join(reoriented, 'dataset_description.json'));
-    const labelRoot = join(raw, 'derivatives', 'labels');
-    cpSync(join(labelRoot, 'sub-01'), join(reoriented, 'derivatives', 'labels', 'sub-01'), { recursive: true });
-    cpSync(join(labelRoot, 'dseg.tsv'), join(reoriented, 'derivatives', 'labels', 'dseg.tsv'));
+    copySubject(raw, '01', reoriented);
     const image = join(reoriented, 'sub-01', 'ses-02', 'anat', 'sub-01_ses-02_T1w.nii.gz');
     const labels = labelsOf(reoriented, '01', '02', '');
     const permuted = {
@@ -160,11 +165,7 @@ withElastix('longiseg preprocess with the elastix command line', () => {
   test('a session whose field of view misses part of the head is registered with its partner', async () => {
     // sub-02 again, its second session's last quarter of slices along the third voxel axis cut away (image and labels)
     const cut = join(dir.path, 'cut');
-    cpSync(join(raw, 'sub-02'), join(cut, 'sub-02'), { recursive: true });
-    cpSync(join(raw, 'dataset_description.json'), join(cut, 'dataset_description.json'));
-    const labelRoot = join(raw, 'derivatives', 'labels');
-    cpSync(join(labelRoot, 'sub-02'), join(cut, 'derivatives', 'labels', 'sub-02'), { recursive: true });
-    cpSync(join(labelRoot, 'dseg.tsv'), join(cut, 'derivatives', 'labels', 'dseg.tsv'));
+    copySubject(raw, '02', cut);
     for (const path of [
       join(cut, 'sub-02', 'ses-02', 'anat', 'sub-02_ses-02_T1w.nii.gz'),
       labelsOf(cut, '02', '02', ''),

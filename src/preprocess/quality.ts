@@ -1,5 +1,6 @@
 import type { Volume } from '../io/volume.js';
 import { DivergedError } from '../runtime/errors.js';
+import { percentile } from '../data/intensity.js';
 
 /** Normalised cross-correlation of two images on one grid (1: identical up to brightness and contrast). */
 export function normalisedCrossCorrelation(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -36,8 +37,7 @@ export const NCC_TOLERANCE = 0.01;
 const HEAD_SHARE = 0.1;
 
 export function headMask(template: Pick<Volume, 'data'>): Uint8Array {
-  const values = Float32Array.from(template.data).sort();
-  const threshold = HEAD_SHARE * values[Math.floor(0.99 * (values.length - 1))];
+  const threshold = HEAD_SHARE * percentile(template.data, 99);
   return Uint8Array.from(template.data, (v) => (v > threshold ? 1 : 0));
 }
 

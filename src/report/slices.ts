@@ -1,3 +1,4 @@
+import { percentile } from '../data/intensity.js';
 import { toClosestCanonical } from '../io/orientation.js';
 import type { Volume, VoxelArray } from '../io/volume.js';
 
@@ -11,12 +12,13 @@ import type { Volume, VoxelArray } from '../io/volume.js';
 export type Convention = 'neurological' | 'radiological';
 export type SliceView = 'sagittal' | 'coronal' | 'axial';
 
+export const SLICE_VIEWS: SliceView[] = ['sagittal', 'coronal', 'axial'];
+
 /** How a page says what its slices show. */
 export function conventionNote(convention: Convention): string {
   const left = convention === 'neurological' ? 'on the left' : 'on the right';
   return `Sagittal, coronal and axial slices in ${convention} convention (the patient's left ${left} of axial and coronal slices), anterior on the right of sagittal slices; intensities windowed to the 0.5th–99.5th percentiles of the nonzero voxels.`;
 }
-export const SLICE_VIEWS: SliceView[] = ['sagittal', 'coronal', 'axial'];
 
 /** Row-major values, row 0 at the top; `pixel` is the size of a voxel across and down in mm. */
 export interface Slice {
@@ -77,17 +79,10 @@ export interface IntensityWindow {
  * with linear interpolation between order statistics as numpy.percentile computes it.
  */
 export function percentileWindow(data: ArrayLike<number>, lowPercent = 0.5, highPercent = 99.5): IntensityWindow {
-  let values = Float32Array.from(data as ArrayLike<number>).filter((v) => v !== 0 && Number.isFinite(v));
-  if (values.length === 0) values = new Float32Array(1);
-  values.sort();
-  const percentile = (p: number) => {
-    const rank = (p / 100) * (values.length - 1);
-    const below = Math.floor(rank);
-    const above = Math.min(below + 1, values.length - 1);
-    return values[below] + (rank - below) * (values[above] - values[below]);
-  };
-  const low = percentile(lowPercent);
-  const high = percentile(highPercent);
+  const nonzero = Float32Array.from(data).filter((v) => v !== 0 && Number.isFinite(v));
+  const values = nonzero.length > 0 ? nonzero : new Float32Array(1);
+  const low = percentile(values, lowPercent);
+  const high = percentile(values, highPercent);
   return { low, high: high > low ? high : low + 1 };
 }
 

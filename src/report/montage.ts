@@ -17,6 +17,8 @@ import {
   viewAxis,
   type Convention,
   type IntensityWindow,
+  type Slice,
+  type SliceView,
 } from './slices.js';
 
 export interface MontageOptions {
@@ -30,18 +32,18 @@ export interface MontageOptions {
 
 const EDGE_COLOUR: Rgb = [255, 40, 40];
 
-/** Sagittal, coronal and axial slices of a canonical image side by side, drawn by `draw`. */
+/** Sagittal, coronal and axial slices of a canonical image side by side, each drawn by `draw` from the image's slice. */
 function threeViews(
   image: Volume,
   options: MontageOptions,
-  draw: (view: (typeof SLICE_VIEWS)[number], index: number, window: IntensityWindow) => Raster,
+  draw: (slice: Slice, view: SliceView, index: number, window: IntensityWindow) => Raster,
 ): Raster {
   const window = options.window ?? percentileWindow(image.data);
   const centre = options.centre ?? centreVoxel(image);
   const views = SLICE_VIEWS.map((view) => {
     const index = centre[viewAxis(view)];
     const slice = extractSlice(image, view, index, options.convention);
-    return toPhysicalSize(draw(view, index, window), slice.pixel, options.mmPerPixel ?? 1);
+    return toPhysicalSize(draw(slice, view, index, window), slice.pixel, options.mmPerPixel ?? 1);
   });
   return sideBySide(views);
 }
@@ -54,22 +56,14 @@ export function labelMontage(
   options: MontageOptions,
 ): Raster {
   const centre = options.centre ?? centreVoxel(labels, labels.data);
-  return threeViews(image, { ...options, centre }, (view, index, window) =>
-    blendLabels(
-      grayRaster(extractSlice(image, view, index, options.convention), window),
-      extractSlice(labels, view, index, options.convention),
-      colourOf,
-    ),
+  return threeViews(image, { ...options, centre }, (slice, view, index, window) =>
+    blendLabels(grayRaster(slice, window), extractSlice(labels, view, index, options.convention), colourOf),
   );
 }
 
 /** An image with the edges of another on the same grid drawn over it. */
 export function edgeMontage(image: Volume, edgesOf: Volume, options: MontageOptions): Raster {
-  return threeViews(image, options, (view, index, window) =>
-    paintMask(
-      grayRaster(extractSlice(image, view, index, options.convention), window),
-      edgeMask(extractSlice(edgesOf, view, index, options.convention)),
-      EDGE_COLOUR,
-    ),
+  return threeViews(image, options, (slice, view, index, window) =>
+    paintMask(grayRaster(slice, window), edgeMask(extractSlice(edgesOf, view, index, options.convention)), EDGE_COLOUR),
   );
 }

@@ -24,7 +24,7 @@ export function multiply4(a: Mat4, b: Mat4): Mat4 {
 }
 
 /** Determinant of the upper-left 3×3 block (of an affine: its linear part). */
-export function determinant3(m: number[][]): number {
+export function determinant3(m: ArrayLike<ArrayLike<number>>): number {
   return (
     m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
     m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +

@@ -22,24 +22,28 @@ export function jacobianRange(field: Volume, mask: ArrayLike<number>): JacobianR
   const stride = [1, nx, nx * ny];
   const range: JacobianRange = { min: Infinity, max: -Infinity, folded: 0, voxels: 0 };
   const position = [0, 0, 0];
+  // d u_c / d index_a, then the map's Jacobian I + (du/dindex)·(dindex/dp), reused for every voxel
+  const gradient = [new Float64Array(3), new Float64Array(3), new Float64Array(3)];
+  const jacobian = [new Float64Array(3), new Float64Array(3), new Float64Array(3)];
   for (let k = 0, n = 0; k < nz; k++)
     for (let j = 0; j < ny; j++)
       for (let i = 0; i < nx; i++, n++) {
         if (mask[n] === 0) continue;
         [position[0], position[1], position[2]] = [i, j, k];
-        // d u_c / d index_a
-        const gradient = [0, 1, 2].map((c) =>
-          [0, 1, 2].map((a) => {
-            const lower = position[a] > 0 ? n - stride[a] : n;
-            const upper = position[a] < size[a] - 1 ? n + stride[a] : n;
-            const span = (upper - lower) / stride[a];
-            return span === 0 ? 0 : (field.data[upper + c * voxels] - field.data[lower + c * voxels]) / span;
-          }),
-        );
-        // I + (du/dindex)·(dindex/dp)
-        const jacobian = [0, 1, 2].map((r) =>
-          [0, 1, 2].map((c) => (r === c ? 1 : 0) + [0, 1, 2].reduce((s, a) => s + gradient[r][a] * toVoxel[a][c], 0)),
-        );
+        for (let a = 0; a < 3; a++) {
+          const lower = position[a] > 0 ? n - stride[a] : n;
+          const upper = position[a] < size[a] - 1 ? n + stride[a] : n;
+          const span = (upper - lower) / stride[a];
+          for (let c = 0; c < 3; c++)
+            gradient[c][a] = span === 0 ? 0 : (field.data[upper + c * voxels] - field.data[lower + c * voxels]) / span;
+        }
+        for (let r = 0; r < 3; r++)
+          for (let c = 0; c < 3; c++)
+            jacobian[r][c] =
+              (r === c ? 1 : 0) +
+              gradient[r][0] * toVoxel[0][c] +
+              gradient[r][1] * toVoxel[1][c] +
+              gradient[r][2] * toVoxel[2][c];
         const det = determinant3(jacobian);
         range.min = Math.min(range.min, det);
         range.max = Math.max(range.max, det);

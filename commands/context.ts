@@ -55,6 +55,8 @@ export interface RunContext {
   signal: AbortSignal;
   /** Whether progress is shown as a spinner (terminal) or as log lines. */
   interactive: boolean;
+  /** The command as typed (longiseg and its arguments), as outputs record it. */
+  commandLine: string;
   progress(label: string, total: number): Progress;
   /** Stops every spinner this run started; the command wrapper calls it however the command ends. */
   close(): void;
@@ -68,6 +70,7 @@ export function createContext(args: GlobalArgs, signal: AbortSignal): RunContext
     logger,
     signal,
     interactive,
+    commandLine: ['longiseg', ...process.argv.slice(2)].join(' '),
     progress: (label, total) => {
       const progress = new Progress({ logger, label, total, interactive });
       started.push(progress);

@@ -113,7 +113,7 @@ async function writeReportPage(
       links,
       segmentations,
       convention,
-      command: ['longiseg', ...process.argv.slice(2)].join(' '),
+      command: context.commandLine,
     },
     context.logger,
   );

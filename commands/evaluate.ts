@@ -113,7 +113,7 @@ export const evaluateCommand: LongisegCommand<Record<string, unknown>> = {
           tool: SUMMARY_TOOL,
           version: toolVersion,
           date: new Date().toISOString(),
-          command: ['longiseg', ...process.argv.slice(2)].join(' '),
+          command: context.commandLine,
         },
       },
     );

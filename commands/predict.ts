@@ -253,7 +253,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
         const report = await writePredictReport(options.out, list.cases.filter(done), {
           bids: list.bids,
           convention: options.convention,
-          command: ['longiseg', ...process.argv.slice(2)].join(' '),
+          command: context.commandLine,
           logger: context.logger,
         });
         if (report) context.logger.info(`wrote ${report}`);

@@ -175,7 +175,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
         registrar,
         subjectsAtOnce,
         nanToNum: options.nan_to_num,
-        command: ['longiseg', ...process.argv.slice(2)].join(' '),
+        command: context.commandLine,
         version: toolVersion,
         report: options.report ? options.convention : undefined,
       },

@@ -196,7 +196,7 @@ export async function runTrainingCommand<C extends TrainingConfig>(run: Training
           {
             kind: run.kind,
             bestStep: final.bestStep,
-            command: ['longiseg', ...process.argv.slice(2)].join(' '),
+            command: context.commandLine,
             logger: context.logger,
           },
         );

@@ -84,6 +84,7 @@ export async function runPreprocess(
   for (const subject of subjects) checkModalities(subject, bySubject.get(subject)!, options.modalities);
   await mkdir(options.out, { recursive: true });
   await writeDescription(options);
+  const reportLogger = { warn: hooks.onWarning ?? (() => {}) };
   const subjectOptions = { deformable: options.deformable, templateIterations: 2, template: options.template };
   const registrar = countingRegistrar(options.registrar, hooks.onRegistration ?? (() => {}));
   const registrations = subjects
@@ -124,10 +125,7 @@ export async function runPreprocess(
         signal: hooks.signal,
         onStage: hooks.onStage,
       });
-      await writeFileAtomic(
-        join(folder, 'qc.json'),
-        `${JSON.stringify({ subject: `sub-${subject}`, metric: QC_METRIC, sessions: result.qc, notes: result.notes }, null, 2)}\n`,
-      );
+      await writeQc(folder, subject, { sessions: result.qc, notes: result.notes });
       const inputs = bySubject.get(subject)!.flatMap((s) => [...s.images, ...(s.label ? [s.label] : [])]);
       await writeFileAtomic(
         doneFile,
@@ -145,17 +143,14 @@ export async function runPreprocess(
               convention: options.report!,
               command: options.command,
             }),
-          { warn: hooks.onWarning ?? (() => {}) },
+          reportLogger,
         );
       summary.done.push(subject);
       hooks.onSubject?.(subject, 'done', result.notes.join('; '));
     } catch (error) {
       if (error instanceof InterruptedError) throw error;
       if (error instanceof RegistrationDivergedError)
-        await writeFileAtomic(
-          join(folder, 'qc.json'),
-          `${JSON.stringify({ subject: `sub-${subject}`, metric: QC_METRIC, failed: error.message, sessions: error.qc }, null, 2)}\n`,
-        );
+        await writeQc(folder, subject, { failed: error.message, sessions: error.qc });
       summary.failed.push({ subject, message: (error as Error).message, exitCode: exitCodeOf(error) });
       hooks.onSubject?.(subject, 'failed', (error as Error).message);
     } finally {
@@ -188,9 +183,7 @@ export async function runPreprocess(
       join(options.out, REPORT),
       async () =>
         (await import('../report/preprocess-report.js')).renderPreprocessIndex(subjectQc(options.out), options.command),
-      {
-        warn: hooks.onWarning ?? (() => {}),
-      },
+      reportLogger,
     );
   // subjects run at once finish in any order; the report lists them in the order given
   const position = new Map(subjects.map((subject, i) => [subject, i]));
@@ -202,6 +195,12 @@ export async function runPreprocess(
 
 const QC_METRIC =
   'normalised cross-correlation (NCC) with the subject template before and after registration; Jacobian determinant of the subject-to-session map inside the head';
+
+/** A subject's qc.json: what its numbers are, then `fields` (sessions, and notes or why it failed). */
+async function writeQc(folder: string, subject: string, fields: Record<string, unknown>): Promise<void> {
+  const qc = { subject: `sub-${subject}`, metric: QC_METRIC, ...fields };
+  await writeFileAtomic(join(folder, 'qc.json'), `${JSON.stringify(qc, null, 2)}\n`);
+}
 
 /** The registrar, telling `onDone` when each of its registrations has finished. */
 function countingRegistrar(registrar: Registrar, onDone: (stage: string) => void): Registrar {

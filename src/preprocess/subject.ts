@@ -48,7 +48,7 @@ export interface SubjectResult {
   sessions: string[];
   qc: Record<string, SessionQuality>;
   notes: string[];
-  /** Pictures and Jacobian ranges for the report, when one was asked for. */
+  /** The pictures of each session for the report, when one was asked for. */
   review?: SessionReview[];
 }
 

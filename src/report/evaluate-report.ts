@@ -41,7 +41,7 @@ export async function renderEvaluateReport(inputs: EvaluateReportInputs): Promis
   if (evaluation.longitudinalRows && evaluation.longitudinalRows.length > 0)
     sections.push(section('Between sessions', await longitudinalFigures(evaluation, name)));
   sections.push(section('Volumes over age', await trajectories(evaluation, name, inputs.ages)));
-  sections.push(section('Worst cases first', worstCases(evaluation, inputs.montageLink)));
+  sections.push(section('Worst cases first', worstCases(evaluation, name, inputs.montageLink)));
   return renderPage({
     title: 'longiseg evaluate',
     lead: `${evaluation.cases.length} cases, ${evaluation.labels.length} labels · ${inputs.command}`,
@@ -88,7 +88,7 @@ function caseRows(evaluation: Evaluation, name: (label: number) => string, measu
       const value = measure === 'Dice' ? m.dice : m.hd;
       return value === null || (measure !== 'Dice' && m.hdStatus !== 'ok')
         ? []
-        : [{ structure: name(m.label), value, case: caseName(c) }];
+        : [{ structure: name(m.label), value, case: caseAnchor(c.subject, c.session) }];
     }),
   );
 }
@@ -160,24 +160,19 @@ async function trajectories(
   const aged = [...subjects].every((s) =>
     evaluation.cases.every((c) => c.subject !== s || ages.get(s)?.has(c.session)),
   );
-  const when = (c: CaseResult) => (aged ? ages.get(c.subject)!.get(c.session)! : sessionRank(evaluation, c));
+  const when = new Map(
+    evaluation.cases.map((c) => [c, aged ? ages.get(c.subject)!.get(c.session)! : sessionRank(evaluation, c)]),
+  );
   const values = evaluation.cases.flatMap((c) =>
-    c.metrics.flatMap((m) => [
-      {
+    c.metrics.flatMap((m) =>
+      (['prediction', 'reference'] as const).map((source) => ({
         subject: `sub-${c.subject}`,
         structure: name(m.label),
-        when: when(c),
-        mL: m.volPredMm3 / 1000,
-        source: 'prediction',
-      },
-      {
-        subject: `sub-${c.subject}`,
-        structure: name(m.label),
-        when: when(c),
-        mL: m.volRefMm3 / 1000,
-        source: 'reference',
-      },
-    ]),
+        when: when.get(c),
+        mL: (source === 'prediction' ? m.volPredMm3 : m.volRefMm3) / 1000,
+        source,
+      })),
+    ),
   );
   const spec: TopLevelSpec = {
     data: { values },
@@ -206,11 +201,11 @@ function sessionRank(evaluation: Evaluation, c: CaseResult): number {
   return [...new Set(sessions)].sort().indexOf(c.session) + 1;
 }
 
-function caseName(c: CaseResult): string {
-  return caseAnchor(c.subject, c.session);
-}
-
-function worstCases(evaluation: Evaluation, montageLink: EvaluateReportInputs['montageLink']): string {
+function worstCases(
+  evaluation: Evaluation,
+  name: (label: number) => string,
+  montageLink: EvaluateReportInputs['montageLink'],
+): string {
   const scored = evaluation.cases.map((c) => {
     const dice = c.metrics.flatMap((m) => (m.dice === null ? [] : [m.dice]));
     const worst = c.metrics.filter((m) => m.dice !== null).sort((a, b) => a.dice! - b.dice!)[0];
@@ -219,11 +214,11 @@ function worstCases(evaluation: Evaluation, montageLink: EvaluateReportInputs['m
   scored.sort((a, b) => (a.mean ?? -1) - (b.mean ?? -1));
   const rows = scored.slice(0, WORST_CASES).map(({ c, mean, worst }) => {
     const link = montageLink?.(c.subject, c.session);
-    const label = escapeHtml(caseName(c));
+    const label = escapeHtml(caseAnchor(c.subject, c.session));
     return [
       link ? `<a href="${escapeHtml(link)}">${label}</a>` : label,
       formatCell(mean),
-      worst ? escapeHtml(evaluation.table?.get(worst.label) ?? `label ${worst.label}`) : '–',
+      worst ? escapeHtml(name(worst.label)) : '–',
       formatCell(worst?.dice ?? null),
     ];
   });

@@ -101,13 +101,9 @@ export async function subjectSegmentations(
   const volumes = await Promise.all(
     images.map(async (image) => canonicalVolume(await readNifti(image, { kind: 'image' }))),
   );
-  const reference = sources[0];
-  const referenceLabels = await Promise.all(
-    images.map(async (image) =>
-      canonicalVolume(await readNifti(labelFile(reference.folder, image), { kind: 'label' })),
-    ),
-  );
-  const centre = centreVoxel(referenceLabels[0], referenceLabels[0].data);
+  // every source through the centroid of the first session's reference labels
+  const first = canonicalVolume(await readNifti(labelFile(sources[0].folder, images[0]), { kind: 'label' }));
+  const centre = centreVoxel(first, first.data);
   const rows: DemoReportInputs['segmentations'] = [];
   for (const source of sources) {
     const pictures = [];

@@ -62,7 +62,7 @@ pre { white-space: pre-wrap; } img { image-rendering: pixelated; } .legend span 
 `;
 
 /** Marks a page as longiseg's, so that a later run may replace it but never a file of the user's. */
-export const GENERATOR = 'longiseg';
+export const GENERATOR_TAG = '<meta name="generator" content="longiseg">';
 
 export function renderPage(page: Page): string {
   return [
@@ -70,7 +70,7 @@ export function renderPage(page: Page): string {
     '<html lang="en">',
     '<head>',
     '<meta charset="utf-8">',
-    `<meta name="generator" content="${GENERATOR}">`,
+    GENERATOR_TAG,
     `<title>${escapeHtml(page.title)}</title>`,
     `<style>${STYLE}</style>`,
     '</head>',

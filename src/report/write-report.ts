@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../runtime/atomic.js';
-import { GENERATOR } from './html.js';
+import { GENERATOR_TAG } from './html.js';
 
 export interface ReportLogger {
   warn(message: string): void;
@@ -15,7 +15,7 @@ export async function writeReport(
   render: () => Promise<string>,
   logger: ReportLogger,
 ): Promise<string | undefined> {
-  if (existsSync(path) && !readFileSync(path, 'utf8').includes(`<meta name="generator" content="${GENERATOR}">`)) {
+  if (existsSync(path) && !readFileSync(path, 'utf8').includes(GENERATOR_TAG)) {
     logger.warn(`the report ${path} was not written: a file of that name is there and longiseg did not write it`);
     return undefined;
   }

@@ -147,7 +147,7 @@ describe('longiseg evaluate on the scipy fixtures', () => {
         flagArgs('evaluate', {
           pred: fixture('metrics', 'pred'),
           ref: fixture('metrics', 'ref'),
-          out: out,
+          out,
           'hd-percentile': '100',
           labels: '1,2',
         }),

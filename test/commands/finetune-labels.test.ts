@@ -149,7 +149,7 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
     expect(JSON.parse((await readSafetensors(model)).metadata.info).mirrorAxes).toEqual([]);
     const predicted = runCli(
       flagArgs('predict', {
-        model: model,
+        model,
         input: join(data, 'sub-04'),
         out: join(dir.path, 'unflipped-predictions'),
         tta: true,
@@ -216,7 +216,7 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
     const model = join(dir.path, 'shuffled-run', 'best.safetensors');
     const predicted = runCli(
       flagArgs('predict', {
-        model: model,
+        model,
         input: join(data, 'sub-04'),
         out: join(dir.path, 'shuffled-predictions'),
         'log-format': 'json',

@@ -81,9 +81,9 @@ describe('NaN and infinite values never pass silently', () => {
     const out = join(dir.path, 'predictions');
     const failed = runCli(
       flagArgs('predict', {
-        model: model,
+        model,
         input: [join(withNan, 'sub-02'), join(withNan, 'sub-03')],
-        out: out,
+        out,
         'log-format': 'json',
       }),
     );
@@ -93,7 +93,7 @@ describe('NaN and infinite values never pass silently', () => {
     expect(existsSync(join(out, 'sub-03', 'ses-01', 'anat', 'sub-03_ses-01_dseg.nii.gz'))).toBe(true);
     const replaced = runCli(
       flagArgs('predict', {
-        model: model,
+        model,
         input: join(withNan, 'sub-02'),
         out: join(dir.path, 'predictions-num'),
         'nan-to-num': true,
@@ -110,8 +110,8 @@ describe('NaN and infinite values never pass silently', () => {
     const result = runCli(
       flagArgs('finetune', {
         config: config('huge-lr.yaml', finetuneConfig(500)),
-        data: data,
-        out: out,
+        data,
+        out,
         labeled: 'sub-01',
       }),
     );

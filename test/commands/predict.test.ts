@@ -98,11 +98,11 @@ describe('longiseg predict', () => {
       const out = join(dir.path, `threads-${threads}`);
       const result = runCli(
         flagArgs('predict', {
-          model: model,
+          model,
           input: join(images, 'oblique_0000.nii.gz'),
-          out: out,
+          out,
           patch: '16',
-          threads: threads,
+          threads,
           'log-format': 'json',
         }),
       );
@@ -132,9 +132,9 @@ describe('longiseg predict', () => {
     const out = join(dir.path, 'probabilities');
     const result = runCli(
       flagArgs('predict', {
-        model: model,
+        model,
         input: join(images, 'lps_0000.nii.gz'),
-        out: out,
+        out,
         patch: '16',
         probabilities: true,
         'log-format': 'json',
@@ -158,9 +158,9 @@ describe('longiseg predict', () => {
       (i) =>
         runCli(
           flagArgs('predict', {
-            model: model,
+            model,
             input: images,
-            out: out,
+            out,
             patch: '16',
             shard: `${i}/2`,
             'log-format': 'json',
@@ -218,9 +218,7 @@ describe('longiseg predict', () => {
       6,
     );
     const out = join(bids, 'derivatives', 'longiseg');
-    const result = runCli(
-      flagArgs('predict', { model: model, input: bids, out: out, patch: '16', 'log-format': 'json' }),
-    );
+    const result = runCli(flagArgs('predict', { model, input: bids, out, patch: '16', 'log-format': 'json' }));
     expect(result.stderr).toContain('2 cases predicted');
     expect(result.status).toBe(0);
     expect([...(await readNifti(join(out, 'sub-01', 'ses-01', 'anat', 'sub-01_ses-01_dseg.nii.gz'))).data]).toEqual(
@@ -272,7 +270,7 @@ describe('longiseg predict', () => {
         .status,
     ).toBe(0);
     const second = runCli(
-      flagArgs('predict', { model: other, input: join(images, 'plain_0000.nii'), out: out, patch: '16' }),
+      flagArgs('predict', { model: other, input: join(images, 'plain_0000.nii'), out, patch: '16' }),
     );
     expect(second.status).toBe(2);
     expect(second.stderr).toContain(`${out} holds predictions of another model (${model}, sha256 `);
@@ -281,7 +279,7 @@ describe('longiseg predict', () => {
       flagArgs('predict', {
         model: other,
         input: join(images, 'plain_0000.nii'),
-        out: out,
+        out,
         patch: '16',
         overwrite: true,
         'log-format': 'json',
@@ -359,7 +357,7 @@ describe('longiseg predict', () => {
       await writeImage(join(folder, 'ok_0000.nii.gz'), [16, 16, 16], lps, 9);
       const result = runCli(
         flagArgs('predict', {
-          model: model,
+          model,
           input: folder,
           out: join(dir.path, 'with4d-out'),
           patch: '16',
@@ -377,12 +375,10 @@ describe('longiseg predict', () => {
       const blocked = runCli(['predict', '--model', model, '--input', images, '--out', join(blocker, 'out')]);
       expect(blocked.status).toBe(3);
       expect(blocked.stderr).toContain(`${join(blocker, 'out')}: cannot be written as the output folder`);
-      const patch = runCli(flagArgs('predict', { model: model, input: images, out: join(dir.path, 'p'), patch: '24' }));
+      const patch = runCli(flagArgs('predict', { model, input: images, out: join(dir.path, 'p'), patch: '24' }));
       expect(patch.status).toBe(2);
       expect(patch.stderr).toContain('multiple of 16');
-      const shard = runCli(
-        flagArgs('predict', { model: model, input: images, out: join(dir.path, 'p'), shard: '2/2' }),
-      );
+      const shard = runCli(flagArgs('predict', { model, input: images, out: join(dir.path, 'p'), shard: '2/2' }));
       expect(shard.status).toBe(2);
       expect(shard.stderr).toContain('0 ≤ i < n');
     });

@@ -99,7 +99,7 @@ withElastix('longiseg preprocess with the elastix command line', () => {
 
   test("every subject's sessions land in one space: labels agree (Dice ≥ 0.8), better than as scanned", async () => {
     const result = runCli(
-      flagArgs('preprocess', { bids: raw, out: out, labels: 'derivatives/labels', 'log-format': 'json' }),
+      flagArgs('preprocess', { bids: raw, out, labels: 'derivatives/labels', 'log-format': 'json' }),
     );
     expect(result.stderr).toContain('2 subjects done, 0 skipped');
     expect(result.status).toBe(0);
@@ -190,7 +190,7 @@ withElastix('longiseg preprocess with the elastix command line', () => {
     const result = runCli(
       flagArgs('preprocess', {
         bids: raw,
-        out: out,
+        out,
         'apply-inverse': join(out, 'derivatives', 'labels'),
         'native-out': native,
         'log-format': 'json',
@@ -212,7 +212,7 @@ withElastix('longiseg preprocess with the elastix command line', () => {
     const again = runCli(
       flagArgs('preprocess', {
         bids: raw,
-        out: out,
+        out,
         'apply-inverse': join(out, 'derivatives', 'labels'),
         'native-out': native,
       }),
@@ -568,9 +568,7 @@ withElastix('longiseg preprocess on an infant study, whose WM/GM contrast revers
     '%s: the sessions agree (Dice ≥ 0.8), clearly better than affine alone',
     async (registration, out) => {
       expect(
-        runCli(
-          flagArgs('preprocess', { bids: raw, out: out, labels: 'labels', registration: registration, quiet: true }),
-        ).status,
+        runCli(flagArgs('preprocess', { bids: raw, out, labels: 'labels', registration, quiet: true })).status,
       ).toBe(0);
       const registered = await sessionDice(out, '01');
       expect(registered).toBeGreaterThan(0.8);

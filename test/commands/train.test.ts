@@ -201,7 +201,7 @@ describe('longiseg pretrain and finetune', () => {
         ],
       ]) {
         const result = runCli(
-          flagArgs('pretrain', { config: config('bad.yaml', text), data: data, out: join(dir.path, 'bad') }),
+          flagArgs('pretrain', { config: config('bad.yaml', text), data, out: join(dir.path, 'bad') }),
         );
         expect(result.status).toBe(2);
         expect(result.stderr).toContain(message);
@@ -209,7 +209,7 @@ describe('longiseg pretrain and finetune', () => {
       const relu = runCli(
         flagArgs('finetune', {
           config: config('bad-exclude.yaml', `${tinyFinetune}pretrained_exclude: [38, 40]\n`),
-          data: data,
+          data,
           out: join(dir.path, 'bad'),
         }),
       );
@@ -281,7 +281,7 @@ describe('longiseg pretrain and finetune', () => {
       const classes = runCli(
         flagArgs('finetune', {
           config: config('few.yaml', `${tinyFinetune}classes: 3\n`),
-          data: data,
+          data,
           out: join(dir.path, 'x3'),
         }),
       );
@@ -294,9 +294,9 @@ describe('longiseg pretrain and finetune', () => {
       const wide = runCli(
         flagArgs('finetune', {
           config: config('wide.yaml', tinyFinetune.replace('base_width: 4', 'base_width: 8')),
-          data: data,
+          data,
           out: join(dir.path, 'x4'),
-          pretrained: pretrained,
+          pretrained,
         }),
       );
       expect(wide.status).toBe(3);
@@ -307,9 +307,9 @@ describe('longiseg pretrain and finetune', () => {
       const deep = runCli(
         flagArgs('finetune', {
           config: config('deep.yaml', tinyFinetune.replace('base_width: 4 }', 'base_width: 4, depth: 3 }')),
-          data: data,
+          data,
           out: join(dir.path, 'x5'),
-          pretrained: pretrained,
+          pretrained,
         }),
       );
       expect(deep.status).toBe(3);
@@ -325,7 +325,7 @@ describe('longiseg pretrain and finetune', () => {
       const proto = runCli(
         flagArgs('pretrain', {
           config: config('proto.yaml', `${tinyPretrain}__proto__: { crop: 8 }\n`),
-          data: data,
+          data,
           out: join(dir.path, 'x7'),
         }),
       );
@@ -334,7 +334,7 @@ describe('longiseg pretrain and finetune', () => {
       const nested = runCli(
         flagArgs('finetune', {
           config: config('proto.json', '{"preset": "small", "optimizer": {"constructor": {"prototype": 1}}}'),
-          data: data,
+          data,
           out: join(dir.path, 'x8'),
         }),
       );

@@ -89,7 +89,7 @@ if (available) describePyTorchChecks('webgpu');
     const pretrain = runCli(
       flagArgs('pretrain', {
         config: config('pretrain.yaml', tiny(2, true)),
-        data: data,
+        data,
         out: join(dir.path, 'pre'),
         backend: 'webgpu',
         'log-format': 'json',
@@ -101,7 +101,7 @@ if (available) describePyTorchChecks('webgpu');
     const finetune = runCli(
       flagArgs('finetune', {
         config: config('finetune.yaml', tiny(2)),
-        data: data,
+        data,
         out: join(dir.path, 'ft'),
         labeled: 'sub-01',
         pretrained: join(dir.path, 'pre', 'best.safetensors'),

@@ -53,7 +53,7 @@ describe('longiseg synth', () => {
           out: studies[cohort],
           subjects: '2',
           sessions: '3',
-          cohort: cohort,
+          cohort,
           seed: '5',
           quiet: true,
         }),
@@ -230,7 +230,7 @@ describe('longiseg synth', () => {
       expect(readFileSync(join(out, 'notes.txt'), 'utf8')).toBe('precious');
       const replaced = runCli(
         flagArgs('synth', {
-          out: out,
+          out,
           subjects: '1',
           shape: '48,48,48',
           'voxel-mm': '4',

@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   train: () => import('./train.js'),
   threads: () => import('./threads.js'),
   report: () => import('./report.js'),
+  preprocess: () => import('./preprocess.js'),
 };
 const name = process.argv[2];
 if (!name || !benches[name]) {

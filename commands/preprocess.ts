@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { readNifti } from '../src/io/nifti.js';
 import { applyInverse } from '../src/preprocess/inverse.js';
 import { runPreprocess } from '../src/preprocess/run.js';
+import { SESSION_PAIRS } from '../src/preprocess/session-pairs.js';
 import { chooseRegistrar } from '../src/registration/choose.js';
 import { writeFileAtomic } from '../src/runtime/atomic.js';
 import { ExitCode, InputError, UsageError } from '../src/runtime/errors.js';
@@ -58,6 +59,14 @@ export const preprocessSchema = globalSchema
       .default(true)
       .meta(
         flag('B-spline registration to the subject template after the affine one; --no-deformable for affine only'),
+      ),
+    session_pairs: z
+      .enum(SESSION_PAIRS)
+      .default('cycle')
+      .meta(
+        flag(
+          'Sessions registered deformably: cycle (each with its neighbours in time and the last with the first, 2N registrations) or all (every ordered pair, N(N − 1))',
+        ),
       ),
     overwrite: z.boolean().default(false).meta(flag('Redo subjects that are done (done.json)')),
     lock_stale_hours: z.number().positive().default(24).meta(flag('A subject lock older than this is taken over')),
@@ -169,6 +178,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
         subjects: options.subjects,
         shard,
         deformable: options.deformable,
+        sessionPairs: options.session_pairs,
         overwrite: options.overwrite,
         lockStaleHours: options.lock_stale_hours,
         wait: options.wait,

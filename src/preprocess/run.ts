@@ -11,6 +11,7 @@ import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../runtime/lock.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { preprocessSubject, registrationCount, type SubjectResult } from './subject.js';
 import { RegistrationDivergedError } from './quality.js';
+import type { SessionPairs } from './session-pairs.js';
 import { REPORT } from '../report/options.js';
 import type { renderPreprocessIndex } from '../report/preprocess-report.js';
 import type { Convention } from '../report/slices.js';
@@ -25,6 +26,8 @@ export interface PreprocessOptions {
   subjects?: string[];
   shard?: Shard;
   deformable: boolean;
+  /** Which pairs of each subject's sessions are registered deformably. */
+  sessionPairs: SessionPairs;
   overwrite: boolean;
   lockStaleHours: number;
   /** Wait for subjects another job holds instead of leaving them. */
@@ -85,7 +88,12 @@ export async function runPreprocess(
   await mkdir(options.out, { recursive: true });
   await writeDescription(options);
   const reportLogger = { warn: hooks.onWarning ?? (() => {}) };
-  const subjectOptions = { deformable: options.deformable, templateIterations: 2, template: options.template };
+  const subjectOptions = {
+    deformable: options.deformable,
+    sessionPairs: options.sessionPairs,
+    templateIterations: 2,
+    template: options.template,
+  };
   const registrar = countingRegistrar(options.registrar, hooks.onRegistration ?? (() => {}));
   const registrations = subjects
     .filter((subject) => options.overwrite || !isDone(join(options.out, `sub-${subject}`, 'done.json')))
@@ -129,7 +137,7 @@ export async function runPreprocess(
       const inputs = bySubject.get(subject)!.flatMap((s) => [...s.images, ...(s.label ? [s.label] : [])]);
       await writeFileAtomic(
         doneFile,
-        `${JSON.stringify({ subject: `sub-${subject}`, sessions: result.sessions, inputs, template: options.template ?? null, tool: options.registrar.name, tool_version: options.registrar.version, longiseg: options.version, command: options.command, finished: new Date().toISOString() }, null, 2)}\n`,
+        `${JSON.stringify({ subject: `sub-${subject}`, sessions: result.sessions, inputs, template: options.template ?? null, tool: options.registrar.name, session_pairs: options.deformable ? options.sessionPairs : null, tool_version: options.registrar.version, longiseg: options.version, command: options.command, finished: new Date().toISOString() }, null, 2)}\n`,
       );
       if (options.report && result.review)
         await writeReport(

@@ -8,7 +8,7 @@ import { voxelCount, type Grid, type Volume } from '../io/volume.js';
 import { normaliseMinPercentile } from '../data/intensity.js';
 import type { SessionFiles } from '../data/study.js';
 import { averageResampled, composeField, meanAffine, resampleAffine } from '../registration/compose.js';
-import { addMatches, midpointField } from '../registration/midpoint.js';
+import { addMatches, matchField, midpointField } from '../registration/midpoint.js';
 import type { Registrar } from '../registration/registrar.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { throwIfAborted } from '../runtime/errors.js';
@@ -20,6 +20,7 @@ import {
   type SessionQuality,
 } from './quality.js';
 import { jacobianRange } from '../registration/jacobian.js';
+import { cycleMatchSum, registeredPairs, timeOrder, type SessionPairs } from './session-pairs.js';
 import type { SessionReview } from '../report/preprocess-report.js';
 import type { Convention } from '../report/slices.js';
 
@@ -32,6 +33,8 @@ export interface SubjectOptions {
   /** A template image all subjects are affinely aligned to; its grid becomes the output grid. */
   template?: string;
   deformable: boolean;
+  /** Which pairs of sessions are registered deformably. */
+  sessionPairs: SessionPairs;
   /** Rounds of "register to the current average, average again". */
   templateIterations: number;
   registrar: Registrar;
@@ -55,19 +58,19 @@ export interface SubjectResult {
 /**
  * The registrations (and bias corrections) preprocessSubject runs for a subject, which the progress
  * of a run counts: each session's images corrected, `templateIterations` rounds of affine
- * registrations to the template, then every ordered pair of sessions deformably, then the subject
- * template to --template.
+ * registrations to the template, then the pairs of sessions deformably, then the subject template to
+ * --template.
  */
 export function registrationCount(
   sessions: number,
   modalities: number,
-  options: Pick<SubjectOptions, 'deformable' | 'templateIterations' | 'template' | 'registrar'>,
+  options: Pick<SubjectOptions, 'deformable' | 'sessionPairs' | 'templateIterations' | 'template' | 'registrar'>,
 ): number {
   const several = sessions > 1;
   return (
     (options.registrar.biasCorrect ? sessions * modalities : 0) +
     (several ? options.templateIterations * sessions : 0) +
-    (several && options.deformable ? sessions * (sessions - 1) : 0) +
+    (several && options.deformable ? registeredPairs(sessions, options.sessionPairs).length : 0) +
     (options.template ? 1 : 0)
   );
 }
@@ -171,24 +174,38 @@ export async function preprocessSubject(
       aligned.push(join(work, `affine-ses-${session.session}.nii.gz`));
       await writeNifti(aligned[i], resampleAffine(firstModality[i], grid, toSession[i], 'linear'));
     }
-    fields = [];
-    for (const [i, fixed] of sessions.entries()) {
-      const matches = new Float32Array(3 * voxelCount(grid.shape));
-      for (const [j, moving] of sessions.entries()) {
-        if (j === i) continue;
-        stage(`deformable ses-${moving.session} → ses-${fixed.session}`);
-        const field = await options.registrar.deformable({
-          fixed: aligned[i],
-          moving: normalisedFiles[j],
-          initial: toSession[j],
-          work: join(work, `deformable-${fixed.session}-${moving.session}`),
-          stage: `sub-${subject} ses-${moving.session} deformable to ses-${fixed.session}`,
-          signal: options.signal,
-        });
-        addMatches(matches, field, toSession[j]);
+    // session i, affinely in template space, is the fixed image and session j's scan the moving one
+    const register = async (i: number, j: number): Promise<Volume> => {
+      const [fixed, moving] = [sessions[i].session, sessions[j].session];
+      stage(`deformable ses-${moving} → ses-${fixed}`);
+      return options.registrar.deformable({
+        fixed: aligned[i],
+        moving: normalisedFiles[j],
+        initial: toSession[j],
+        work: join(work, `deformable-${fixed}-${moving}`),
+        stage: `sub-${subject} ses-${moving} deformable to ses-${fixed}`,
+        signal: options.signal,
+      });
+    };
+    const count = sessions.length;
+    const matchSums: Float32Array[] = [];
+    if (options.sessionPairs === 'all') {
+      for (let i = 0; i < count; i++) {
+        const sum = new Float32Array(3 * voxelCount(grid.shape));
+        for (let j = 0; j < count; j++) if (j !== i) addMatches(sum, await register(i, j), toSession[j]);
+        matchSums.push(sum);
       }
-      fields.push(midpointField(matches, sessions.length, grid, toSession[i]));
+    } else {
+      const order = timeOrder(sessions);
+      const edges = new Map<string, Volume>();
+      for (const [a, b] of registeredPairs(count, 'cycle')) {
+        const [i, j] = [order[a], order[b]];
+        edges.set(`${a}-${b}`, matchField(await register(i, j), toSession[j]));
+      }
+      for (let i = 0; i < count; i++)
+        matchSums.push(cycleMatchSum(order.indexOf(i), count, (from, to) => edges.get(`${from}-${to}`)!));
     }
+    fields = matchSums.map((sum, i) => midpointField(sum, count, grid, toSession[i]));
     templateFile = join(work, 'template-deformable.nii.gz');
     await writeNifti(
       templateFile,

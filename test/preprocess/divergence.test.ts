@@ -53,6 +53,7 @@ describe('a registration that diverges', () => {
         modalities: ['T1w'],
         subjects: ['sub-01'],
         deformable: true,
+        sessionPairs: 'cycle',
         overwrite: false,
         lockStaleHours: 1,
         registrar: mirroring,

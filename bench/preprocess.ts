@@ -1,7 +1,9 @@
 /**
  * preprocess bench: what each scheme of deformable session pairs costs per subject and how well it
- * aligns the sessions, on one synthetic subject of 4, 8 and 10 sessions (48×64×48 at 3 mm), with
- * the elastix command line on every core, one run after the other.
+ * aligns the sessions, on one synthetic subject of 4, 8 and 10 sessions (48×64×48 at 3 mm, or
+ * BENCH_SHAPE at BENCH_VOXEL_MM), with the elastix command line on every core, one run after the
+ * other. A run is PAIRS:SESSIONS[:BIAS]: PAIRS all, cycle or affine (--no-deformable), BIAS a
+ * --bias-correction (none by default, as the first measurements).
  *
  *   BENCH_COHORTS=aging,infant  BENCH_RUNS=all:4,cycle:4,cycle:8,all:8,cycle:10  npm run bench -- preprocess
  */
@@ -20,7 +22,9 @@ const cohorts = (process.env.BENCH_COHORTS ?? 'aging,infant').split(',');
 const runs = (process.env.BENCH_RUNS ?? 'all:4,cycle:4,cycle:8,all:8,cycle:10')
   .split(',')
   .map((run) => run.split(':'))
-  .map(([pairs, sessions]) => ({ pairs, sessions: Number(sessions) }));
+  .map(([pairs, sessions, bias]) => ({ pairs, sessions: Number(sessions), bias: bias ?? 'none' }));
+const shape = process.env.BENCH_SHAPE ?? '48,64,48';
+const voxelMm = process.env.BENCH_VOXEL_MM ?? '3';
 
 const cli = (args: string[]) =>
   execFileSync(longiseg, [...args, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -43,45 +47,38 @@ async function interSessionDice(registered: string): Promise<{ mean: number; low
   return { mean: pairs.reduce((sum, d) => sum + d, 0) / pairs.length, lowest: Math.min(...pairs) };
 }
 
-console.log('preprocess bench: one synthetic subject, 48×64×48 at 3 mm, elastix command line');
+console.log(`preprocess bench: one synthetic subject, ${shape} at ${voxelMm} mm, elastix command line`);
 console.log(
-  '| cohort | pairs | sessions | deformable registrations | wall time | mean label Dice between sessions (lowest pair) |',
+  '| cohort | pairs | bias correction | sessions | deformable registrations | wall time | mean label Dice between sessions (lowest pair) |',
 );
-console.log('| --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const cohort of cohorts) {
   const base = new Map<string, number>();
-  for (const { pairs, sessions } of runs) {
-    const study = join(out, `${cohort}-${sessions}`);
-    if (!existsSync(join(study, 'raw')))
-      cli(
-        ['synth', '--out', study, '--subjects', '1', '--sessions', String(sessions), '--cohort', cohort].concat([
-          '--shape',
-          '48,64,48',
-          '--voxel-mm',
-          '3',
-          '--seed',
-          '1',
-        ]),
-      );
-    const registered = join(out, `${cohort}-${sessions}-${pairs}`);
+  for (const { pairs, sessions, bias } of runs) {
+    const study = join(out, `${cohort}-${sessions}-${shape.replaceAll(',', 'x')}`);
+    const synth = ['--subjects', '1', '--sessions', `${sessions}`, '--cohort', cohort, '--shape', shape];
+    if (!existsSync(join(study, 'raw'))) cli(['synth', '--out', study, ...synth, '--voxel-mm', voxelMm, '--seed', '1']);
+    const registered = join(out, `${cohort}-${sessions}-${shape.replaceAll(',', 'x')}-${pairs}-${bias}`);
     rmSync(registered, { recursive: true, force: true });
+    const scheme = pairs === 'affine' ? ['--no-deformable'] : ['--session-pairs', pairs];
     const start = performance.now();
     cli(
-      ['preprocess', '--bids', join(study, 'raw'), '--out', registered, '--labels', 'labels'].concat([
+      ['preprocess', '--bids', join(study, 'raw'), '--out', registered, '--labels', 'labels', '--no-report'].concat([
         '--registration',
         'elastix',
-        '--session-pairs',
-        pairs,
-        '--no-report',
+        '--bias-correction',
+        bias,
+        ...scheme,
       ]),
     );
     const seconds = (performance.now() - start) / 1000;
-    const first = base.get(pairs) ?? seconds;
-    base.set(pairs, first);
+    const key = `${pairs}-${bias}`;
+    const first = base.get(key) ?? seconds;
+    base.set(key, first);
     const dice = await interSessionDice(registered);
-    const registrations = registeredPairs(sessions, pairs as SessionPairs).length;
+    const registrations = pairs === 'affine' ? 0 : registeredPairs(sessions, pairs as SessionPairs).length;
     console.log(
-      `| ${cohort} | ${pairs} | ${sessions} | ${registrations} | ${seconds.toFixed(0)} s (${(seconds / first).toFixed(2)}×) | ${dice.mean.toFixed(3)} (${dice.lowest.toFixed(3)}) |`,
+      `| ${cohort} | ${pairs} | ${bias} | ${sessions} | ${registrations} | ${seconds.toFixed(0)} s (${(seconds / first).toFixed(2)}×) | ${dice.mean.toFixed(3)} (${dice.lowest.toFixed(3)}) |`,
     );
   }
 }

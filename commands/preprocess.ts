@@ -6,6 +6,7 @@ import { readNifti } from '../src/io/nifti.js';
 import { applyInverse } from '../src/preprocess/inverse.js';
 import { runPreprocess } from '../src/preprocess/run.js';
 import { SESSION_PAIRS } from '../src/preprocess/session-pairs.js';
+import { BIAS_CORRECTIONS } from '../src/preprocess/bias-correction.js';
 import { chooseRegistrar } from '../src/registration/choose.js';
 import { writeFileAtomic } from '../src/runtime/atomic.js';
 import { ExitCode, InputError, UsageError } from '../src/runtime/errors.js';
@@ -59,6 +60,14 @@ export const preprocessSchema = globalSchema
       .default(true)
       .meta(
         flag('B-spline registration to the subject template after the affine one; --no-deformable for affine only'),
+      ),
+    bias_correction: z
+      .enum(BIAS_CORRECTIONS)
+      .default('auto')
+      .meta(
+        flag(
+          "N4 bias field correction before registration: auto (ANTs' N4BiasFieldCorrection with --registration ants, longiseg's own N4 otherwise), longiseg (longiseg's N4 with every back end) or none",
+        ),
       ),
     session_pairs: z
       .enum(SESSION_PAIRS)
@@ -183,6 +192,7 @@ export const preprocessCommand: LongisegCommand<Record<string, unknown>> = {
         lockStaleHours: options.lock_stale_hours,
         wait: options.wait,
         registrar,
+        biasCorrection: options.bias_correction,
         subjectsAtOnce,
         nanToNum: options.nan_to_num,
         command: context.commandLine,

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { preprocessSubject, registrationCount, type SubjectResult } from './subject.js';
 import { RegistrationDivergedError } from './quality.js';
 import type { SessionPairs } from './session-pairs.js';
+import { withBiasCorrection, type BiasCorrectionChoice } from './bias-correction.js';
 import { REPORT } from '../report/options.js';
 import type { renderPreprocessIndex } from '../report/preprocess-report.js';
 import type { Convention } from '../report/slices.js';
@@ -33,6 +34,7 @@ export interface PreprocessOptions {
   /** Wait for subjects another job holds instead of leaving them. */
   wait?: boolean;
   registrar: Registrar;
+  biasCorrection: BiasCorrectionChoice;
   /** Subjects preprocessed at once (default 1). */
   subjectsAtOnce?: number;
   nanToNum?: boolean;
@@ -94,7 +96,8 @@ export async function runPreprocess(
     templateIterations: 2,
     template: options.template,
   };
-  const registrar = countingRegistrar(options.registrar, hooks.onRegistration ?? (() => {}));
+  const corrected = withBiasCorrection(options.registrar, options.biasCorrection);
+  const registrar = countingRegistrar(corrected.registrar, hooks.onRegistration ?? (() => {}));
   const registrations = subjects
     .filter((subject) => options.overwrite || !isDone(join(options.out, `sub-${subject}`, 'done.json')))
     .reduce(
@@ -137,7 +140,7 @@ export async function runPreprocess(
       const inputs = bySubject.get(subject)!.flatMap((s) => [...s.images, ...(s.label ? [s.label] : [])]);
       await writeFileAtomic(
         doneFile,
-        `${JSON.stringify({ subject: `sub-${subject}`, sessions: result.sessions, inputs, template: options.template ?? null, tool: options.registrar.name, session_pairs: options.deformable ? options.sessionPairs : null, tool_version: options.registrar.version, longiseg: options.version, command: options.command, finished: new Date().toISOString() }, null, 2)}\n`,
+        `${JSON.stringify({ subject: `sub-${subject}`, sessions: result.sessions, inputs, template: options.template ?? null, tool: options.registrar.name, bias_correction: corrected.biasCorrection, session_pairs: options.deformable ? options.sessionPairs : null, tool_version: options.registrar.version, longiseg: options.version, command: options.command, finished: new Date().toISOString() }, null, 2)}\n`,
       );
       if (options.report && result.review)
         await writeReport(

@@ -97,7 +97,7 @@ export async function preprocessSubject(
   const notes: string[] = [];
 
   const correct = options.registrar.biasCorrect?.bind(options.registrar);
-  if (!correct) notes.push(`no N4 bias correction: ${options.registrar.name} has none (ANTs does)`);
+  if (!correct) notes.push('no bias correction (--bias-correction none)');
   /** Every image of every session, bias-corrected where the back end can, normalised (min to P99.99); [session][modality]. */
   const images: Volume[][] = [];
   const normalisedFiles: string[] = [];

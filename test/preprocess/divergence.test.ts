@@ -54,6 +54,7 @@ describe('a registration that diverges', () => {
         subjects: ['sub-01'],
         deformable: true,
         sessionPairs: 'cycle',
+        biasCorrection: 'none',
         overwrite: false,
         lockStaleHours: 1,
         registrar: mirroring,

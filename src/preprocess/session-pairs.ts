@@ -1,12 +1,9 @@
-import type { Volume } from '../io/volume.js';
-import { composeMatches } from '../registration/midpoint.js';
-
 /**
  * Which ordered pairs of a subject's sessions are registered deformably.
  * - 'all': every ordered pair, N(N − 1) registrations.
  * - 'cycle': each session with its neighbours in time, and the last with the first, both ways: 2N
- *   registrations (N(N − 1) for N ≤ 3). The matches between the other sessions are composed along
- *   the cycle. Neighbours in time are also the pairs whose contrast differs least.
+ *   registrations (N(N − 1) for N ≤ 3), from which matchSumCoefficients gives every session's
+ *   matches. Neighbours in time are also the pairs whose contrast differs least.
  */
 export const SESSION_PAIRS = ['cycle', 'all'] as const;
 export type SessionPairs = (typeof SESSION_PAIRS)[number];
@@ -35,28 +32,44 @@ export function registeredPairs(count: number, scheme: SessionPairs): [number, n
   return pairs;
 }
 
-/**
- * The sum over the other sessions of the matches of the session at time position `position`, each
- * composed along both ways round the cycle from the registered neighbour matches `edge(from, to)`
- * (positions). A way of L steps weighs (N − L)/N, so the two ways to a session sum to one and the
- * shorter, less drifted one counts more: a direct neighbour weighs (N − 1)/N.
- */
-export function cycleMatchSum(
-  position: number,
-  count: number,
-  edge: (from: number, to: number) => Volume,
-): Float32Array {
-  const sum = new Float32Array(edge(position, (position + 1) % count).data.length);
-  for (const direction of [1, -1]) {
-    let from = position;
-    let composed: Volume | undefined;
-    for (let steps = 1; steps < count; steps++) {
-      const to = (from + direction + count) % count;
-      composed = composed ? composeMatches(composed, edge(from, to)) : edge(from, to);
-      const weight = (count - steps) / count;
-      for (let v = 0; v < sum.length; v++) sum[v] += weight * composed.data[v];
-      from = to;
+/** The inverse of a small square matrix (Gauss–Jordan with partial pivoting). */
+function invert(matrix: number[][]): number[][] {
+  const n = matrix.length;
+  const a = matrix.map((row, i) => [...row, ...row.map((_, j) => (i === j ? 1 : 0))]);
+  for (let column = 0; column < n; column++) {
+    let pivot = column;
+    for (let row = column + 1; row < n; row++) if (Math.abs(a[row][column]) > Math.abs(a[pivot][column])) pivot = row;
+    [a[column], a[pivot]] = [a[pivot], a[column]];
+    const scale = a[column][column];
+    for (let j = 0; j < 2 * n; j++) a[column][j] /= scale;
+    for (let row = 0; row < n; row++) {
+      if (row === column) continue;
+      const factor = a[row][column];
+      for (let j = 0; j < 2 * n; j++) a[row][j] -= factor * a[column][j];
     }
   }
-  return sum;
+  return a.map((row) => row.slice(n));
+}
+
+/**
+ * How each session's sum of matches over the other sessions, Σ_j m_ij, follows from the registered
+ * pairs alone: coefficients c[i][e] with Σ_j m_ij ≈ Σ_e c[i][e] m_e, m_e the matches of pair e.
+ * Each session sits at d_i from the midpoint, every pair (a, b) measures m_ab ≈ d_b − d_a, and the
+ * offsets are their least-squares solution with Σ d_i = 0 (d = L⁺Dᵀm, L the pairs' graph Laplacian,
+ * D their incidence); then Σ_j m_ij = Σ_j (d_j − d_i) = −N d_i. The solution is linear in the
+ * matches, so registration errors add up instead of compounding as they would along composed
+ * chains of deformations.
+ */
+export function matchSumCoefficients(count: number, pairs: [number, number][]): number[][] {
+  // (L + 11ᵀ/N)⁻¹ − 11ᵀ/N is L⁺ for a connected graph
+  const laplacianPlusMean = Array.from({ length: count }, () => new Array<number>(count).fill(1 / count));
+  for (const [a, b] of pairs) {
+    laplacianPlusMean[a][a] += 1;
+    laplacianPlusMean[b][b] += 1;
+    laplacianPlusMean[a][b] -= 1;
+    laplacianPlusMean[b][a] -= 1;
+  }
+  const pseudoInverse = invert(laplacianPlusMean).map((row) => row.map((value) => value - 1 / count));
+  // d_i = Σ_e (L⁺[i][b_e] − L⁺[i][a_e]) m_e
+  return pseudoInverse.map((row) => pairs.map(([a, b]) => -count * (row[b] - row[a])));
 }

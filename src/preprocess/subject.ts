@@ -8,7 +8,7 @@ import { voxelCount, type Grid, type Volume } from '../io/volume.js';
 import { normaliseMinPercentile } from '../data/intensity.js';
 import type { SessionFiles } from '../data/study.js';
 import { averageResampled, composeField, meanAffine, resampleAffine } from '../registration/compose.js';
-import { addMatches, matchField, midpointField } from '../registration/midpoint.js';
+import { addMatches, midpointField } from '../registration/midpoint.js';
 import type { Registrar } from '../registration/registrar.js';
 import { writeFileAtomic } from '../runtime/atomic.js';
 import { throwIfAborted } from '../runtime/errors.js';
@@ -20,7 +20,7 @@ import {
   type SessionQuality,
 } from './quality.js';
 import { jacobianRange } from '../registration/jacobian.js';
-import { cycleMatchSum, registeredPairs, timeOrder, type SessionPairs } from './session-pairs.js';
+import { matchSumCoefficients, registeredPairs, timeOrder, type SessionPairs } from './session-pairs.js';
 import type { SessionReview } from '../report/preprocess-report.js';
 import type { Convention } from '../report/slices.js';
 
@@ -189,7 +189,8 @@ export async function preprocessSubject(
     };
     const count = sessions.length;
     const matchSums: Float32Array[] = [];
-    if (options.sessionPairs === 'all') {
+    // up to three sessions the cycle is every pair: the direct mean, as with 'all'
+    if (options.sessionPairs === 'all' || count <= 3) {
       for (let i = 0; i < count; i++) {
         const sum = new Float32Array(3 * voxelCount(grid.shape));
         for (let j = 0; j < count; j++) if (j !== i) addMatches(sum, await register(i, j), toSession[j]);
@@ -197,13 +198,21 @@ export async function preprocessSubject(
       }
     } else {
       const order = timeOrder(sessions);
-      const edges = new Map<string, Volume>();
-      for (const [a, b] of registeredPairs(count, 'cycle')) {
-        const [i, j] = [order[a], order[b]];
-        edges.set(`${a}-${b}`, matchField(await register(i, j), toSession[j]));
+      const pairs = registeredPairs(count, 'cycle');
+      const matches: Float32Array[] = [];
+      for (const [a, b] of pairs) {
+        const match = new Float32Array(3 * voxelCount(grid.shape));
+        addMatches(match, await register(order[a], order[b]), toSession[order[b]]);
+        matches.push(match);
       }
-      for (let i = 0; i < count; i++)
-        matchSums.push(cycleMatchSum(order.indexOf(i), count, (from, to) => edges.get(`${from}-${to}`)!));
+      const coefficients = matchSumCoefficients(count, pairs);
+      for (let i = 0; i < count; i++) {
+        const sum = new Float32Array(3 * voxelCount(grid.shape));
+        coefficients[order.indexOf(i)].forEach((c, e) => {
+          for (let v = 0; v < sum.length; v++) sum[v] += c * matches[e][v];
+        });
+        matchSums.push(sum);
+      }
     }
     fields = matchSums.map((sum, i) => midpointField(sum, count, grid, toSession[i]));
     templateFile = join(work, 'template-deformable.nii.gz');

@@ -1,6 +1,5 @@
 import { applyAffine, identity4, invertAffine, type Mat4 } from '../io/affine.js';
-import { resampleThroughField } from '../io/resample.js';
-import { createVolume, voxelCount, type Grid, type Volume } from '../io/volume.js';
+import { createVolume, type Grid, type Volume } from '../io/volume.js';
 import { invertField } from './invert-field.js';
 
 /*
@@ -34,24 +33,6 @@ export function addMatches(sum: Float32Array, field: Volume, toSession: Mat4): v
       }
     }
   }
-}
-
-/** Session i's matches in session j alone, m_ij(p) = A_j⁻¹(p + u(p)) − p, as a displacement field on the field's grid. */
-export function matchField(field: Volume, toSession: Mat4): Volume {
-  const grid = field.shape.slice(0, 3) as [number, number, number];
-  const matches = new Float32Array(3 * voxelCount(grid));
-  addMatches(matches, field, toSession);
-  return createVolume(matches, [...grid, 3], field.affine, field.xforms);
-}
-
-/**
- * The matches of "first, then second" on first's grid: m_ik(p) = m_ij(p) + m_jk(p + m_ij(p)), with
- * m_jk interpolated trilinearly and taken as 0 outside its grid (where the affines alone align).
- */
-export function composeMatches(first: Volume, second: Volume): Volume {
-  const out = Float32Array.from(resampleThroughField(second, first, 'linear').data);
-  for (let v = 0; v < out.length; v++) out[v] += first.data[v];
-  return createVolume(out, first.shape, first.affine, first.xforms);
 }
 
 /** Session i's map from the template, y ↦ A_i ψ_i⁻¹(y), as a displacement field on `grid`; `sum` holds addMatches over the other sessions. */

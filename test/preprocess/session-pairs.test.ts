@@ -1,25 +1,4 @@
-import { createVolume, type Volume } from '../../src/io/volume.js';
-import { cycleMatchSum, registeredPairs, timeOrder } from '../../src/preprocess/session-pairs.js';
-
-const shape = [12, 10, 8];
-const voxels = 12 * 10 * 8;
-const affine = [
-  [2, 0, 0, -11],
-  [0, 2, 0, -9],
-  [0, 0, 2, -7],
-  [0, 0, 0, 1],
-];
-
-/** Matches that shift every point by `shift` (mm). */
-function shiftBy(shift: number[]): Volume {
-  const data = new Float32Array(3 * voxels);
-  for (let c = 0; c < 3; c++) data.fill(shift[c], c * voxels, (c + 1) * voxels);
-  return createVolume(data, [...shape, 3], affine);
-}
-
-/** The shift of a sum of constant matches at the centre, where the composed shifts stay on the grid. */
-const centre = 6 + 12 * (5 + 10 * 4);
-const shiftOf = (sum: Float32Array) => [0, 1, 2].map((c) => sum[centre + c * voxels]);
+import { matchSumCoefficients, registeredPairs, timeOrder } from '../../src/preprocess/session-pairs.js';
 
 describe('registered pairs of sessions', () => {
   test('cycle: neighbours in time and the last with the first, both ways; all: every ordered pair', () => {
@@ -48,29 +27,31 @@ describe('registered pairs of sessions', () => {
   });
 });
 
-describe('matches composed around the cycle', () => {
+describe("every session's matches from the cycle's pairs", () => {
+  /** Σ_e c[i][e] m_e for every session, m_e the matches of each pair as given by `match`. */
+  const sums = (count: number, match: (from: number, to: number) => number) => {
+    const pairs = registeredPairs(count, 'cycle');
+    return matchSumCoefficients(count, pairs).map((row) => row.reduce((sum, c, e) => sum + c * match(...pairs[e]), 0));
+  };
+
   test('consistent matches (session k shifted by t_k) give what every pair registered gives: Σ_j (t_j − t_i)', () => {
-    const t = [
-      [0, 0, 0],
-      [1.5, -0.5, 0.25],
-      [-2, 1, 0.5],
-      [0.5, 2, -1],
-      [3, -1, 1],
-    ];
-    const edge = (from: number, to: number) => shiftBy([0, 1, 2].map((c) => t[to][c] - t[from][c]));
-    for (let i = 0; i < t.length; i++) {
-      const expected = [0, 1, 2].map((c) => t.reduce((sum, tj) => sum + tj[c] - t[i][c], 0));
-      shiftOf(cycleMatchSum(i, t.length, edge)).forEach((value, c) => expect(value).toBeCloseTo(expected[c], 5));
-    }
+    const t = [0, 1.5, -2, 0.5, 3, -1];
+    sums(t.length, (from, to) => t[to] - t[from]).forEach((sum, i) =>
+      expect(sum).toBeCloseTo(
+        t.reduce((total, tj) => total + tj - t[i], 0),
+        9,
+      ),
+    );
   });
 
-  test('a loop that does not close: the error of one neighbour pair spreads by path length, (N − L)/N', () => {
-    // four sessions, all matches 0 but session 0 → 1 shifted by c: the way round from 0 passes that
-    // pair on its first step, so sessions 1, 2, 3 (L = 1, 2, 3) see c with weights 3/4, 2/4, 1/4
-    const c = [2, -4, 1];
-    const edge = (from: number, to: number) => shiftBy(from === 0 && to === 1 ? c : [0, 0, 0]);
-    shiftOf(cycleMatchSum(0, 4, edge)).forEach((value, k) => expect(value).toBeCloseTo(1.5 * c[k], 5));
-    // from session 3, only the way 3 → 0 → 1 → 2 passes it (at step 2): sessions 1 and 2 at weights 2/4 and 1/4
-    shiftOf(cycleMatchSum(3, 4, edge)).forEach((value, k) => expect(value).toBeCloseTo(0.75 * c[k], 5));
+  test('a loop that does not close: the least-squares offsets spread the error of one pair round the cycle', () => {
+    // four sessions, every match 0 but session 0 → 1 shifted by c (1 → 0 says 0): solving
+    // 2(2d₀ − d₁ − d₃) = −c, 2(2d₁ − d₀ − d₂) = c, … with Σd = 0 gives d = (−3, 3, 1, −1)·c/16, and
+    // Σ_j m_ij = −4d_i
+    const c = 2;
+    const expected = [0.75, -0.75, -0.25, 0.25].map((k) => k * c);
+    sums(4, (from, to) => (from === 0 && to === 1 ? c : 0)).forEach((sum, i) =>
+      expect(sum).toBeCloseTo(expected[i], 9),
+    );
   });
 });

@@ -3,7 +3,7 @@ import { readNifti, writeNifti } from '../io/nifti.js';
 import { createVolume, spatialShape, type Volume } from '../io/volume.js';
 import type { BiasCorrectionTask, Registrar } from '../registration/registrar.js';
 import { throwIfAborted } from '../runtime/errors.js';
-import { addSplineField, approximateSpline, type GridPositions } from './bspline-fit.js';
+import { addSplineField, SplineSupport, type GridPositions } from './bspline-fit.js';
 import { sharpen } from './histogram-sharpening.js';
 import { headMask } from './quality.js';
 
@@ -103,7 +103,8 @@ export function correctBiasField(image: Volume, options: BiasCorrectionOptions =
   const iterations: number[] = [];
   for (const [level, maximum] of options.iterations.entries()) {
     const elements = firstElements.map((e) => e * 2 ** level) as Vec3;
-    const coefficients = new Float64Array((elements[0] + 3) * (elements[1] + 3) * (elements[2] + 3));
+    const support = new SplineSupport(positions, elements, working.mask);
+    const coefficients = new Float64Array(support.controlPoints);
     let iteration = 0;
     while (iteration < maximum) {
       iteration++;
@@ -114,10 +115,10 @@ export function correctBiasField(image: Volume, options: BiasCorrectionOptions =
         residual[v] = values[m] - sharpened[m];
         m++;
       }
-      const step = approximateSpline(positions, elements, working.mask, residual);
+      const step = support.approximate(residual);
       for (let c = 0; c < step.length; c++) coefficients[c] += step[c];
       const change = new Float32Array(field.length);
-      addSplineField(change, positions, elements, step, working.mask);
+      support.addField(change, step);
       for (let v = 0; v < field.length; v++) field[v] += change[v];
       if (convergenceOf(change, working.mask) < options.convergence) break;
     }

@@ -62,42 +62,72 @@ function forEachSupport(
   }
 }
 
-/**
- * The B-spline approximation of scattered data of Lee, Wolberg and Shin (1997), which N4 fits with:
- * each voxel proposes for each of its 64 control points the coefficient that alone would reproduce
- * its value, and a control point takes the mean of its proposals weighted by the squared basis
- * weights. Smoother than least squares, and a control point the mask does not reach stays 0.
- */
-export function approximateSpline(
-  positions: GridPositions,
-  elements: Vec3,
-  mask: Uint8Array,
-  values: ArrayLike<number>,
-): Float64Array {
-  const count = (elements[0] + 3) * (elements[1] + 3) * (elements[2] + 3);
-  const numerator = new Float64Array(count);
-  const denominator = new Float64Array(count);
-  forEachSupport(positions, elements, mask, (n, points, weights) => {
-    let squares = 0;
-    for (let p = 0; p < 64; p++) squares += weights[p] * weights[p];
-    for (let p = 0; p < 64; p++) {
-      const w2 = weights[p] * weights[p];
-      numerator[points[p]] += (w2 * weights[p] * values[n]) / squares;
-      denominator[points[p]] += w2;
+/** The 64 control points and weights of each voxel of a mask, computed once for all the fits on that mask. */
+export class SplineSupport {
+  readonly controlPoints: number;
+  private readonly voxels: Int32Array;
+  private readonly points: Int32Array;
+  private readonly weights: Float32Array;
+  /** Σ of the squared weights of each voxel. */
+  private readonly squares: Float64Array;
+
+  constructor(positions: GridPositions, elements: Vec3, mask: Uint8Array) {
+    this.controlPoints = (elements[0] + 3) * (elements[1] + 3) * (elements[2] + 3);
+    const count = mask.reduce((sum, m) => sum + m, 0);
+    this.voxels = new Int32Array(count);
+    this.points = new Int32Array(64 * count);
+    this.weights = new Float32Array(64 * count);
+    this.squares = new Float64Array(count);
+    let m = 0;
+    forEachSupport(positions, elements, mask, (n, points, weights) => {
+      this.voxels[m] = n;
+      this.points.set(points, 64 * m);
+      this.weights.set(weights, 64 * m);
+      for (let p = 0; p < 64; p++) this.squares[m] += weights[p] * weights[p];
+      m++;
+    });
+  }
+
+  /**
+   * The B-spline approximation of scattered data of Lee, Wolberg and Shin (1997), which N4 fits with:
+   * each voxel proposes for each of its 64 control points the coefficient that alone would
+   * reproduce its value, and a control point takes the mean of its proposals weighted by the squared
+   * basis weights. Smoother than least squares; a control point the mask does not reach stays 0.
+   */
+  approximate(values: ArrayLike<number>): Float64Array {
+    const numerator = new Float64Array(this.controlPoints);
+    const denominator = new Float64Array(this.controlPoints);
+    const { voxels, points, weights, squares } = this;
+    for (let m = 0; m < voxels.length; m++) {
+      const value = values[voxels[m]] / squares[m];
+      for (let p = 64 * m; p < 64 * m + 64; p++) {
+        const w2 = weights[p] * weights[p];
+        numerator[points[p]] += w2 * weights[p] * value;
+        denominator[points[p]] += w2;
+      }
     }
-  });
-  return numerator.map((value, c) => (denominator[c] > 0 ? value / denominator[c] : 0));
+    return numerator.map((value, c) => (denominator[c] > 0 ? value / denominator[c] : 0));
+  }
+
+  /** Adds the field of `coefficients` at the mask's voxels to `out` (indexed by voxel). */
+  addField(out: Float32Array, coefficients: Float64Array): void {
+    const { voxels, points, weights } = this;
+    for (let m = 0; m < voxels.length; m++) {
+      let sum = 0;
+      for (let p = 64 * m; p < 64 * m + 64; p++) sum += weights[p] * coefficients[points[p]];
+      out[voxels[m]] += sum;
+    }
+  }
 }
 
-/** The field of `coefficients` (a lattice of `elements` spans) at every voxel of a grid (x fastest), or of its mask, added to `out`. */
+/** The field of `coefficients` (a lattice of `elements` spans) at every voxel of a grid (x fastest), added to `out`. */
 export function addSplineField(
   out: Float32Array,
   positions: GridPositions,
   elements: Vec3,
   coefficients: Float64Array,
-  mask?: Uint8Array,
 ): void {
-  forEachSupport(positions, elements, mask, (n, points, weights) => {
+  forEachSupport(positions, elements, undefined, (n, points, weights) => {
     let sum = 0;
     for (let p = 0; p < 64; p++) sum += weights[p] * coefficients[points[p]];
     out[n] += sum;

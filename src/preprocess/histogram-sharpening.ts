@@ -16,35 +16,33 @@ export interface SharpeningOptions {
 /** The N4 defaults. */
 export const N4_SHARPENING: SharpeningOptions = { bins: 200, fwhm: 0.15, noise: 0.01 };
 
-const twiddles = new Map<number, { cos: Float64Array; sin: Float64Array }>();
-
-/** cos and sin of 2πm/n for m < n. */
-function twiddlesOf(n: number): { cos: Float64Array; sin: Float64Array } {
-  let table = twiddles.get(n);
-  if (!table) {
-    const angles = Float64Array.from({ length: n }, (_, m) => (2 * Math.PI * m) / n);
-    table = { cos: angles.map(Math.cos), sin: angles.map(Math.sin) };
-    twiddles.set(n, table);
+/** Fourier transform of (re, im), length a power of two (inverse: conjugate sign, scaled by 1/n): iterative radix-2 FFT. */
+function dft(inputRe: Float64Array, inputIm: Float64Array, inverse: boolean): [Float64Array, Float64Array] {
+  const n = inputRe.length;
+  const [re, im] = [Float64Array.from(inputRe), Float64Array.from(inputIm)];
+  for (let i = 1, j = 0; i < n; i++) {
+    let bit = n >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j ^= bit;
+    if (i < j) [re[i], re[j], im[i], im[j]] = [re[j], re[i], im[j], im[i]];
   }
-  return table;
-}
-
-/** Discrete Fourier transform of (re, im) (inverse: conjugate sign, scaled by 1/n); a direct sum, n being a few hundred. */
-function dft(re: Float64Array, im: Float64Array, inverse: boolean): [Float64Array, Float64Array] {
-  const n = re.length;
-  const { cos, sin } = twiddlesOf(n);
-  const [outRe, outIm] = [new Float64Array(n), new Float64Array(n)];
-  const sign = inverse ? 1 : -1;
-  for (let k = 0; k < n; k++) {
-    let [sr, si] = [0, 0];
-    for (let t = 0, m = 0; t < n; t++, m = (m + k) % n) {
-      const [c, s] = [cos[m], sign * sin[m]];
-      sr += re[t] * c - im[t] * s;
-      si += re[t] * s + im[t] * c;
+  for (let length = 2; length <= n; length <<= 1) {
+    const angle = ((inverse ? 2 : -2) * Math.PI) / length;
+    const [stepRe, stepIm] = [Math.cos(angle), Math.sin(angle)];
+    for (let start = 0; start < n; start += length) {
+      let [wRe, wIm] = [1, 0];
+      for (let k = 0; k < length / 2; k++) {
+        const [a, b] = [start + k, start + k + length / 2];
+        const tRe = re[b] * wRe - im[b] * wIm;
+        const tIm = re[b] * wIm + im[b] * wRe;
+        [re[b], im[b]] = [re[a] - tRe, im[a] - tIm];
+        [re[a], im[a]] = [re[a] + tRe, im[a] + tIm];
+        [wRe, wIm] = [wRe * stepRe - wIm * stepIm, wRe * stepIm + wIm * stepRe];
+      }
     }
-    [outRe[k], outIm[k]] = inverse ? [sr / n, si / n] : [sr, si];
   }
-  return [outRe, outIm];
+  if (inverse) for (let k = 0; k < n; k++) [re[k], im[k]] = [re[k] / n, im[k] / n];
+  return [re, im];
 }
 
 /** Circular convolution of a real signal with a real kernel given by its transform. */

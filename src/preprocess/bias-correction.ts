@@ -7,13 +7,6 @@ import { addSplineField, SplineSupport, type GridPositions } from './bspline-fit
 import { sharpen } from './histogram-sharpening.js';
 import { headMask } from './quality.js';
 
-/**
- * N4 bias field correction (Tustison 2010) in TypeScript, for the back ends that have none: on a
- * subsampled grid, the histogram of the log image inside the head is sharpened, the residual
- * between the log image and its sharpened values is approximated by a smooth cubic B-spline field,
- * and the approximations add up to the log bias field; four levels, each with twice the control
- * points of the one before. The corrected image is the input divided by the bias field.
- */
 export interface BiasCorrectionOptions {
   /** The estimation runs on a subsampled grid of about this spacing (mm). */
   workingVoxelMm: number;
@@ -25,7 +18,7 @@ export interface BiasCorrectionOptions {
   convergence: number;
 }
 
-/** The parameters of longiseg's N4BiasFieldCorrection command line (`-s 4 -c [50x50x50x50,1e-7] -b [200]`), the shrink of 4 voxels of 1 mm in mm. */
+/** The parameters of the ANTs call (n4Args: `-s 4 -c [50x50x50x50,1e-7] -b [200]`), its shrink factor of 4 taken as 4 mm, 4 voxels of 1 mm. */
 export const N4_DEFAULTS: BiasCorrectionOptions = {
   workingVoxelMm: 4,
   splineDistanceMm: 200,
@@ -84,6 +77,13 @@ function convergenceOf(change: Float32Array, mask: Uint8Array): number {
   return Math.sqrt(Math.max(squares / n - mean * mean, 0)) / mean;
 }
 
+/**
+ * N4 bias field correction (Tustison 2010) in TypeScript, for the back ends that have none: on a
+ * subsampled grid, the histogram of the log image inside the head is sharpened, the residual
+ * between the log image and its sharpened values is approximated by a smooth cubic B-spline field,
+ * and the approximations add up to the log bias field; four levels, each with twice the control
+ * points of the one before. The corrected image is the input divided by the bias field.
+ */
 export function correctBiasField(image: Volume, options: BiasCorrectionOptions = N4_DEFAULTS): BiasCorrection {
   const shape = spatialShape(image);
   const head = headMask(image);

@@ -74,7 +74,7 @@ export const preprocessSchema = globalSchema
       .default('cycle')
       .meta(
         flag(
-          'Sessions registered deformably: cycle (each with its neighbours in time and the last with the first, 2N registrations) or all (every ordered pair, N(N − 1))',
+          'Sessions registered deformably: cycle (each with its neighbours in time and the last with the first, 2N registrations), neighbours (without the last with the first, 2(N − 1)) or all (every ordered pair, N(N − 1))',
         ),
       ),
     overwrite: z.boolean().default(false).meta(flag('Redo subjects that are done (done.json)')),

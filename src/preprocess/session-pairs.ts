@@ -2,10 +2,12 @@
  * Which ordered pairs of a subject's sessions are registered deformably.
  * - 'all': every ordered pair, N(N − 1) registrations.
  * - 'cycle': each session with its neighbours in time, and the last with the first, both ways: 2N
- *   registrations (N(N − 1) for N ≤ 3), from which matchSumCoefficients gives every session's
- *   matches. Neighbours in time are also the pairs whose contrast differs least.
+ *   registrations (N(N − 1) for N ≤ 3).
+ * - 'neighbours': each session with its neighbours in time, both ways: 2(N − 1) registrations.
+ * matchSumCoefficients gives every session's matches from the cycle's or the neighbours' pairs.
+ * Neighbours in time are also the pairs whose contrast differs least.
  */
-export const SESSION_PAIRS = ['cycle', 'all'] as const;
+export const SESSION_PAIRS = ['cycle', 'neighbours', 'all'] as const;
 export type SessionPairs = (typeof SESSION_PAIRS)[number];
 
 /** Session indices in time order: by age where every session has one, else by session label. */
@@ -25,8 +27,10 @@ export function registeredPairs(count: number, scheme: SessionPairs): [number, n
   const pairs: [number, number][] = [];
   for (let fixed = 0; fixed < count; fixed++) {
     for (let moving = 0; moving < count; moving++) {
-      const steps = (moving - fixed + count) % count;
-      if (steps !== 0 && (scheme === 'all' || steps === 1 || steps === count - 1)) pairs.push([fixed, moving]);
+      const neighbours = Math.abs(moving - fixed) === 1;
+      const closing = count > 2 && Math.abs(moving - fixed) === count - 1;
+      if (moving !== fixed && (scheme === 'all' || neighbours || (scheme === 'cycle' && closing)))
+        pairs.push([fixed, moving]);
     }
   }
   return pairs;

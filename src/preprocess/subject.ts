@@ -190,7 +190,7 @@ export async function preprocessSubject(
     const count = sessions.length;
     const matchSums: Float32Array[] = [];
     // up to three sessions the cycle is every pair: the direct mean, as with 'all'
-    if (options.sessionPairs === 'all' || count <= 3) {
+    if (options.sessionPairs === 'all' || (options.sessionPairs === 'cycle' && count <= 3)) {
       for (let i = 0; i < count; i++) {
         const sum = new Float32Array(3 * voxelCount(grid.shape));
         for (let j = 0; j < count; j++) if (j !== i) addMatches(sum, await register(i, j), toSession[j]);
@@ -198,7 +198,7 @@ export async function preprocessSubject(
       }
     } else {
       const order = timeOrder(sessions);
-      const pairs = registeredPairs(count, 'cycle');
+      const pairs = registeredPairs(count, options.sessionPairs);
       const matches: Float32Array[] = [];
       for (const [a, b] of pairs) {
         const match = new Float32Array(3 * voxelCount(grid.shape));

@@ -1,7 +1,12 @@
-import { matchSumCoefficients, registeredPairs, timeOrder } from '../../src/preprocess/session-pairs.js';
+import {
+  matchSumCoefficients,
+  registeredPairs,
+  timeOrder,
+  type SessionPairs,
+} from '../../src/preprocess/session-pairs.js';
 
 describe('registered pairs of sessions', () => {
-  test('cycle: neighbours in time and the last with the first, both ways; all: every ordered pair', () => {
+  test('cycle: neighbours in time and the last with the first, both ways; neighbours: without the last with the first; all: every ordered pair', () => {
     expect(registeredPairs(4, 'cycle')).toEqual([
       [0, 1],
       [0, 3],
@@ -13,6 +18,14 @@ describe('registered pairs of sessions', () => {
       [3, 2],
     ]);
     expect([1, 2, 3, 4, 8, 10].map((n) => registeredPairs(n, 'cycle').length)).toEqual([0, 2, 6, 8, 16, 20]);
+    expect(registeredPairs(4, 'neighbours')).toEqual([
+      [0, 1],
+      [1, 0],
+      [1, 2],
+      [2, 1],
+      [2, 3],
+      [3, 2],
+    ]);
     expect([1, 2, 3, 4, 8, 10].map((n) => registeredPairs(n, 'all').length)).toEqual([0, 2, 6, 12, 56, 90]);
   });
 
@@ -29,8 +42,8 @@ describe('registered pairs of sessions', () => {
 
 describe("every session's matches from the cycle's pairs", () => {
   /** Σ_e c[i][e] m_e for every session, m_e the matches of each pair as given by `match`. */
-  const sums = (count: number, match: (from: number, to: number) => number) => {
-    const pairs = registeredPairs(count, 'cycle');
+  const sums = (count: number, match: (from: number, to: number) => number, scheme: SessionPairs = 'cycle') => {
+    const pairs = registeredPairs(count, scheme);
     return matchSumCoefficients(count, pairs).map((row) => row.reduce((sum, c, e) => sum + c * match(...pairs[e]), 0));
   };
 

@@ -151,7 +151,8 @@ export function correctBiasField(image: Volume, options: BiasCorrectionOptions =
 
 /**
  * Which bias correction runs before registration. 'auto': ANTs' N4BiasFieldCorrection with the ANTs
- * back end, longiseg's N4 with the others; 'longiseg': longiseg's N4 with every back end.
+ * back end, none with the others (longiseg's N4 made the affine alignment of 3 mm infant sessions
+ * worse); 'longiseg': longiseg's N4 with every back end.
  */
 export const BIAS_CORRECTIONS = ['auto', 'longiseg', 'none'] as const;
 export type BiasCorrectionChoice = (typeof BIAS_CORRECTIONS)[number];
@@ -169,6 +170,7 @@ export function withBiasCorrection(
   choice: BiasCorrectionChoice,
 ): { registrar: Registrar; biasCorrection: string | null } {
   const tool = choice === 'auto' ? registrar.biasCorrect?.bind(registrar) : undefined;
+  const correct = choice === 'longiseg' ? correctBiasFieldFile : tool;
   return {
     registrar: {
       name: registrar.name,
@@ -176,8 +178,8 @@ export function withBiasCorrection(
       threads: registrar.threads,
       affine: (task) => registrar.affine(task),
       deformable: (task) => registrar.deformable(task),
-      ...(choice !== 'none' && { biasCorrect: tool ?? correctBiasFieldFile }),
+      ...(correct && { biasCorrect: correct }),
     },
-    biasCorrection: choice === 'none' ? null : tool ? `${registrar.name} N4` : 'longiseg N4',
+    biasCorrection: tool ? `${registrar.name} N4` : correct ? 'longiseg N4' : null,
   };
 }

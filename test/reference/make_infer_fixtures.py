@@ -6,13 +6,15 @@ Run from the repository root: /usr/bin/python3 test/reference/make_infer_fixture
   delta at the tile centre, sigma = tile/8, max scaled to 10, zeros replaced by the smallest non-zero
   value), flattened x fastest (Fortran order);
 - steps: compute_steps_for_sliding_window (numpy round);
-- normalisation: the reference's (x - min) / (percentile(x, 99.99) - min).
+- normalisation: the reference's (x - min) / (percentile(x, 99.99) - min);
+- largest_component: label maps of smoothed noise, and the same with only the largest 26-connected
+  region of classes 1 and 2 kept (scipy.ndimage.label with a 3x3x3 structure), flattened x fastest.
 """
 import json
 import os
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, label
 
 
 def compute_gaussian(tile_size, sigma_scale=1. / 8, value_scaling_factor=10.):
@@ -49,6 +51,20 @@ for n in (1000, 7):
     x = np.concatenate([rng.gamma(2.0, 100.0, n), [5000.0]]).astype(np.float32)
     p = np.percentile(x, 99.99)
     out['normalisation'].append({'input': x.tolist(), 'output': ((x - x.min()) / (p - x.min())).tolist()})
+
+out['largest_component'] = []
+blobs = np.random.default_rng(7)
+for shape in ([14, 12, 10], [9, 17, 11]):
+    noise = gaussian_filter(blobs.standard_normal(shape), 1.2)
+    labels = np.digitize(noise, np.quantile(noise, [0.45, 0.7, 0.85]))
+    kept = labels.copy()
+    for c in (1, 2):
+        regions, count = label(labels == c, structure=np.ones((3, 3, 3)))
+        sizes = np.bincount(regions.ravel())[1:]
+        assert count > 1 and (sizes == sizes.max()).sum() == 1, 'a tie or a single region tests nothing'
+        kept[(regions > 0) & (regions != np.argmax(sizes) + 1)] = 0
+    out['largest_component'].append({'shape': shape, 'classes': [1, 2], 'labels': labels.flatten(order='F').tolist(),
+                                     'kept': kept.flatten(order='F').tolist()})
 
 os.makedirs('fixtures/infer', exist_ok=True)
 with open('fixtures/infer/reference.json', 'w') as f:

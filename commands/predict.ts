@@ -13,7 +13,7 @@ import { predictCase, type PredictionCase } from '../src/infer/predict-case.js';
 import { PatchWorkers } from '../src/infer/patch-workers.js';
 import { defaultThreads, threadsSchema } from '../src/runtime/threads.js';
 import { unetPredictor } from '../src/infer/unet-predictor.js';
-import { loadModel, NO_LEARNING_DICE } from '../src/model/model-file.js';
+import { loadModel, NO_LEARNING_DICE, type SegmentationModel } from '../src/model/model-file.js';
 import { removeOrphanTemporaries } from '../src/runtime/atomic.js';
 import { ExitCode, InputError, InterruptedError, throwIfAborted, UsageError } from '../src/runtime/errors.js';
 import { acquireLock, LOCK_POLL_SECONDS, lockHolder } from '../src/runtime/lock.js';
@@ -65,6 +65,14 @@ export const predictSchema = globalSchema
       .boolean()
       .default(false)
       .meta(flag('Also write the class probabilities (4D float, one frame per class)')),
+    keep_largest: z
+      .union([z.string().min(1), z.number().int().positive()])
+      .default('model')
+      .meta(
+        flag(
+          "Keep only the largest connected region of these classes (model: those for which it raised the model's validation Dice, as nnU-Net's post-processing; all; none; or labels such as 4,5)",
+        ),
+      ),
     batch: z.number().int().positive().default(1).meta(flag('Patches per network call')),
     threads: threadsSchema.optional().meta(
       flag('Threads computing sliding-window tiles in parallel, 1 to 1024', {
@@ -95,6 +103,21 @@ export const predictSchema = globalSchema
     ...conventionOption,
   })
   .strict();
+
+/** --keep-largest → the foreground classes whose largest connected region alone is kept. */
+export function keepLargestClasses(value: string | number, model: SegmentationModel): number[] {
+  const classes = model.info.unet.outputClasses;
+  if (value === 'model') return model.keepLargest ?? [];
+  if (value === 'none') return [];
+  if (value === 'all') return Array.from({ length: classes - 1 }, (_, k) => k + 1);
+  const labels = typeof value === 'number' ? [value] : commaList(value, /,/).map(Number);
+  if (labels.some((label) => !Number.isInteger(label) || label < 1 || label >= classes)) {
+    throw new UsageError(
+      `--keep-largest ${JSON.stringify(value)} must be model, all, none or foreground labels of the model (1 to ${classes - 1}), comma-separated`,
+    );
+  }
+  return labels;
+}
 
 /** 64, "64", "64,80,64" or [64, 80, 64] → [x, y, z], each a multiple of the U-Net's 2^depth. */
 export function parsePatch(value: number | string | number[], multiple: number): Vec3 {
@@ -140,6 +163,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
       );
     }
     const patch = parsePatch(options.patch, 2 ** model.info.unet.depth);
+    const keepLargest = keepLargestClasses(options.keep_largest, model);
     await prepareOutputFolder(options.out);
     const list = await listCases(options.input, options.out, model.info.modalities, options.probabilities);
     const entries: Entry[] = [
@@ -173,9 +197,10 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
         model: options.model,
         patch,
         tta: options.tta,
+        keepLargest,
         shard: shard?.source,
       },
-      `predict: ${mine.length} of ${entries.length} cases${shard ? ` (${shard.source})` : ''}, patch ${patch.join('×')}, back end ${backend.name} (${backend.reason}), ${workers} worker threads`,
+      `predict: ${mine.length} of ${entries.length} cases${shard ? ` (${shard.source})` : ''}, patch ${patch.join('×')}, back end ${backend.name} (${backend.reason}), ${workers} worker threads, ${keepLargest.length > 0 ? `largest region only of classes ${keepLargest.join(',')}` : 'no post-processing'}`,
     );
     const replaced = await claimOutputFolder(options.out, options.model, options.overwrite);
     if (replaced)
@@ -213,6 +238,7 @@ export const predictCommand: LongisegCommand<Record<string, unknown>> = {
               patch,
               overlap: options.overlap,
               tta: options.tta,
+              keepLargest,
               batch: options.batch,
               concurrency: pool?.size,
               signal: context.signal,

@@ -1,4 +1,5 @@
 import type { Vec3 } from '../io/affine.js';
+import type { VoxelArray } from '../io/volume.js';
 
 /** Offsets of the 26 neighbours of a voxel (face, edge and corner), as [dx, dy, dz]. */
 const NEIGHBOURS: Vec3[] = [];
@@ -12,11 +13,7 @@ for (let dz = -1; dz <= 1; dz++)
  * nnU-Net's and MONAI's post-processing. Ties keep the region met first in voxel order. In place;
  * returns the number of voxels set to background per class.
  */
-export function keepLargestComponents(
-  labels: Int32Array | Uint8Array | Uint16Array,
-  shape: Vec3,
-  classes: Iterable<number>,
-): Map<number, number> {
+export function keepLargestComponents(labels: VoxelArray, shape: Vec3, classes: Iterable<number>): Map<number, number> {
   const [nx, ny, nz] = shape;
   const selected = new Set(classes);
   const region = new Int32Array(labels.length).fill(-1);

@@ -7,6 +7,7 @@ import { normaliseMinPercentile } from '../data/intensity.js';
 import type { ModelInfo } from '../model/model-file.js';
 import { InputError } from '../runtime/errors.js';
 import { argmaxLabels, softmaxInPlace } from '../engine/logits.js';
+import { keepLargestComponents } from './largest-component.js';
 import { slidingWindowLogits, type PatchPredictor } from './sliding-window.js';
 
 /** One image to segment: its channel files in the model's channel order, and where results go. */
@@ -23,6 +24,8 @@ export interface CaseOptions {
   overlap: number;
   /** Mirror test-time augmentation along the axes the model was trained to flip. */
   tta: boolean;
+  /** Classes of which only the largest connected region is kept (the rest becomes background). */
+  keepLargest?: number[];
   batch: number;
   /** Network calls in flight at once (with a PatchWorkers predictor). */
   concurrency?: number;
@@ -84,6 +87,7 @@ export async function predictCase(
   const backToInput = <T extends Volume>(volume: T) => reorient(cropOrPad(volume, before, shape), inverse).volume;
 
   const labels = backToInput(createVolume(argmaxLabels(logits, classes), padded, paddedAffine));
+  if (options.keepLargest?.length) keepLargestComponents(labels.data, spatialShape(labels), options.keepLargest);
   if (item.probabilities) {
     const probabilities = classMajor(softmaxInPlace(logits, classes), classes);
     const volume = backToInput(createVolume(probabilities, [...padded, classes], paddedAffine));

@@ -56,6 +56,11 @@ export interface SegmentationModel {
   info: ModelInfo;
   /** Mean foreground validation Dice and its step, when training recorded them with the checkpoint. */
   validation?: { step: number; dice: number };
+  /**
+   * Classes whose largest connected region alone raised their validation Dice when training chose
+   * the checkpoint: `predict` keeps only that region of them unless told otherwise.
+   */
+  keepLargest?: number[];
 }
 
 /** A segmentation model: the U-Net under the reference's tensor names, the ModelInfo as metadata. */
@@ -100,7 +105,23 @@ export async function loadModel(path: string): Promise<SegmentationModel> {
       `its output layer does not have the ${info.unet.outputClasses} classes its metadata declares`,
     );
   }
-  return { unet, info, validation: recordedValidation(metadata.validation) };
+  return {
+    unet,
+    info,
+    validation: recordedValidation(metadata.validation),
+    keepLargest: recordedKeepLargest(metadata.postprocessing),
+  };
+}
+
+function recordedKeepLargest(text: string | undefined): number[] | undefined {
+  try {
+    const value = JSON.parse(text ?? 'null') as { keep_largest?: unknown } | null;
+    return Array.isArray(value?.keep_largest) && value.keep_largest.every((label) => Number.isInteger(label))
+      ? (value.keep_largest as number[])
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function recordedValidation(text: string | undefined): SegmentationModel['validation'] {

@@ -3,6 +3,7 @@ import { ScalarReadings } from '../engine/reads.js';
 import { batchSource, type BatchSource, type BatchStream } from '../data/batches.js';
 import { centredStart, packCrop, type LabelledBatch, type PairBatch } from '../data/sampler.js';
 import type { Subject } from '../data/study.js';
+import { keepLargestComponents } from '../infer/largest-component.js';
 import { sessionDice } from '../metrics/longitudinal.js';
 import { consistencyLoss, diceCrossEntropy, type DiceOptions } from '../losses/segmentation.js';
 import { loadUnetTensors } from '../model/checkpoint.js';
@@ -34,6 +35,8 @@ export class FinetuneTask implements TrainingTask {
   private readonly dice: DiceOptions;
   private readonly seen = new CropStatistics();
   private lastPerClass: Map<number, number> | undefined;
+  /** The same after keeping each class's largest region only (the post-processing predict may apply). */
+  private lastPerClassLargest: Map<number, number> | undefined;
   private best: Map<number, number> | undefined;
   private warnedAtHalf = false;
 
@@ -170,6 +173,7 @@ export class FinetuneTask implements TrainingTask {
       .slice(0, this.config.validation_volumes);
     if (sessions.length === 0) return { score: Number.NaN, values: new Map() };
     const perClass = new ClassMeans();
+    const perClassLargest = new ClassMeans();
     let dice = 0;
     let loss = 0;
     for (const session of sessions) {
@@ -193,12 +197,17 @@ export class FinetuneTask implements TrainingTask {
         ];
       });
       loss += (await sessionLoss.data())[0];
-      const classes = sessionDice({ data: (await predicted.data()) as Int32Array }, { data: Int32Array.from(labels) });
+      const predictedLabels = (await predicted.data()) as Int32Array;
+      const reference = { data: Int32Array.from(labels) };
+      const classes = sessionDice({ data: predictedLabels }, reference);
       tf.dispose([sessionLoss, predicted]);
       perClass.add(classes);
+      keepLargestComponents(predictedLabels, crop, classes.keys());
+      perClassLargest.add(sessionDice({ data: predictedLabels }, reference));
       dice += classes.size > 0 ? [...classes.values()].reduce((a, b) => a + b) / classes.size : 1;
     }
     this.lastPerClass = perClass.means();
+    this.lastPerClassLargest = perClassLargest.means();
     const values = new Map([
       ['val_dice', dice / sessions.length],
       ['val_dice_ce', loss / sessions.length],
@@ -263,6 +272,15 @@ export class FinetuneTask implements TrainingTask {
       dice: meanOf([...this.best.values()]),
       per_class: Object.fromEntries(this.best),
     };
+    // nnU-Net's rule: a class keeps its largest region alone where that raised its validation Dice
+    const largest = this.lastPerClassLargest;
+    const postprocessing = this.best &&
+      largest && {
+        keep_largest: [...this.best]
+          .filter(([label, dice]) => (largest.get(label) ?? 0) > dice)
+          .map(([label]) => label),
+        per_class_keep_largest: Object.fromEntries(largest),
+      };
     await saveModel(
       path,
       { unet: this.unet, info: this.info },
@@ -271,6 +289,7 @@ export class FinetuneTask implements TrainingTask {
           config: JSON.stringify(this.config),
           state: JSON.stringify(state),
           ...(validation && { validation: JSON.stringify(validation) }),
+          ...(postprocessing && { postprocessing: JSON.stringify(postprocessing) }),
         },
       },
     );

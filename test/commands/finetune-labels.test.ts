@@ -229,11 +229,17 @@ describe('finetune: labelled sessions, step counting and runs that learn nothing
     const learned = finetune('true-run', config(60, 'lcs: { every: 1 }\n', 60), ['--labeled', 'sub-01']);
     expect(learned.status).toBe(0);
     expect(learned.stderr).not.toContain('the network has not learned to segment');
-    const validation = JSON.parse(
-      (await readSafetensors(join(dir.path, 'true-run', 'best.safetensors'))).metadata.validation,
-    );
+    const { metadata } = await readSafetensors(join(dir.path, 'true-run', 'best.safetensors'));
+    const validation = JSON.parse(metadata.validation);
     expect(validation.dice).toBeGreaterThan(0.05);
     expect(Object.keys(validation.per_class)).toEqual(['1', '2', '3']);
+    // predict's default post-processing: the classes whose largest region alone scored higher on validation
+    const postprocessing = JSON.parse(metadata.postprocessing);
+    const largest = postprocessing.per_class_keep_largest as Record<string, number>;
+    expect(Object.keys(largest)).toEqual(['1', '2', '3']);
+    expect(postprocessing.keep_largest).toEqual(
+      ['1', '2', '3'].filter((label) => largest[label] > validation.per_class[label]).map(Number),
+    );
     expect(readFileSync(join(dir.path, 'true-run', 'train_log.tsv'), 'utf8')).toContain('\tvalidation\t');
   }, 300_000);
 });

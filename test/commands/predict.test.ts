@@ -11,6 +11,7 @@ import { saveModel } from '../../src/model/model-file.js';
 import { writeSafetensors } from '../../src/model/safetensors.js';
 import { Random } from '../../src/runtime/random.js';
 import { flagArgs, interruptAfterProgress, makeTempDir, runCli, runPythonJson } from '../helpers.js';
+import { keepLargestComponents } from '../../src/infer/largest-component.js';
 import { thresholdLabels, thresholdModel } from '../infer/threshold-model.js';
 
 const thresholds = [0.25, 0.5, 0.75];
@@ -112,6 +113,48 @@ describe('longiseg predict', () => {
     }
     expect(labels[1]).toEqual(labels[0]);
     expect(labels[0]).toEqual(expectedLabels('oblique'));
+  });
+
+  test("--keep-largest keeps each class's largest region: the classes given, all, or those the model recorded", async () => {
+    const withRecord = join(dir.path, 'with-postprocessing.safetensors');
+    await saveModel(withRecord, thresholdModel(thresholds), {
+      metadata: { postprocessing: JSON.stringify({ keep_largest: [2] }) },
+    });
+    const shape = [37, 29, 21] as const;
+    const expected = (classes: number[]) => {
+      const labels = Uint8Array.from(expectedLabels('oblique'));
+      keepLargestComponents(labels, [...shape], classes);
+      return [...labels];
+    };
+    const cases: [string, string | undefined, number[]][] = [
+      [model, undefined, []],
+      [model, '3', [3]],
+      [model, 'all', [1, 2, 3]],
+      [withRecord, undefined, [2]],
+      [withRecord, 'none', []],
+    ];
+    for (const [file, keepLargest, classes] of cases) {
+      const out = join(dir.path, `largest-${keepLargest}-${file === model ? 'plain' : 'recorded'}`);
+      const result = runCli(
+        flagArgs('predict', {
+          model: file,
+          input: join(images, 'oblique_0000.nii.gz'),
+          out,
+          patch: '16',
+          ...(keepLargest && { 'keep-largest': keepLargest }),
+          'log-format': 'json',
+        }),
+      );
+      expect(result.status).toBe(0);
+      const labels = [...(await readNifti(join(out, 'oblique.nii.gz'))).data];
+      expect(labels).toEqual(expected(classes));
+      if (classes.length > 0) expect(labels).not.toEqual(expectedLabels('oblique'));
+    }
+    const wrong = runCli(flagArgs('predict', { model, input: images, out: join(dir.path, 'x'), 'keep-largest': '4' }));
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain(
+      '--keep-largest "4" must be model, all, none or foreground labels of the model (1 to 3)',
+    );
   });
 
   test('the label maps keep the input geometry exactly, as nibabel reads it, in the smallest integer type', () => {

@@ -6,7 +6,12 @@ import { fixture } from '../helpers.js';
 const reference = JSON.parse(readFileSync(fixture('infer', 'reference.json'), 'utf8'));
 
 describe('keepLargestComponents', () => {
-  for (const c of reference.largest_component as { shape: Vec3; classes: number[]; labels: number[]; kept: number[] }[]) {
+  for (const c of reference.largest_component as {
+    shape: Vec3;
+    classes: number[];
+    labels: number[];
+    kept: number[];
+  }[]) {
     test(`matches scipy.ndimage.label on ${c.shape.join('×')} smoothed noise`, () => {
       const labels = Int32Array.from(c.labels);
       const removed = keepLargestComponents(labels, c.shape, c.classes);

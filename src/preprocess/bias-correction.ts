@@ -164,11 +164,14 @@ async function correctBiasFieldFile(task: BiasCorrectionTask): Promise<void> {
   await writeNifti(task.output, correctBiasField(image).corrected);
 }
 
-/** The registrar with the bias correction `choice` names, or none, and which one that is (for done.json). */
+/**
+ * The registrar with the bias correction `choice` names, or none; which one that is (for done.json),
+ * or why there is none (for qc.json).
+ */
 export function withBiasCorrection(
   registrar: Registrar,
   choice: BiasCorrectionChoice,
-): { registrar: Registrar; biasCorrection: string | null } {
+): { registrar: Registrar; biasCorrection: string | null; uncorrectedNote?: string } {
   const tool = choice === 'auto' ? registrar.biasCorrect?.bind(registrar) : undefined;
   const correct = choice === 'longiseg' ? correctBiasFieldFile : tool;
   return {
@@ -181,5 +184,11 @@ export function withBiasCorrection(
       ...(correct && { biasCorrect: correct }),
     },
     biasCorrection: tool ? `${registrar.name} N4` : correct ? 'longiseg N4' : null,
+    ...(!correct && {
+      uncorrectedNote:
+        choice === 'none'
+          ? 'no bias correction (--bias-correction none)'
+          : `no bias correction (${registrar.name}; --bias-correction longiseg runs longiseg's N4)`,
+    }),
   };
 }

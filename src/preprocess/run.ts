@@ -136,7 +136,8 @@ export async function runPreprocess(
         signal: hooks.signal,
         onStage: hooks.onStage,
       });
-      await writeQc(folder, subject, { sessions: result.qc, notes: result.notes });
+      const notes = corrected.uncorrectedNote ? [corrected.uncorrectedNote, ...result.notes] : result.notes;
+      await writeQc(folder, subject, { sessions: result.qc, notes });
       const inputs = bySubject.get(subject)!.flatMap((s) => [...s.images, ...(s.label ? [s.label] : [])]);
       await writeFileAtomic(
         doneFile,
@@ -150,14 +151,14 @@ export async function runPreprocess(
               subject,
               sessions: result.review!,
               qc: result.qc,
-              notes: result.notes,
+              notes,
               convention: options.report!,
               command: options.command,
             }),
           reportLogger,
         );
       summary.done.push(subject);
-      hooks.onSubject?.(subject, 'done', result.notes.join('; '));
+      hooks.onSubject?.(subject, 'done', notes.join('; '));
     } catch (error) {
       if (error instanceof InterruptedError) throw error;
       if (error instanceof RegistrationDivergedError)

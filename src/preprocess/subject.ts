@@ -97,8 +97,6 @@ export async function preprocessSubject(
   const notes: string[] = [];
 
   const correct = options.registrar.biasCorrect?.bind(options.registrar);
-  if (!correct)
-    notes.push(`no bias correction (${options.registrar.name}; --bias-correction longiseg runs longiseg's N4)`);
   /** Every image of every session, bias-corrected where the back end can, normalised (min to P99.99); [session][modality]. */
   const images: Volume[][] = [];
   const normalisedFiles: string[] = [];

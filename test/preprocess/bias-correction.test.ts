@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { readNifti } from '../../src/io/nifti.js';
 import { createVolume } from '../../src/io/volume.js';
-import { correctBiasField } from '../../src/preprocess/bias-correction.js';
+import {
+  correctBiasField,
+  withBiasCorrection,
+  type BiasCorrectionChoice,
+} from '../../src/preprocess/bias-correction.js';
+import type { Registrar } from '../../src/registration/registrar.js';
 import { Random } from '../../src/runtime/random.js';
 import { fixture } from '../helpers.js';
 
@@ -96,4 +101,34 @@ describe('bias field correction (N4)', () => {
     for (const label of [1, 2, 3])
       expect(variation(corrected.data, classes, label)).toBeLessThan(variation(volume.data, classes, label) + 0.003);
   });
+});
+
+describe('--bias-correction: which correction runs, and what done.json and qc.json say', () => {
+  const registrar = (withN4: boolean): Registrar => ({
+    name: withN4 ? 'ants' : 'elastix',
+    version: 'test',
+    threads: 1,
+    affine: async () => {
+      throw new Error('not called');
+    },
+    deformable: async () => {
+      throw new Error('not called');
+    },
+    ...(withN4 && { biasCorrect: async () => {} }),
+  });
+  const cases: [boolean, BiasCorrectionChoice, string | null, string | undefined][] = [
+    [true, 'auto', 'ants N4', undefined],
+    [true, 'longiseg', 'longiseg N4', undefined],
+    [true, 'none', null, 'no bias correction (--bias-correction none)'],
+    [false, 'auto', null, "no bias correction (elastix; --bias-correction longiseg runs longiseg's N4)"],
+    [false, 'longiseg', 'longiseg N4', undefined],
+    [false, 'none', null, 'no bias correction (--bias-correction none)'],
+  ];
+  for (const [withN4, choice, correction, note] of cases) {
+    test(`${withN4 ? 'ants' : 'elastix'}, ${choice}`, () => {
+      const chosen = withBiasCorrection(registrar(withN4), choice);
+      expect([chosen.biasCorrection, chosen.uncorrectedNote]).toEqual([correction, note]);
+      expect(chosen.registrar.biasCorrect !== undefined).toBe(correction !== null);
+    });
+  }
 });

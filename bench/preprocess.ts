@@ -1,9 +1,10 @@
 /**
  * preprocess bench: what each scheme of deformable session pairs costs per subject and how well it
  * aligns the sessions, on one synthetic subject of 4, 8 and 10 sessions (48×64×48 at 3 mm, or
- * BENCH_SHAPE at BENCH_VOXEL_MM), with the elastix command line on every core, one run after the
- * other. A run is PAIRS:SESSIONS[:BIAS]: PAIRS all, cycle or affine (--no-deformable), BIAS a
- * --bias-correction (none by default, as the first measurements).
+ * BENCH_SHAPE at BENCH_VOXEL_MM), with the elastix command line (or BENCH_REGISTRATION: ants,
+ * elastix-wasm) on every core, one run after the other. A run is PAIRS:SESSIONS[:BIAS]: PAIRS all,
+ * cycle, neighbours or affine (--no-deformable), BIAS a --bias-correction (none by default, as the
+ * first measurements; auto runs ANTs' N4 with ants).
  *
  *   BENCH_COHORTS=aging,infant  BENCH_RUNS=all:4,cycle:4,cycle:8,all:8,cycle:10  npm run bench -- preprocess
  */
@@ -25,6 +26,7 @@ const runs = (process.env.BENCH_RUNS ?? 'all:4,cycle:4,cycle:8,all:8,cycle:10')
   .map(([pairs, sessions, bias]) => ({ pairs, sessions: Number(sessions), bias: bias ?? 'none' }));
 const shape = process.env.BENCH_SHAPE ?? '48,64,48';
 const voxelMm = process.env.BENCH_VOXEL_MM ?? '3';
+const registration = process.env.BENCH_REGISTRATION ?? 'elastix';
 
 const cli = (args: string[]) =>
   execFileSync(longiseg, [...args, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -47,7 +49,7 @@ async function interSessionDice(registered: string): Promise<{ mean: number; low
   return { mean: pairs.reduce((sum, d) => sum + d, 0) / pairs.length, lowest: Math.min(...pairs) };
 }
 
-console.log(`preprocess bench: one synthetic subject, ${shape} at ${voxelMm} mm, elastix command line`);
+console.log(`preprocess bench: one synthetic subject, ${shape} at ${voxelMm} mm, --registration ${registration}`);
 console.log(
   '| cohort | pairs | bias correction | sessions | deformable registrations | wall time | mean label Dice between sessions (lowest pair) |',
 );
@@ -65,7 +67,7 @@ for (const cohort of cohorts) {
     cli(
       ['preprocess', '--bids', join(study, 'raw'), '--out', registered, '--labels', 'labels', '--no-report'].concat([
         '--registration',
-        'elastix',
+        registration,
         '--bias-correction',
         bias,
         ...scheme,

@@ -60,7 +60,10 @@ for (const cohort of cohorts) {
     const study = join(out, `${cohort}-${sessions}-${shape.replaceAll(',', 'x')}`);
     const synth = ['--subjects', '1', '--sessions', `${sessions}`, '--cohort', cohort, '--shape', shape];
     if (!existsSync(join(study, 'raw'))) cli(['synth', '--out', study, ...synth, '--voxel-mm', voxelMm, '--seed', '1']);
-    const registered = join(out, `${cohort}-${sessions}-${shape.replaceAll(',', 'x')}-${pairs}-${bias}`);
+    const registered = join(
+      out,
+      `${cohort}-${sessions}-${shape.replaceAll(',', 'x')}-${registration}-${pairs}-${bias}`,
+    );
     rmSync(registered, { recursive: true, force: true });
     const scheme = pairs === 'affine' ? ['--no-deformable'] : ['--session-pairs', pairs];
     const start = performance.now();

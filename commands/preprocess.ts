@@ -66,7 +66,7 @@ export const preprocessSchema = globalSchema
       .default('auto')
       .meta(
         flag(
-          "N4 bias field correction before registration: auto (ANTs' N4BiasFieldCorrection with --registration ants, none otherwise), longiseg (longiseg's own N4, with every back end) or none",
+          "N4 bias field correction before registration: auto (ANTs' N4BiasFieldCorrection with --registration ants, longiseg's own N4 otherwise), longiseg (longiseg's N4 with every back end) or none",
         ),
       ),
     session_pairs: z

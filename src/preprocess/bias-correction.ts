@@ -18,11 +18,16 @@ export interface BiasCorrectionOptions {
   convergence: number;
 }
 
-/** The parameters of the ANTs call (n4Args: `-s 4 -c [50x50x50x50,1e-7] -b [200]`), its shrink factor of 4 taken as 4 mm, 4 voxels of 1 mm. */
+/**
+ * The parameters of the ANTs call (n4Args: `-s 4 -c [50x50x50x50,1e-7] -b [200]`), its shrink factor
+ * of 4 taken as 4 mm (4 voxels of 1 mm), but two levels where ANTs fits four: on the small fields of
+ * view of infant heads the third and fourth levels (control points 18–48 mm apart) flatten part of
+ * the weak GM/WM contrast and misalign the sessions (docs/preprocess.md).
+ */
 export const N4_DEFAULTS: BiasCorrectionOptions = {
   workingVoxelMm: 4,
   splineDistanceMm: 200,
-  iterations: [50, 50, 50, 50],
+  iterations: [50, 50],
   convergence: 1e-7,
 };
 
@@ -151,8 +156,7 @@ export function correctBiasField(image: Volume, options: BiasCorrectionOptions =
 
 /**
  * Which bias correction runs before registration. 'auto': ANTs' N4BiasFieldCorrection with the ANTs
- * back end, none with the others (longiseg's N4 made the affine alignment of 3 mm infant sessions
- * worse); 'longiseg': longiseg's N4 with every back end.
+ * back end, longiseg's N4 with the others; 'longiseg': longiseg's N4 with every back end.
  */
 export const BIAS_CORRECTIONS = ['auto', 'longiseg', 'none'] as const;
 export type BiasCorrectionChoice = (typeof BIAS_CORRECTIONS)[number];
@@ -173,7 +177,7 @@ export function withBiasCorrection(
   choice: BiasCorrectionChoice,
 ): { registrar: Registrar; biasCorrection: string | null; uncorrectedNote?: string } {
   const tool = choice === 'auto' ? registrar.biasCorrect?.bind(registrar) : undefined;
-  const correct = choice === 'longiseg' ? correctBiasFieldFile : tool;
+  const correct = tool ?? (choice === 'none' ? undefined : correctBiasFieldFile);
   return {
     registrar: {
       name: registrar.name,
@@ -184,11 +188,6 @@ export function withBiasCorrection(
       ...(correct && { biasCorrect: correct }),
     },
     biasCorrection: tool ? `${registrar.name} N4` : correct ? 'longiseg N4' : null,
-    ...(!correct && {
-      uncorrectedNote:
-        choice === 'none'
-          ? 'no bias correction (--bias-correction none)'
-          : `no bias correction (${registrar.name}; --bias-correction longiseg runs longiseg's N4)`,
-    }),
+    ...(!correct && { uncorrectedNote: 'no bias correction (--bias-correction none)' }),
   };
 }

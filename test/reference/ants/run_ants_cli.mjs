@@ -2,9 +2,10 @@
 // runs it: the affine call, then SyN started from its result; WORK/files.json lists what each call left.
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { argv } from 'node:process';
 import { AntsCli } from '../../../dist/src/registration/ants-cli.js';
 
-const work = process.argv[2];
+const work = argv[2];
 const ants = new AntsCli('2.5', 1);
 const task = (name) => ({
   fixed: join(work, 'fixed.nii.gz'),

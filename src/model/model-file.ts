@@ -108,28 +108,20 @@ export async function loadModel(path: string): Promise<SegmentationModel> {
   return {
     unet,
     info,
-    validation: recordedValidation(metadata.validation),
-    keepLargest: recordedKeepLargest(metadata.postprocessing),
+    validation: recorded(recordedValidationSchema, metadata.validation),
+    keepLargest: recorded(recordedPostprocessingSchema, metadata.postprocessing)?.keep_largest,
   };
 }
 
-function recordedKeepLargest(text: string | undefined): number[] | undefined {
-  try {
-    const value = JSON.parse(text ?? 'null') as { keep_largest?: unknown } | null;
-    return Array.isArray(value?.keep_largest) && value.keep_largest.every((label) => Number.isInteger(label))
-      ? (value.keep_largest as number[])
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const recordedValidationSchema = z.object({ step: z.number(), dice: z.number() });
+const recordedPostprocessingSchema = z.object({ keep_largest: z.array(z.number().int()) });
 
-function recordedValidation(text: string | undefined): SegmentationModel['validation'] {
+/** Optional metadata that training recorded; absent or unreadable (an older file) reads as undefined. */
+function recorded<T>(schema: z.ZodType<T>, text: string | undefined): T | undefined {
+  if (text === undefined) return undefined;
   try {
-    const value = JSON.parse(text ?? 'null') as { step?: unknown; dice?: unknown } | null;
-    return typeof value?.step === 'number' && typeof value.dice === 'number'
-      ? { step: value.step, dice: value.dice }
-      : undefined;
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }

@@ -612,17 +612,17 @@ export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<stri
      * every crop centred on a labelled class, crops and Lcs pairs inside the head, left-right flips
      * that swap the sides' labels, milder augmentation than the reference's, a higher learning rate
      * with β1 0.9, the checkpoint of best validation Dice; small structures need 1,200 or more
-     * supervised updates, so an Lcs update comes every third step, and 1,320 steps fill 13 minutes
-     * on two cores. Loads only the encoder and bottleneck: after a short pretraining the decoder's
-     * features are collapsed.
+     * supervised updates, so an Lcs update comes every third step, and 1,680 steps fill about 13
+     * minutes on two cores. Loads only the encoder and bottleneck: after a short pretraining the
+     * decoder's features are collapsed.
      */
     small: {
       crop: 32,
       batch: 2,
       model: { base_width: 8 },
-      steps: 1320,
-      constant_steps: 440,
-      validate_every: 200,
+      steps: 1680,
+      constant_steps: 560,
+      validate_every: 120,
       validation_volumes: 4,
       save_every: 25,
       oversample_foreground: 1,

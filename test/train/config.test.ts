@@ -11,6 +11,6 @@ describe('constant_steps', () => {
   test('the paper presets leave it to that default; small sets its own', () => {
     const parse = (preset: Record<string, unknown>) => finetuneSchema.parse({ ...preset, data: 'd', out: 'o' });
     expect(constantSteps('finetune', parse(PRESETS.finetune.paper))).toBe(1825);
-    expect(constantSteps('finetune', parse(PRESETS.finetune.small))).toBe(440);
+    expect(constantSteps('finetune', parse(PRESETS.finetune.small))).toBe(560);
   });
 });

@@ -51,7 +51,22 @@ export function unetModules(config: UNetConfig): Module[] {
 
 /** The layer ids of the decoder's convolutions and BatchNorms, from the first upsampling to the output layer. */
 export function decoderLayers(modules: Module[]): number[] {
-  const start = modules.findIndex((module) => module.kind === 'up');
+  return layersAfter(
+    modules,
+    modules.findIndex((module) => module.kind === 'up'),
+  );
+}
+
+/**
+ * The convolutions and BatchNorms below the encoder's first `levels` levels: every one after its
+ * `levels`-th pooling (the deeper encoder levels, the bottleneck, the decoder, the output layer).
+ */
+export function layersBelowLevels(modules: Module[], levels: number): number[] {
+  const poolings = modules.flatMap((module, index) => (module.kind === 'pool' ? [index] : []));
+  return layersAfter(modules, poolings[levels - 1]);
+}
+
+function layersAfter(modules: Module[], start: number): number[] {
   return modules.flatMap((module, index) =>
     index > start && (module.kind === 'conv' || module.kind === 'bn') ? [index] : [],
   );

@@ -462,6 +462,14 @@ export const finetuneSchema = z
       .describe(
         'Layers that keep their initialisation instead of the pretrained values (the run without --pretrained starts from the same one): a list of layer ids (convolutions and BatchNorms), or decoder (every layer after the first upsampling, output layer included).',
       ),
+    pretrained_levels: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        "Take only the encoder's first N resolution levels from --pretrained (1 … model.depth): every layer after the N-th pooling (deeper levels, bottleneck, decoder) keeps its initialisation, as pretrained_exclude does. Unset: every level.",
+      ),
     labeled: z
       .union([z.literal('all'), z.array(z.string().min(1)).min(1)])
       .default('all')
@@ -536,6 +544,13 @@ export const finetuneSchema = z
   .strict()
   .superRefine((config, context) => {
     checkCrop(config, context);
+    if (config.pretrained_levels !== undefined && config.pretrained_levels > config.model.depth) {
+      context.addIssue({
+        code: 'custom',
+        path: ['pretrained_levels'],
+        message: `${config.pretrained_levels} is more than the U-Net's ${config.model.depth} encoder levels (model.depth)`,
+      });
+    }
     if (config.pretrained_exclude !== 'decoder') {
       checkLayers(
         config,
@@ -615,8 +630,8 @@ export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<stri
      * that swap the sides' labels, milder augmentation than the reference's, a higher learning rate
      * with β1 0.9, the checkpoint of best validation Dice; small structures need 1,200 or more
      * supervised updates, so an Lcs update comes every third step, and 1,680 steps fill about 13
-     * minutes on two cores. Loads only the encoder and bottleneck: after a short pretraining the
-     * decoder's features are collapsed.
+     * minutes on two cores. Loads only the encoder's first three levels: after a short pretraining the
+     * decoder's features are collapsed and the deepest level's narrowed.
      */
     small: {
       crop: 32,
@@ -641,7 +656,7 @@ export const PRESETS: Record<'pretrain' | 'finetune', Record<string, Record<stri
         motion: { p: 0 },
       },
       lcs: { weight: 1, batch: 1, every: 3 },
-      pretrained_exclude: 'decoder',
+      pretrained_levels: 3,
     },
   },
 };

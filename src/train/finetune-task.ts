@@ -10,7 +10,7 @@ import { loadUnetTensors } from '../model/checkpoint.js';
 import { NO_LEARNING_DICE, saveModel, type ModelInfo } from '../model/model-file.js';
 import { readSafetensors } from '../model/safetensors.js';
 import { optimizerTensors, restoreOptimizer } from './training-checkpoint.js';
-import { decoderLayers } from '../model/unet-layout.js';
+import { decoderLayers, layersBelowLevels } from '../model/unet-layout.js';
 import { UNet } from '../model/unet.js';
 import { InputError } from '../runtime/errors.js';
 import { Random } from '../runtime/random.js';
@@ -96,8 +96,11 @@ export class FinetuneTask implements TrainingTask {
     if (!['longiseg-pretrain-1', 'longiseg-model-1'].includes(metadata.format ?? '')) {
       throw new InputError(path, 'is neither a longiseg pretraining checkpoint nor a longiseg model');
     }
-    const exclude =
-      this.config.pretrained_exclude === 'decoder' ? decoderLayers(this.unet.modules) : this.config.pretrained_exclude;
+    const { modules } = this.unet;
+    const exclude = [
+      ...(this.config.pretrained_exclude === 'decoder' ? decoderLayers(modules) : this.config.pretrained_exclude),
+      ...(this.config.pretrained_levels ? layersBelowLevels(modules, this.config.pretrained_levels) : []),
+    ];
     return loadUnetTensors(
       this.unet,
       tensors,

@@ -95,7 +95,7 @@ describe('longiseg pretrain and finetune', () => {
     expect(result.stderr).toContain('8 cases predicted');
   }, 120_000);
 
-  test('finetune --pretrained with the small preset loads the encoder and bottleneck and says what it left out', () => {
+  test("finetune --pretrained with the small preset loads the encoder's first three levels and says so", () => {
     const result = train('finetune', join(dir.path, 'finetune-pretrained'), [
       '--pretrained',
       join(dir.path, 'pretrain-whole', 'best.safetensors'),
@@ -104,7 +104,7 @@ describe('longiseg pretrain and finetune', () => {
     ]);
     expect(result.status).toBe(0);
     expect(result.stderr).toContain(
-      'best.safetensors (the decoder left at initialisation by pretrained_exclude; output layer re-initialised, 18 classes)',
+      'best.safetensors (encoder levels 0–2 only, by pretrained_levels; output layer re-initialised, 18 classes)',
     );
   }, 120_000);
 
@@ -217,6 +217,15 @@ describe('longiseg pretrain and finetune', () => {
       expect(relu.stderr).toContain(
         'pretrained_exclude: 40 is not the id of a convolution or BatchNorm of the U-Net (0…65)',
       );
+      const levels = runCli(
+        flagArgs('finetune', {
+          config: config('bad-levels.yaml', `${tinyFinetune}pretrained_levels: 5\n`),
+          data,
+          out: join(dir.path, 'bad'),
+        }),
+      );
+      expect(levels.status).toBe(2);
+      expect(levels.stderr).toContain("pretrained_levels: 5 is more than the U-Net's 4 encoder levels (model.depth)");
     });
 
     test.each(['pretrain', 'finetune'])(

@@ -5,7 +5,7 @@ import { headTensors, loadUnetTensors, unetTensors } from '../../src/model/check
 import type { ProjectionHead } from '../../src/model/heads.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../../src/model/safetensors.js';
 import { UNet } from '../../src/model/unet.js';
-import { decoderLayers, unetModules } from '../../src/model/unet-layout.js';
+import { decoderLayers, layersBelowLevels, unetModules } from '../../src/model/unet-layout.js';
 import { Random } from '../../src/runtime/random.js';
 import { InputError } from '../../src/runtime/errors.js';
 import { asTensor, describePyTorchChecks, reference, referenceModel, relativeError } from './pytorch-checks.js';
@@ -109,6 +109,12 @@ describe('the U-Net: parameters, checkpoints and layer selection', () => {
     expect(decoderLayers(unetModules({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 }))).toEqual([
       38, 39, 41, 42, 45, 46, 48, 49, 52, 53, 55, 56, 59, 60, 62, 63, 65,
     ]);
+  });
+
+  test("below the encoder's first three levels: every convolution and BatchNorm after the third pooling", () => {
+    const modules = unetModules({ inputChannels: 1, outputClasses: 33, baseWidth: 16, depth: 4 });
+    expect(layersBelowLevels(modules, 3)).toEqual([24, 25, 27, 28, 31, 32, 34, 35, ...decoderLayers(modules)]);
+    expect(layersBelowLevels(modules, 4)).toEqual([31, 32, 34, 35, ...decoderLayers(modules)]);
   });
 
   test('shapes not divisible by 2^depth are refused with the rule', () => {

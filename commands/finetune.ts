@@ -104,7 +104,7 @@ export const finetuneCommand: LongisegCommand<Record<string, unknown>> = {
                 : '';
           const levels = config.pretrained_levels;
           const notes = [
-            levels && `encoder level${levels === 1 ? ' 0' : `s 0–${levels - 1}`} only, by pretrained_levels`,
+            levels !== 'all' && `encoder level${levels === 1 ? ' 0' : `s 0–${levels - 1}`} only, by pretrained_levels`,
             excluded && `${excluded} left at initialisation by pretrained_exclude`,
             reinitialisedHead && `output layer re-initialised, ${study.classes} classes`,
           ].filter(Boolean);

@@ -463,12 +463,10 @@ export const finetuneSchema = z
         'Layers that keep their initialisation instead of the pretrained values (the run without --pretrained starts from the same one): a list of layer ids (convolutions and BatchNorms), or decoder (every layer after the first upsampling, output layer included).',
       ),
     pretrained_levels: z
-      .number()
-      .int()
-      .min(1)
-      .optional()
+      .union([z.literal('all'), z.number().int().min(1)])
+      .default('all')
       .describe(
-        "Take only the encoder's first N resolution levels from --pretrained (1 … model.depth): every layer after the N-th pooling (deeper levels, bottleneck, decoder) keeps its initialisation, as pretrained_exclude does. Unset: every level.",
+        "Take only the encoder's first N resolution levels from --pretrained (1 … model.depth): every layer after the N-th pooling (deeper levels, bottleneck, decoder) keeps its initialisation, as pretrained_exclude does; or all.",
       ),
     labeled: z
       .union([z.literal('all'), z.array(z.string().min(1)).min(1)])
@@ -544,7 +542,7 @@ export const finetuneSchema = z
   .strict()
   .superRefine((config, context) => {
     checkCrop(config, context);
-    if (config.pretrained_levels !== undefined && config.pretrained_levels > config.model.depth) {
+    if (config.pretrained_levels !== 'all' && config.pretrained_levels > config.model.depth) {
       context.addIssue({
         code: 'custom',
         path: ['pretrained_levels'],

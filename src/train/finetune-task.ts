@@ -99,7 +99,7 @@ export class FinetuneTask implements TrainingTask {
     const { modules } = this.unet;
     const exclude = [
       ...(this.config.pretrained_exclude === 'decoder' ? decoderLayers(modules) : this.config.pretrained_exclude),
-      ...(this.config.pretrained_levels ? layersBelowLevels(modules, this.config.pretrained_levels) : []),
+      ...(this.config.pretrained_levels === 'all' ? [] : layersBelowLevels(modules, this.config.pretrained_levels)),
     ];
     return loadUnetTensors(
       this.unet,

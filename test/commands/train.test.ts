@@ -206,26 +206,22 @@ describe('longiseg pretrain and finetune', () => {
         expect(result.status).toBe(2);
         expect(result.stderr).toContain(message);
       }
-      const relu = runCli(
-        flagArgs('finetune', {
-          config: config('bad-exclude.yaml', `${tinyFinetune}pretrained_exclude: [38, 40]\n`),
-          data,
-          out: join(dir.path, 'bad'),
-        }),
-      );
-      expect(relu.status).toBe(2);
-      expect(relu.stderr).toContain(
-        'pretrained_exclude: 40 is not the id of a convolution or BatchNorm of the U-Net (0…65)',
-      );
-      const levels = runCli(
-        flagArgs('finetune', {
-          config: config('bad-levels.yaml', `${tinyFinetune}pretrained_levels: 5\n`),
-          data,
-          out: join(dir.path, 'bad'),
-        }),
-      );
-      expect(levels.status).toBe(2);
-      expect(levels.stderr).toContain("pretrained_levels: 5 is more than the U-Net's 4 encoder levels (model.depth)");
+      for (const [text, message] of [
+        [
+          `${tinyFinetune}pretrained_exclude: [38, 40]\n`,
+          'pretrained_exclude: 40 is not the id of a convolution or BatchNorm of the U-Net (0…65)',
+        ],
+        [
+          `${tinyFinetune}pretrained_levels: 5\n`,
+          "pretrained_levels: 5 is more than the U-Net's 4 encoder levels (model.depth)",
+        ],
+      ]) {
+        const result = runCli(
+          flagArgs('finetune', { config: config('bad-finetune.yaml', text), data, out: join(dir.path, 'bad') }),
+        );
+        expect(result.status).toBe(2);
+        expect(result.stderr).toContain(message);
+      }
     });
 
     test.each(['pretrain', 'finetune'])(

@@ -9,13 +9,16 @@
  * 4. (BENCH_PART=data or all) the batches of a `finetune --config paper` step (three labelled 128³
  *    crops and a pair, the reference augmentation) drawn in line, and how long a step that computes
  *    as long waits for them with the data worker's prefetch of 2.
+ * 5. (BENCH_PART=cores or all) what the machine gives N single-threaded copies of the model step run
+ *    at once, longiseg's and PyTorch's, against one alone: the most any threading can gain here.
  * N is BENCH_THREADS (default 2). Timings alternate between thread counts, so that both meet the
  * same spells of load on a shared machine; each is the fastest of its repeats.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { initBackend } from '../src/engine/backend.js';
 import { computeThreads, setComputeThreads } from '../src/engine/wasm-kernels.js';
 import { batchSource, type BatchStream } from '../src/data/batches.js';
@@ -162,4 +165,39 @@ if (part === 'data' || part === 'all') {
   console.log(
     `finetune --config paper batches (${config.batch} labelled ${config.crop}³ crops + 1 pair, reference augmentation): ${data.toFixed(2)} s per step drawn in line; with prefetch 2 a step that computes ${data.toFixed(2)} s waits ${(waited / steps).toFixed(2)} s for them`,
   );
+}
+
+if (part === 'solo') {
+  // one copy of the 1-thread model step, for the cores part (BENCH_THREADS=1)
+  const step = pretrainingSteps(32, false);
+  await step();
+  let fastest = Infinity;
+  for (let round = 0; round < 3; round++) fastest = Math.min(fastest, await step());
+  console.log(JSON.stringify({ seconds_per_step: fastest }));
+}
+
+if (part === 'cores' || part === 'all') {
+  const longisegStep = [process.execPath, [fileURLToPath(new URL('./run.js', import.meta.url)), 'threads']] as const;
+  const pytorchStep = ['/usr/bin/python3', [join(root, 'bench', 'pytorch_step.py'), '32', '3', '1']] as const;
+  /** Seconds per step of each of `copies` one-thread processes started together. */
+  const together = (copies: number, [command, args]: readonly [string, readonly string[]]) =>
+    Promise.all(
+      Array.from({ length: copies }, async () => {
+        const { stdout } = await promisify(execFile)(command, args, {
+          env: { ...process.env, BENCH_PART: 'solo', BENCH_THREADS: '1' },
+        });
+        return JSON.parse(stdout.trim().split('\n').at(-1)!).seconds_per_step as number;
+      }),
+    );
+  for (const [name, step] of [
+    ['longiseg', longisegStep],
+    ['PyTorch', pytorchStep],
+  ] as const) {
+    const [alone] = await together(1, step);
+    const atOnce = await together(threads, step);
+    const mean = atOnce.reduce((sum, seconds) => sum + seconds, 0) / threads;
+    console.log(
+      `${name} model step, one thread: ${alone.toFixed(2)} s alone, ${atOnce.map((seconds) => seconds.toFixed(2)).join(' and ')} s as ${threads} copies at once: the machine gives ${((threads * alone) / mean).toFixed(2)}× one copy's throughput`,
+    );
+  }
 }

@@ -177,8 +177,8 @@ if (part === 'solo') {
 }
 
 if (part === 'cores' || part === 'all') {
-  const longisegStep = [process.execPath, [fileURLToPath(new URL('./run.js', import.meta.url)), 'threads']] as const;
-  const pytorchStep = ['/usr/bin/python3', [join(root, 'bench', 'pytorch_step.py'), '32', '3', '1']] as const;
+  const longisegCommand = [process.execPath, [fileURLToPath(new URL('./run.js', import.meta.url)), 'threads']] as const;
+  const pytorchCommand = ['/usr/bin/python3', [join(root, 'bench', 'pytorch_step.py'), '32', '3', '1']] as const;
   /** Seconds per step of each of `copies` one-thread processes started together. */
   const together = (copies: number, [command, args]: readonly [string, readonly string[]]) =>
     Promise.all(
@@ -189,12 +189,12 @@ if (part === 'cores' || part === 'all') {
         return JSON.parse(stdout.trim().split('\n').at(-1)!).seconds_per_step as number;
       }),
     );
-  for (const [name, step] of [
-    ['longiseg', longisegStep],
-    ['PyTorch', pytorchStep],
+  for (const [name, command] of [
+    ['longiseg', longisegCommand],
+    ['PyTorch', pytorchCommand],
   ] as const) {
-    const [alone] = await together(1, step);
-    const atOnce = await together(threads, step);
+    const [alone] = await together(1, command);
+    const atOnce = await together(threads, command);
     const mean = atOnce.reduce((sum, seconds) => sum + seconds, 0) / threads;
     console.log(
       `${name} model step, one thread: ${alone.toFixed(2)} s alone, ${atOnce.map((seconds) => seconds.toFixed(2)).join(' and ')} s as ${threads} copies at once: the machine gives ${((threads * alone) / mean).toFixed(2)}× one copy's throughput`,

@@ -70,6 +70,29 @@
               (f32.add (f32.mul (f32.sqrt (local.get $vs)) (local.get $rootScale)) (local.get $epsilon)))))
         (local.set $at (i32.add (local.get $at) (i32.const 4)))
         (br $scalars))))
+  ;; markNonFinite: stores 1 at `flag` (an i32) when one of `count` float32 values from `at` is NaN or
+  ;; infinite (x − x is NaN for those alone); otherwise leaves it. A gradient's check before Adam's update.
+  (func (export "markNonFinite") (param $at i32) (param $count i32) (param $flag i32)
+    (local $end i32) (local $vectorEnd i32) (local $seen v128) (local $x v128) (local $xs f32)
+    (local.set $vectorEnd (i32.add (local.get $at) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
+    (local.set $end (i32.add (local.get $at) (i32.shl (local.get $count) (i32.const 2))))
+    (block $vectorsDone
+      (loop $vectors
+        (br_if $vectorsDone (i32.ge_u (local.get $at) (local.get $vectorEnd)))
+        (local.set $x (v128.load (local.get $at)))
+        (local.set $x (f32x4.sub (local.get $x) (local.get $x)))
+        (local.set $seen (v128.or (local.get $seen) (f32x4.ne (local.get $x) (local.get $x))))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (br $vectors)))
+    (block $scalarsDone
+      (loop $scalars
+        (br_if $scalarsDone (i32.ge_u (local.get $at) (local.get $end)))
+        (local.set $xs (f32.load (local.get $at)))
+        (local.set $xs (f32.sub (local.get $xs) (local.get $xs)))
+        (if (f32.ne (local.get $xs) (local.get $xs)) (then (local.set $seen (v128.const i32x4 -1 0 0 0))))
+        (local.set $at (i32.add (local.get $at) (i32.const 4)))
+        (br $scalars)))
+    (if (v128.any_true (local.get $seen)) (then (i32.store (local.get $flag) (i32.const 1)))))
   ;; copyBlocks: count blocks of `bytes` bytes (a multiple of 4) from src to dst, the block starts
   ;; advancing by srcStride and dstStride: the column matrices of the 3D convolution.
   (func (export "copyBlocks")

@@ -376,6 +376,22 @@ function inputGradientRowRange(
   );
 }
 
+/** adam over the elements [start, end) of a weight: g, m, v, w and out byte offsets, then the step's constants. */
+function adamRange(
+  kernels: Record<string, Kernel>,
+  [g, m, v, w, out, ...constants]: number[],
+  start: number,
+  end: number,
+): void {
+  const at = 4 * start;
+  kernels.adam(g + at, m + at, v + at, w + at, out + at, end - start, ...constants);
+}
+
+/** markNonFinite over the elements [start, end) of the float32 values at `values`. */
+function nonFiniteRange(kernels: Record<string, Kernel>, [values, flag]: number[], start: number, end: number): void {
+  kernels.markNonFinite(values + 4 * start, end - start, flag);
+}
+
 /** softmaxChunkSums (engine/softmax-loops.ts) over the chunks [start, end), on views of the heap. */
 function softmaxSums(
   _: Record<string, Kernel>,
@@ -439,6 +455,8 @@ export const TASK_FUNCTIONS = {
   inputGradientRowRange,
   softmaxSums,
   softmaxGradient,
+  adamRange,
+  nonFiniteRange,
 } satisfies Record<string, Task>;
 export type TaskName = keyof typeof TASK_FUNCTIONS;
 export const TASKS = Object.keys(TASK_FUNCTIONS) as TaskName[];

@@ -11,8 +11,8 @@ interface Loaded {
   allocate(bytes: number): number;
   free(at: number): void;
   exports: Record<string, Kernel>;
-  /** The Adam stepper, made on first use (it holds a staging area in this heap). */
-  adam?: AdamKernel;
+  /** Where Adam's finiteness check marks a NaN or infinite gradient, allocated on first use. */
+  nonFiniteFlag?: number;
 }
 
 let loaded: Loaded | undefined;
@@ -231,8 +231,9 @@ export interface AdamConstants {
 
 export interface AdamKernel {
   /**
-   * One Adam step of a weight: `g`, `w` and `out` are views of tensors in the heap (out a new one);
-   * m and v, in JS memory, are updated in place.
+   * One Adam step of a weight, over the compute threads: `g`, `w`, `m`, `v` and `out` are views of
+   * tensors in the heap; m and v (tensors only the optimiser reads) are updated in place, `out` is
+   * a new tensor's.
    */
   step(
     g: Float32Array,
@@ -242,49 +243,29 @@ export interface AdamKernel {
     v: Float32Array,
     constants: AdamConstants,
   ): void;
+  /** Whether every value of these views of the heap is finite, checked over the compute threads. */
+  allFinite(values: Float32Array[]): boolean;
 }
 
-/** Elements of m and v staged in the heap at a time (the moments live in JS memory). */
-const CHUNK = 1 << 20;
-
 /**
- * The SIMD Adam update (wasm back end only). Its first use allocates a staging area in the heap
- * (8 MB, kept for the process), so get the kernel before taking any heap view.
+ * The SIMD Adam update (wasm back end only). Its first use allocates the finiteness flag in the
+ * heap (kept for the process), so get the kernel before taking any heap view.
  */
 export function adamKernel(): AdamKernel | undefined {
   const kernels = instance();
   if (!kernels) return undefined;
-  return (kernels.adam ??= stepper(kernels.memory, kernels.exports.adam, kernels.allocate(2 * CHUNK * 4)));
-}
-
-function stepper(memory: HeapMemory, adam: Kernel, staging: number): AdamKernel {
-  const [stagedM, stagedV] = [staging, staging + 4 * CHUNK];
+  const flag = (kernels.nonFiniteFlag ??= kernels.allocate(16));
   return {
     step(g, w, out, m, v, { beta1, beta2, stepSize, rootScale, epsilon }) {
-      for (let start = 0; start < g.length; start += CHUNK) {
-        const count = Math.min(CHUNK, g.length - start);
-        const heap = new Float32Array(memory.buffer);
-        heap.set(m.subarray(start, start + count), stagedM / 4);
-        heap.set(v.subarray(start, start + count), stagedV / 4);
-        const at = (view: Float32Array) => view.byteOffset + 4 * start;
-        adam(
-          at(g),
-          stagedM,
-          stagedV,
-          at(w),
-          at(out),
-          count,
-          beta1,
-          1 - beta1,
-          beta2,
-          1 - beta2,
-          stepSize,
-          rootScale,
-          epsilon,
-        );
-        m.set(heap.subarray(stagedM / 4, stagedM / 4 + count), start);
-        v.set(heap.subarray(stagedV / 4, stagedV / 4 + count), start);
-      }
+      const [at, constants] = [[g, m, v, w, out].map((view) => view.byteOffset), [beta1, 1 - beta1, beta2, 1 - beta2]];
+      runTask(kernels, 'adamRange', [...at, ...constants, stepSize, rootScale, epsilon], [0, g.length], 4, g.length);
+    },
+    allFinite(values) {
+      const seen = () => new Int32Array(kernels.memory.buffer, flag, 1);
+      seen()[0] = 0;
+      for (const view of values)
+        runTask(kernels, 'nonFiniteRange', [view.byteOffset, flag], [0, view.length], 4, view.length);
+      return seen()[0] === 0;
     },
   };
 }

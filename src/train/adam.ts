@@ -16,33 +16,24 @@ export interface AdamOptions {
 /** The reference's optimiser settings: Adam, lr 2e-4, β1 0.5 (the code's default), β2 0.999, eps 1e-8. */
 export const REFERENCE_ADAM: AdamOptions = { learningRate: 2e-4, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
 
-/** Adam's moments of every variable: host arrays, or variables on a GPU back end. */
-interface Moments {
-  first: Float32Array[] | tf.Variable[];
-  second: Float32Array[] | tf.Variable[];
-}
-
 /**
- * Adam (PyTorch's update: m̂/(√v̂ + ε) with bias corrections) whose moments live where the weights'
- * values are read. On wasm and cpu they are JS memory: the wasm heap tops out at 4 GB and the
- * reference's nine 2048-wide heads hold 96 M parameters, so as tensors, weights, gradients and two
- * moments would take 1.5 GB of it; the update runs as a SIMD kernel (engine/wasm-kernels.ts), or the
- * JS loop below. On GPU back ends (TensorFlow, WebGPU) they are variables and the update is tfjs
- * ops, so that nothing but one flag per update leaves the device.
+ * Adam (PyTorch's update: m̂/(√v̂ + ε) with bias corrections). Its moments are variables on the
+ * back end, beside the weights. On wasm the update is a SIMD kernel over the compute threads that
+ * writes the moments in place (engine/wasm-kernels.ts), and the gradients' finiteness is checked
+ * the same way; elsewhere (and with tfjs's stock kernels) both are tfjs ops, so that on a GPU nothing but one flag per update
+ * leaves the device.
  */
 export class Adam {
-  private readonly moments: Moments;
+  private readonly first: tf.Variable[];
+  private readonly second: tf.Variable[];
   private steps = 0;
 
   constructor(
     readonly variables: tf.Variable[],
     public options: AdamOptions = REFERENCE_ADAM,
   ) {
-    const zeros = () =>
-      stockKernelsInUse()
-        ? variables.map((v) => variableFrom(tf.zerosLike(v), false))
-        : variables.map((v) => new Float32Array(v.size));
-    this.moments = { first: zeros(), second: zeros() };
+    const zeros = () => variables.map((v) => variableFrom(tf.zerosLike(v), false));
+    [this.first, this.second] = [zeros(), zeros()];
   }
 
   get stepCount(): number {
@@ -57,7 +48,13 @@ export class Adam {
     const present = this.variables.flatMap((variable, index) =>
       gradients[variable.name] ? [{ variable, index, gradient: gradients[variable.name] }] : [],
     );
-    if (!(await allGradientsFinite(present.map((entry) => entry.gradient)))) {
+    const kernel = stockKernelsInUse() ? undefined : adamKernel();
+    if (
+      !(await allGradientsFinite(
+        kernel,
+        present.map((entry) => entry.gradient),
+      ))
+    ) {
       tf.dispose(Object.values(gradients));
       throw new DivergedError(
         `training diverged: a gradient holds NaN or infinite values at optimiser update ${this.steps + 1}`,
@@ -73,17 +70,16 @@ export class Adam {
       stepSize: learningRate / (1 - beta1 ** this.steps),
       rootScale: 1 / Math.sqrt(1 - beta2 ** this.steps),
     };
-    const kernel = adamKernel();
     for (const { variable, index, gradient } of present) {
-      const [m, v] = [this.moments.first[index], this.moments.second[index]];
-      if (m instanceof Float32Array && v instanceof Float32Array) {
+      const [m, v] = [this.first[index], this.second[index]];
+      if (kernel) {
         const updated = tensorFilled(variable.shape, (next) =>
-          (kernel ?? jsKernel).step(valuesOf(gradient), valuesOf(variable), next, m, v, constants),
+          kernel.step(valuesOf(gradient), valuesOf(variable), next, valuesOf(m), valuesOf(v), constants),
         );
         variable.assign(updated);
         updated.dispose();
       } else {
-        deviceStep(gradient, variable, m as tf.Variable, v as tf.Variable, constants);
+        deviceStep(gradient, variable, m, v, constants);
       }
       gradient.dispose();
     }
@@ -91,29 +87,33 @@ export class Adam {
 
   /** Moments and step count, for checkpoints that resume. */
   async state(): Promise<{ steps: number; first: Float32Array[]; second: Float32Array[] }> {
-    const read = (moments: Float32Array[] | tf.Variable[]) =>
-      Promise.all(moments.map(async (m) => (m instanceof Float32Array ? m : readFloats(m))));
-    return { steps: this.steps, first: await read(this.moments.first), second: await read(this.moments.second) };
+    const read = (moments: tf.Variable[]) => Promise.all(moments.map(readFloats));
+    return { steps: this.steps, first: await read(this.first), second: await read(this.second) };
   }
 
   restore(state: { steps: number; first: Float32Array[]; second: Float32Array[] }): void {
     this.steps = state.steps;
     for (const [saved, moments] of [
-      [state.first, this.moments.first],
-      [state.second, this.moments.second],
+      [state.first, this.first],
+      [state.second, this.second],
     ] as const) {
       saved.forEach((values, i) => {
-        const target = moments[i];
-        if (target instanceof Float32Array) target.set(values);
-        else target.assign(tf.tensor(values, target.shape));
+        const restored = tf.tensor(values, moments[i].shape);
+        moments[i].assign(restored);
+        restored.dispose();
       });
     }
   }
+
+  /** Frees the moments (the variables stay the model's). */
+  dispose(): void {
+    tf.dispose([...this.first, ...this.second]);
+  }
 }
 
-/** Whether every gradient is finite: on the host a loop over the values, on a GPU one flag read back. */
-async function allGradientsFinite(gradients: tf.Tensor[]): Promise<boolean> {
-  if (!stockKernelsInUse()) return gradients.every((gradient) => allFinite(valuesOf(gradient)));
+/** Whether every gradient is finite: a SIMD check on wasm, else one flag computed by tfjs and read back. */
+async function allGradientsFinite(kernel: AdamKernel | undefined, gradients: tf.Tensor[]): Promise<boolean> {
+  if (kernel) return kernel.allFinite(gradients.map(valuesOf));
   if (gradients.length === 0) return true;
   const flag = tf.tidy(() => tf.stack(gradients.map((gradient) => tf.isFinite(gradient).all())).all());
   const finite = (await readValues(flag))[0] === 1;
@@ -135,21 +135,3 @@ function deviceStep(
     weights.assign(weights.sub(m.mul(stepSize).div(v.sqrt().mul(rootScale).add(epsilon))));
   });
 }
-
-function allFinite(values: Float32Array): boolean {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
-  return true;
-}
-
-/** The same update in JS (the cpu back end), in float64 rounded where PyTorch stores float32. */
-const jsKernel: AdamKernel = {
-  step(g, weights, next, m, v, { beta1, beta2, stepSize, rootScale, epsilon }) {
-    for (let i = 0; i < g.length; i++) {
-      // locals rounded as the stored float32 moments, without reading them back (a third faster)
-      const gi = g[i];
-      const mi = (m[i] = Math.fround(beta1 * m[i] + (1 - beta1) * gi));
-      const vi = (v[i] = Math.fround(beta2 * v[i] + (1 - beta2) * gi * gi));
-      next[i] = weights[i] - (stepSize * mi) / (Math.sqrt(vi) * rootScale + epsilon);
-    }
-  },
-};

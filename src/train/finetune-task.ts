@@ -136,6 +136,7 @@ export class FinetuneTask implements TrainingTask {
   }
 
   close(): Promise<void> {
+    this.optimizer.dispose();
     return this.batches.close();
   }
 

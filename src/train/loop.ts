@@ -55,7 +55,7 @@ export interface TrainingTask {
   learningWarning?(step: number, steps: number, values: Map<string, number>): string | undefined;
   /** Validation results per class at the best checkpoint, for the closing line. */
   bestPerClass?(): string | undefined;
-  /** Stops what the task runs besides the step (its data worker). */
+  /** Stops what the task runs besides the step (its data worker) and frees the optimiser's moments. */
   close(): Promise<void>;
 }
 

@@ -163,6 +163,7 @@ export class PretrainTask implements TrainingTask {
   }
 
   close(): Promise<void> {
+    this.optimizer.dispose();
     return this.batches.close();
   }
 

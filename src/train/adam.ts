@@ -20,8 +20,8 @@ export const REFERENCE_ADAM: AdamOptions = { learningRate: 2e-4, beta1: 0.5, bet
  * Adam (PyTorch's update: m̂/(√v̂ + ε) with bias corrections). Its moments are variables on the
  * back end, beside the weights. On wasm the update is a SIMD kernel over the compute threads that
  * writes the moments in place (engine/wasm-kernels.ts), and the gradients' finiteness is checked
- * the same way; elsewhere (and with tfjs's stock kernels) both are tfjs ops, so that on a GPU nothing but one flag per update
- * leaves the device.
+ * the same way; elsewhere (and with tfjs's stock kernels) both are tfjs ops, so that on a GPU
+ * nothing but one flag per update leaves the device.
  */
 export class Adam {
   private readonly first: tf.Variable[];
@@ -49,12 +49,7 @@ export class Adam {
       gradients[variable.name] ? [{ variable, index, gradient: gradients[variable.name] }] : [],
     );
     const kernel = stockKernelsInUse() ? undefined : adamKernel();
-    if (
-      !(await allGradientsFinite(
-        kernel,
-        present.map((entry) => entry.gradient),
-      ))
-    ) {
+    if (!(await allGradientsFinite(kernel, present))) {
       tf.dispose(Object.values(gradients));
       throw new DivergedError(
         `training diverged: a gradient holds NaN or infinite values at optimiser update ${this.steps + 1}`,
@@ -112,7 +107,11 @@ export class Adam {
 }
 
 /** Whether every gradient is finite: a SIMD check on wasm, else one flag computed by tfjs and read back. */
-async function allGradientsFinite(kernel: AdamKernel | undefined, gradients: tf.Tensor[]): Promise<boolean> {
+async function allGradientsFinite(
+  kernel: AdamKernel | undefined,
+  present: { gradient: tf.Tensor }[],
+): Promise<boolean> {
+  const gradients = present.map((entry) => entry.gradient);
   if (kernel) return kernel.allFinite(gradients.map(valuesOf));
   if (gradients.length === 0) return true;
   const flag = tf.tidy(() => tf.stack(gradients.map((gradient) => tf.isFinite(gradient).all())).all());

@@ -105,7 +105,10 @@ export async function initBackend(
 async function afterLoad(name: BackendName): Promise<void> {
   const internals = await import('./tfjs-internals.js');
   internals.checkTfjsInternals();
-  if (name === 'wasm') (await import('./heap.js')).shareIdentityOnWasm();
+  if (name === 'wasm') {
+    (await import('./heap.js')).shareIdentityOnWasm();
+    internals.guardWasmAllocation(internals.wasmInternals()!);
+  }
   if (name === 'webgpu') watchGpuDevice(internals.webgpuDevice() as Parameters<typeof watchGpuDevice>[0]);
   (await import('./backprop.js')).freeGradientsEarly();
 }

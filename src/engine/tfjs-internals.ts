@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { IncompatibleInstallError } from '../runtime/errors.js';
+import { HeapExhaustedError, IncompatibleInstallError } from '../runtime/errors.js';
 
 /*
  * The one place that reaches into TensorFlow.js below its public API: the wasm back end's heap,
@@ -21,7 +21,8 @@ export interface WasmInternals {
   /** The heap: see wasmMemoryOf. */
   wasm: {
     wasmMemory?: HeapMemory;
-    asm: { memory?: HeapMemory };
+    /** The module's exports; `_malloc` is a stub that replaces itself with `asm.malloc` on first use. */
+    asm: { memory?: HeapMemory; malloc?: (bytes: number) => number };
     _malloc(bytes: number): number;
     _free(at: number): void;
   };
@@ -91,6 +92,29 @@ export function missingInternals(): string[] {
   }
   if (tf.getBackend() === 'webgpu') need('webgpu device', typeof webgpuDevice() === 'object');
   return missing;
+}
+
+/**
+ * Makes a failed allocation in the wasm heap throw HeapExhaustedError. tfjs's wasm back end does
+ * not check what malloc returns: when the heap cannot grow (wasm32 tops out at 4 GiB) it writes the
+ * tensor at address 0, over the allocator's own data, and the run crashes later or hangs in free().
+ */
+export function guardWasmAllocation(backend: WasmInternals): void {
+  const wasm = backend.wasm as WasmInternals['wasm'] & { guarded?: true };
+  if (wasm.guarded) return;
+  // the export itself: wrapping the stub would be undone by its first call
+  const malloc = wasm.asm.malloc ?? wasm._malloc.bind(wasm);
+  wasm._malloc = (bytes: number) => {
+    const at = malloc(bytes);
+    if (at === 0 && bytes > 0) {
+      const used = (wasmMemoryOf(backend)?.buffer.byteLength ?? 0) / 2 ** 30;
+      throw new HeapExhaustedError(
+        `the WebAssembly heap is full: ${(bytes / 2 ** 20).toFixed(1)} MiB more did not fit beside the ${used.toFixed(2)} GiB in use (wasm32 addresses 4 GiB at most); use a smaller crop, batch or head width, or a GPU back end (--backend webgpu or tensorflow)`,
+      );
+    }
+    return at;
+  };
+  wasm.guarded = true;
 }
 
 /** Throws when the installed tfjs lacks what longiseg's kernels use, naming the installed and the tested version. */

@@ -57,6 +57,11 @@ export class GpuDeviceError extends LongisegError {
   readonly exitCode = ExitCode.externalTool;
 }
 
+/** The WebAssembly heap could not hold another tensor: wasm32 addresses 4 GiB at most (exit 4). */
+export class HeapExhaustedError extends LongisegError {
+  readonly exitCode = ExitCode.externalTool;
+}
+
 /** The installed TensorFlow.js lacks internals that longiseg's kernels use: another version than the one tested (exit 4). */
 export class IncompatibleInstallError extends LongisegError {
   readonly exitCode = ExitCode.externalTool;

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { initBackend } from '../../src/engine/backend.js';
 import { checkTfjsInternals, engineInternals, missingInternals, TESTED_TFJS } from '../../src/engine/tfjs-internals.js';
-import { exitCodeOf, IncompatibleInstallError } from '../../src/runtime/errors.js';
+import { tensorFilled } from '../../src/engine/heap.js';
+import { exitCodeOf, HeapExhaustedError, IncompatibleInstallError } from '../../src/runtime/errors.js';
 
 describe('the tfjs internals the kernels use', () => {
   test('the tested version is the one package.json pins and the one installed', () => {
@@ -39,4 +40,29 @@ describe('the tfjs internals the kernels use', () => {
     expect((error as Error).message).toContain('engine.addTapeNode');
     expect(missingInternals()).toEqual([]);
   });
+
+  test.each([1, 2])(
+    'at %i thread(s), a tensor the full wasm heap cannot hold is a HeapExhaustedError (exit 4), and the heap still works',
+    async (threads) => {
+      await initBackend('wasm', () => {}, threads);
+      // 2.2 GB each, never written, so the memory they reserve is not touched
+      const large = () => tensorFilled([550_000_000], () => {});
+      const first = large();
+      let error: unknown;
+      try {
+        large().dispose();
+      } catch (caught) {
+        error = caught;
+      } finally {
+        first.dispose();
+      }
+      expect(error).toBeInstanceOf(HeapExhaustedError);
+      expect(exitCodeOf(error)).toBe(4);
+      expect((error as Error).message).toMatch(
+        /WebAssembly heap is full: 2098\.1 MiB more did not fit .*--backend webgpu/,
+      );
+      expect(Array.from(tf.add(tf.ones([3]), 1).dataSync())).toEqual([2, 2, 2]);
+      await initBackend('wasm');
+    },
+  );
 });

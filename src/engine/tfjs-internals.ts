@@ -103,7 +103,7 @@ export function guardWasmAllocation(backend: WasmInternals): void {
   const wasm = backend.wasm as WasmInternals['wasm'] & { guarded?: true };
   if (wasm.guarded) return;
   // the export itself: wrapping the stub would be undone by its first call
-  const malloc = wasm.asm.malloc ?? wasm._malloc.bind(wasm);
+  const malloc = wasm.asm?.malloc ?? wasm._malloc.bind(wasm);
   wasm._malloc = (bytes: number) => {
     const at = malloc(bytes);
     if (at === 0 && bytes > 0) {

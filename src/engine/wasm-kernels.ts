@@ -257,15 +257,17 @@ export function adamKernel(): AdamKernel | undefined {
   const flag = (kernels.nonFiniteFlag ??= kernels.allocate(16));
   return {
     step(g, w, out, m, v, { beta1, beta2, stepSize, rootScale, epsilon }) {
-      const [at, constants] = [[g, m, v, w, out].map((view) => view.byteOffset), [beta1, 1 - beta1, beta2, 1 - beta2]];
-      runTask(kernels, 'adamRange', [...at, ...constants, stepSize, rootScale, epsilon], [0, g.length], 4, g.length);
+      const at = [g, m, v, w, out].map((view) => view.byteOffset);
+      const constants = [beta1, 1 - beta1, beta2, 1 - beta2, stepSize, rootScale, epsilon];
+      runTask(kernels, 'adamRange', [...at, ...constants], [0, g.length], 4, g.length);
     },
     allFinite(values) {
-      const seen = () => new Int32Array(kernels.memory.buffer, flag, 1);
-      seen()[0] = 0;
+      // running tasks allocates nothing, so one view of the flag stays valid
+      const seen = new Int32Array(kernels.memory.buffer, flag, 1);
+      seen[0] = 0;
       for (const view of values)
         runTask(kernels, 'nonFiniteRange', [view.byteOffset, flag], [0, view.length], 4, view.length);
-      return seen()[0] === 0;
+      return seen[0] === 0;
     },
   };
 }
